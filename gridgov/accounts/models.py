@@ -1,0 +1,148 @@
+"""Users, people in charge, the role catalogue and assignments of people to cells.
+
+A `Person` is someone named in charge of a cell (grid worker, unit leader, community police ...);
+they may or may not log in (`Person.user`). An `Assignment` ties a person to a node in a role for a
+period. What a logged-in user may see is the union of the subtrees of the nodes of their current
+assignments whose role grants scope (see `selectors.user_scope_paths`).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from gridgov.core.i18n import localized
+
+
+class User(AbstractUser):
+    """A login. Lock-out state lives here; personal details of people in charge live on `Person`."""
+
+    failed_login_count = models.PositiveSmallIntegerField(_("failed logins in a row"), default=0)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    sees_everything = models.BooleanField(
+        _("sees the whole territory"), default=False,
+        help_text=_("District-wide staff (command centre, grid office) see every node without assignments"),
+    )
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class RoleCategory(models.TextChoices):
+    LEADER = "LEADER", _("Leader")
+    GRID_WORKER = "GRID_WORKER", _("Grid worker")
+    HELPER = "HELPER", _("Helper (1+N)")
+    POLICE = "POLICE", _("Police")
+    PARTY = "PARTY", _("Party organisation")
+    LEGAL = "LEGAL", _("Legal adviser")
+    VOLUNTEER = "VOLUNTEER", _("Volunteer")
+    PROPERTY = "PROPERTY", _("Property staff")
+    OFFICE = "OFFICE", _("Office staff")
+    OTHER = "OTHER", _("Other")
+
+
+class Role(models.Model):
+    """A role of the deployment's catalogue (一长三员, 三长一员, 1+N helpers, community police ...)."""
+
+    scheme = models.ForeignKey("territory.LevelScheme", on_delete=models.CASCADE, related_name="roles",
+                               verbose_name=_("scheme"))
+    key = models.SlugField(_("key"), max_length=40)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=50)
+    name_en = models.CharField(_("name (English)"), max_length=50, blank=True)
+    category = models.CharField(_("category"), max_length=20, choices=RoleCategory.choices,
+                                default=RoleCategory.OTHER)
+    levels = models.ManyToManyField("territory.Level", blank=True, related_name="roles",
+                                    verbose_name=_("levels"),
+                                    help_text=_("Levels where this role may be assigned; empty = any level"))
+    grants_scope = models.BooleanField(
+        _("grants data scope"), default=True,
+        help_text=_("A user holding this role sees the node and everything below it"),
+    )
+    duties = models.TextField(_("standard duties"), blank=True,
+                              help_text=_("The written duty list (一编三定) given to holders by default"))
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+        ordering = ["scheme", "order", "key"]
+        constraints = [models.UniqueConstraint(fields=["scheme", "key"], name="role_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.name_zh} ({self.key})"
+
+    @property
+    def name(self) -> str:
+        return localized(self)
+
+
+class Person(models.Model):
+    """Someone who may be put in charge of cells. The phone is the work contact published on the
+    cell card; it is given by the person for that purpose."""
+
+    name = models.CharField(_("name"), max_length=100)
+    phone = models.CharField(_("work phone"), max_length=20, blank=True)
+    organisation = models.CharField(_("organisation"), max_length=200, blank=True,
+                                    help_text=_("e.g. police station, department, property company"))
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="person", verbose_name=_("login"))
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("person in charge")
+        verbose_name_plural = _("people in charge")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} #{self.pk}"
+
+
+class AssignmentQuerySet(models.QuerySet):
+    def current(self, on=None):
+        from django.utils import timezone
+
+        day = on or timezone.localdate()
+        return self.filter(start_date__lte=day).filter(Q(end_date__isnull=True) | Q(end_date__gte=day))
+
+
+class Assignment(models.Model):
+    """Person ↔ node ↔ role for [start_date, end_date] (end inclusive; empty = open)."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="assignments",
+                               verbose_name=_("person"))
+    node = models.ForeignKey("territory.Node", on_delete=models.PROTECT, related_name="assignments",
+                             verbose_name=_("node"))
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="assignments", verbose_name=_("role"))
+    start_date = models.DateField(_("start date"))
+    end_date = models.DateField(_("end date"), null=True, blank=True)
+    duties = models.TextField(_("duties"), blank=True, help_text=_("This person's written duties in this cell"))
+    is_public = models.BooleanField(_("shown on the cell card"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name=_("created by"))
+    end_reason = models.CharField(_("end reason"), max_length=200, blank=True)
+
+    objects = AssignmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
+        ordering = ["node", "role__order", "start_date"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                                   name="assignment_period"),
+            models.UniqueConstraint(fields=["person", "node", "role"], condition=Q(end_date__isnull=True),
+                                    name="assignment_one_open"),
+        ]
+        indexes = [models.Index(fields=["node", "end_date"], name="assignment_node_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id}@{self.node_id}:{self.role_id}"

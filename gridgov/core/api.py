@@ -1,0 +1,19 @@
+"""API plumbing shared by every app: errors come back as `{field: [reason, ...]}` with HTTP 400."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc, context):
+    """Let services raise Django's ValidationError (naming the field and the reason) and have the API
+    answer 400 with the same field → messages mapping as serializer errors."""
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            detail = {field: [str(m) for e in errors for m in e.messages] for field, errors in exc.error_dict.items()}
+        else:
+            detail = {"non_field_errors": [str(m) for m in exc.messages]}
+        exc = exceptions.ValidationError(detail=detail)
+    return drf_exception_handler(exc, context)
