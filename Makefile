@@ -45,7 +45,7 @@ test: dev-deps
 
 lint: dev-deps
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+
 
 format: dev-deps
 	$(VENV)/bin/ruff check --fix .

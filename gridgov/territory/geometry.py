@@ -7,6 +7,7 @@ exact enough for cells of a few km (error well under 0.1 %).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -156,7 +157,7 @@ def reading_order(points: list[tuple[float, float]], row_height: float | None = 
     order = sorted(range(len(points)), key=lambda i: (-points[i][1], points[i][0]))
     if row_height is None:
         lats = sorted({round(p[1], 9) for p in points}, reverse=True)
-        gaps = sorted(a - b for a, b in zip(lats, lats[1:], strict=False) if a - b > 0)
+        gaps = sorted(a - b for a, b in itertools.pairwise(lats) if a - b > 0)
         row_height = (gaps[len(gaps) // 2] / 2) if gaps else 0.0
         spread = (max(p[1] for p in points) - min(p[1] for p in points))
         if len(points) > 1 and spread > 0:

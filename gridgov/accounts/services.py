@@ -1,0 +1,137 @@
+"""Writes for people in charge: roles, people, assignments to cells, staff logins."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridgov.accounts.models import Assignment, Person, Role, RoleCategory
+from gridgov.core.audit import audit_record
+from gridgov.territory.models import Level, LevelScheme, Node
+
+PHONE = re.compile(r"^(\+?86)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|\d{3,5}|400-?\d{3}-?\d{4})$")
+
+
+@transaction.atomic
+def role_create(*, scheme: LevelScheme, key: str, name_zh: str, name_en: str = "",
+                category: str = RoleCategory.OTHER, levels: Iterable[Level | str] = (), grants_scope: bool = True,
+                duties: str = "", order: int = 0) -> Role:
+    """Add a role to a scheme's catalogue; `levels` (objects or keys) limit where it may be assigned."""
+    if category not in RoleCategory.values:
+        raise ValidationError({"category": _("unknown role category %(c)r") % {"c": category}})
+    if Role.objects.filter(scheme=scheme, key=key).exists():
+        raise ValidationError({"key": _("role %(key)s already exists in scheme %(s)s") % {"key": key, "s": scheme.key}})
+    role = Role.objects.create(scheme=scheme, key=key, name_zh=name_zh, name_en=name_en, category=category,
+                               grants_scope=grants_scope, duties=duties, order=order)
+    resolved = []
+    for level in levels:
+        obj = level if isinstance(level, Level) else Level.objects.filter(scheme=scheme, key=level).first()
+        if obj is None or obj.scheme_id != scheme.pk:
+            raise ValidationError({"levels": _("unknown level %(l)r in scheme %(s)s") % {"l": level, "s": scheme.key}})
+        resolved.append(obj)
+    role.levels.set(resolved)
+    return role
+
+
+def phone_clean(phone: str, *, field: str = "phone") -> str:
+    cleaned = re.sub(r"[\s()]", "", phone or "")
+    if cleaned and not PHONE.match(cleaned):
+        raise ValidationError({field: _("%(p)r is not a mobile (11 digits starting with 1), landline (0xx-xxxxxxx) "
+                                        "or service number") % {"p": phone}})
+    return cleaned
+
+
+def person_create(*, name: str, phone: str = "", organisation: str = "", note: str = "", user=None,
+                  actor=None) -> Person:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("a name is required")})
+    person = Person.objects.create(name=name[:100], phone=phone_clean(phone), organisation=organisation[:200],
+                                   note=note, user=user)
+    audit_record(actor=actor, action="accounts.person_create", target=person)
+    return person
+
+
+@transaction.atomic
+def staff_user_create(*, username: str, password: str, person: Person | None = None, sees_everything: bool = False,
+                      is_staff: bool = True, is_superuser: bool = False, actor=None):
+    """A login for a person in charge (or a district-wide operator with `sees_everything`)."""
+    user_model = get_user_model()
+    if user_model.objects.filter(username=username).exists():
+        raise ValidationError({"username": _("the username %(u)s is taken") % {"u": username}})
+    user = user_model(username=username, is_staff=is_staff, is_superuser=is_superuser,
+                      sees_everything=sees_everything)
+    user.set_password(password)
+    user.save()
+    if person is not None:
+        if person.user_id:
+            raise ValidationError({"person": _("%(p)s already has a login") % {"p": person}})
+        person.user = user
+        person.save(update_fields=["user"])
+    audit_record(actor=actor, action="accounts.user_create", target=user)
+    return user
+
+
+@transaction.atomic
+def assignment_create(*, person: Person, node: Node, role: Role, start_date: dt.date | None = None,
+                      end_date: dt.date | None = None, duties: str = "", is_public: bool = True,
+                      actor=None) -> Assignment:
+    """Put `person` in charge of `node` as `role` for [start_date, end_date].
+
+    Refused: a role of another scheme, a level the role is not for, a retired node, an end before the
+    start, or an overlapping assignment of the same person, node and role."""
+    start = start_date or timezone.localdate()
+    if end_date is not None and end_date < start:
+        raise ValidationError({"end_date": _("the end date %(e)s is before the start date %(s)s")
+                               % {"e": end_date, "s": start}})
+    if role.scheme_id != node.scheme_id:
+        raise ValidationError({"role": _("role %(r)s belongs to another scheme than %(n)s") % {"r": role, "n": node}})
+    allowed = list(role.levels.all())
+    if allowed and node.level_id not in {lv.pk for lv in allowed}:
+        raise ValidationError({"role": _("a %(r)s cannot be assigned to a %(l)s; allowed levels: %(a)s")
+                               % {"r": role.name_zh, "l": node.level.name_zh,
+                                  "a": "、".join(lv.name_zh for lv in allowed)}})
+    if not node.is_active or (node.valid_to and (end_date is None or end_date >= node.valid_to)):
+        raise ValidationError({"node": _("%(n)s was retired on %(d)s") % {"n": node, "d": node.valid_to}})
+    if start < node.valid_from:
+        raise ValidationError({"start_date": _("%(n)s only exists from %(d)s") % {"n": node, "d": node.valid_from}})
+    overlapping = Assignment.objects.select_for_update().filter(person=person, node=node, role=role).filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=start))
+    if end_date is not None:
+        overlapping = overlapping.filter(start_date__lte=end_date)
+    if overlapping.exists():
+        other = overlapping.first()
+        raise ValidationError({"role": _("%(p)s already holds %(r)s in %(n)s from %(s)s to %(e)s")
+                               % {"p": person.name, "r": role.name_zh, "n": node.name, "s": other.start_date,
+                                  "e": other.end_date or "…"}})
+    assignment = Assignment.objects.create(person=person, node=node, role=role, start_date=start, end_date=end_date,
+                                           duties=duties or role.duties, is_public=is_public,
+                                           created_by=actor if getattr(actor, "is_authenticated", False) else None)
+    audit_record(actor=actor, action="accounts.assignment_create", target=assignment,
+                 changes={"person": person.pk, "node": node.pk, "role": role.key})
+    return assignment
+
+
+@transaction.atomic
+def assignment_end(assignment: Assignment, *, end_date: dt.date | None = None, reason: str = "",
+                   actor=None) -> Assignment:
+    end = end_date or timezone.localdate()
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.end_date is not None and assignment.end_date <= end:
+        raise ValidationError({"end_date": _("the assignment already ended on %(d)s") % {"d": assignment.end_date}})
+    if end < assignment.start_date:
+        raise ValidationError({"end_date": _("the end date %(e)s is before the start date %(s)s")
+                               % {"e": end, "s": assignment.start_date}})
+    assignment.end_date = end
+    assignment.end_reason = reason[:200]
+    assignment.save(update_fields=["end_date", "end_reason"])
+    audit_record(actor=actor, action="accounts.assignment_end", target=assignment, summary=reason)
+    return assignment
