@@ -13,5 +13,7 @@ urlpatterns = [
     path("api/accounts/", include("gridgov.accounts.api_urls")),
     path("", include("gridgov.territory.urls")),
 ]
+handler404 = "gridgov.core.views.not_found"
+
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

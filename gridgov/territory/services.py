@@ -494,16 +494,13 @@ def _carry_assignments(*, from_node: Node, to_node: Node, on: dt.date, actor, re
 
 
 def _retire(node: Node, *, on: dt.date, change: str, actor, reason: str) -> None:
+    """Close the node's period. Its assignments are carried (split / merge) or ended by the caller."""
     if on <= node.valid_from:
         raise ValidationError({"effective_date": _("%(node)s only came into force on %(d)s")
                                % {"node": node, "d": node.valid_from}})
     node.valid_to = on
     node.save(update_fields=["valid_to", "updated_at"])
     _close_version(node, on=on)
-    from gridgov.accounts.models import Assignment
-
-    Assignment.objects.filter(node=node, end_date__isnull=True).update(
-        end_date=on - dt.timedelta(days=1), end_reason=(_("cell retired: %(r)s") % {"r": reason})[:200])
 
 
 def _best_successor(geom, successors: Sequence[tuple[Node, Any]]) -> Node:
@@ -636,6 +633,10 @@ def node_retire(node: Node, *, effective_date: dt.date | None = None, actor=None
         raise ValidationError({"node": _("%(node)s still has active children; move or retire them first")
                                % {"node": node}})
     _retire(node, on=on, change=ChangeKind.RETIRE, actor=actor, reason=reason)
+    from gridgov.accounts.models import Assignment
+
+    Assignment.objects.filter(node=node, end_date__isnull=True).update(
+        end_date=on - dt.timedelta(days=1), end_reason=(_("cell retired: %(r)s") % {"r": reason})[:200])
     territory_version_bump()
     audit_record(actor=actor, action="territory.node_retire", target=node, summary=reason)
     return node

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 from gridgov.territory import services
@@ -39,17 +40,21 @@ def level(scheme: LevelScheme, key: str) -> Level:
     return scheme.levels.get(key=key)
 
 
+SINCE = dt.date(2020, 1, 1)
+
+
 def make_tree(scheme: LevelScheme, *, origin=(116.0, 40.0)) -> dict[str, Node]:
-    """district 110117 (0.1° square) → street → community → grids g1 (west half) and g2 (east half)."""
+    """district 110117 (0.1° square) → street → community → grids g1 (west half) and g2 (east half),
+    all in force since 2020-01-01."""
     x, y = origin
     d = services.node_create(level=level(scheme, "district"), name="平谷区", code="110117000000",
-                             geometry=square(x, y, x + 0.1, y + 0.1))
+                             valid_from=SINCE, geometry=square(x, y, x + 0.1, y + 0.1))
     s = services.node_create(level=level(scheme, "street"), parent=d, name="金海湖镇", code="110117213000",
-                             geometry=square(x, y, x + 0.1, y + 0.1))
+                             valid_from=SINCE, geometry=square(x, y, x + 0.1, y + 0.1))
     c = services.node_create(level=level(scheme, "community"), parent=s, name="白云寺村", code="110117213202",
-                             geometry=square(x, y, x + 0.1, y + 0.1))
+                             valid_from=SINCE, geometry=square(x, y, x + 0.1, y + 0.1))
     g1 = services.node_create(level=level(scheme, "grid"), parent=c, name="一网格", auto_code=True,
-                              geometry=square(x, y, x + 0.05, y + 0.1))
+                              valid_from=SINCE, geometry=square(x, y, x + 0.05, y + 0.1))
     g2 = services.node_create(level=level(scheme, "grid"), parent=c, name="二网格", auto_code=True,
-                              geometry=square(x + 0.05, y, x + 0.1, y + 0.1))
+                              valid_from=SINCE, geometry=square(x + 0.05, y, x + 0.1, y + 0.1))
     return {"district": d, "street": s, "community": c, "g1": g1, "g2": g2}
