@@ -4,6 +4,7 @@ grid map import / export. Views validate input, call one service or selector, an
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -25,6 +26,7 @@ from gridgov.territory.models import Level, LevelScheme, Node, NodeVersion, Term
 from gridgov.territory.selectors import node_list_for_user, node_scope, node_tree_as_of
 
 MAX_BULK_POINTS = 10_000
+SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,40}$")
 
 
 # --------------------------------------------------------------------------- serializers
@@ -327,6 +329,8 @@ class LocateSerializer(serializers.Serializer):
 def _scheme_or_none(key: str | None) -> LevelScheme | None:
     if not key:
         return None
+    if not SLUG.match(key):
+        raise ValidationError({"scheme": _("a scheme key is letters, digits, '-' or '_'")})
     scheme = LevelScheme.objects.filter(key=key).first()
     if scheme is None:
         raise ValidationError({"scheme": _("unknown scheme %(s)r") % {"s": key}})

@@ -368,7 +368,7 @@ def node_update(node: Node, *, actor=None, reason: str = "", effective_date: dt.
     unknown = set(changes) - set(NODE_FIELDS)
     if unknown:
         raise ValidationError({sorted(unknown)[0]: _("this field cannot be changed here")})
-    node = Node.objects.select_for_update().get(pk=node.pk)
+    node = Node.objects.select_for_update(of=("self",)).get(pk=node.pk)
     if not node.is_active:
         raise ValidationError({"node": _("%(node)s was retired on %(d)s") % {"node": node, "d": node.valid_to}})
     old = {f: getattr(node, f if f not in ("node_type", "management_class") else f + "_id") for f in NODE_FIELDS}
@@ -443,7 +443,7 @@ def node_move(node: Node, *, new_parent: Node, effective_date: dt.date | None = 
     new prefix; national-coded nodes keep their statistical code unless `new_code` is given.
     Assignments, and everything else pointing at the nodes, stay attached: identities do not change."""
     on = _today(effective_date)
-    node = Node.objects.select_for_update().select_related("level", "parent").get(pk=node.pk)
+    node = Node.objects.select_for_update(of=("self",)).select_related("level", "parent").get(pk=node.pk)
     if not node.is_active:
         raise ValidationError({"node": _("%(node)s was retired on %(d)s") % {"node": node, "d": node.valid_to}})
     if new_parent.pk == node.parent_id:
@@ -522,7 +522,7 @@ def node_split(node: Node, *, parts: Sequence[dict[str, Any]], effective_date: d
     containing them; its people in charge go to the part holding most of its area; lineage links
     old → new; registered followers re-point their rows."""
     on = _today(effective_date)
-    node = Node.objects.select_for_update().select_related("level", "parent", "scheme").get(pk=node.pk)
+    node = Node.objects.select_for_update(of=("self",)).select_related("level", "parent", "scheme").get(pk=node.pk)
     if not node.is_active:
         raise ValidationError({"node": _("%(node)s was retired on %(d)s") % {"node": node, "d": node.valid_to}})
     if len(parts) < 2:
@@ -583,7 +583,7 @@ def node_merge(nodes: Sequence[Node], *, name: str, code: str = "", geometry: An
     on = _today(effective_date)
     if len(nodes) < 2:
         raise ValidationError({"nodes": _("a merge needs at least two cells")})
-    locked = list(Node.objects.select_for_update().select_related("level", "parent")
+    locked = list(Node.objects.select_for_update(of=("self",)).select_related("level", "parent")
                   .filter(pk__in=[n.pk for n in nodes]).order_by("pk"))
     if len(locked) != len({n.pk for n in nodes}):
         raise ValidationError({"nodes": _("some cells to merge do not exist")})
@@ -626,7 +626,7 @@ def node_merge(nodes: Sequence[Node], *, name: str, code: str = "", geometry: An
 def node_retire(node: Node, *, effective_date: dt.date | None = None, actor=None, reason: str = "") -> Node:
     """Retire a cell that has no active children; its open assignments end the day before."""
     on = _today(effective_date)
-    node = Node.objects.select_for_update().get(pk=node.pk)
+    node = Node.objects.select_for_update(of=("self",)).get(pk=node.pk)
     if not node.is_active:
         raise ValidationError({"node": _("%(node)s was already retired on %(d)s") % {"node": node, "d": node.valid_to}})
     if node.children.current().exists():
