@@ -457,6 +457,8 @@ class GridMapImportView(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         scheme = _scheme_or_none(v["scheme"])
+        if scheme is None:
+            raise ValidationError({"scheme": _("a scheme key is required")})
         level = services.level_resolve(scheme=scheme, value=v["level"]) if v.get("level") else None
         upload = v["file"]
         try:
@@ -464,7 +466,7 @@ class GridMapImportView(APIView):
         except (ValueError, gridmaps.GridMapError) as exc:
             raise ValidationError({"file": str(exc)}) from exc
         report = gridmaps.gridmap_import(scheme=scheme, rows=rows, level=level, mode=v["mode"], dry_run=v["dry_run"],
-                                         actor=request.user, reason=v["reason"])
+                                         actor=request.user, reason=v["reason"], source=upload.name)
         body = report.to_dict()
         return Response(body, status=status.HTTP_200_OK)
 
@@ -473,7 +475,9 @@ class GridMapExportView(APIView):
     """GeoJSON FeatureCollection of the nodes in scope (re-importable)."""
 
     @extend_schema(parameters=[OpenApiParameter("scheme", str, required=True), OpenApiParameter("root", int),
-                               OpenApiParameter("as_of", OpenApiTypes.DATE)], responses=OpenApiTypes.OBJECT)
+                               OpenApiParameter("as_of", OpenApiTypes.DATE),
+                               OpenApiParameter("level", str, many=True, description="level keys to include")],
+                   responses=OpenApiTypes.OBJECT)
     def get(self, request):
         from gridgov.territory import gridmaps
 
@@ -490,5 +494,6 @@ class GridMapExportView(APIView):
         elif not (request.user.is_superuser or request.user.sees_everything):
             raise ValidationError({"root": _("choose a root node in your territory")})
         on = _parse_date(request.query_params.get("as_of"), "as_of")
-        collection = gridmaps.gridmap_export(scheme=scheme, root=root_node, as_of=on)
+        levels = [services.level_resolve(scheme=scheme, value=key) for key in request.query_params.getlist("level")]
+        collection = gridmaps.gridmap_export(scheme=scheme, root=root_node, as_of=on, levels=levels or None)
         return Response(collection)

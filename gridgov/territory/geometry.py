@@ -67,6 +67,9 @@ def to_geojson(geom) -> dict:
     rounded = shapely.set_precision(geom, 10 ** -COORD_DECIMALS) if geom is not None else None
     if rounded is None or rounded.is_empty:
         rounded = geom
+    # one canonical form (start vertex, exterior counter-clockwise as RFC 7946 says) so that
+    # parse → to_geojson is stable and stored geometries can be compared
+    rounded = shapely.orient_polygons(shapely.normalize(rounded), exterior_cw=False)
     return _round_coords(mapping(rounded))
 
 

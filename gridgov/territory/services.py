@@ -218,7 +218,7 @@ def _issue_code(node: Node) -> None:
 
 
 # --------------------------------------------------------------------------- geometry checks
-def _tolerance_m2(geom=None) -> float:
+def area_tolerance_m2(geom=None) -> float:
     base = settings.TERRITORY_AREA_TOLERANCE_M2
     if geom is None:
         return base
@@ -230,7 +230,7 @@ def geometry_check_within_parent(*, geom, parent: Node | None, field: str = "geo
     if parent is None or geom is None or not parent.geometry:
         return
     outside = geo.outside_area_m2(geom, geo.parse_geometry(parent.geometry))
-    if outside > _tolerance_m2(geom):
+    if outside > area_tolerance_m2(geom):
         raise ValidationError({field: _("%(area).0f m² of the polygon lies outside its parent %(code)s %(name)s")
                                % {"area": outside, "code": parent.code, "name": parent.name}})
 
@@ -385,7 +385,7 @@ def node_update(node: Node, *, actor=None, reason: str = "", effective_date: dt.
             if geom is not None:
                 for child in node.children.current().exclude(geometry=None):
                     outside = geo.outside_area_m2(geo.parse_geometry(child.geometry), geom)
-                    if outside > _tolerance_m2(geom):
+                    if outside > area_tolerance_m2(geom):
                         raise ValidationError({"geometry": _("the new boundary leaves %(a).0f m² of child %(c)s "
                                                              "outside") % {"a": outside, "c": child}})
         _apply_geometry(node, geom)
@@ -400,11 +400,13 @@ def node_update(node: Node, *, actor=None, reason: str = "", effective_date: dt.
         if not isinstance(changes["attributes"], dict):
             raise ValidationError({"attributes": _("attributes must be a JSON object")})
         node.attributes = changes["attributes"]
+    new = {f: getattr(node, f if f not in ("node_type", "management_class") else f + "_id") for f in NODE_FIELDS}
+    if new == old:
+        return node  # nothing changed: no version, no audit entry, the index stays valid
     node.save()
     _new_version(node, change=ChangeKind.UPDATE, on=_today(effective_date), actor=actor, reason=reason)
-    new = {f: getattr(node, f if f not in ("node_type", "management_class") else f + "_id") for f in NODE_FIELDS}
     diff = {f: [old[f], new[f]] for f in NODE_FIELDS if old[f] != new[f] and f != "geometry"}
-    if geometry_changed:
+    if geometry_changed and old["geometry"] != new["geometry"]:
         diff["geometry"] = ["…", "…"]
         territory_version_bump()
     audit_record(actor=actor, action="territory.node_update", target=node, summary=reason, changes=diff)
@@ -533,7 +535,7 @@ def node_split(node: Node, *, parts: Sequence[dict[str, Any]], effective_date: d
         geom = _parse_geometry_field(part.get("geometry"), field=f"parts[{i}].geometry")
         if old_geom is not None and geom is not None:
             outside = geo.outside_area_m2(geom, old_geom)
-            if outside > _tolerance_m2(geom):
+            if outside > area_tolerance_m2(geom):
                 raise ValidationError({f"parts[{i}].geometry": _("%(a).0f m² of part %(n)s lies outside %(node)s")
                                        % {"a": outside, "n": part.get("name"), "node": node}})
         geoms.append(geom)
@@ -541,7 +543,7 @@ def node_split(node: Node, *, parts: Sequence[dict[str, Any]], effective_date: d
         for j in range(i + 1, len(geoms)):
             if geoms[i] is not None and geoms[j] is not None:
                 overlap = geo.overlap_area_m2(geoms[i], geoms[j])
-                if overlap > _tolerance_m2(geoms[i]):
+                if overlap > area_tolerance_m2(geoms[i]):
                     raise ValidationError({f"parts[{j}].geometry": _("part %(j)d overlaps part %(i)d by %(a).0f m²")
                                            % {"i": i + 1, "j": j + 1, "a": overlap}})
     codes = iter(code_next(parent=node.parent, level=node.level, count=len(parts))
