@@ -10,7 +10,7 @@ PROFILE ?= pinggu
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_LINK_MODE := copy
 
-.PHONY: run test venv dev-deps migrate demo lint format bench ci clean update-divisions vendor
+.PHONY: run test venv dev-deps migrate demo lint format bench clean update-divisions vendor
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,3 +61,7 @@ update-divisions: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache var
+
+## refresh the vendored front-end files (Leaflet ...) from the npm registry (needs npm)
+vendor:
+	bash scripts/update-vendor.sh

@@ -10,3 +10,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Tests assert on English messages; the tests of the Chinese default ask for zh-hans themselves.
+LANGUAGE_CODE = "en"

@@ -358,6 +358,9 @@ def node_create(
     _open_version(node, change=ChangeKind.CREATE, valid_from=node.valid_from, actor=actor, reason=reason)
     if bump_version:
         territory_version_bump()
+    if _user(actor) is not None:
+        audit_record(actor=actor, action="territory.node_create", target=node, summary=reason,
+                     changes={"code": node.code, "parent": node.parent_id, "level": level.key})
     return node
 
 

@@ -1,0 +1,303 @@
+"""Admin of logins, the role catalogue, people in charge and their assignments to cells.
+
+Assignments are created through `accounts.services.assignment_create` and ended through
+`assignment_end`, so duplicates, overlaps, wrong levels and retired cells are refused with the
+field named. Non-superusers see people and assignments of their own territory only."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from gridgov.accounts import services
+from gridgov.accounts.models import Assignment, Person, Role, User
+from gridgov.accounts.selectors import assignment_scope, person_scope, user_scope_paths
+from gridgov.core.admin import ServiceAdminMixin, ServiceModelForm
+from gridgov.core.audit import audit_record
+from gridgov.territory.models import Node
+from gridgov.territory.selectors import node_scope
+
+
+# --------------------------------------------------------------------------- users
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    fieldsets = [
+        *DjangoUserAdmin.fieldsets,
+        (_("Territory and lock-out"), {"fields": ["sees_everything", "failed_login_count", "locked_until"]}),
+    ]
+    list_display = ["username", "person_name", "is_staff", "is_superuser", "sees_everything", "is_active",
+                    "locked_until", "last_login"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "sees_everything"]
+    search_fields = ["username", "person__name"]
+    list_select_related = ["person"]
+    actions = ["unlock"]
+
+    # only superusers grant powers: a staff user editing logins cannot raise anyone's (or their own) rights
+    ESCALATING = ["is_superuser", "is_staff", "groups", "user_permissions", "sees_everything"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if user_scope_paths(request.user) is None:
+            return qs
+        people = person_scope(Person.objects.all(), request.user)
+        return qs.filter(Q(pk=request.user.pk) | Q(person__in=people))
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += self.ESCALATING
+        return readonly
+
+    @admin.display(description=_("person in charge"), ordering="person__name")
+    def person_name(self, obj):
+        person = getattr(obj, "person", None)
+        return person.name if person else "-"
+
+    @admin.action(description=_("Unlock the selected accounts"), permissions=["change"])
+    def unlock(self, request, queryset):
+        count = queryset.filter(Q(locked_until__isnull=False) | Q(failed_login_count__gt=0)).update(
+            locked_until=None, failed_login_count=0)
+        self.message_user(request, ngettext("%(n)d account unlocked.", "%(n)d accounts unlocked.", count)
+                          % {"n": count}, messages.SUCCESS)
+
+
+# --------------------------------------------------------------------------- roles
+class RoleForm(forms.ModelForm):
+    class Meta:
+        model = Role
+        fields = ["scheme", "key", "name_zh", "name_en", "category", "levels", "grants_scope", "duties", "order"]
+
+    def clean(self):
+        data = super().clean()
+        scheme, levels = data.get("scheme"), data.get("levels")
+        if scheme is not None and levels is not None:
+            foreign = [lv for lv in levels if lv.scheme_id != scheme.pk]
+            if foreign:
+                self.add_error("levels", gettext("%(levels)s are not levels of scheme %(scheme)s")
+                               % {"levels": "、".join(str(lv) for lv in foreign), "scheme": scheme.key})
+        return data
+
+
+@admin.register(Role)
+class RoleAdmin(admin.ModelAdmin):
+    form = RoleForm
+    list_display = ["name_zh", "name_en", "key", "scheme", "category", "grants_scope", "level_names", "order"]
+    list_filter = ["scheme", "category", "grants_scope"]
+    search_fields = ["key", "name_zh", "name_en"]
+    filter_horizontal = ["levels"]
+    list_select_related = ["scheme"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("levels")
+
+    @admin.display(description=_("levels"))
+    def level_names(self, obj):
+        return "、".join(level.name for level in obj.levels.all()) or gettext("any level")
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "levels":
+            from gridgov.territory.models import Level
+
+            kwargs["queryset"] = Level.objects.select_related("scheme").order_by("scheme__key", "depth")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+# --------------------------------------------------------------------------- people
+class PersonAddForm(ServiceModelForm):
+    class Meta:
+        model = Person
+        fields = ["name", "phone", "organisation", "user", "note"]
+
+    def write(self):
+        data = self.cleaned_data
+        return services.person_create(name=data["name"], phone=data.get("phone", ""),
+                                      organisation=data.get("organisation", ""), note=data.get("note", ""),
+                                      user=data.get("user"), actor=self.actor)
+
+
+class PersonChangeForm(forms.ModelForm):
+    class Meta:
+        model = Person
+        fields = ["name", "phone", "organisation", "user", "note"]
+
+    def clean_phone(self):
+        try:
+            return services.phone_clean(self.cleaned_data.get("phone", ""))
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from exc
+
+
+class AssignmentInline(admin.TabularInline):
+    """A person's assignments, read-only here: they are created and ended on the assignment pages."""
+
+    model = Assignment
+    fk_name = "person"
+    extra = 0
+    fields = ["node", "role", "start_date", "end_date", "is_public"]
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return assignment_scope(super().get_queryset(request), request.user).select_related("node", "role")
+
+
+@admin.register(Person)
+class PersonAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "phone", "organisation", "user", "current_roles"]
+    search_fields = ["name", "phone", "organisation"]
+    list_select_related = ["user"]
+    autocomplete_fields = ["user"]
+    inlines = [AssignmentInline]
+
+    def get_queryset(self, request):
+        return person_scope(super().get_queryset(request), request.user)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = PersonChangeForm if obj is not None else PersonAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
+        # people who held a post stay: the history of who was in charge refers to them
+        if obj is not None and obj.assignments.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description=_("current roles"))
+    def current_roles(self, obj):
+        current = obj.assignments.current().select_related("role", "node")
+        return "；".join(f"{a.role.name} · {a.node.name}" for a in current[:5]) or "-"
+
+
+# --------------------------------------------------------------------------- assignments
+class RoleChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.scheme.key} · {obj.name} ({obj.key})"
+
+
+class AssignmentAddForm(ServiceModelForm):
+    class Meta:
+        model = Assignment
+        fields = ["person", "node", "role", "start_date", "end_date", "duties", "is_public"]
+        field_classes = {"role": RoleChoiceField}
+        help_texts = {"duties": _("Empty = the role's standard duties")}
+
+    def write(self):
+        data = self.cleaned_data
+        return services.assignment_create(
+            person=data["person"], node=data["node"], role=data["role"], start_date=data.get("start_date"),
+            end_date=data.get("end_date"), duties=data.get("duties", ""), is_public=data.get("is_public", True),
+            actor=self.actor)
+
+
+class AssignmentChangeForm(ServiceModelForm):
+    """Ending goes through `assignment_end`; the published flag and the duty text are plain edits
+    (there is no service for them yet) recorded in the audit log."""
+
+    end_reason = forms.CharField(label=_("end reason"), required=False, max_length=200)
+
+    class Meta:
+        model = Assignment
+        fields = ["end_date", "end_reason", "duties", "is_public"]
+
+    def write(self):
+        assignment = self.instance
+        data = self.cleaned_data
+        if "end_date" in self.changed_data:
+            if data.get("end_date") is None:
+                raise ValidationError({"end_date": gettext("an ended assignment cannot be reopened; "
+                                                           "create a new one")})
+            assignment = services.assignment_end(assignment, end_date=data["end_date"],
+                                                 reason=data.get("end_reason", ""), actor=self.actor)
+        plain = {f: data[f] for f in ("duties", "is_public") if f in self.changed_data}
+        if plain:
+            Assignment.objects.filter(pk=assignment.pk).update(**plain)
+            changes = {"duties": ["…", "…"]} if "duties" in plain else {}
+            if "is_public" in plain:
+                changes["is_public"] = [self.instance.is_public, plain["is_public"]]
+            audit_record(actor=self.actor, action="accounts.assignment_update", target=assignment, changes=changes)
+            assignment.refresh_from_db()
+        return assignment
+
+
+class CurrentFilter(admin.SimpleListFilter):
+    title = _("current")
+    parameter_name = "current"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("current")), ("no", _("ended or not started"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.current()
+        if self.value() == "no":
+            return queryset.exclude(pk__in=Assignment.objects.current().values("pk"))
+        return queryset
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    list_display = ["person", "role", "node", "start_date", "end_date", "is_public"]
+    list_filter = [CurrentFilter, "role__scheme", "role", "is_public"]
+    search_fields = ["person__name", "^node__code", "node__name", "role__name_zh", "role__key"]
+    list_select_related = ["person", "role", "node"]
+    autocomplete_fields = ["person", "node"]
+    date_hierarchy = "start_date"
+
+    def get_queryset(self, request):
+        return assignment_scope(super().get_queryset(request), request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        # assignments are ended, never deleted: they are the record of who was in charge when
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = AssignmentChangeForm if obj is not None else AssignmentAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["person", "node", "role", "start_date", "end_date", "duties", "is_public"]
+        return ["person", "node", "role", "start_date", "end_date", "end_reason", "duties", "is_public",
+                "created_by", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        readonly = ["person", "node", "role", "start_date", "created_by", "created_at"]
+        if obj.end_date is not None and obj.end_date < timezone.localdate():
+            readonly += ["end_date", "end_reason"]  # already over: history
+        return readonly
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("start_date", timezone.localdate())
+        return initial
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "role":
+            kwargs["queryset"] = Role.objects.select_related("scheme").order_by("scheme__key", "order", "key")
+        elif db_field.name == "node":
+            # what the autocomplete offers is scoped by NodeAdmin; what is accepted must be too
+            kwargs["queryset"] = node_scope(Node.objects.current(), request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
