@@ -190,7 +190,8 @@ def code_validate(*, scheme: LevelScheme, level: Level, parent: Node | None, cod
     issued = IssuedCode.objects.filter(scheme=scheme, code=code)
     if node is not None and node.pk:
         issued = issued.exclude(node=node)
-    if issued.exists() or Node.objects.filter(scheme=scheme, code=code).exclude(pk=getattr(node, "pk", None)).exists():
+    others = Node.objects.filter(scheme=scheme, code=code).exclude(code="")  # lets SQLite use the partial index
+    if issued.exists() or others.exclude(pk=getattr(node, "pk", None)).exists():
         raise ValidationError({"code": _("code %(code)s is already used or was used before in scheme %(scheme)s; "
                                          "codes are never reused") % {"code": code, "scheme": scheme.key}})
 
@@ -581,7 +582,8 @@ def node_split(node: Node, *, parts: Sequence[dict[str, Any]], effective_date: d
 @transaction.atomic
 def node_merge(nodes: Sequence[Node], *, name: str, code: str = "", geometry: Any = None,
                effective_date: dt.date | None = None, actor=None, reason: str = "",
-               node_type: Term | str | None = None, management_class: Term | str | None = None) -> Node:
+               node_type: Term | str | None = None, management_class: Term | str | None = None,
+               attributes: dict | None = None) -> Node:
     """Merge sibling cells of one level into a new cell (the union of their polygons by default).
 
     The merged cells are retired; their children and people in charge move to the new cell."""
@@ -611,8 +613,8 @@ def node_merge(nodes: Sequence[Node], *, name: str, code: str = "", geometry: An
     new = node_create(level=first.level, parent=first.parent, name=name, code=code, geometry=geometry,
                       node_type=node_type if node_type is not None else first.node_type,
                       management_class=management_class if management_class is not None else first.management_class,
-                      attributes=dict(first.attributes), valid_from=on, actor=actor, reason=reason,
-                      bump_version=False)
+                      attributes=attributes if attributes is not None else dict(first.attributes), valid_from=on,
+                      actor=actor, reason=reason, bump_version=False)
     for n in locked:
         NodeLineage.objects.create(predecessor=n, successor=new, kind=ChangeKind.MERGE, effective_date=on,
                                    reason=reason)
