@@ -1,0 +1,35 @@
+"""The five seed systems as loadable profiles: `manage.py load_profile NAME`.
+
+Each module declares one `Profile` (level scheme, vocabularies, role catalogue, demo logins, and how to
+build its territory and people on the real administrative codes); `base` holds the shared machinery.
+"""
+
+from __future__ import annotations
+
+from gridgov.territory.profiles import haimen, licheng, luohu, pinggu, xiangyang
+from gridgov.territory.profiles.base import (
+    LoadReport,
+    Profile,
+    demo_password,
+    profile_demo_logins,
+    profile_load,
+    profile_report,
+    profile_scheme,
+    profile_unload,
+)
+
+# in the order of the seeds: 000 Haimen, 001 Licheng, 002 Xiangyang, 003 Pinggu, 004 Luohu
+PROFILES: dict[str, Profile] = {p.key: p for p in (haimen.PROFILE, licheng.PROFILE, xiangyang.PROFILE,
+                                                    pinggu.PROFILE, luohu.PROFILE)}
+
+
+def profile_get(name: str) -> Profile:
+    """The profile called `name`; KeyError naming the known ones otherwise."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise KeyError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}") from None
+
+
+__all__ = ["PROFILES", "LoadReport", "Profile", "demo_password", "profile_demo_logins", "profile_get", "profile_load",
+           "profile_report", "profile_scheme", "profile_unload"]
