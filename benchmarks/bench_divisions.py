@@ -50,9 +50,10 @@ def _delete(scheme_id: int) -> None:
         cursor.execute(f"DELETE FROM {NODES} WHERE scheme_id = %s", [scheme_id])
 
 
-def _rekeyed(table: str, columns: list[str], rows: list[tuple], *, scheme_id: int, offset: int):
-    """The same rows under another scheme, every node id shifted by `offset` (paths too). Issued codes and
-    versions leave their own ids to the database, as the import does."""
+def _rekeyed(table: str, columns: list[str], rows: list[tuple], *, scheme_id: int, levels: dict[int, int],
+             offset: int):
+    """The same rows under another scheme and its `levels` (old id → new id), every node id shifted by
+    `offset` (paths too). Issued codes and versions leave their own ids to the database, as the import does."""
     keep = [i for i, name in enumerate(columns) if table == NODES or name != "id"]
     node_ids = {"id", "parent_id"} if table == NODES else {"node_id", "parent_id"}
     out = []
@@ -62,6 +63,8 @@ def _rekeyed(table: str, columns: list[str], rows: list[tuple], *, scheme_id: in
             name, value = columns[i], row[i]
             if name == "scheme_id":
                 value = scheme_id
+            elif name == "level_id":
+                value = levels[value]
             elif name in node_ids and value is not None:
                 value += offset
             elif name == "path" and table == NODES:
@@ -129,7 +132,9 @@ def run(report: Report) -> None:
     other = services.scheme_create(key=f"{scheme.key}-raw", name_zh="全国行政区划（基准，原始插入）",
                                    levels=NATIONAL_LEVELS)
     offset = max(row[node_columns.index("id")] for row in node_rows)
-    rekeyed = [_rekeyed(*batch, scheme_id=other.pk, offset=offset) for batch in written]
+    levels = {old: new for (old, new) in zip(scheme.levels.order_by("depth").values_list("pk", flat=True),
+                                             other.levels.order_by("depth").values_list("pk", flat=True), strict=True)}
+    rekeyed = [_rekeyed(*batch, scheme_id=other.pk, levels=levels, offset=offset) for batch in written]
     start = time.perf_counter()
     with transaction.atomic():
         for table, columns, rows in rekeyed:
@@ -141,6 +146,7 @@ def run(report: Report) -> None:
                baseline_value=rows_written / raw_all, note=f"{rows_written:,} rows; {raw_all:.1f} s raw")
 
     if os.environ.get("BENCH_DATABASE_URL"):  # a kept database: leave it as it was (the SQLite file is thrown away)
-        for s in (scheme, other):
-            _delete(s.pk)
-            s.delete()
+        _delete(scheme.pk)
+        _delete(other.pk)
+        scheme.delete()
+        other.delete()
