@@ -18,6 +18,7 @@ it is and counted in `BulkResult.elsewhere`. Retired nodes are left retired.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 from collections import Counter
@@ -27,7 +28,7 @@ from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, NotSupportedError, connection, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, NotSupportedError, connection, connections, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -61,6 +62,7 @@ CHUNK_SIZE = 5000
 # again from the database (one query per chunk), so a country-size import stays within a few hundred MB.
 PARENT_CACHE_LIMIT = 200_000
 SAMPLE_LIMIT = 100
+ANALYZE_FIRST = 10_000  # rows created before the first refresh of PostgreSQL's statistics
 
 
 class NodeRow(NamedTuple):
@@ -171,20 +173,20 @@ _NODE_COLUMNS = ("id", "code", "name", "level_id", "parent_id", "path", "valid_t
 
 
 def _nodes_by_code(scheme: LevelScheme, codes: list[str], *, attributes: bool, geometry: bool) -> dict[str, dict]:
-    """The scheme's nodes with these codes, as dicts of _NODE_COLUMNS and "parent_code" (and the JSON
-    columns asked for, decoded)."""
+    """The scheme's nodes with these codes, as dicts of _NODE_COLUMNS (and the JSON columns asked for,
+    decoded)."""
     if not codes:
         return {}
     qn = connection.ops.quote_name
     table = qn(Node._meta.db_table)
     json_fields = [Node._meta.get_field(name) for name, wanted in (("attributes", attributes),
                                                                     ("geometry", geometry)) if wanted]
-    columns = ", ".join([f"n.{qn(c)}" for c in _NODE_COLUMNS] + ["p.code"] + [f"n.{qn(f.column)}" for f in json_fields])
+    columns = ", ".join([qn(c) for c in _NODE_COLUMNS] + [qn(f.column) for f in json_fields])
     marks = ", ".join(["%s"] * len(codes))
-    # NOT n.code = '' lets SQLite and PostgreSQL use the partial unique index on (scheme, code)
-    sql = (f"SELECT {columns} FROM {table} n LEFT JOIN {table} p ON p.id = n.parent_id "  # noqa: S608 (names from the model)
-           f"WHERE n.scheme_id = %s AND n.code IN ({marks}) AND NOT n.code = ''")
-    names = (*_NODE_COLUMNS, "parent_code", *(f.name for f in json_fields))
+    # NOT code = '' lets SQLite and PostgreSQL use the partial unique index on (scheme, code)
+    sql = (f"SELECT {columns} FROM {table} "  # noqa: S608 (names from the model)
+           f"WHERE scheme_id = %s AND code IN ({marks}) AND NOT code = ''")
+    names = (*_NODE_COLUMNS, *(f.name for f in json_fields))
     with connection.cursor() as cursor:
         cursor.execute(sql, [scheme.pk, *codes])
         found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -278,6 +280,7 @@ class _Insert:
         marks = ", ".join(["%s"] * (len(varying) + len(fixed)))
         table = self.connection.ops.quote_name(model._meta.db_table)
         self.sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 (names from the model)
+        self.copy_sql = f"COPY {table} ({names}) FROM STDIN"
 
     def row(self, *values) -> tuple:
         if not self.convert:
@@ -291,8 +294,15 @@ class _Insert:
         return (*converted, *self.constants)
 
     def run(self, rows: list[tuple]) -> None:
-        if rows:
-            with self.connection.cursor() as cursor:
+        if not rows:
+            return
+        with self.connection.cursor() as cursor:
+            if self.connection.vendor == "postgresql":
+                # COPY is several times faster than executemany over psycopg's client-side binding
+                with cursor.cursor.copy(self.copy_sql) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
                 cursor.executemany(self.sql, rows)
 
 
@@ -345,6 +355,8 @@ class _Upsert:
         self.touched: set[int] = set()  # ids of the nodes rows have named: a second row naming one is a repeat
         self.geometry_changed = False
         self.result = BulkResult()
+        self.created = 0
+        self.analyze_at = ANALYZE_FIRST
 
     # ------------------------------------------------------------------ rows
     def prepare(self, index: int, row: NodeRow) -> _Item:
@@ -407,6 +419,7 @@ class _Upsert:
         fresh: list[_Item] = []
         changed: list[tuple[_Item, int, set[str]]] = []
         missing_issued: list[IssuedCode] = []
+        parents = self.parents([item for item in items if item.code in existing])
         for item in items:
             node = existing.get(item.code)
             if node is None:
@@ -418,7 +431,8 @@ class _Upsert:
                 continue
             if item.code not in issued:  # a node written around the services: issue its code now
                 missing_issued.append(IssuedCode(scheme=self.scheme, code=item.code, node_id=node["id"]))
-            changes = self.compare(item, node)
+            parent = parents.get(item.parent_code) if item.parent_code else None
+            changes = self.compare(item, node, parent_id=parent.pk if parent else None)
             if changes:
                 changed.append((item, node["id"], changes))
         if missing_issued:
@@ -435,8 +449,9 @@ class _Upsert:
         for _depth, group in itertools.groupby(fresh, key=lambda item: item.level.depth):
             self.create(list(group))
 
-    def compare(self, item: _Item, node: dict[str, Any]) -> set[str]:
-        """The fields of an existing node the row changes (empty when none, or when it is retired)."""
+    def compare(self, item: _Item, node: dict[str, Any], *, parent_id: int | None) -> set[str]:
+        """The fields of an existing node the row changes (empty when none, or when it is retired).
+        `parent_id`: the node the row names as parent (None for a root, or when there is none)."""
         if node["id"] in self.touched:
             raise _err(item.index, "code", _("code %(code)s repeats an earlier row") % {"code": item.code})
         self.touched.add(node["id"])
@@ -450,7 +465,7 @@ class _Upsert:
         if not active:
             self.result.retired[level.key] += 1
             return set()
-        if node["parent_code"] != item.parent_code:
+        if node["parent_id"] != parent_id:
             self.result.elsewhere[level.key] += 1
             if len(self.result.elsewhere_codes) < SAMPLE_LIMIT:
                 self.result.elsewhere_codes.append(item.code)
@@ -570,6 +585,24 @@ class _Upsert:
         issued.run(issued_rows)
         versions.run(version_rows)
         self.result.created[level.key] += len(node_rows)
+        self.created += len(node_rows)
+        if self.created >= self.analyze_at:
+            self.analyze()
+
+    def analyze(self) -> None:
+        """Refresh PostgreSQL's statistics of the tables written, each time the rows created here double.
+
+        The lookups by code are planned from them; after a country's worth of rows in one transaction they
+        still describe a scheme of a few hundred nodes, and the planner then reads the whole scheme for
+        every chunk instead of using the (scheme, code) index. ANALYZE counts the rows of its own
+        transaction."""
+        self.analyze_at = 2 * self.created
+        if connection.vendor != "postgresql":
+            return
+        tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in (Node, IssuedCode, NodeVersion))
+        # without the tables' ownership ANALYZE fails: the import is then slower, its result the same
+        with contextlib.suppress(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {tables}")
 
     def update(self, changed: list[tuple[_Item, int, set[str]]]) -> None:
         nodes = Node.objects.in_bulk([pk for _item, pk, _changes in changed])
@@ -641,6 +674,8 @@ class _Upsert:
 
     def finish(self) -> BulkResult:
         result = self.result
+        if self.created >= ANALYZE_FIRST:
+            self.analyze()
         if result.created or self.geometry_changed:
             result.territory_version = territory_version_bump()
         if result.changed:
