@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from pathlib import Path
+
 from django.utils.translation import gettext_lazy as _
 
 from config.env import BASE_DIR, database_config, env_bool, env_float, env_int, env_list, env_str
@@ -31,6 +35,7 @@ INSTALLED_APPS = [
     "gridgov.core",
     "gridgov.territory",
     "gridgov.accounts",
+    "gridgov.people",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +106,22 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "gridgov" / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
+# Files holding personal data (import uploads, rejected rows, exports): never served as static or media,
+# only through views that check the owner; removed after PRIVATE_FILES_DAYS.
+PRIVATE_FILES_DIR = Path(env_str("PRIVATE_FILES_DIR", str(VAR_DIR / "private")))
+PRIVATE_FILES_DAYS = env_int("PRIVATE_FILES_DAYS", 7)
+
+# Personal data at rest: ID numbers and phones are sealed with this key (base64 of 32 random bytes,
+# `python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())"`). Unset, a key derived
+# from SECRET_KEY is used (development only; production refuses to start). Older keys, comma-separated,
+# still open values sealed before a rotation. Cipher: AES-GCM, or SM4-GCM (商用密码; digests then use SM3).
+PERSONAL_DATA_KEY = env_str("GRIDGOV_DATA_KEY", "")
+PERSONAL_DATA_OLD_KEYS = env_list("GRIDGOV_DATA_OLD_KEYS", [])
+PERSONAL_DATA_CIPHER = env_str("GRIDGOV_DATA_CIPHER", "AES-GCM")
+if not PERSONAL_DATA_KEY:
+    PERSONAL_DATA_KEY = base64.b64encode(hashlib.sha256(b"gridgov-dev-data-key" + SECRET_KEY.encode()).digest()).decode()
+# A stated purpose for revealing personal data must be at least this long.
+REVEAL_PURPOSE_MIN_LENGTH = env_int("REVEAL_PURPOSE_MIN_LENGTH", 4)
 WHITENOISE_USE_FINDERS = True
 
 REDIS_URL = env_str("REDIS_URL", "")

@@ -9,6 +9,8 @@ from .base import *  # noqa: F403
 DEBUG = False
 if not os.environ.get("SECRET_KEY"):
     raise ImproperlyConfigured("SECRET_KEY must be set in the environment in production")
+if not os.environ.get("GRIDGOV_DATA_KEY"):
+    raise ImproperlyConfigured("GRIDGOV_DATA_KEY (the key sealing ID numbers and phones) must be set in production")
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True

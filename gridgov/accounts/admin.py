@@ -71,7 +71,7 @@ class UserAdmin(DjangoUserAdmin):
 class RoleForm(forms.ModelForm):
     class Meta:
         model = Role
-        fields = ["scheme", "key", "name_zh", "name_en", "category", "levels", "grants_scope", "duties", "order"]
+        fields = ["scheme", "key", "name_zh", "name_en", "category", "levels", "grants_scope", "reveals_personal_data", "duties", "order"]
 
     def clean(self):
         data = super().clean()

@@ -25,7 +25,7 @@ class RoleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Role
-        fields = ["id", "scheme", "key", "name_zh", "name_en", "category", "levels", "grants_scope", "duties", "order"]
+        fields = ["id", "scheme", "key", "name_zh", "name_en", "category", "levels", "grants_scope", "reveals_personal_data", "duties", "order"]
 
 
 class PersonSerializer(serializers.ModelSerializer):

@@ -65,6 +65,10 @@ class Role(models.Model):
         _("grants data scope"), default=True,
         help_text=_("A user holding this role sees the node and everything below it"),
     )
+    reveals_personal_data = models.BooleanField(
+        _("may reveal personal data"), default=False,
+        help_text=_("Holders may reveal residents' ID numbers, phones, names and addresses in the cells they are "
+                    "assigned to, stating a purpose each time (every reveal is logged)"))
     duties = models.TextField(_("standard duties"), blank=True,
                               help_text=_("The written duty list (一编三定) given to holders by default"))
     order = models.PositiveSmallIntegerField(_("order"), default=0)

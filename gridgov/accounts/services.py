@@ -23,14 +23,15 @@ PHONE = re.compile(r"^(\+?86)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|\d{3,5}|400-?\d{3}-
 @transaction.atomic
 def role_create(*, scheme: LevelScheme, key: str, name_zh: str, name_en: str = "",
                 category: str = RoleCategory.OTHER, levels: Iterable[Level | str] = (), grants_scope: bool = True,
-                duties: str = "", order: int = 0) -> Role:
+                duties: str = "", order: int = 0, reveals_personal_data: bool = False) -> Role:
     """Add a role to a scheme's catalogue; `levels` (objects or keys) limit where it may be assigned."""
     if category not in RoleCategory.values:
         raise ValidationError({"category": _("unknown role category %(c)r") % {"c": category}})
     if Role.objects.filter(scheme=scheme, key=key).exists():
         raise ValidationError({"key": _("role %(key)s already exists in scheme %(s)s") % {"key": key, "s": scheme.key}})
     role = Role.objects.create(scheme=scheme, key=key, name_zh=name_zh, name_en=name_en, category=category,
-                               grants_scope=grants_scope, duties=duties, order=order)
+                               grants_scope=grants_scope, duties=duties, order=order,
+                               reveals_personal_data=reveals_personal_data)
     resolved = []
     for level in levels:
         obj = level if isinstance(level, Level) else Level.objects.filter(scheme=scheme, key=level).first()

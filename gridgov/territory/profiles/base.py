@@ -78,6 +78,7 @@ class RoleSpec:
     levels: tuple[str, ...] = ()
     grants_scope: bool = True
     duties: str = ""
+    reveals_personal_data: bool = False
 
 
 VIEW_PERMS = (
@@ -786,7 +787,8 @@ def profile_load(profile: Profile, *, scale: float = 1.0, progress: TextIO | Non
     for order, spec in enumerate(profile.roles):
         account_services.role_create(scheme=scheme, key=spec.key, name_zh=spec.name_zh, name_en=spec.name_en,
                                      category=spec.category, levels=spec.levels, grants_scope=spec.grants_scope,
-                                     duties=spec.duties, order=order)
+                                     duties=spec.duties, order=order,
+                                     reveals_personal_data=spec.reveals_personal_data)
     build = Build(profile, scheme, scale=scale, progress=progress, actor=actor)
     profile.build(build)
     build.say("saving people and assignments")

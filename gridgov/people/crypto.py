@@ -1,0 +1,154 @@
+"""Encryption at rest of ID numbers and phones, and the keyed digests that still allow exact lookups.
+
+- `seal(value, field=...)` → a text token ``g1.<key id>.<algorithm>.<base64(nonce | ciphertext | tag)>``.
+  Authenticated encryption (AES-256-GCM by default, SM4-GCM where a deployment needs 商用密码) with
+  the field name as associated data, so a token copied into another column does not decrypt.
+- `unseal(token, field=...)` → the value; tokens made under an older key still open while that key is
+  listed in ``PERSONAL_DATA_OLD_KEYS`` (rotation: add the new key, re-seal, drop the old one).
+- `digest(value, field=...)` → HMAC (SHA-256, or SM3 with SM4) under a key derived from the master
+  key: equal values give equal digests, so a unique constraint and an exact search work without
+  decrypting, while the digest alone cannot be reversed without the key.
+
+The master key comes from the environment (``GRIDGOV_DATA_KEY``, 32 random bytes in base64). Dev and
+test settings derive one from SECRET_KEY; production refuses to start without it.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+TOKEN_PREFIX = "g1"  # noqa: S105 (a format tag, not a secret)
+AES = "aes"
+SM4 = "sm4"
+ALGORITHMS = {"AES-GCM": AES, "SM4-GCM": SM4}
+NONCE_BYTES = 12
+TAG_BYTES = 16
+
+
+class SealError(ValueError):
+    """A token that does not open: wrong key, wrong field, or altered."""
+
+
+@dataclass(frozen=True)
+class _Key:
+    kid: str
+    enc_aes: bytes
+    enc_sm4: bytes
+    mac: bytes
+
+
+def _derive(master: bytes, info: bytes, length: int) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=b"gridgov-personal-data", info=info).derive(master)
+
+
+def _decode_master(raw: str, name: str) -> bytes:
+    try:
+        master = base64.b64decode(raw.strip(), validate=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be base64 (32 random bytes): {exc}") from exc
+    if len(master) < 32:
+        raise ImproperlyConfigured(f"{name} must hold at least 32 bytes, it holds {len(master)}")
+    return master
+
+
+def _key(master: bytes) -> _Key:
+    return _Key(
+        kid=hashlib.sha256(b"kid" + master).hexdigest()[:8],
+        enc_aes=_derive(master, b"enc-aes-256", 32),
+        enc_sm4=_derive(master, b"enc-sm4", 16),
+        mac=_derive(master, b"digest", 32),
+    )
+
+
+@functools.cache
+def _keys(current: str, old: tuple[str, ...]) -> tuple[_Key, dict[str, _Key]]:
+    if not current:
+        raise ImproperlyConfigured("PERSONAL_DATA_KEY is not set (environment variable GRIDGOV_DATA_KEY)")
+    key = _key(_decode_master(current, "GRIDGOV_DATA_KEY"))
+    by_kid = {key.kid: key}
+    for raw in old:
+        k = _key(_decode_master(raw, "GRIDGOV_DATA_OLD_KEYS"))
+        by_kid.setdefault(k.kid, k)
+    return key, by_kid
+
+
+def _current() -> tuple[_Key, dict[str, _Key]]:
+    return _keys(settings.PERSONAL_DATA_KEY, tuple(getattr(settings, "PERSONAL_DATA_OLD_KEYS", ())))
+
+
+def algorithm() -> str:
+    name = getattr(settings, "PERSONAL_DATA_CIPHER", "AES-GCM")
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise ImproperlyConfigured(f"PERSONAL_DATA_CIPHER must be one of {sorted(ALGORITHMS)}, not {name!r}") from None
+
+
+def _sm4_encrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+    encryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce)).encryptor()
+    encryptor.authenticate_additional_data(aad)
+    return encryptor.update(data) + encryptor.finalize() + encryptor.tag
+
+
+def _sm4_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+    body, tag = data[:-TAG_BYTES], data[-TAG_BYTES:]
+    decryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag)).decryptor()
+    decryptor.authenticate_additional_data(aad)
+    return decryptor.update(body) + decryptor.finalize()
+
+
+def seal(value: str, *, field: str) -> str:
+    """The token for `value` ("" stays "": an empty field holds nothing to protect)."""
+    if not value:
+        return ""
+    key, _ = _current()
+    alg = algorithm()
+    nonce = os.urandom(NONCE_BYTES)
+    aad = field.encode()
+    data = value.encode()
+    body = AESGCM(key.enc_aes).encrypt(nonce, data, aad) if alg == AES else _sm4_encrypt(key.enc_sm4, nonce, data, aad)
+    return f"{TOKEN_PREFIX}.{key.kid}.{alg}.{base64.b64encode(nonce + body).decode()}"
+
+
+def unseal(token: str, *, field: str) -> str:
+    if not token:
+        return ""
+    try:
+        prefix, kid, alg, payload = token.split(".", 3)
+        raw = base64.b64decode(payload, validate=True)
+    except ValueError:
+        raise SealError("not a sealed value") from None
+    _, by_kid = _current()
+    key = by_kid.get(kid)
+    if prefix != TOKEN_PREFIX or key is None or alg not in (AES, SM4) or len(raw) < NONCE_BYTES + TAG_BYTES:
+        raise SealError("sealed under an unknown key or format")
+    nonce, body = raw[:NONCE_BYTES], raw[NONCE_BYTES:]
+    try:
+        if alg == AES:
+            return AESGCM(key.enc_aes).decrypt(nonce, body, field.encode()).decode()
+        return _sm4_decrypt(key.enc_sm4, nonce, body, field.encode()).decode()
+    except InvalidTag:
+        raise SealError("the sealed value was altered or belongs to another field") from None
+
+
+def digest(value: str, *, field: str) -> str:
+    """The keyed digest of `value` for exact lookups ("" for an empty value)."""
+    if not value:
+        return ""
+    key, _ = _current()
+    hash_name = "sm3" if algorithm() == SM4 and "sm3" in hashlib.algorithms_available else "sha256"
+    return hmac.new(key.mac, f"{field}\x00{value}".encode(), hash_name).hexdigest()
+

@@ -1,0 +1,49 @@
+"""Database-level guards that the application cannot bypass: append-only tables.
+
+A BEFORE UPDATE / DELETE trigger refuses any change to a row of an append-only table, whichever code
+path (admin, API, ORM shell, raw SQL through the application's account) tries it. Installed by a
+migration on SQLite and PostgreSQL; removing the triggers needs a schema change, which a deployment's
+application account should not be allowed to make.
+"""
+
+from __future__ import annotations
+
+APPEND_ONLY_TABLES = ("people_accesslog",)
+MESSAGE = "append-only table: rows cannot be changed or deleted"
+
+
+def _statements(vendor: str, table: str) -> tuple[list[str], list[str]]:
+    if vendor == "sqlite":
+        create = [
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table}: {MESSAGE}'); END",
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table}: {MESSAGE}'); END",
+        ]
+        drop = [f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"]
+        return create, drop
+    if vendor == "postgresql":
+        create = [
+            "CREATE OR REPLACE FUNCTION gridgov_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN RAISE EXCEPTION '%: {MESSAGE}', TG_TABLE_NAME; END $$",
+            f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION gridgov_append_only()",
+        ]
+        return create, [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"]
+    return [], []
+
+
+def append_only_install(connection) -> None:
+    with connection.cursor() as cursor:
+        for table in APPEND_ONLY_TABLES:
+            for sql in _statements(connection.vendor, table)[0]:
+                cursor.execute(sql)
+
+
+def append_only_remove(connection) -> None:
+    """Only for test teardown on SQLite (a flush deletes every row) and for reversing the migration."""
+    with connection.cursor() as cursor:
+        for table in APPEND_ONLY_TABLES:
+            for sql in _statements(connection.vendor, table)[1]:
+                cursor.execute(sql)

@@ -1,0 +1,92 @@
+"""Reads of base data. Every list, API, page, export and rollup starts from a `*_scope` function here:
+records whose cell lies in the user's territory (an out-of-scope record is a 404)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from gridgov.accounts.selectors import paths_q, user_scope_paths
+from gridgov.people import crypto
+from gridgov.people.access import seal_field
+from gridgov.people.identifiers import id_number_clean, phone_clean
+from gridgov.people.models import (
+    Building,
+    DataJob,
+    GroupMembership,
+    House,
+    Household,
+    LegalEntity,
+    PartyMember,
+    Resident,
+    Volunteer,
+)
+
+
+def _by_node(qs: QuerySet, user, field: str = "node__path") -> QuerySet:
+    paths = user_scope_paths(user)
+    if paths is None:
+        return qs
+    return qs.filter(paths_q(paths, field)) if paths else qs.none()
+
+
+def resident_scope(qs: QuerySet[Resident], user) -> QuerySet[Resident]:
+    return _by_node(qs, user)
+
+
+def household_scope(qs: QuerySet[Household], user) -> QuerySet[Household]:
+    return _by_node(qs, user)
+
+
+def house_scope(qs: QuerySet[House], user) -> QuerySet[House]:
+    return _by_node(qs, user)
+
+
+def building_scope(qs: QuerySet[Building], user) -> QuerySet[Building]:
+    return _by_node(qs, user)
+
+
+def entity_scope(qs: QuerySet[LegalEntity], user) -> QuerySet[LegalEntity]:
+    return _by_node(qs, user)
+
+
+def membership_scope(qs: QuerySet[GroupMembership], user) -> QuerySet[GroupMembership]:
+    return _by_node(qs, user, "resident__node__path")
+
+
+def party_member_scope(qs: QuerySet[PartyMember], user) -> QuerySet[PartyMember]:
+    return _by_node(qs, user, "resident__node__path")
+
+
+def volunteer_scope(qs: QuerySet[Volunteer], user) -> QuerySet[Volunteer]:
+    return _by_node(qs, user, "resident__node__path")
+
+
+def job_scope(qs: QuerySet[DataJob], user) -> QuerySet[DataJob]:
+    """A job's files hold personal data: only its owner sees it (superusers see all, for support)."""
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    return qs if user.is_superuser else qs.filter(owner=user)
+
+
+SCOPES = {
+    "resident": resident_scope,
+    "household": household_scope,
+    "house": house_scope,
+    "building": building_scope,
+    "legalentity": entity_scope,
+}
+
+
+def record_scope(qs: QuerySet, user) -> QuerySet:
+    return SCOPES[qs.model._meta.model_name](qs, user)
+
+
+def resident_by_id_number(qs: QuerySet[Resident], number: str) -> QuerySet[Resident]:
+    """Exact lookup by ID number through its keyed digest (the number is never compared in clear)."""
+    cleaned = id_number_clean(number).number
+    return qs.filter(id_digest=crypto.digest(cleaned, field=seal_field("resident", "id_number")))
+
+
+def resident_by_phone(qs: QuerySet[Resident], phone: str) -> QuerySet[Resident]:
+    cleaned = phone_clean(phone, required=True)
+    return qs.filter(phone_digest=crypto.digest(cleaned, field=seal_field("resident", "phone")))
