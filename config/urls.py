@@ -11,6 +11,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/territory/", include("gridgov.territory.api_urls")),
     path("api/accounts/", include("gridgov.accounts.api_urls")),
+    path("api/people/", include("gridgov.people.api_urls")),
+    path("people/", include("gridgov.people.urls")),
     path("", include("gridgov.territory.urls")),
 ]
 handler404 = "gridgov.core.views.not_found"
