@@ -179,6 +179,9 @@ TERRITORY_AREA_TOLERANCE_M2 = env_float("TERRITORY_AREA_TOLERANCE_M2", 1.0)
 MAP_TILE_URL = env_str("MAP_TILE_URL", "")
 MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "")
 
+# Error reports never carry form values or local variables (they may hold personal data).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "gridgov.core.reporting.PersonalDataReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
