@@ -1,7 +1,8 @@
 """`make bench`: run every benchmarks/bench_*.py module's `run(report)` and print one table.
 
 Uses a throw-away SQLite database under var/bench/ unless BENCH_DATABASE_URL is set (e.g. PostgreSQL).
-Select modules with `python -m benchmarks locate divisions`.
+Select modules with `python -m benchmarks locate divisions`; `--rows N` sets the size of the people
+import benchmark (BENCH_PEOPLE_ROWS).
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
+    argv = list(argv)
+    if "--rows" in argv:
+        at = argv.index("--rows")
+        os.environ["BENCH_PEOPLE_ROWS"] = argv[at + 1]
+        del argv[at:at + 2]
     root = Path(__file__).resolve().parent.parent
     bench_dir = root / "var" / "bench"
     bench_dir.mkdir(parents=True, exist_ok=True)
@@ -46,7 +52,9 @@ def main(argv: list[str]) -> int:
     print()
     print(report.table())
     if not os.environ.get("BENCH_DATABASE_URL"):
-        Path(os.environ["DATABASE_URL"].removeprefix("sqlite:///")).unlink(missing_ok=True)
+        database = os.environ["DATABASE_URL"].removeprefix("sqlite:///")
+        for suffix in ("", "-wal", "-shm"):
+            Path(database + suffix).unlink(missing_ok=True)
     return 0
 
 

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LEAFLET_VERSION="${LEAFLET_VERSION:-1.9.4}"
+HTMX_VERSION="${HTMX_VERSION:-2.0.11}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && npm pack --silent "leaflet@${LEAFLET_VERSION}" >/dev/null && tar xzf leaflet-*.tgz)
@@ -15,3 +16,10 @@ cp "$tmp/package/dist/leaflet.js" "$tmp/package/dist/leaflet.js.map" "$tmp/packa
 cp "$tmp/package/dist/images/"*.png "$dest/images/"
 cp "$tmp/package/LICENSE" "$dest/LICENSE"
 echo "leaflet $(node -p "require('$tmp/package/package.json').version") -> $dest (update gridgov/static/vendor/README.md)"
+
+(cd "$tmp" && npm pack --silent "htmx.org@${HTMX_VERSION}" >/dev/null && mkdir htmx && tar xzf htmx.org-*.tgz -C htmx)
+dest=gridgov/static/vendor/htmx
+rm -rf "$dest"
+mkdir -p "$dest"
+cp "$tmp/htmx/package/dist/htmx.min.js" "$tmp/htmx/package/LICENSE" "$dest/"
+echo "htmx $(node -p "require('$tmp/htmx/package/package.json').version") -> $dest (update gridgov/static/vendor/README.md)"

@@ -122,6 +122,8 @@ if not PERSONAL_DATA_KEY:
     PERSONAL_DATA_KEY = base64.b64encode(hashlib.sha256(b"gridgov-dev-data-key" + SECRET_KEY.encode()).digest()).decode()
 # A stated purpose for revealing personal data must be at least this long.
 REVEAL_PURPOSE_MIN_LENGTH = env_int("REVEAL_PURPOSE_MIN_LENGTH", 4)
+# Base-data exports up to this many rows are produced during the request; larger ones by a task.
+PEOPLE_EXPORT_INLINE_ROWS = env_int("PEOPLE_EXPORT_INLINE_ROWS", 5000)
 WHITENOISE_USE_FINDERS = True
 
 REDIS_URL = env_str("REDIS_URL", "")
@@ -163,6 +165,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "HouseholdKindEnum": "gridgov.people.models.Household.Kind",
+        "AccessKindEnum": "gridgov.people.models.AccessKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "gridgov.core.openapi.add_error_responses",

@@ -1,5 +1,9 @@
 """Test settings: fast hashing, tasks run immediately, no network."""
 
+import os
+import tempfile
+from pathlib import Path
+
 from .base import *  # noqa: F403
 
 DEBUG = False
@@ -12,3 +16,6 @@ STORAGES = {
 }
 # Tests assert on English messages; the tests of the Chinese default ask for zh-hans themselves.
 LANGUAGE_CODE = "en"
+
+# Files with personal data written by tests go to a throwaway directory, not var/private.
+PRIVATE_FILES_DIR = Path(tempfile.gettempdir()) / f"gridgov-test-private-{os.getpid()}"

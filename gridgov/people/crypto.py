@@ -110,6 +110,17 @@ def _sm4_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
     return decryptor.update(body) + decryptor.finalize()
 
 
+@functools.cache
+def _aesgcm(key: bytes) -> AESGCM:
+    return AESGCM(key)
+
+
+@functools.cache
+def _mac(key: bytes, hash_name: str, field: str):
+    """An HMAC primed with the key and the field label; `.copy()` per value saves the key schedule."""
+    return hmac.new(key, f"{field}\x00".encode(), hash_name)
+
+
 def seal(value: str, *, field: str) -> str:
     """The token for `value` ("" stays "": an empty field holds nothing to protect)."""
     if not value:
@@ -119,7 +130,8 @@ def seal(value: str, *, field: str) -> str:
     nonce = os.urandom(NONCE_BYTES)
     aad = field.encode()
     data = value.encode()
-    body = AESGCM(key.enc_aes).encrypt(nonce, data, aad) if alg == AES else _sm4_encrypt(key.enc_sm4, nonce, data, aad)
+    body = (_aesgcm(key.enc_aes).encrypt(nonce, data, aad) if alg == AES
+            else _sm4_encrypt(key.enc_sm4, nonce, data, aad))
     return f"{TOKEN_PREFIX}.{key.kid}.{alg}.{base64.b64encode(nonce + body).decode()}"
 
 
@@ -138,7 +150,7 @@ def unseal(token: str, *, field: str) -> str:
     nonce, body = raw[:NONCE_BYTES], raw[NONCE_BYTES:]
     try:
         if alg == AES:
-            return AESGCM(key.enc_aes).decrypt(nonce, body, field.encode()).decode()
+            return _aesgcm(key.enc_aes).decrypt(nonce, body, field.encode()).decode()
         return _sm4_decrypt(key.enc_sm4, nonce, body, field.encode()).decode()
     except InvalidTag:
         raise SealError("the sealed value was altered or belongs to another field") from None
@@ -150,5 +162,7 @@ def digest(value: str, *, field: str) -> str:
         return ""
     key, _ = _current()
     hash_name = "sm3" if algorithm() == SM4 and "sm3" in hashlib.algorithms_available else "sha256"
-    return hmac.new(key.mac, f"{field}\x00{value}".encode(), hash_name).hexdigest()
+    mac = _mac(key.mac, hash_name, field).copy()
+    mac.update(value.encode())
+    return mac.hexdigest()
 

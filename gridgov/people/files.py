@@ -5,6 +5,7 @@ PRIVATE_FILES_DAYS by a periodic task."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
 from pathlib import Path
@@ -16,10 +17,8 @@ from django.utils import timezone
 def private_dir() -> Path:
     path = Path(settings.PRIVATE_FILES_DIR)
     path.mkdir(parents=True, exist_ok=True)
-    try:
+    with contextlib.suppress(OSError):  # a mounted volume may refuse; its own permissions then apply
         path.chmod(0o700)
-    except OSError:  # a mounted volume may refuse; its own permissions then apply
-        pass
     return path
 
 

@@ -45,13 +45,15 @@ def mask_name(name: str) -> str:
 
 
 def mask_address(address: str) -> str:
-    """The first characters (district, road or village) as written; every digit after them hidden,
-    and everything after the twelfth character hidden."""
+    """The leading place names as written (at most six characters, and never past the first digit);
+    after them every digit is hidden and anything beyond six more characters is cut to ``***``."""
     address = (address or "").strip()
     if not address:
         return ""
-    head = address[:_ADDRESS_KEEP]
-    tail = _DIGITS.sub(MASK, address[_ADDRESS_KEEP:12])
-    if len(address) > 12:
+    first_digit = _DIGITS.search(address)
+    keep = min(_ADDRESS_KEEP, first_digit.start() if first_digit else _ADDRESS_KEEP)
+    head, rest = address[:keep], address[keep:]
+    tail = _DIGITS.sub(MASK, rest[:_ADDRESS_KEEP])
+    if len(rest) > _ADDRESS_KEEP:
         tail += MASK * 3
     return head + tail

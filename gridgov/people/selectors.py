@@ -3,13 +3,14 @@ records whose cell lies in the user's territory (an out-of-scope record is a 404
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from gridgov.accounts.selectors import paths_q, user_scope_paths
 from gridgov.people import crypto
-from gridgov.people.access import seal_field
+from gridgov.people.access import reveal_paths, seal_field
 from gridgov.people.identifiers import id_number_clean, phone_clean
 from gridgov.people.models import (
+    AccessLog,
     Building,
     DataJob,
     GroupMembership,
@@ -90,3 +91,24 @@ def resident_by_id_number(qs: QuerySet[Resident], number: str) -> QuerySet[Resid
 def resident_by_phone(qs: QuerySet[Resident], phone: str) -> QuerySet[Resident]:
     cleaned = phone_clean(phone, required=True)
     return qs.filter(phone_digest=crypto.digest(cleaned, field=seal_field("resident", "phone")))
+
+
+def membership_visible(qs: QuerySet[GroupMembership], user) -> QuerySet[GroupMembership]:
+    """Memberships in scope, where membership of a `sensitive` group is itself personal data: those only
+    in the cells where the user may reveal personal data."""
+    qs = membership_scope(qs, user)
+    paths = reveal_paths(user)
+    if paths is None:
+        return qs
+    return qs.filter(Q(group__sensitive=False) | paths_q(paths, "resident__node__path"))
+
+
+def access_log_scope(qs: QuerySet[AccessLog], user) -> QuerySet[AccessLog]:
+    """Access-log entries about cells in the user's territory, and the user's own entries (an export
+    that named no cell); everything for users who see everything."""
+    paths = user_scope_paths(user)
+    if paths is None:
+        return qs
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    return qs.filter(paths_q(paths, "node__path") | Q(user=user))

@@ -182,6 +182,24 @@ def house_create(*, scheme: LevelScheme, code: str, address: str, node: Node | N
     return _create(obj, actor=actor, source=source, unique_error={"code": _("house %(c)s already exists") % {"c": code}})
 
 
+BUILDING_FIELDS = {"name", "address", "floors", "node", "lon", "lat", "attributes"}
+
+
+@transaction.atomic
+def building_update(*, building: Building, actor=None, source: str = "", expected_version: int | None = None,
+                    **fields) -> list[str]:
+    _only(fields, BUILDING_FIELDS)
+    if "name" in fields:
+        fields["name"] = _text(fields["name"], 200)
+        if not fields["name"]:
+            raise ValidationError({"name": _("a name is required")})
+    if "address" in fields:
+        fields["address"] = _text(fields["address"], 300)
+    if "node" in fields:
+        fields["node"] = cell_resolve(scheme=building.scheme, node=fields["node"])
+    return _write(building, fields, actor=actor, source=source, expected_version=expected_version)
+
+
 HOUSE_FIELDS = {"address", "building", "building_no", "entrance_no", "floor", "room", "occupancy", "area_m2", "node",
                 "lon", "lat", "attributes"}
 

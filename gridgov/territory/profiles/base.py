@@ -81,14 +81,29 @@ class RoleSpec:
     reveals_personal_data: bool = False
 
 
+# base data (三实): every demo login may list them (masked; scope still applies)
+PEOPLE_VIEW_PERMS = tuple(f"people.view_{model}" for model in (
+    "building", "house", "household", "resident", "legalentity", "specialgroup", "groupmembership", "partymember",
+    "householdpairing", "volunteer"))
 VIEW_PERMS = (
     "territory.view_levelscheme", "territory.view_level", "territory.view_term", "territory.view_node",
     "territory.view_nodeversion", "territory.view_nodelineage",
     "accounts.view_role", "accounts.view_person", "accounts.view_assignment",
+    *PEOPLE_VIEW_PERMS,
+)
+# the district grid office keeps the base data: writes them, imports and exports them, reveals them in its
+# territory (each reveal logged); the access log itself and erasure (PIPL) are for no demo login
+PEOPLE_OPERATOR_PERMS = (
+    "people.reveal_personal_data", "people.view_recordhistory", "people.view_datajob", "people.add_datajob",
+    *(f"people.{action}_{model}" for model in ("building", "house", "household", "resident", "legalentity",
+                                               "groupmembership", "partymember", "householdpairing", "volunteer")
+      for action in ("add", "change")),
 )
 OPERATOR_PERMS = (*VIEW_PERMS, "territory.add_node", "territory.change_node", "territory.reorganise_node",
                   "territory.import_territory", "accounts.add_person", "accounts.change_person",
-                  "accounts.add_assignment", "accounts.change_assignment")
+                  "accounts.add_assignment", "accounts.change_assignment", *PEOPLE_OPERATOR_PERMS)
+# a profile small enough (in estimated residents) gets its synthetic base data unless told otherwise
+PEOPLE_AUTO_LIMIT = 3_000
 
 
 @dataclass(frozen=True)
@@ -450,6 +465,8 @@ class LoadReport:
     assignments: int
     by_role: list[tuple[Role, int, int]]  # role, assignments, people
     logins: list[str]
+    base_data: Any = None  # the people.demo.DemoReport when synthetic base data were loaded
+    base_data_skipped: int = 0  # else the residents they would have held (0: not applicable)
 
     def lines(self) -> list[str]:
         out = [f"{self.profile.key}: {self.profile.name_zh} ({self.profile.name_en}), {self.seconds:.1f} s"]
@@ -461,6 +478,11 @@ class LoadReport:
         for role, n, people in self.by_role:
             out.append(f"    {role.key:<28} {n:>7} {people:>7}  {role.name_zh}")
         out.append(f"  demo logins: {', '.join(self.logins)}  (passwords: manage.py demo_logins)")
+        if self.base_data is not None:
+            out += self.base_data.lines()
+        elif self.base_data_skipped:
+            out.append(f"  base data not loaded (about {self.base_data_skipped:,} synthetic residents): add them with "
+                       f"`manage.py load_profile {self.profile.key} --if-empty --people`")
         return out
 
 
@@ -768,9 +790,14 @@ def profile_scheme(profile: Profile) -> LevelScheme | None:
 
 
 @transaction.atomic
-def profile_load(profile: Profile, *, scale: float = 1.0, progress: TextIO | None = None, actor=None) -> LoadReport:
+def profile_load(profile: Profile, *, scale: float = 1.0, progress: TextIO | None = None, actor=None,
+                 people: bool | None = False, people_fill: float = 1.0) -> LoadReport:
     """Create the profile's scheme, vocabularies, roles, territory, people, assignments and demo logins
-    in one transaction. Refused (ValidationError) when the scheme or a demo username already exists."""
+    in one transaction. Refused (ValidationError) when the scheme or a demo username already exists.
+
+    `people`: also generate the synthetic base data (households, residents, houses, units ...: see
+    `people.demo`) for the loaded cells, thinned by `people_fill`; None = only when they are small
+    (at most PEOPLE_AUTO_LIMIT residents, as Pinggu's 208 households)."""
     if not 0 < scale <= 1:
         raise ValidationError({"scale": f"scale must be in (0, 1], got {scale}"})
     started = time.monotonic()
@@ -796,9 +823,42 @@ def profile_load(profile: Profile, *, scale: float = 1.0, progress: TextIO | Non
     build.say("demo logins")
     logins = build.create_logins()
     services.territory_version_bump()
+    base_data, skipped = None, 0
+    if people is not False:
+        from gridgov.people.demo import demo_estimate
+
+        estimate = demo_estimate(scheme, fill=people_fill)
+        if people or estimate <= PEOPLE_AUTO_LIMIT:
+            build.say(f"synthetic base data: about {estimate:,} residents")
+            base_data = profile_people_load(profile, fill=people_fill, progress=progress, actor=actor, say=build.say)
+        else:
+            skipped = estimate
     audit_record(actor=actor, action="territory.profile_load", target=scheme,
-                 summary=f"profile {profile.key} at scale {scale}")
-    return profile_report(profile, seconds=time.monotonic() - started, logins=logins)
+                 summary=f"profile {profile.key} at scale {scale}" + (", with base data" if base_data else ""))
+    report = profile_report(profile, seconds=time.monotonic() - started, logins=logins)
+    report.base_data, report.base_data_skipped = base_data, skipped
+    return report
+
+
+def profile_people_load(profile: Profile, *, fill: float = 1.0, progress: TextIO | None = None, actor=None,
+                        say: Callable[[str], None] | None = None):
+    """Generate and upsert the synthetic base data of a loaded profile (`people.demo`): idempotent, so a
+    second call finds every row unchanged. Returns the `DemoReport`; progress (counts only) goes to `say`,
+    else to `progress`."""
+    from gridgov.people.demo import demo_people_load
+
+    scheme = profile_scheme(profile)
+    if scheme is None:
+        raise ValidationError({"key": f"{profile.key} is not loaded"})
+    started = time.monotonic()
+
+    def tell(message: str) -> None:
+        if progress is not None:
+            print(f"[{profile.key} {time.monotonic() - started:5.1f}s] {message}", file=progress, flush=True)
+
+    say = say or tell
+
+    return demo_people_load(scheme=scheme, surname_bias=profile.surname_bias, fill=fill, actor=actor, say=say)
 
 
 def profile_report(profile: Profile, *, seconds: float = 0.0, logins: list[str] | None = None) -> LoadReport:
@@ -821,8 +881,9 @@ def profile_report(profile: Profile, *, seconds: float = 0.0, logins: list[str] 
 @transaction.atomic
 def profile_unload(profile: Profile, *, actor=None) -> int:
     """Delete a loaded profile: its scheme, every node and its history, its roles, assignments, the people
-    who hold nothing elsewhere, and its demo logins. Refused when other records (cases, households ...)
-    still point at its cells, or a demo login has its own audit history. Returns the nodes deleted."""
+    who hold nothing elsewhere, its synthetic base data and its demo logins. Refused when other records
+    (cases, households not written by the demo loader ...) still point at its cells, or a demo login has its
+    own audit history. Returns the nodes deleted."""
     scheme = profile_scheme(profile)
     if scheme is None:
         return 0
@@ -834,8 +895,11 @@ def profile_unload(profile: Profile, *, actor=None) -> int:
                   .exclude(pk__in=Assignment.objects.exclude(node__scheme=scheme).values("person"))
                   .values_list("pk", flat=True))
     users = get_user_model().objects.filter(username__in=[lg.username for lg in profile.logins])
+    from gridgov.people.demo import demo_people_unload
+
+    records = demo_people_unload(scheme)
     audit_record(actor=actor, action="territory.profile_unload", target=scheme,
-                 summary=f"profile {profile.key}: {count} nodes deleted")
+                 summary=f"profile {profile.key}: {count} nodes and {records} synthetic base-data records deleted")
     try:
         assignments.delete()
         for start in range(0, len(doomed), 5000):

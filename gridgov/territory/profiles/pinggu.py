@@ -71,10 +71,11 @@ ROLES = (
     RoleSpec("village_party_secretary", "村党支部书记", "Village party branch secretary", RoleCategory.PARTY,
              ("village",), duties="划网定格；统筹全村微网格；选定网格员"),
     RoleSpec("microgrid_worker", "微网格员", "Micro-grid worker", RoleCategory.GRID_WORKER, ("microgrid",),
-             duties=DUTIES),
+             duties=DUTIES, reveals_personal_data=True),
     *(RoleSpec(key, zh, en, RoleCategory.HELPER, ("microgrid",), grants_scope=False, duties="协助微网格员（1+N）")
       for key, zh, en in HELPERS),
-    RoleSpec("village_police", "包村民警", "Village police officer", RoleCategory.POLICE, ("village",)),
+    RoleSpec("village_police", "包村民警", "Village police officer", RoleCategory.POLICE, ("village",),
+             reveals_personal_data=True),
     RoleSpec("legal_adviser", "村法律顾问", "Village legal adviser", RoleCategory.LEGAL, ("village",),
              grants_scope=False),
     RoleSpec("volunteer", "志愿者", "Volunteer", RoleCategory.VOLUNTEER, ("village", "microgrid"), grants_scope=False),

@@ -1,0 +1,1 @@
+"""Small data shipped with the people app (synthetic-data vocabularies)."""

@@ -1,0 +1,231 @@
+"""List filters of base data, shared by the API lists and the exports (an export takes the same filters
+as the list it comes from).
+
+Only non-personal fields are filtered on: a name, ID number or phone never travels in a URL (it would
+end up in access logs, browser history and proxies); those searches are POSTed (`residents/search/`).
+`cell` takes a node id and matches its whole subtree (by path prefix).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+from django_filters import rest_framework as filters
+
+from gridgov.core.filters import IdFilter
+from gridgov.people.models import (
+    AccessKind,
+    AccessLog,
+    Building,
+    Gender,
+    GroupMembership,
+    House,
+    Household,
+    LegalEntity,
+    Occupancy,
+    PartyMember,
+    RecordState,
+    Relation,
+    Resident,
+    Volunteer,
+)
+from gridgov.people.selectors import membership_visible
+from gridgov.territory.models import Node
+
+# query parameters refused outright: personal data must not be put in a URL
+PERSONAL_QUERY_PARAMS = frozenset({
+    "name", "id_number", "idnumber", "id_card", "phone", "mobile", "address", "registered_address",
+    "actual_address", "representative",
+})
+
+
+def personal_query_refuse(params) -> None:
+    """A 400 naming the parameter when a query string carries a personal field."""
+    for key in params:
+        if key.lower() in PERSONAL_QUERY_PARAMS:
+            raise ValidationError({key: _("personal data is never searched through the URL: POST it to "
+                                          "/api/people/residents/search/")})
+
+
+class YearField(forms.IntegerField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1850)
+        kwargs.setdefault("max_value", 2200)
+        super().__init__(*args, **kwargs)
+
+
+class YearFilter(filters.NumberFilter):
+    field_class = YearField
+
+
+class CellFilter(IdFilter):
+    """A node id: rows in that cell or anywhere below it."""
+
+    def filter(self, qs, value):
+        if value in (None, ""):
+            return qs
+        path = Node.objects.filter(pk=value).values_list("path", flat=True).first()
+        if path is None:
+            return qs.none()
+        return qs.filter(**{f"{self.field_name}__startswith": path})
+
+
+class ScopedFilterSet(filters.FilterSet):
+    """A filter set that knows the user it filters for (from the request, or given by an export)."""
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None, user=None):
+        super().__init__(data, queryset, request=request, prefix=prefix)
+        self.user = user if user is not None else getattr(request, "user", None)
+
+
+class RecordFilter(ScopedFilterSet):
+    scheme = filters.CharFilter(field_name="scheme__key", max_length=40)
+    cell = CellFilter(field_name="node__path")
+    state = filters.ChoiceFilter(choices=RecordState.choices)
+
+
+class ResidentFilter(RecordFilter):
+    registered_here = filters.BooleanFilter()
+    living_here = filters.BooleanFilter()
+    gender = filters.ChoiceFilter(choices=Gender.choices)
+    relation = filters.ChoiceFilter(choices=Relation.choices)
+    group = filters.CharFilter(method="filter_group", max_length=40,
+                               help_text="special-group key: residents currently in that group")
+    household = IdFilter(field_name="household_id")
+    house = IdFilter(field_name="house_id")
+    birth_year_min = YearFilter(method="filter_birth_year_min")
+    birth_year_max = YearFilter(method="filter_birth_year_max")
+
+    class Meta:
+        model = Resident
+        fields = ["scheme", "cell", "state", "registered_here", "living_here", "gender", "relation", "group",
+                  "household", "house", "birth_year_min", "birth_year_max"]
+
+    def filter_group(self, qs, _name, value):
+        # a sensitive group filters only among the residents whose membership the user may see
+        memberships = membership_visible(GroupMembership.objects.filter(group__key=value, end_date__isnull=True),
+                                         self.user)
+        return qs.filter(pk__in=memberships.values("resident_id"))
+
+    def filter_birth_year_min(self, qs, _name, value):
+        return qs.filter(birth_date__gte=dt.date(int(value), 1, 1))
+
+    def filter_birth_year_max(self, qs, _name, value):
+        return qs.filter(birth_date__lte=dt.date(int(value), 12, 31))
+
+
+class HouseholdFilter(RecordFilter):
+    kind = filters.ChoiceFilter(choices=Household.Kind.choices)
+    house = IdFilter(field_name="house_id")
+
+    class Meta:
+        model = Household
+        fields = ["scheme", "cell", "state", "kind", "house"]
+
+
+class HouseFilter(RecordFilter):
+    occupancy = filters.ChoiceFilter(choices=Occupancy.choices)
+    building = IdFilter(field_name="building_id")
+
+    class Meta:
+        model = House
+        fields = ["scheme", "cell", "state", "occupancy", "building"]
+
+
+class BuildingFilter(RecordFilter):
+    class Meta:
+        model = Building
+        fields = ["scheme", "cell", "state"]
+
+
+class EntityFilter(RecordFilter):
+    industry = filters.CharFilter(max_length=100)
+    dedicated_node = IdFilter(field_name="dedicated_node_id")
+
+    class Meta:
+        model = LegalEntity
+        fields = ["scheme", "cell", "state", "industry", "dedicated_node"]
+
+
+class CurrentFilterMixin(ScopedFilterSet):
+    current = filters.BooleanFilter(method="filter_current", help_text="true: not ended; false: ended")
+
+    def filter_current(self, qs, _name, value):
+        return qs.filter(end_date__isnull=value)
+
+
+class MembershipFilter(CurrentFilterMixin):
+    scheme = filters.CharFilter(field_name="resident__scheme__key", max_length=40)
+    cell = CellFilter(field_name="resident__node__path")
+    group = filters.CharFilter(field_name="group__key", max_length=40)
+    resident = IdFilter(field_name="resident_id")
+    resident_state = filters.ChoiceFilter(field_name="resident__state", choices=RecordState.choices)
+
+    class Meta:
+        model = GroupMembership
+        fields = ["scheme", "cell", "group", "resident", "resident_state", "current"]
+
+
+class PartyMemberFilter(CurrentFilterMixin):
+    cell = CellFilter(field_name="resident__node__path")
+    branch = CellFilter(field_name="branch_node__path", help_text="party branch cell (and below)")
+    resident = IdFilter(field_name="resident_id")
+
+    class Meta:
+        model = PartyMember
+        fields = ["cell", "branch", "resident", "current"]
+
+
+class VolunteerFilter(CurrentFilterMixin):
+    cell = CellFilter(field_name="node__path")
+    resident = IdFilter(field_name="resident_id")
+
+    class Meta:
+        model = Volunteer
+        fields = ["cell", "resident", "current"]
+
+
+class AccessLogFilter(ScopedFilterSet):
+    kind = filters.ChoiceFilter(choices=AccessKind.choices)
+    user = IdFilter(field_name="user_id")
+    record_type = filters.CharFilter(max_length=40)
+    record_id = IdFilter()
+    cell = CellFilter(field_name="node__path")
+    since = filters.DateFilter(field_name="at", lookup_expr="date__gte")
+    until = filters.DateFilter(field_name="at", lookup_expr="date__lte")
+
+    class Meta:
+        model = AccessLog
+        fields = ["kind", "user", "record_type", "record_id", "cell", "since", "until"]
+
+
+FILTERS_BY_TYPE: dict[str, type[ScopedFilterSet]] = {
+    "resident": ResidentFilter,
+    "household": HouseholdFilter,
+    "house": HouseFilter,
+    "building": BuildingFilter,
+    "legalentity": EntityFilter,
+    "groupmembership": MembershipFilter,
+}
+
+
+def filtered(filterset_class: type[ScopedFilterSet], qs: QuerySet, data: dict, *, user) -> QuerySet:
+    """`qs` filtered by `data` (a dict of filter names → values); invalid values are a ValidationError
+    keyed by the filter's name, unknown names too."""
+    unknown = sorted(set(data) - set(filterset_class.base_filters))
+    if unknown:
+        raise ValidationError({unknown[0]: _("not a filter of this list")})
+    fs = filterset_class({k: v for k, v in data.items() if v not in (None, "")}, qs, user=user)
+    if not fs.is_valid():
+        raise ValidationError({name: list(errors) for name, errors in fs.errors.items()})
+    return fs.qs
+
+
+def open_on(on: dt.date, prefix: str = "") -> Q:
+    """Registrations running on day `on` (the same rule as the figures)."""
+    return Q(**{f"{prefix}start_date__lte": on}) & (
+        Q(**{f"{prefix}end_date__isnull": True}) | Q(**{f"{prefix}end_date__gt": on}))

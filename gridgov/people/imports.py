@@ -1,0 +1,600 @@
+"""Spreadsheet imports of base data: read a file, map its columns, check it, run it in the background.
+
+Reading (`table_read`): XLSX with python-calamine (openpyxl when calamine cannot open the file), CSV
+in UTF-8 (with or without BOM) else GB18030 (a superset of GBK, what Excel writes on a Chinese
+Windows). The first non-empty row holds the headers; rows come one at a time with their row number
+as the user sees it in the spreadsheet, so a million rows are never all in memory.
+
+Mapping (`mapping_suggest`): the file's headers to the canonical fields of the kind (`bulk.KINDS`),
+by the Chinese and English names users give their columns; the user may change it; unmapped
+headers are ignored and listed.
+
+Jobs (`DataJob`, kind IMPORT): `import_job_create` stores the upload under PRIVATE_FILES_DIR and
+suggests a mapping (NEW); `import_job_map` validates the user's mapping (MAPPED); `import_job_check`
+queues a dry run (CHECKING → CHECKED); `import_job_start` queues the real run (QUEUED → RUNNING →
+DONE / FAILED), with progress after every chunk. Each run writes the rejected-rows file (the original
+columns of every rejected row, a reason column, and in the XLSX the offending cells in red with the
+reason as a comment) and the real run an `AccessLog` entry. Summaries hold counts and reasons, never
+personal data.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import logging
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridgov.people.access import access_log_write
+from gridgov.people.bulk import KINDS, REQUIRED, ROW_KEY, BulkReport, as_text, people_bulk_upsert
+from gridgov.people.files import private_dir, private_open, private_path
+from gridgov.people.models import AccessKind, DataJob, JobKind, JobStatus, SpecialGroup
+from gridgov.territory.models import LevelScheme
+
+logger = logging.getLogger(__name__)
+
+SUFFIXES = (".xlsx", ".xlsm", ".csv")
+MAX_HEADERS = 200
+REASON_HEADER = "错误原因/Reason"
+SAMPLE_BYTES = 1 << 20
+
+# The names users give their columns, per canonical field (compared without spaces, '*', case, and a
+# trailing bracket such as "（必填）"). Kind-specific names come first where a word means different
+# things in different files (名称 is a unit's name, never a person's).
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "id_number": ("身份证号", "身份证号码", "公民身份号码", "公民身份证号", "公民身份证号码", "身份证", "证件号码",
+                  "证件号", "idnumber", "idcard", "id"),
+    "name": ("姓名", "名字", "name"),
+    "phone": ("联系电话", "手机号", "手机号码", "电话", "电话号码", "联系方式", "手机", "phone", "mobile", "tel"),
+    "cell": ("所属网格", "网格", "网格名称", "网格编码", "网格编号", "所在网格", "cell", "grid"),
+    "household_number": ("户号", "户编号", "户籍户号", "家庭户号", "householdnumber", "household"),
+    "relation": ("与户主关系", "与户主的关系", "家庭关系", "relation", "relationship"),
+    "household_address": ("户地址", "家庭地址", "家庭住址", "householdaddress"),
+    "house_code": ("房屋编号", "房屋编码", "房屋代码", "housecode", "house"),
+    "lon": ("经度", "lon", "lng", "longitude", "x"),
+    "lat": ("纬度", "lat", "latitude", "y"),
+    "registered_here": ("人口类型", "人员类型", "户籍类型", "是否户籍", "是否本地户籍", "registeredhere"),
+    "living_here": ("是否在住", "是否实际居住", "实际居住", "livinghere"),
+    "registered_address": ("户籍地址", "户籍地", "户籍所在地", "户籍地详址", "registeredaddress"),
+    "actual_address": ("现住址", "居住地址", "现居住地址", "实际居住地址", "现住地址", "居住地", "actualaddress"),
+    "moved_in_date": ("迁入日期", "入住日期", "迁入时间", "入住时间", "movedindate", "movedin"),
+    "state": ("人员状态", "状态", "state", "status"),
+    "state_date": ("状态日期", "变动日期", "迁出日期", "statedate"),
+    "groups": ("特殊人群", "重点人群", "人群类别", "人员类别", "groups"),
+    "address": ("地址", "房屋地址", "门牌地址", "详细地址", "单位地址", "经营地址", "注册地址", "address"),
+    "building_code": ("楼栋编号", "楼栋编码", "buildingcode"),
+    "building_name": ("楼栋名称", "楼栋", "小区楼栋", "buildingname"),
+    "building_no": ("楼号", "楼栋号", "栋号", "buildingno"),
+    "entrance_no": ("单元", "单元号", "entranceno", "entrance"),
+    "floor": ("楼层", "所在楼层", "层", "floor"),
+    "room": ("房间号", "房号", "室", "门牌号", "room"),
+    "occupancy": ("房屋状态", "使用状态", "居住类型", "使用情况", "房屋使用情况", "occupancy"),
+    "area_m2": ("面积", "建筑面积", "房屋面积", "面积m2", "面积㎡", "area", "aream2"),
+    "credit_code": ("统一社会信用代码", "社会信用代码", "信用代码", "统一代码", "creditcode", "uscc"),
+    "industry": ("行业", "所属行业", "行业类别", "行业类型", "industry"),
+    "representative": ("法定代表人", "法人代表", "法人", "负责人", "representative"),
+    "employees": ("从业人数", "员工人数", "职工人数", "从业人员数", "employees"),
+    "dedicated_cell": ("专属网格", "专属单元", "dedicatedcell"),
+    "group": ("人群类别", "特殊人群", "重点人群", "人群", "类别", "group"),
+    "start_date": ("开始日期", "起始日期", "认定日期", "登记日期", "报到日期", "注册日期", "startdate", "since"),
+    "branch_cell": ("党支部", "所属党支部", "支部", "党支部网格", "branchcell", "branch"),
+    "joined_date": ("入党日期", "入党时间", "joineddate", "joined"),
+    "work_unit": ("工作单位", "单位", "workunit"),
+    "paired_households": ("联系户", "包联户", "包户", "联系户户号", "pairedhouseholds"),
+    "skills": ("技能", "特长", "专长", "技能特长", "skills"),
+}
+KIND_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "entities": {"name": ("单位名称", "企业名称", "名称", "单位", "name"), "work_unit": ()},
+    "houses": {"address": ("房屋地址", "地址", "门牌地址", "详细地址", "address")},
+    "residents": {"groups": ("特殊人群", "重点人群", "人群类别", "人员类别", "groups")},
+}
+_BRACKET = re.compile(r"[（(【\[].*?[）)】\]]$")
+_NOISE = re.compile(r"[\s*＊:：_\-/]+")
+
+
+class ImportFileError(ValueError):
+    """A file that cannot be read as a table; the message says why (no personal data)."""
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+@dataclass
+class Table:
+    """A file's headers (row `header_row`) and an iterator over its data rows: (row number, values)."""
+
+    headers: list[str]
+    header_row: int
+    rows: Iterator[tuple[int, list[Any]]]
+    total: int  # data rows at most (empty rows included), for progress
+
+
+def _suffix(path: Path | str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ImportFileError(_("only .xlsx and .csv files can be imported"))
+    return suffix
+
+
+def _csv_encoding(path: Path) -> str:
+    """utf-8-sig when the whole file is UTF-8, else gb18030."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as f:
+            while block := f.read(SAMPLE_BYTES):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8-sig"
+
+
+def _csv_rows(path: Path) -> Iterator[list[Any]]:
+    encoding = _csv_encoding(path)
+    with path.open(encoding=encoding, errors="replace", newline="") as f:
+        sample = f.read(64 * 1024)
+        f.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+        except csv.Error:
+            dialect = csv.excel
+        yield from csv.reader(f, dialect)
+
+
+def _xlsx_rows(path: Path) -> tuple[Iterator[list[Any]], int]:
+    try:
+        from python_calamine import CalamineWorkbook
+
+        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        # rows come from the sheet's first row on, so their position is their row number
+        return iter(sheet.iter_rows()), (sheet.end[0] + 1) if sheet.end else 0
+    except Exception:  # calamine raises its own types; openpyxl may read what it cannot
+        logger.info("calamine could not open an upload, reading it with openpyxl")
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zip, XML and format errors of every kind
+        raise ImportFileError(_("the file is not a readable XLSX workbook")) from exc
+    sheet = workbook.worksheets[0]
+
+    def rows() -> Iterator[list[Any]]:
+        try:
+            for values in sheet.iter_rows(values_only=True):
+                yield list(values)
+        finally:
+            workbook.close()
+
+    return rows(), sheet.max_row or 0
+
+
+def _empty(values: list[Any]) -> bool:
+    return all(as_text(v) == "" for v in values)
+
+
+@contextmanager
+def table_read(path: Path | str) -> Iterator[Table]:
+    """The table in the file at `path` (first sheet of a workbook)."""
+    path = Path(path)
+    if _suffix(path) == ".csv":
+        source, last_row = _csv_rows(path), None
+    else:
+        source, last_row = _xlsx_rows(path)
+    numbered = enumerate(source, start=1)
+    header_row, headers = 0, []
+    for number, values in numbered:
+        if not _empty(values):
+            header_row, headers = number, [as_text(v) for v in values]
+            break
+    while headers and not headers[-1]:
+        headers.pop()
+    if not headers:
+        raise ImportFileError(_("the file holds no header row"))
+    if len(headers) > MAX_HEADERS:
+        raise ImportFileError(_("the file has more than %(n)d columns") % {"n": MAX_HEADERS})
+    width = len(headers)
+
+    def data() -> Iterator[tuple[int, list[Any]]]:
+        for number, values in numbered:
+            if not _empty(values):
+                yield number, list(values[:width]) + [None] * (width - len(values))
+
+    if last_row is None:
+        last_row = sum(1 for _row in _csv_rows(path))
+    yield Table(headers=headers, header_row=header_row, rows=data(), total=max(last_row - header_row, 0))
+
+
+def mapped_rows(table: Table, mapping: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """The table's rows as dicts keyed by canonical field (with ROW_KEY), by `mapping` header → field."""
+    pairs = [(i, mapping[h]) for i, h in enumerate(table.headers) if mapping.get(h)]
+    for number, values in table.rows:
+        row = {name: values[i] for i, name in pairs}
+        row[ROW_KEY] = number
+        yield row
+
+
+# ------------------------------------------------------------------------------------------ mapping
+
+def normalize_header(header: str) -> str:
+    text = as_text(header).lower()
+    text = _BRACKET.sub("", text) if not _BRACKET.fullmatch(text) else text
+    return _NOISE.sub("", text).replace("（", "").replace("）", "")
+
+
+def kind_fields(kind: str) -> list[str]:
+    """The canonical fields of `kind`; memberships also take every special group's attribute keys."""
+    fields = list(KINDS[kind])
+    if kind == "memberships":
+        for group in SpecialGroup.objects.all():
+            fields += [spec["key"] for spec in group.fields if spec["key"] not in fields]
+    return fields
+
+
+def _synonyms(kind: str) -> dict[str, tuple[str, ...]]:
+    table: dict[str, tuple[str, ...]] = {}
+    special = KIND_SYNONYMS.get(kind, {})
+    for name in kind_fields(kind):
+        table[name] = (*special.get(name, ()), *(() if name in special else SYNONYMS.get(name, ())), name)
+    if kind == "memberships":
+        for group in SpecialGroup.objects.all():
+            for spec in group.fields:
+                extra = tuple(x for x in (spec.get("label_zh"), spec.get("label_en")) if x)
+                table[spec["key"]] = (*table.get(spec["key"], ()), *extra)
+    return table
+
+
+def mapping_suggest(headers: list[str], kind: str) -> dict[str, str]:
+    """header → canonical field for the headers recognised; each field taken by its first header."""
+    lookup: dict[str, str] = {}
+    for name, names in _synonyms(kind).items():
+        for synonym in names:
+            lookup.setdefault(normalize_header(synonym), name)
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for header in headers:
+        name = lookup.get(normalize_header(header))
+        if name and name not in taken:
+            mapping[header] = name
+            taken.add(name)
+    return mapping
+
+
+def mapping_clean(*, kind: str, headers: list[str], mapping: dict[str, str | None]) -> dict[str, str]:
+    """A user's mapping checked: known headers and fields, every required field mapped, no field twice.
+    Headers mapped to nothing ("" or None) are dropped. Raises ValidationError keyed by header."""
+    allowed = set(kind_fields(kind))
+    cleaned: dict[str, str] = {}
+    by_field: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for header, name in mapping.items():
+        if not name:
+            continue
+        if header not in headers:
+            errors[header] = _("the file has no column %(h)s") % {"h": header}
+        elif name not in allowed:
+            errors[header] = _("unknown field %(f)s") % {"f": name}
+        elif name in by_field:
+            errors[header] = _("%(f)s is already taken by the column %(h)s") % {"f": name, "h": by_field[name]}
+        else:
+            cleaned[header] = name
+            by_field[name] = header
+    missing = [name for name in REQUIRED[kind] if name not in by_field]
+    if missing:
+        errors["__all__"] = _("map a column to every required field: %(f)s") % {"f": ", ".join(missing)}
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def mapping_columns(mapping: dict[str, str]) -> dict[str, str]:
+    """canonical field → header, for the error messages."""
+    return {name: header for header, name in mapping.items()}
+
+
+# ------------------------------------------------------------------------------------ running a file
+
+def file_import(*, scheme: LevelScheme, kind: str, path: Path | str, mapping: dict[str, str], actor=None,
+                source: str = "", dry_run: bool = False, progress: Callable[[int], None] | None = None,
+                chunk_size: int | None = None) -> BulkReport:
+    """Import the file at `path` with `mapping` (header → field)."""
+    with table_read(path) as table:
+        kwargs = {"chunk_size": chunk_size} if chunk_size else {}
+        return people_bulk_upsert(scheme=scheme, kind=kind, rows=mapped_rows(table, mapping), actor=actor,
+                                  source=source, dry_run=dry_run, progress=progress,
+                                  columns=mapping_columns(mapping), **kwargs)
+
+
+def rejected_file_write(*, source: Path | str, report: BulkReport, target: Path | str) -> int:
+    """Write the rejected rows of `report`, read again from `source`, to `target` (.xlsx or .csv): the
+    original columns, then the reasons ("column: reason" per error). In an XLSX the offending cells are
+    filled red with the reason as a comment. Returns the number of rows written."""
+    errors: dict[int, list[tuple[str, str]]] = {}
+    for error in report.rejected:
+        errors.setdefault(error.row, []).append((error.column, error.reason))
+    target = Path(target)
+    with table_read(source) as table:
+        header_index = {h: i for i, h in enumerate(table.headers)}
+        rows = ((number, values) for number, values in table.rows if number in errors)
+        if target.suffix.lower() == ".csv":
+            return _rejected_csv(table.headers, rows, errors, target)
+        return _rejected_xlsx(table.headers, header_index, rows, errors, target)
+
+
+def _reasons(problems: list[tuple[str, str]]) -> str:
+    return "; ".join(f"{column}: {reason}" if column else reason for column, reason in problems)
+
+
+def _rejected_csv(headers, rows, errors, target: Path) -> int:
+    count = 0
+    with target.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*headers, REASON_HEADER])
+        for number, values in rows:
+            writer.writerow([as_text(v) if not isinstance(v, str) else v for v in values] + [_reasons(errors[number])])
+            count += 1
+    return count
+
+
+def _rejected_xlsx(headers, header_index, rows, errors, target: Path) -> int:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font, PatternFill
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_("Rejected rows"))
+    red = PatternFill(fill_type="solid", start_color="FFFFC7CE", end_color="FFFFC7CE")
+    bold = Font(bold=True)
+    head = []
+    for header in [*headers, REASON_HEADER]:
+        cell = WriteOnlyCell(sheet, value=header)
+        cell.font = bold
+        head.append(cell)
+    sheet.append(head)
+    count = 0
+    for number, values in rows:
+        problems = errors[number]
+        by_column: dict[int, list[str]] = {}
+        for column, reason in problems:
+            if column in header_index:
+                by_column.setdefault(header_index[column], []).append(reason)
+        cells = []
+        for i, value in enumerate(values):
+            cell = WriteOnlyCell(sheet, value=value)
+            if i in by_column:
+                cell.fill = red
+                cell.comment = Comment("\n".join(by_column[i]), "gridgov")
+            cells.append(cell)
+        cells.append(WriteOnlyCell(sheet, value=_reasons(problems)))
+        sheet.append(cells)
+        count += 1
+    workbook.save(target)
+    return count
+
+
+# --------------------------------------------------------------------------------------------- jobs
+
+def _job_source(job: DataJob) -> str:
+    return f"import job #{job.pk}"
+
+
+def _upload_path(job: DataJob) -> Path:
+    return private_open(job.file_path)
+
+
+@transaction.atomic
+def import_job_create(*, scheme: LevelScheme, owner, record_type: str, uploaded_file) -> DataJob:
+    """A new import job for the uploaded file: stored privately, headers read, a mapping suggested."""
+    if record_type not in KINDS:
+        raise ValidationError({"record_type": _("unknown kind of records; one of %(k)s") % {"k": ", ".join(KINDS)}})
+    name = Path(getattr(uploaded_file, "name", "") or "upload").name[-200:]
+    try:
+        suffix = _suffix(name)
+    except ImportFileError as exc:
+        raise ValidationError({"file": str(exc)}) from None
+    job = DataJob.objects.create(kind=JobKind.IMPORT, record_type=record_type, scheme=scheme, owner=owner,
+                                 status=JobStatus.NEW, file_name=name)
+    path = private_path(job.pk, suffix, role="upload")
+    with path.open("wb") as f:
+        if hasattr(uploaded_file, "chunks"):
+            for block in uploaded_file.chunks():
+                f.write(block)
+        else:
+            f.write(uploaded_file.read())
+    try:
+        with table_read(path) as table:
+            headers, total = table.headers, table.total
+    except ImportFileError as exc:
+        path.unlink(missing_ok=True)
+        raise ValidationError({"file": str(exc)}) from None
+    job.file_path = path.name
+    job.headers = headers
+    job.total = total
+    job.mapping = mapping_suggest(headers, record_type)
+    job.options = {"unmapped": [h for h in headers if h not in job.mapping]}
+    job.save()
+    return job
+
+
+def _editable(job: DataJob) -> None:
+    if job.kind != JobKind.IMPORT or job.status not in (JobStatus.NEW, JobStatus.MAPPED, JobStatus.CHECKED):
+        raise ValidationError({"status": _("this job can no longer be changed (it is %(s)s)")
+                               % {"s": job.get_status_display()}})
+
+
+def import_job_map(*, job: DataJob, mapping: dict[str, str | None]) -> DataJob:
+    """Set the job's column mapping (header → field; empty = ignore the column)."""
+    _editable(job)
+    job.mapping = mapping_clean(kind=job.record_type, headers=job.headers, mapping=mapping)
+    job.options = {**job.options, "unmapped": [h for h in job.headers if h not in job.mapping]}
+    job.status = JobStatus.MAPPED
+    job.summary = {}
+    job.save(update_fields=["mapping", "options", "status", "summary"])
+    return job
+
+
+def _progress(job: DataJob) -> Callable[[int], None]:
+    def step(n: int) -> None:
+        DataJob.objects.filter(pk=job.pk).update(done=F("done") + n)
+
+    return step
+
+
+def _rejected_store(job: DataJob, report: BulkReport) -> None:
+    """Write the rejected-rows file of the run (replacing an earlier one) and keep its name on the job."""
+    if job.result_path:
+        with suppress(FileNotFoundError):
+            old = private_open(job.result_path)
+            old.unlink(missing_ok=True)
+            old.with_suffix(".csv").unlink(missing_ok=True)
+    job.result_path = ""
+    if not report.rejected_rows:
+        return
+    upload = _upload_path(job)
+    target = private_path(job.pk, ".xlsx", role="rejected")
+    rejected_file_write(source=upload, report=report, target=target)
+    job.result_path = target.name
+    if upload.suffix.lower() == ".csv":
+        rejected_file_write(source=upload, report=report, target=target.with_suffix(".csv"))
+
+
+def import_job_check(*, job: DataJob) -> DataJob:
+    """Queue a dry run of the mapped job."""
+    if job.status not in (JobStatus.MAPPED, JobStatus.CHECKED):
+        raise ValidationError({"status": _("map the columns first")})
+    job.status = JobStatus.CHECKING
+    job.save(update_fields=["status"])
+    from gridgov.people.tasks import import_job_dry_run_task
+
+    import_job_dry_run_task(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def import_job_dry_run(*, job: DataJob) -> BulkReport:
+    """Run the import without keeping anything: the counts and the rejected rows a real run would give."""
+    if job.status not in (JobStatus.MAPPED, JobStatus.CHECKING, JobStatus.CHECKED):
+        raise ValidationError({"status": _("map the columns first")})
+    job.status = JobStatus.CHECKING
+    job.save(update_fields=["status"])
+    try:
+        report = file_import(scheme=job.scheme, kind=job.record_type, path=_upload_path(job), mapping=job.mapping,
+                             actor=job.owner, source=_job_source(job), dry_run=True)
+    except Exception as exc:
+        _fail(job, exc, status=JobStatus.MAPPED)
+        raise
+    _rejected_store(job, report)
+    job.summary = {**report.as_dict(), "dry_run": True}
+    job.status = JobStatus.CHECKED
+    job.error = ""
+    job.save(update_fields=["summary", "status", "result_path", "error"])
+    return report
+
+
+def import_job_start(*, job: DataJob) -> DataJob:
+    """Queue the real run of a mapped (and possibly checked) job."""
+    if job.status not in (JobStatus.MAPPED, JobStatus.CHECKED):
+        raise ValidationError({"status": _("map the columns first")})
+    job.status = JobStatus.QUEUED
+    job.done = 0
+    job.save(update_fields=["status", "done"])
+    from gridgov.people.tasks import import_job_run_task
+
+    import_job_run_task(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def _fail(job: DataJob, exc: Exception, *, status: str = JobStatus.FAILED) -> None:
+    # the exception text may quote a value of the file: keep its kind only
+    logger.error("import job %s failed: %s", job.pk, type(exc).__name__)
+    job.status = status
+    job.error = _("the import stopped on an unexpected error (%(kind)s); rows of the chunks finished before it are "
+                  "stored") % {"kind": type(exc).__name__}
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error", "finished_at"])
+
+
+def import_job_run(*, job: DataJob) -> BulkReport | None:
+    """The real run (the task's body): chunk by chunk, progress on the job, then the rejected-rows file,
+    the summary and the access-log entry. A job not QUEUED is left alone (a task may run twice)."""
+    claimed = DataJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, started_at=timezone.now(), done=0)
+    if not claimed:
+        return None
+    job.refresh_from_db()
+    try:
+        report = file_import(scheme=job.scheme, kind=job.record_type, path=_upload_path(job), mapping=job.mapping,
+                             actor=job.owner, source=_job_source(job), progress=_progress(job))
+    except Exception as exc:
+        _fail(job, exc)
+        raise
+    job.refresh_from_db()
+    _rejected_store(job, report)
+    job.summary = report.as_dict()
+    job.status = JobStatus.DONE
+    job.finished_at = timezone.now()
+    job.done = max(job.done, report.rows)
+    job.total = max(job.total, job.done)
+    job.error = ""
+    job.save(update_fields=["summary", "status", "finished_at", "done", "total", "result_path", "error"])
+    access_log_write(user=job.owner, kind=AccessKind.IMPORT, purpose=_job_source(job), rows=report.rows,
+                     fields=[name for name in job.mapping.values()],
+                     detail={"job": job.pk, "record_type": job.record_type, "created": report.created,
+                             "updated": report.updated, "unchanged": report.unchanged,
+                             "rejected_rows": report.rejected_rows,
+                             "created_by_type": dict(report.created_by_type)})
+    return report
+
+
+def import_job_rejected_file(*, job: DataJob, fmt: str = "xlsx") -> Path | None:
+    """The stored rejected-rows file of the job (xlsx, or csv for a CSV upload), or None."""
+    if not job.result_path:
+        return None
+    path = private_open(job.result_path)
+    if fmt == "csv":
+        path = path.with_suffix(".csv")
+    return path if path.is_file() and private_dir().resolve() in path.resolve().parents else None
+
+
+
+# ------------------------------------------------------------------------------------------ who may
+
+# the permission an import of each kind needs
+IMPORT_PERMISSIONS = {"houses": "people.add_house", "residents": "people.add_resident",
+                      "entities": "people.add_legalentity", "memberships": "people.add_groupmembership",
+                      "party_members": "people.add_partymember", "volunteers": "people.add_volunteer"}
+
+
+def import_schemes(user) -> list[LevelScheme]:
+    """The schemes with a node in the user's territory (every scheme for a territory-wide user)."""
+    from gridgov.accounts.selectors import paths_q, user_scope_paths
+    from gridgov.territory.models import Node
+
+    if not getattr(user, "is_authenticated", False):
+        return []
+    paths = user_scope_paths(user)
+    schemes = LevelScheme.objects.all().order_by("key")
+    if paths is None:
+        return list(schemes)
+    if not paths:
+        return []
+    ids = Node.objects.filter(paths_q(paths)).values_list("scheme_id", flat=True).distinct()
+    return list(schemes.filter(pk__in=ids))
+
+
+def import_allowed(*, user, scheme: LevelScheme, kind: str) -> bool:
+    """May `user` import records of `kind` into `scheme`: the kind's add permission, the scheme in scope."""
+    if kind not in IMPORT_PERMISSIONS or not getattr(user, "is_authenticated", False):
+        return False
+    return user.has_perm(IMPORT_PERMISSIONS[kind]) and any(s.pk == scheme.pk for s in import_schemes(user))

@@ -1,0 +1,31 @@
+"""Background work of base data: spreadsheet imports (dry runs and real runs) and the daily removal of
+expired private files. Tasks take ids, load the job and call one service; they are idempotent (a job
+that is not in the state a task expects is left alone)."""
+
+from __future__ import annotations
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from gridgov.people import files, imports
+from gridgov.people.exports import export_run  # noqa: F401  (registers the export task with the consumer)
+from gridgov.people.models import DataJob, JobKind, JobStatus
+
+
+@db_task()
+def import_job_dry_run_task(job_id: int) -> None:
+    job = DataJob.objects.filter(pk=job_id, kind=JobKind.IMPORT, status=JobStatus.CHECKING).first()
+    if job is not None:
+        imports.import_job_dry_run(job=job)
+
+
+@db_task()
+def import_job_run_task(job_id: int) -> None:
+    job = DataJob.objects.filter(pk=job_id, kind=JobKind.IMPORT).first()
+    if job is not None:
+        imports.import_job_run(job=job)
+
+
+@db_periodic_task(crontab(hour="3", minute="17"))
+def private_files_purge_task() -> int:
+    return files.private_files_purge()
