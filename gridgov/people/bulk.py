@@ -42,6 +42,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, NotSupportedError, connec
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gridgov.accounts.selectors import user_scope_paths
 from gridgov.people import crypto
 from gridgov.people.access import seal_field
 from gridgov.people.history import SKIP as HISTORY_SKIP
@@ -318,10 +319,14 @@ class _Row:
 class _Cells:
     """The active nodes of a scheme, found by code, by a name unique among them, or by "parent/name"."""
 
-    def __init__(self, scheme: LevelScheme):
+    def __init__(self, scheme: LevelScheme, *, scope_paths: list[str] | None = None):
         self.scheme = scheme
         nodes = list(Node.objects.filter(scheme=scheme, valid_to__isnull=True).order_by()
-                     .values_list("id", "code", "name", "parent_id"))
+                     .values_list("id", "code", "name", "parent_id", "path"))
+        # the cells the importing user may write to (None: no limit — a superuser, a command-line run)
+        self.allowed: set[int] | None = None if scope_paths is None else {
+            pk for pk, *_rest, path in nodes if any(path.startswith(p) for p in scope_paths)}
+        nodes = [row[:4] for row in nodes]
         names = {pk: name for pk, _code, name, _parent in nodes}
         self.by_code = {code: pk for pk, code, _name, _parent in nodes if code}
         self.by_name: dict[str, list[int]] = {}
@@ -338,9 +343,14 @@ class _Cells:
         if value in self._answers:
             return self._answers[value]
         answer = self._resolve(value)
+        if answer[0] is not None and not self.in_scope(answer[0]):
+            answer = (None, _("grid %(v)s lies outside your territory") % {"v": value})
         if len(self._answers) < 10_000:
             self._answers[value] = answer
         return answer
+
+    def in_scope(self, pk: int) -> bool:
+        return self.allowed is None or pk in self.allowed
 
     def _resolve(self, value: str) -> tuple[int | None, str]:
         if value in self.by_code:
@@ -357,6 +367,13 @@ class _Cells:
         if other is not None:
             return None, _("grid %(v)s is retired") % {"v": value}
         return None, _("unknown grid '%(v)s'") % {"v": value}
+
+
+def _scope_paths(actor) -> list[str] | None:
+    """The territory an import by `actor` may write to; None = anywhere (no actor: a command-line run)."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None
+    return user_scope_paths(actor)
 
 
 def _locate(scheme: LevelScheme, rows: list[tuple[_Row, float, float]]) -> list[int | None]:
@@ -548,7 +565,7 @@ class _Import:
         self.source = source[:60]
         self.columns = columns
         self.report = BulkReport(kind=kind)
-        self.cells = _Cells(scheme)
+        self.cells = _Cells(scheme, scope_paths=_scope_paths(actor))
         self.seen: dict[Any, int] = {}  # natural key → row number of its first occurrence in the file
         self.today = timezone.localdate()
         self.history_table = _Table(RecordHistory, skip=("id",))
@@ -595,10 +612,15 @@ class _Import:
         for (item, _lon, _lat), pk in zip(wanted, _locate(self.scheme, wanted), strict=True):
             if pk is None:
                 item.row.fail("lon", _("the point lies outside every cell"))
+            elif not self.cells.in_scope(pk):
+                item.row.fail("lon", _("the point lies outside your territory"))
+                pk = None
             item.node_id = pk
         for item in items:
             if item.node_id is None and item.lon is None and not item.row.errors and not missing_ok(item):
                 item.row.fail("cell", _("give the grid, the coordinates or the house it belongs to"))
+            elif item.node_id is not None and not item.row.errors and not self.cells.in_scope(item.node_id):
+                item.row.fail("cell", _("the house or household it belongs to lies outside your territory"))
 
     # ------------------------------------------------------------------ chunks
     def run_chunk(self, rows: list[_Row]) -> None:
@@ -1317,8 +1339,9 @@ class _LinkImport(_Import):
             digest = digests.get(row.number)
             if digest is None:
                 continue
-            if digest not in found:
-                row.fail("id_number", _("no resident with this ID number is stored; import the residents first"))
+            if digest not in found or not self.cells.in_scope(found[digest][1]):
+                row.fail("id_number", _("no resident with this ID number is stored in your territory; import the "
+                                        "residents first"))
             else:
                 result[row.number] = found[digest]
         return result

@@ -322,7 +322,7 @@ def test_memberships_party_members_and_volunteers(scheme, tree):
     report = people_bulk_upsert(scheme=scheme, kind="memberships", rows=memberships)
     assert _errors(report) == [
         (3, "grade", "one of 1, 2, 3, 4"), (3, "id_number", "repeats row 2"),
-        (4, "id_number", "no resident with this ID number is stored; import the residents first")]
+        (4, "id_number", "no resident with this ID number is stored in your territory; import the residents first")]
     membership = GroupMembership.objects.get()
     assert (membership.attributes, membership.start_date) == ({"grade": "2", "category": "肢体"},
                                                               dt.date(2024, 1, 1))
@@ -344,3 +344,31 @@ def test_memberships_party_members_and_volunteers(scheme, tree):
     assert Volunteer.objects.get().node == tree["g1"]
     volunteers[0]["skills"] = "理发、维修"
     assert _counts(people_bulk_upsert(scheme=scheme, kind="volunteers", rows=volunteers)) == (0, 1, 0, 0)
+
+
+def test_an_import_writes_only_inside_the_importers_territory(scheme, tree):
+    # given a grid worker of 一网格 (west half) and residents of both grids
+    from gridgov.accounts.tests.factories import make_staff
+
+    worker = make_staff(tree["g1"])
+    stored = make_resident(scheme, tree["g2"])
+    rows = _family("0101") + _family("0102", cell="二网格")
+    rows.append({"id_number": id_number(), "name": "王五", "lon": 116.07, "lat": 40.05})
+    # when the worker imports them, and links a group to a resident of the other grid
+    report = people_bulk_upsert(scheme=scheme, kind="residents", rows=rows, actor=worker)
+    linked = people_bulk_upsert(scheme=scheme, kind="memberships", actor=worker,
+                                rows=[{"id_number": clear_id(stored), "group": "veteran"}])
+    # then only the family of 一网格 is stored; the others are rejected with the reason
+    assert report.created_by_type == {"resident": 3, "household": 1}
+    reasons = {(e.row, e.column): e.reason for e in report.rejected}
+    assert reasons[(5, "cell")] == "grid 二网格 lies outside your territory"
+    assert reasons[(8, "lon")] == "the point lies outside your territory"
+    assert _errors(linked) == [(2, "id_number", "no resident with this ID number is stored in your territory; "
+                                                "import the residents first")]
+    assert not Household.objects.filter(number="0102").exists()
+
+
+def clear_id(resident) -> str:
+    from gridgov.people.access import clear_value
+
+    return clear_value(resident, "id_number")
