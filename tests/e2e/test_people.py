@@ -1,0 +1,63 @@
+"""Base data in a real browser: a cell's figures, drill-down, a masked resident, a reveal with a purpose."""
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from gridgov.people.access import clear_value
+from gridgov.people.models import AccessLog
+from gridgov.people.tests.factories import make_household
+from gridgov.territory.tests.factories import make_scheme, make_tree
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "Root-pass-2026!"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+def village(transactional_db):
+    scheme = make_scheme("pinggu-people")
+    tree = make_tree(scheme, origin=(117.10, 40.10))
+    household, people = make_household(scheme, tree["g1"], head_name="王晓东", members=2)
+    make_household(scheme, tree["g2"], members=1)
+    get_user_model().objects.create_superuser("root", password=PASSWORD)
+    return tree, household, people
+
+
+def test_cell_figures_drill_down_and_reveal(live_server, village, new_page):
+    tree, _household, (head, *_members) = village
+    page, log = new_page(locale="en-GB")
+    page.goto(f"{live_server.url}/admin/login/?next=/people/cells/{tree['community'].pk}/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"**/people/cells/{tree['community'].pk}/")
+    # the village has 5 residents in 2 households; drill down into 一网格 (3 residents)
+    body = page.locator("main").inner_text()
+    assert "5" in body and "2" in body
+    page.screenshot(path=str(SCREENSHOTS / "people-cell.png"), full_page=True)
+    page.get_by_role("link", name="一网格").first.click()
+    page.wait_for_url(f"**/people/cells/{tree['g1'].pk}/")
+    page.goto(f"{live_server.url}/people/residents/{head.pk}/")
+    # masked by default: surname and stars, no clear ID number or phone anywhere in the page
+    html = page.content()
+    assert "王*" in html and head.id_masked in html
+    phone = clear_value(head, "phone")
+    assert "王晓东" not in html and phone not in html and clear_value(head, "id_number") not in html
+    # reveal the phone with a purpose (htmx swaps the form in and the answer)
+    page.get_by_role("link", name="Reveal").click()
+    page.locator("input[name=purpose], textarea[name=purpose]").fill("入户走访核实联系方式")
+    boxes = page.locator(".reveal-form fieldset input[type=checkbox]")
+    for i in range(boxes.count()):
+        boxes.nth(i).uncheck()
+    page.get_by_label("Phone").check()
+    page.locator(".reveal-form button[type=submit]").click()
+    page.locator(".revealed").wait_for()
+    assert page.locator(".revealed td.clear").all_inner_texts() == [phone]
+    assert "王晓东" not in page.locator(".revealed").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "people-reveal.png"), full_page=True)
+    entry = AccessLog.objects.get()
+    assert (entry.kind, entry.record_id, entry.fields, entry.purpose) == ("REVEAL", head.pk, "phone", "入户走访核实联系方式")
+    assert phone not in page.url and log.errors == []
