@@ -341,18 +341,27 @@ class _CsvWriter:
         self.handle.close()
 
 
+
+_SHEET_FORBIDDEN = str.maketrans({c: "、" for c in "[]:*?/\\"})
+
+
+def sheet_title(title: str) -> str:
+    """A worksheet name Excel accepts: none of []:*?/\\ and at most 31 characters (translated names
+    such as 居民/实有人口 carry a slash)."""
+    return str(title).translate(_SHEET_FORBIDDEN)[:31]
+
 class _XlsxWriter:
     def __init__(self, path, headers: list[str], title: str):
         self.path = path
         self.book = Workbook(write_only=True)
-        self.sheet = self.book.create_sheet(title=title[:31])
+        self.sheet = self.book.create_sheet(title=sheet_title(title))
         self.sheet.append(headers)
 
     def row(self, values: Iterable[Any]) -> None:
         self.sheet.append([_cell_value(v) for v in values])
 
     def finish(self, note: list[str]) -> None:
-        sheet = self.book.create_sheet(title=bilingual(gettext_lazy("Note"))[:31])
+        sheet = self.book.create_sheet(title=sheet_title(bilingual(gettext_lazy("Note"))))
         for line in note:
             sheet.append([_cell_value(line)])
         self.book.save(self.path)

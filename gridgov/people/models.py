@@ -314,7 +314,7 @@ class PartyMember(models.Model):
     joined_date = models.DateField(_("joined the party"), null=True, blank=True)
     work_unit = models.CharField(_("work unit"), max_length=200, blank=True,
                                  help_text=_("For serving members registered at home (双报到)"))
-    start_date = models.DateField(_("registered here"))
+    start_date = models.DateField(_("registered with the branch since"))
     end_date = models.DateField(_("left"), null=True, blank=True)
 
     class Meta:

@@ -161,3 +161,9 @@ def test_export_needs_the_view_permission_and_other_kinds_work(scheme, tree, row
     done = client.post("/api/people/exports/", {"record_type": "memberships", "scheme": scheme.key},
                        format="json")
     assert done.status_code == 201 and done.json()["total"] == 0
+
+
+def test_sheet_titles_excel_refuses_are_cleaned():
+    from gridgov.people.exports import sheet_title
+
+    assert sheet_title("居民/实有人口 residents: [all]?") == "居民、实有人口 residents、 、all、、"[:31]
