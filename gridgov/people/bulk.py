@@ -622,6 +622,14 @@ class _Import:
             elif item.node_id is not None and not item.row.errors and not self.cells.in_scope(item.node_id):
                 item.row.fail("cell", _("the house or household it belongs to lies outside your territory"))
 
+    def outside(self, stored: dict[str, Any] | None, row: _Row, name: str) -> bool:
+        """True (and the row failed) when the stored record the row names lies outside the importer's
+        territory: an import may not move or change what the importer could not open."""
+        if stored is None or self.cells.in_scope(stored["node_id"]):
+            return False
+        row.fail(name, _("this record is stored outside your territory"))
+        return True
+
     # ------------------------------------------------------------------ chunks
     def run_chunk(self, rows: list[_Row]) -> None:
         raise NotImplementedError
@@ -774,6 +782,8 @@ class _HouseImport(_Import):
         codes = [item.code for item in items if item.code and not item.row.errors]
         stored = {r["code"]: r for r in self.table.select(
             f"scheme_id = %s AND code IN ({_marks(codes)})", [self.scheme.pk, *codes])} if codes else {}
+        for item in items:
+            self.outside(stored.get(item.code), item.row, "house_code")
         self.place([i for i in items if not i.row.errors], missing_ok=lambda item: item.code in stored)
         good = []
         for item in items:
@@ -901,6 +911,8 @@ class _EntityImport(_Import):
         codes = [item.code for item in items if item.code and not item.row.errors]
         stored = {r["credit_code"]: r for r in self.table.select(
             f"scheme_id = %s AND credit_code IN ({_marks(codes)})", [self.scheme.pk, *codes])} if codes else {}
+        for item in items:
+            self.outside(stored.get(item.code), item.row, "credit_code")
         self.place([i for i in items if not i.row.errors], missing_ok=lambda item: item.code in stored)
         good = []
         for item in items:
@@ -1110,6 +1122,10 @@ class _ResidentImport(_Import):
                 if item.node_id is None and item.lon is None:
                     item.node_id = house[1]
             old = stored.get(item.digest)
+            if self.outside(old, item.row, "id_number") or (
+                    item.household and self.outside(households.get(item.household), item.row, "household_number")):
+                self.reject(item.row)
+                continue
             if old is not None:
                 moved_in = item.values.get("moved_in_date", old["moved_in_date"])
                 moved_out = item.values.get("moved_out_date", old["moved_out_date"])

@@ -366,6 +366,12 @@ def test_an_import_writes_only_inside_the_importers_territory(scheme, tree):
     assert _errors(linked) == [(2, "id_number", "no resident with this ID number is stored in your territory; "
                                                 "import the residents first")]
     assert not Household.objects.filter(number="0102").exists()
+    # and a resident stored in the other grid cannot be pulled into the worker's grid by a file
+    moved = people_bulk_upsert(scheme=scheme, kind="residents", actor=worker,
+                               rows=[{"id_number": clear_id(stored), "name": "李四", "cell": "一网格"}])
+    assert _errors(moved) == [(2, "id_number", "this record is stored outside your territory")]
+    stored.refresh_from_db()
+    assert stored.node == tree["g2"] and stored.version == 1
 
 
 def clear_id(resident) -> str:
