@@ -180,6 +180,8 @@ class BulkReport:
 
 def as_text(value: Any) -> str:
     """A cell as text: numbers that are whole (a phone typed as a number) without '.0', dates as ISO."""
+    if type(value) is str:
+        return " ".join(value.split())
     if value is None:
         return ""
     if isinstance(value, bool):

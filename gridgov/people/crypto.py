@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 TOKEN_PREFIX = "g1"  # noqa: S105 (a format tag, not a secret)
 AES = "aes"
@@ -85,16 +87,36 @@ def _keys(current: str, old: tuple[str, ...]) -> tuple[_Key, dict[str, _Key]]:
     return key, by_kid
 
 
+# The settings read once per process (an import seals millions of values; reading Django's lazy settings
+# for each costs more than the encryption). Cleared when a test overrides one of them.
+_config: dict[str, object] = {}
+_SETTINGS = ("PERSONAL_DATA_KEY", "PERSONAL_DATA_OLD_KEYS", "PERSONAL_DATA_CIPHER")
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **kwargs) -> None:
+    if setting in _SETTINGS:
+        _config.clear()
+
+
 def _current() -> tuple[_Key, dict[str, _Key]]:
-    return _keys(settings.PERSONAL_DATA_KEY, tuple(getattr(settings, "PERSONAL_DATA_OLD_KEYS", ())))
+    keys = _config.get("keys")
+    if keys is None:
+        keys = _config["keys"] = _keys(settings.PERSONAL_DATA_KEY,
+                                       tuple(getattr(settings, "PERSONAL_DATA_OLD_KEYS", ())))
+    return keys
 
 
 def algorithm() -> str:
-    name = getattr(settings, "PERSONAL_DATA_CIPHER", "AES-GCM")
-    try:
-        return ALGORITHMS[name]
-    except KeyError:
-        raise ImproperlyConfigured(f"PERSONAL_DATA_CIPHER must be one of {sorted(ALGORITHMS)}, not {name!r}") from None
+    alg = _config.get("alg")
+    if alg is None:
+        name = getattr(settings, "PERSONAL_DATA_CIPHER", "AES-GCM")
+        try:
+            alg = _config["alg"] = ALGORITHMS[name]
+        except KeyError:
+            raise ImproperlyConfigured(f"PERSONAL_DATA_CIPHER must be one of {sorted(ALGORITHMS)}, "
+                                       f"not {name!r}") from None
+    return alg
 
 
 def _sm4_encrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
