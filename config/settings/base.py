@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "gridgov.territory",
     "gridgov.accounts",
     "gridgov.people",
+    "gridgov.workdays",
 ]
 
 MIDDLEWARE = [
