@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "gridgov.accounts",
     "gridgov.people",
     "gridgov.workdays",
+    "gridgov.catalogue",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,149 @@
+"""The matter catalogue (事项清单): categories and matters with their report level, duty tier, handling
+mode, conditions, evidence, Open311 attributes and staged time limits.
+
+Invariants: category codes are two digits, matter codes five (the category's two + three), both unique
+within a catalogue; a matter's stages are numbered 1..n without gaps, each with a positive limit in one
+of the calendar's units (`workdays.calendar.LimitUnit`).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from gridgov.core.i18n import localized
+from gridgov.workdays.calendar import LimitUnit
+
+
+class ReportLevel(models.TextChoices):
+    ROUTINE = "ROUTINE", _("Routine")
+    URGENT = "URGENT", _("Urgent")
+    MAJOR = "MAJOR", _("Major")
+
+
+class DutyTier(models.TextChoices):
+    GRID = "GRID", _("Grid worker handles it alone")
+    COMMUNITY = "COMMUNITY", _("Village / community")
+    DEPARTMENT = "DEPARTMENT", _("A named department")
+
+
+class HandlingMode(models.TextChoices):
+    SELF = "SELF", _("Found and handled on the spot (巡办合一)")
+    COLLABORATIVE = "COLLABORATIVE", _("Finder and department together (巡办协同)")
+    HANDOVER = "HANDOVER", _("Handed to a department (巡办分离)")
+
+
+class CategoryKind(models.TextChoices):
+    PART = "PART", _("Parts (facilities)")
+    EVENT = "EVENT", _("Events")
+    SOCIAL = "SOCIAL", _("Social governance")
+
+
+class Catalogue(models.Model):
+    """One list of matters. `default` ships with gridgov; a deployment may keep its own."""
+
+    key = models.SlugField(_("key"), max_length=40, unique=True)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100, blank=True)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("matter catalogue")
+        verbose_name_plural = _("matter catalogues")
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.name_zh}"
+
+    @property
+    def name(self) -> str:
+        return localized(self)
+
+
+class Category(models.Model):
+    catalogue = models.ForeignKey(Catalogue, on_delete=models.CASCADE, related_name="categories",
+                                  verbose_name=_("catalogue"))
+    code = models.CharField(_("code"), max_length=2)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100, blank=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=CategoryKind.choices)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["catalogue", "code"]
+        constraints = [models.UniqueConstraint(fields=["catalogue", "code"], name="category_unique_code"),
+                       models.CheckConstraint(condition=Q(code__regex=r"^[0-9]{2}$"), name="category_code_2_digits")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name_zh}"
+
+    @property
+    def name(self) -> str:
+        return localized(self)
+
+
+class Matter(models.Model):
+    catalogue = models.ForeignKey(Catalogue, on_delete=models.CASCADE, related_name="matters",
+                                  verbose_name=_("catalogue"))
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="matters",
+                                 verbose_name=_("category"))
+    code = models.CharField(_("code"), max_length=5)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100, blank=True)
+    report_level = models.CharField(_("report level"), max_length=8, choices=ReportLevel.choices,
+                                    default=ReportLevel.ROUTINE)
+    duty_tier = models.CharField(_("duty tier"), max_length=10, choices=DutyTier.choices, default=DutyTier.GRID)
+    department = models.CharField(_("responsible department"), max_length=100, blank=True)
+    handling_mode = models.CharField(_("default handling mode"), max_length=14, choices=HandlingMode.choices,
+                                     default=HandlingMode.HANDOVER)
+    registration_condition = models.TextField(_("registration condition"), blank=True)
+    closing_condition = models.TextField(_("closing condition"), blank=True)
+    evidence_before = models.BooleanField(_("photo before required"), default=False)
+    evidence_after = models.BooleanField(_("photo after required"), default=False)
+    attributes = models.JSONField(_("attributes (Open311)"), default=list, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("matter")
+        verbose_name_plural = _("matters")
+        ordering = ["catalogue", "code"]
+        constraints = [models.UniqueConstraint(fields=["catalogue", "code"], name="matter_unique_code"),
+                       models.CheckConstraint(condition=Q(code__regex=r"^[0-9]{5}$"), name="matter_code_5_digits"),
+                       models.CheckConstraint(condition=~Q(duty_tier="DEPARTMENT") | ~Q(department=""),
+                                              name="matter_department_named")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name_zh}"
+
+    @property
+    def name(self) -> str:
+        return localized(self)
+
+
+class MatterStage(models.Model):
+    """One stage of a matter's handling with its own time limit (e.g. fence off within 3 clock hours)."""
+
+    matter = models.ForeignKey(Matter, on_delete=models.CASCADE, related_name="stages", verbose_name=_("matter"))
+    order = models.PositiveSmallIntegerField(_("order"))
+    name_zh = models.CharField(_("name (Chinese)"), max_length=60)
+    name_en = models.CharField(_("name (English)"), max_length=60, blank=True)
+    amount = models.DecimalField(_("time limit"), max_digits=7, decimal_places=2)
+    unit = models.CharField(_("unit"), max_length=14, choices=LimitUnit.choices)
+    closing_condition = models.TextField(_("closing condition"), blank=True)
+
+    class Meta:
+        verbose_name = _("stage")
+        verbose_name_plural = _("stages")
+        ordering = ["matter", "order"]
+        constraints = [models.UniqueConstraint(fields=["matter", "order"], name="stage_unique_order"),
+                       models.CheckConstraint(condition=Q(amount__gt=0), name="stage_limit_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.matter.code}.{self.order} {self.name_zh} ({self.amount} {self.unit})"
+
+    @property
+    def name(self) -> str:
+        return localized(self)
