@@ -983,7 +983,8 @@ class PartyMemberViewSet(PeopleViewMixin, mixins.ListModelMixin, mixins.Retrieve
     queryset = PartyMember.objects.all()
     serializer_class = PartyMemberSerializer
     filterset_class = PartyMemberFilter
-    action_perms = {"pair": ("people.add_householdpairing",), "unpair": ("people.change_householdpairing",)}
+    action_perms = {"pair": ("people.add_householdpairing",), "unpair": ("people.change_householdpairing",),
+                    "end": ("change",)}
 
     def get_queryset(self):
         pairings = HouseholdPairing.objects.select_related("household").order_by("start_date", "id")
@@ -1033,6 +1034,16 @@ class PartyMemberViewSet(PeopleViewMixin, mixins.ListModelMixin, mixins.Retrieve
         ended = services.household_unpair(pairing=pairing, end_date=_today_or(v.get("end_date")), actor=request.user)
         return Response(PairingSerializer(ended).data)
 
+    @extend_schema(request=EndSerializer, responses=PartyMemberSerializer, tags=["people: party members"])
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def end(self, request, pk=None):
+        """The member leaves the branch here; their open household pairings end too."""
+        data = EndSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = services.party_member_end(member=self.get_object(),
+                                           end_date=_today_or(data.validated_data.get("end_date")), actor=request.user)
+        return self._member_response(member)
+
 
 class VolunteerSerializer(serializers.ModelSerializer):
     resident_name = MaskedField("name", source_record="resident")
@@ -1058,6 +1069,7 @@ class VolunteerViewSet(PeopleViewMixin, mixins.ListModelMixin, mixins.RetrieveMo
     queryset = Volunteer.objects.all()
     serializer_class = VolunteerSerializer
     filterset_class = VolunteerFilter
+    action_perms = {"end": ("change",)}
 
     def get_queryset(self):
         qs = Volunteer.objects.select_related("resident", "node")
@@ -1074,6 +1086,15 @@ class VolunteerViewSet(PeopleViewMixin, mixins.ListModelMixin, mixins.RetrieveMo
         volunteer = services.volunteer_register(resident=resident, node=node, skills=v.get("skills", ""),
                                                 start_date=_today_or(v.get("start_date")), actor=request.user)
         return Response(VolunteerSerializer(volunteer).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=EndSerializer, responses=VolunteerSerializer, tags=["people: volunteers"])
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def end(self, request, pk=None):
+        data = EndSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        volunteer = services.volunteer_end(volunteer=self.get_object(),
+                                           end_date=_today_or(data.validated_data.get("end_date")), actor=request.user)
+        return Response(VolunteerSerializer(volunteer).data)
 
 
 # -------------------------------------------------------------------------------------------- access log

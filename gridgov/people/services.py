@@ -560,6 +560,34 @@ def household_unpair(*, pairing: HouseholdPairing, end_date: dt.date, actor=None
 
 
 @transaction.atomic
+def party_member_end(*, member: PartyMember, end_date: dt.date, actor=None) -> PartyMember:
+    """A party member leaves the branch here (transferred, moved away): their open household pairings end
+    the same day."""
+    if member.end_date is not None:
+        raise ValidationError({"end_date": _("this registration has already ended")})
+    if end_date < member.start_date:
+        raise ValidationError({"end_date": _("the end is before the start")})
+    for pairing in HouseholdPairing.objects.filter(member=member, end_date__isnull=True):
+        household_unpair(pairing=pairing, end_date=max(end_date, pairing.start_date), actor=actor)
+    member.end_date = end_date
+    member.save(update_fields=["end_date"])
+    audit_record(actor=actor, action="people.party_member_end", target=member)
+    return member
+
+
+@transaction.atomic
+def volunteer_end(*, volunteer: Volunteer, end_date: dt.date, actor=None) -> Volunteer:
+    if volunteer.end_date is not None:
+        raise ValidationError({"end_date": _("this registration has already ended")})
+    if end_date < volunteer.start_date:
+        raise ValidationError({"end_date": _("the end is before the start")})
+    volunteer.end_date = end_date
+    volunteer.save(update_fields=["end_date"])
+    audit_record(actor=actor, action="people.volunteer_end", target=volunteer)
+    return volunteer
+
+
+@transaction.atomic
 def volunteer_register(*, resident: Resident, start_date: dt.date, node: Node | None = None, skills: str = "",
                        actor=None) -> Volunteer:
     cell = cell_resolve(scheme=resident.scheme, node=node or resident.node)

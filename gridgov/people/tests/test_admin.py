@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from gridgov.accounts.tests.factories import make_staff
 from gridgov.people.access import personal_data_reveal
@@ -92,7 +93,7 @@ def test_resident_change_goes_through_the_service(superuser, people):
     html = res.content.decode()
     assert res.status_code == 200 and "check digit" in html and "110105194912310021" not in html
     # a state change is dated
-    res = client.post(url, resident_post(resident, state="MOVED_OUT", state_date=dt.date.today().isoformat()))
+    res = client.post(url, resident_post(resident, state="MOVED_OUT", state_date=timezone.localdate().isoformat()))
     assert res.status_code == 302
     assert Resident.objects.get(pk=resident.pk).state == "MOVED_OUT"
 

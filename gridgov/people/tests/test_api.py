@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from gridgov.accounts import services as accounts_services
@@ -217,7 +218,7 @@ def test_writes_need_the_model_permissions_and_cells_in_scope(scheme, tree):
 def test_state_change(tree, people):
     client = client_for(make_staff(tree["community"], perms=WRITE))
     head = people["head"]
-    today = dt.date.today().isoformat()
+    today = timezone.localdate().isoformat()
     response = client.post(f"/api/people/residents/{head.pk}/state/",
                            {"state": "MOVED_OUT", "date": today, "reason": "迁往城区"}, format="json")
     assert response.status_code == 200
@@ -251,8 +252,8 @@ def test_history_and_as_of_are_masked(tree, people):
     RecordHistory.objects.filter(pk=first.pk).update(at=first.at - dt.timedelta(days=10))
     # when
     history = client.get(f"/api/people/residents/{head.pk}/history/")
-    past = client.get(f"/api/people/residents/{head.pk}/", {"as_of": str(dt.date.today() - dt.timedelta(days=5))})
-    before = client.get(f"/api/people/residents/{head.pk}/", {"as_of": str(dt.date.today() - dt.timedelta(days=20))})
+    past = client.get(f"/api/people/residents/{head.pk}/", {"as_of": str(timezone.localdate() - dt.timedelta(days=5))})
+    before = client.get(f"/api/people/residents/{head.pk}/", {"as_of": str(timezone.localdate() - dt.timedelta(days=20))})
     # then the history names who, when, what changed, and no value
     rows = history.json()
     assert [(r["version"], r["action"], r["actor"]) for r in rows] == [(1, "CREATE", None),
@@ -308,6 +309,16 @@ def test_memberships_party_members_and_volunteers(scheme, tree, people):
         response = client.get(url)
         assert response.status_code == 200
         assert_no_personal_data(response.content, "王建国", "赵小红")
+    # ending needs the change permission; a member's pairings end with them
+    member_url = f"/api/people/party-members/{member.json()['id']}/end/"
+    assert client.post(member_url, {"end_date": "2024-12-31"}, format="json").status_code == 403
+    manager = client_for(make_staff(tree["community"], perms=[*WRITE, "people.change_partymember",
+                                                              "people.change_volunteer"]))
+    left = manager.post(member_url, {"end_date": "2024-12-31"}, format="json").json()
+    assert left["end_date"] == "2024-12-31" and [p["end_date"] for p in left["pairings"]] == ["2024-12-31"]
+    assert manager.post(member_url, {"end_date": "2025-01-31"}, format="json").status_code == 400
+    gone = manager.post(f"/api/people/volunteers/{volunteer.json()['id']}/end/", {}, format="json").json()
+    assert gone["end_date"] == timezone.localdate().isoformat()
 
 
 def test_access_log_needs_its_permission_and_is_scoped(scheme, tree, people):

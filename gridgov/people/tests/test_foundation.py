@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.test import override_settings
+from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -144,17 +145,17 @@ def test_history_shows_a_past_state(scheme, tree, django_user_model):
     # given a resident changed twice on different days
     resident = make_resident(scheme, tree["g1"], actual_address="白云寺村1号")
     services.resident_update(resident=resident, actual_address="白云寺村2号")
-    services.record_set_state(record=resident, state=RecordState.MOVED_OUT, date=dt.date.today(), reason="迁往城区")
+    services.record_set_state(record=resident, state=RecordState.MOVED_OUT, date=timezone.localdate(), reason="迁往城区")
     rows = list(record_history(resident))
     assert [r.action for r in rows] == ["CREATE", "UPDATE", "STATE"]
     assert rows[1].changed == ["actual_address"]
     # when the first write is dated in the past
     type(rows[0]).objects.filter(pk=rows[0].pk).update(at=rows[0].at - dt.timedelta(days=10))
     # then ten days ago it shows the first address, today the moved-out state
-    past = record_as_of(Resident, resident.pk, dt.date.today() - dt.timedelta(days=5))
+    past = record_as_of(Resident, resident.pk, timezone.localdate() - dt.timedelta(days=5))
     assert past.snapshot["actual_address"] == "白云寺村1号" and past.snapshot["state"] == "ACTIVE"
-    assert record_as_of(Resident, resident.pk, dt.date.today()).snapshot["state"] == "MOVED_OUT"
-    assert record_as_of(Resident, resident.pk, dt.date.today() - dt.timedelta(days=20)) is None
+    assert record_as_of(Resident, resident.pk, timezone.localdate()).snapshot["state"] == "MOVED_OUT"
+    assert record_as_of(Resident, resident.pk, timezone.localdate() - dt.timedelta(days=20)) is None
     assert "id_sealed" in past.snapshot and "g1." in past.snapshot["id_sealed"]
 
 
@@ -167,7 +168,7 @@ def test_stale_version_is_refused(scheme, tree):
 
 def test_household_moving_out_takes_its_members(scheme, tree):
     household, _people = make_household(scheme, tree["g1"], members=2)
-    services.record_set_state(record=household, state=RecordState.MOVED_OUT, date=dt.date.today())
+    services.record_set_state(record=household, state=RecordState.MOVED_OUT, date=timezone.localdate())
     assert set(Resident.objects.filter(household=household).values_list("state", flat=True)) == {"MOVED_OUT"}
 
 
