@@ -734,6 +734,31 @@ def _phone_columns(record_type: str, phone: str) -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------------- houses
 
+class _KeyedImport(_Import):
+    """Rows of records with a natural key of their own (house code, credit code): one lookup of the stored
+    records per chunk, then `apply` creates or updates. Each kind defines `prepare(row)` (an item with
+    .row, .code, .node_id, .lon, .lat) and `apply(items, stored)`."""
+
+    key_column = ""  # the model's column holding the natural key
+    key_field = ""  # the row's field giving it
+
+    def run_chunk(self, rows: list[_Row]) -> None:
+        items = [self.prepare(row) for row in rows]
+        codes = [item.code for item in items if item.code and not item.row.errors]
+        stored = {r[self.key_column]: r for r in self.table.select(
+            f"scheme_id = %s AND {self.key_column} IN ({_marks(codes)})", [self.scheme.pk, *codes])} if codes else {}
+        for item in items:
+            self.outside(stored.get(item.code), item.row, self.key_field)
+        self.place([i for i in items if not i.row.errors], missing_ok=lambda item: item.code in stored)
+        good = []
+        for item in items:
+            if item.row.errors:
+                self.reject(item.row)
+            else:
+                good.append(item)
+        self.write([item.row for item in good], lambda: self.apply(good, stored))
+
+
 @dataclass(slots=True)
 class _HouseItem:
     row: _Row
@@ -746,8 +771,9 @@ class _HouseItem:
     building_name: str
 
 
-class _HouseImport(_Import):
+class _HouseImport(_KeyedImport):
     record_type = "house"
+    key_column, key_field = "code", "house_code"
     analyzed = (House, Building, RecordHistory)
 
     def __init__(self, **kwargs):
@@ -778,22 +804,6 @@ class _HouseImport(_Import):
             self.once(row, code, "house_code")
         return _HouseItem(row, code, values, node_id, lon, lat, row.text("building_code", 40),
                           row.text("building_name", 200))
-
-    def run_chunk(self, rows: list[_Row]) -> None:
-        items = [self.prepare(row) for row in rows]
-        codes = [item.code for item in items if item.code and not item.row.errors]
-        stored = {r["code"]: r for r in self.table.select(
-            f"scheme_id = %s AND code IN ({_marks(codes)})", [self.scheme.pk, *codes])} if codes else {}
-        for item in items:
-            self.outside(stored.get(item.code), item.row, "house_code")
-        self.place([i for i in items if not i.row.errors], missing_ok=lambda item: item.code in stored)
-        good = []
-        for item in items:
-            if item.row.errors:
-                self.reject(item.row)
-            else:
-                good.append(item)
-        self.write([item.row for item in good], lambda: self.apply(good, stored))
 
     def apply(self, items: list[_HouseItem], stored: dict[str, dict]) -> tuple[Counter, Counter]:
         now = timezone.now()
@@ -875,8 +885,9 @@ class _EntityItem:
     lat: float | None
 
 
-class _EntityImport(_Import):
+class _EntityImport(_KeyedImport):
     record_type = "legalentity"
+    key_column, key_field = "credit_code", "credit_code"
     analyzed = (LegalEntity, RecordHistory)
 
     def __init__(self, **kwargs):
@@ -907,22 +918,6 @@ class _EntityImport(_Import):
         if code:
             self.once(row, code, "credit_code")
         return _EntityItem(row, code or "", values, phone, node_id, lon, lat)
-
-    def run_chunk(self, rows: list[_Row]) -> None:
-        items = [self.prepare(row) for row in rows]
-        codes = [item.code for item in items if item.code and not item.row.errors]
-        stored = {r["credit_code"]: r for r in self.table.select(
-            f"scheme_id = %s AND credit_code IN ({_marks(codes)})", [self.scheme.pk, *codes])} if codes else {}
-        for item in items:
-            self.outside(stored.get(item.code), item.row, "credit_code")
-        self.place([i for i in items if not i.row.errors], missing_ok=lambda item: item.code in stored)
-        good = []
-        for item in items:
-            if item.row.errors:
-                self.reject(item.row)
-            else:
-                good.append(item)
-        self.write([item.row for item in good], lambda: self.apply(good, stored))
 
     def apply(self, items: list[_EntityItem], stored: dict[str, dict]) -> tuple[Counter, Counter]:
         now = timezone.now()
