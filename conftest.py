@@ -36,7 +36,7 @@ def _append_only_tables_flushable(request):
     yield
     from django.db import connection
 
-    from gridgov.people.db import append_only_remove
+    from gridgov.core.db import append_only_remove
 
     if connection.vendor == "sqlite":
         append_only_remove(connection)

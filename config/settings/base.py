@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "gridgov.people",
     "gridgov.workdays",
     "gridgov.catalogue",
+    "gridgov.cases",
+    "gridgov.integrations",
 ]
 
 MIDDLEWARE = [

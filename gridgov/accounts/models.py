@@ -150,3 +150,51 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id}@{self.node_id}:{self.role_id}"
+
+
+class Department(models.Model):
+    """A line department of the deployment (城管局, 水务局, 派出所 ...) that handles cases handed to it.
+    Its work is done by teams, each responsible for an area of the territory."""
+
+    scheme = models.ForeignKey("territory.LevelScheme", on_delete=models.CASCADE, related_name="departments",
+                               verbose_name=_("scheme"))
+    key = models.SlugField(_("key"), max_length=40)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+        ordering = ["scheme", "key"]
+        constraints = [models.UniqueConstraint(fields=["scheme", "key"], name="department_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.name_zh} ({self.key})"
+
+    @property
+    def name(self) -> str:
+        return localized(self)
+
+
+class Team(models.Model):
+    """A department's team answering for the cells under `areas` (empty = the whole territory: the
+    department's default team). Members are logins; what a member may do on a case handed to the team
+    is decided by the case workflow's grants, not by territorial scope."""
+
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="teams",
+                                   verbose_name=_("department"))
+    name = models.CharField(_("name"), max_length=100)
+    areas = models.ManyToManyField("territory.Node", blank=True, related_name="teams", verbose_name=_("areas"))
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams",
+                                     verbose_name=_("members"))
+    phone = models.CharField(_("duty phone"), max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["department", "name"]
+        constraints = [models.UniqueConstraint(fields=["department", "name"], name="team_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.department.key}/{self.name}"

@@ -8,6 +8,7 @@ of the calendar's units (`workdays.calendar.LimitUnit`).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -147,3 +148,110 @@ class MatterStage(models.Model):
     @property
     def name(self) -> str:
         return localized(self)
+
+
+class DutyList(models.Model):
+    """A duty list of a deployment (Haimen: grid worker self-handled / village-community / department;
+    Luohu: 信息核采, 网格巡查, 社区服务, 街社统筹). A matter enters a list only through an approved
+    admission request; `version` counts the list's changes and each entry records the versions it
+    was in, so the list as of any version can be read back. Matters on a list that `admits_to_grid`
+    may be dispatched to grid workers; anything else stays the department's duty."""
+
+    scheme = models.ForeignKey("territory.LevelScheme", on_delete=models.CASCADE, related_name="duty_lists",
+                               verbose_name=_("scheme"))
+    key = models.SlugField(_("key"), max_length=40)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100, blank=True)
+    duty_tier = models.CharField(_("duty tier"), max_length=10, choices=DutyTier.choices, default=DutyTier.GRID)
+    admits_to_grid = models.BooleanField(_("grid workers may be assigned its matters"), default=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    version = models.PositiveIntegerField(_("version"), default=0)
+
+    class Meta:
+        verbose_name = _("duty list")
+        verbose_name_plural = _("duty lists")
+        ordering = ["scheme", "order", "key"]
+        constraints = [models.UniqueConstraint(fields=["scheme", "key"], name="duty_list_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.name_zh} v{self.version}"
+
+    @property
+    def name(self) -> str:
+        return localized(self)
+
+
+class DutyListEntry(models.Model):
+    """A matter on a duty list from version `added_version` until `removed_version` (exclusive; null = still on)."""
+
+    duty_list = models.ForeignKey(DutyList, on_delete=models.CASCADE, related_name="entries",
+                                  verbose_name=_("duty list"))
+    matter = models.ForeignKey(Matter, on_delete=models.PROTECT, related_name="duty_entries",
+                               verbose_name=_("matter"))
+    added_version = models.PositiveIntegerField(_("added in version"))
+    removed_version = models.PositiveIntegerField(_("removed in version"), null=True, blank=True)
+    request = models.ForeignKey("AdmissionRequest", on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="+", verbose_name=_("admission request"))
+
+    class Meta:
+        verbose_name = _("duty list entry")
+        verbose_name_plural = _("duty list entries")
+        ordering = ["duty_list", "matter__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["duty_list", "matter"], condition=Q(removed_version__isnull=True),
+                                    name="duty_entry_one_current"),
+            models.CheckConstraint(condition=Q(removed_version__isnull=True)
+                                   | Q(removed_version__gt=models.F("added_version")), name="duty_entry_versions"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.duty_list_id}:{self.matter_id} v{self.added_version}-{self.removed_version or ''}"
+
+
+class AdmissionState(models.TextChoices):
+    PENDING = "PENDING", _("Pending review")
+    APPROVED = "APPROVED", _("Approved")
+    REJECTED = "REJECTED", _("Rejected")
+    WITHDRAWN = "WITHDRAWN", _("Withdrawn")
+
+
+class AdmissionRequest(models.Model):
+    """A department's application to push a matter down to a duty list (or take it off), and the grid
+    office's decision with its reason."""
+
+    class Change(models.TextChoices):
+        ADD = "ADD", _("Add to the list")
+        REMOVE = "REMOVE", _("Take off the list")
+
+    duty_list = models.ForeignKey(DutyList, on_delete=models.CASCADE, related_name="requests",
+                                  verbose_name=_("duty list"))
+    matter = models.ForeignKey(Matter, on_delete=models.PROTECT, related_name="admission_requests",
+                               verbose_name=_("matter"))
+    change = models.CharField(_("change"), max_length=6, choices=Change.choices, default=Change.ADD)
+    department = models.ForeignKey("accounts.Department", on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="admission_requests", verbose_name=_("applying department"))
+    reason = models.TextField(_("reason for the application"))
+    state = models.CharField(_("state"), max_length=10, choices=AdmissionState.choices,
+                             default=AdmissionState.PENDING)
+    applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name=_("applied by"))
+    applied_at = models.DateTimeField(_("applied at"), auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name=_("decided by"))
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_reason = models.TextField(_("reason for the decision"), blank=True)
+    list_version = models.PositiveIntegerField(_("list version after approval"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("admission request")
+        verbose_name_plural = _("admission requests")
+        ordering = ["-applied_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["duty_list", "matter"], condition=Q(state="PENDING"),
+                                    name="admission_one_pending"),
+            models.CheckConstraint(condition=Q(state="PENDING") | Q(decided_at__isnull=False),
+                                   name="admission_decided_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.change} {self.matter_id} → {self.duty_list_id} ({self.state})"

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from gridgov.people.db import append_only_install, append_only_remove
+from gridgov.core.db import append_only_install, append_only_remove
 
 # The special groups most districts keep; a deployment adds its own in the admin.
 GROUPS = [
@@ -32,7 +32,7 @@ GROUPS = [
 
 
 def install(apps, schema_editor):
-    append_only_install(schema_editor.connection)
+    append_only_install(schema_editor.connection, ("people_accesslog",))
     SpecialGroup = apps.get_model("people", "SpecialGroup")
     for order, (key, zh, en, sensitive, fields) in enumerate(GROUPS):
         SpecialGroup.objects.get_or_create(key=key, defaults={"name_zh": zh, "name_en": en, "sensitive": sensitive,
@@ -40,7 +40,7 @@ def install(apps, schema_editor):
 
 
 def uninstall(apps, schema_editor):
-    append_only_remove(schema_editor.connection)
+    append_only_remove(schema_editor.connection, ("people_accesslog",))
 
 
 class Migration(migrations.Migration):

@@ -8,7 +8,7 @@ application account should not be allowed to make.
 
 from __future__ import annotations
 
-APPEND_ONLY_TABLES = ("people_accesslog",)
+APPEND_ONLY_TABLES = ("people_accesslog", "cases_caseevent")
 MESSAGE = "append-only table: rows cannot be changed or deleted"
 
 
@@ -34,16 +34,17 @@ def _statements(vendor: str, table: str) -> tuple[list[str], list[str]]:
     return [], []
 
 
-def append_only_install(connection) -> None:
+def append_only_install(connection, tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
+    """Install the guards on `tables` (a migration passes the tables it creates)."""
     with connection.cursor() as cursor:
-        for table in APPEND_ONLY_TABLES:
+        for table in tables:
             for sql in _statements(connection.vendor, table)[0]:
                 cursor.execute(sql)
 
 
-def append_only_remove(connection) -> None:
-    """Only for test teardown on SQLite (a flush deletes every row) and for reversing the migration."""
+def append_only_remove(connection, tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
+    """Only for test teardown on SQLite (a flush deletes every row) and for reversing a migration."""
     with connection.cursor() as cursor:
-        for table in APPEND_ONLY_TABLES:
+        for table in tables:
             for sql in _statements(connection.vendor, table)[1]:
                 cursor.execute(sql)

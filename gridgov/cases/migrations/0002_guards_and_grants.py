@@ -1,0 +1,36 @@
+from django.db import migrations
+
+from gridgov.core.db import append_only_install, append_only_remove
+
+TABLES = ("cases_caseevent",)
+
+
+def guards(apps, schema_editor):
+    append_only_install(schema_editor.connection, TABLES)
+
+
+def unguard(apps, schema_editor):
+    append_only_remove(schema_editor.connection, TABLES)
+
+
+def grants(apps, schema_editor):
+    from gridgov.cases.transitions import default_grant_rows
+
+    ActionGrant = apps.get_model("cases", "ActionGrant")
+    ActionGrant.objects.bulk_create([ActionGrant(scheme=None, **row) for row in default_grant_rows()])
+    # the command centre and the case owner see who reported; handlers do not
+    ActionGrant.objects.filter(action="register", holder__in=["CENTRE", "OWNER"]).update(sees_reporter=True)
+    ActionGrant.objects.filter(action="register", holder="ROLE", role_category="OFFICE").update(sees_reporter=True)
+
+
+def ungrant(apps, schema_editor):
+    apps.get_model("cases", "ActionGrant").objects.filter(scheme=None).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [("cases", "0001_initial")]
+
+    operations = [
+        migrations.RunPython(guards, unguard),
+        migrations.RunPython(grants, ungrant),
+    ]

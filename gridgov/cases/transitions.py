@@ -1,0 +1,162 @@
+"""The case workflow as one table: (state, action) → next state, who may act by default, what the
+clock does, and what the action requires. `services.case_transition` is the only code that changes a
+case's state and reads everything it enforces from here and from `ActionGrant` rows (seeded from
+`DEFAULT_GRANTS`; a deployment edits the rows, not this file).
+
+The standard seven steps: 信息收集 report → 案卷建立 register / reject → 任务派遣 dispatch → 任务处理
+accept / return / handle → 处理反馈 report back → 核实结案 verify (pass → close, fail → rework) →
+综合评价 evaluate (dissatisfied → reopen); plus self-handling on the spot (巡办合一), the finder's
+partial handling (巡办协同), extension, parking (挂账), merging, re-routing, the whistle (吹哨) and
+report-in (报到).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from django.utils.translation import gettext_lazy as _
+
+from gridgov.cases.models import CaseState as S
+
+ACTIVE = (S.REGISTERED, S.DISPATCHED, S.IN_PROGRESS)
+
+
+class Clock(StrEnum):
+    """What an action does to the handler's clock (the case's stages)."""
+
+    NONE = "NONE"
+    START = "START"  # plan the stages from now
+    COMPLETE_STAGE = "COMPLETE_STAGE"  # the earliest open stage is done
+    STOP = "STOP"  # every open stage is done
+    PAUSE = "PAUSE"  # parked: stop the watch
+    RESUME = "RESUME"  # unparked: shift the open stages by the parked time
+    EXTEND = "EXTEND"  # approved extension: move the open stage's limit
+    RESTART = "RESTART"  # rework / reopen: the open stages run again from now
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    label: str
+    sources: tuple[str, ...]
+    target: str | None  # None: the state does not change
+    holders: tuple[str, ...]  # default grants (ActionGrant.Holder values; "ROLE:<category>" for a role category)
+    clock: Clock = Clock.NONE
+    reason: bool = False  # a written reason is required
+    evidence: tuple[str, ...] = ()  # attachment purposes required (the matter's own needs are added)
+    fields: tuple[str, ...] = field(default=())  # other inputs the action takes
+
+    @property
+    def changes_state(self) -> bool:
+        return self.target is not None
+
+
+_CENTRE = ("CENTRE", "ROLE:OFFICE", "OWNER")
+
+TABLE: tuple[Transition, ...] = (
+    Transition("register", _("Register"), (S.REPORTED,), S.REGISTERED, _CENTRE,
+               fields=("matter", "report_level", "handling_mode")),
+    Transition("reject", _("Reject (not registered)"), (S.REPORTED,), S.REJECTED, _CENTRE, reason=True),
+    Transition("merge", _("Merge into another case"), (S.REPORTED, S.REGISTERED), S.MERGED, _CENTRE,
+               reason=True, fields=("into",)),
+    Transition("self_handle", _("Handled on the spot"), (S.REPORTED,), S.REPORTED_BACK,
+               ("FINDER",), clock=Clock.STOP, evidence=("BEFORE", "AFTER")),
+    Transition("auto_close", _("Closed without sampled verification"), (S.REPORTED_BACK,), S.CLOSED,
+               ("SYSTEM",)),
+    Transition("dispatch", _("Dispatch"), (S.REGISTERED,), S.DISPATCHED, _CENTRE, clock=Clock.START,
+               fields=("assignee",)),
+    Transition("reroute", _("Re-route to another handler"), (S.DISPATCHED, S.IN_PROGRESS), S.DISPATCHED,
+               _CENTRE, reason=True, fields=("assignee",)),
+    Transition("accept", _("Accept"), (S.DISPATCHED,), S.IN_PROGRESS, ("ASSIGNEE",)),
+    Transition("return", _("Return to the dispatcher"), (S.DISPATCHED, S.IN_PROGRESS), S.REGISTERED,
+               ("ASSIGNEE",), clock=Clock.STOP, reason=True),
+    Transition("partial_handle", _("Part handled by the finder"), (S.REPORTED, S.REGISTERED, S.DISPATCHED,
+               S.IN_PROGRESS), None, ("FINDER",), evidence=("BEFORE",)),
+    Transition("complete_stage", _("Stage done"), (S.IN_PROGRESS,), None, ("ASSIGNEE",),
+               clock=Clock.COMPLETE_STAGE),
+    Transition("report_back", _("Report back"), (S.IN_PROGRESS,), S.REPORTED_BACK, ("ASSIGNEE",),
+               clock=Clock.STOP),
+    Transition("verify_pass", _("Verified: close"), (S.REPORTED_BACK,), S.CLOSED, _CENTRE),
+    Transition("verify_fail", _("Verification failed: rework"), (S.REPORTED_BACK,), S.IN_PROGRESS, _CENTRE,
+               clock=Clock.RESTART, reason=True),
+    Transition("evaluate", _("Evaluate"), (S.CLOSED,), S.EVALUATED, ("FINDER", "CENTRE", "ROLE:OFFICE"),
+               fields=("satisfaction",)),
+    Transition("reopen", _("Reopen (dissatisfied)"), (S.CLOSED,), S.IN_PROGRESS,
+               ("FINDER", "CENTRE", "ROLE:OFFICE"), clock=Clock.RESTART, reason=True, fields=("satisfaction",)),
+    Transition("request_extension", _("Apply for an extension"), (S.DISPATCHED, S.IN_PROGRESS), None,
+               ("ASSIGNEE",), reason=True, fields=("amount", "unit")),
+    Transition("approve_extension", _("Approve the extension"), (S.DISPATCHED, S.IN_PROGRESS), None,
+               ("CENTRE", "ROLE:OFFICE", "ROLE:LEADER"), clock=Clock.EXTEND),
+    Transition("reject_extension", _("Refuse the extension"), (S.DISPATCHED, S.IN_PROGRESS), None,
+               ("CENTRE", "ROLE:OFFICE", "ROLE:LEADER"), reason=True),
+    Transition("request_parking", _("Apply to park"), ACTIVE, None, ("ASSIGNEE", "OWNER"), reason=True),
+    Transition("approve_parking", _("Approve parking"), ACTIVE, S.PARKED,
+               ("CENTRE", "ROLE:OFFICE", "ROLE:LEADER"), clock=Clock.PAUSE),
+    Transition("reject_parking", _("Refuse parking"), ACTIVE, None, ("CENTRE", "ROLE:OFFICE", "ROLE:LEADER"),
+               reason=True),
+    Transition("unpark", _("Resume a parked case"), (S.PARKED,), S.REGISTERED,
+               ("CENTRE", "ROLE:OFFICE", "ROLE:LEADER"), clock=Clock.RESUME, reason=True),
+    Transition("whistle", _("Blow the whistle (escalate)"), (*ACTIVE, S.REPORTED_BACK), None,
+               ("ASSIGNEE", "OWNER", "ROLE:GRID_WORKER", "ROLE:LEADER", "ROLE:OFFICE", "CENTRE", "SYSTEM"),
+               reason=True, fields=("depth", "departments")),
+    Transition("report_in", _("Report in"), (*ACTIVE, S.REPORTED_BACK), None, ("REPORT_IN",)),
+    Transition("comment", _("Add a note"), tuple(s for s in S.values if s not in (S.MERGED,)), None,
+               ("CENTRE", "ROLE:OFFICE", "OWNER", "ASSIGNEE")),
+)
+
+TRANSITIONS: dict[str, Transition] = {t.action: t for t in TABLE}
+
+# events written by the system that are not actions of the table (kept typed in one place)
+SYSTEM_EVENTS = {
+    "report": _("Reported"),
+    "sla_yellow": _("Close to the time limit"),
+    "sla_red": _("Over the time limit"),
+    "report_in_overdue": _("Report-in overdue"),
+    "sampled": _("Sampled for verification"),
+}
+
+TERMINAL_STATES = tuple(s for s in S.values if not any(s in t.sources for t in TABLE if t.target))
+
+
+def allowed_actions(state: str) -> list[Transition]:
+    return [t for t in TABLE if state in t.sources]
+
+
+def default_grant_rows() -> list[dict]:
+    """The default `ActionGrant` rows (no scheme) derived from the table's `holders`."""
+    rows = []
+    for t in TABLE:
+        for holder in t.holders:
+            if holder.startswith("ROLE:"):
+                rows.append({"action": t.action, "holder": "ROLE", "role_category": holder.split(":", 1)[1]})
+            else:
+                rows.append({"action": t.action, "holder": holder, "role_category": ""})
+    return rows
+
+
+def table_document() -> dict:
+    """The table as served by the API and drawn in the docs."""
+    return {
+        "states": [{"key": s.value, "label": str(s.label), "terminal": s.value in TERMINAL_STATES} for s in S],
+        "actions": [
+            {"action": t.action, "label": str(t.label), "from": list(t.sources), "to": t.target,
+             "default_holders": list(t.holders), "clock": t.clock.value, "reason_required": t.reason,
+             "evidence_required": list(t.evidence), "fields": list(t.fields)}
+            for t in TABLE
+        ],
+    }
+
+
+def mermaid() -> str:
+    """A Mermaid state diagram of the table (docs/workflow.md is generated from this)."""
+    lines = ["stateDiagram-v2", "    [*] --> REPORTED: report"]
+    for t in TABLE:
+        for source in t.sources:
+            target = t.target or source
+            if t.target is None and t.action == "comment":
+                continue
+            lines.append(f"    {source} --> {target}: {t.action}")
+    for s in TERMINAL_STATES:
+        lines.append(f"    {s} --> [*]")
+    return "\n".join(lines)
