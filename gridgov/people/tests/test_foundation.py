@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gridgov.accounts.tests.factories import make_role, make_staff
+from gridgov.core.db import append_only_install
 from gridgov.people import crypto, services
 from gridgov.people.access import personal_data_reveal
-from gridgov.core.db import append_only_install
 from gridgov.people.history import record_as_of, record_history
 from gridgov.people.identifiers import id_number_check_digit, id_number_clean, phone_clean, uscc_clean
 from gridgov.people.masking import mask_address, mask_id_number, mask_name, mask_phone
