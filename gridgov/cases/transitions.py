@@ -70,7 +70,7 @@ TABLE: tuple[Transition, ...] = (
                _CENTRE, reason=True, fields=("assignee",)),
     Transition("accept", _("Accept"), (S.DISPATCHED,), S.IN_PROGRESS, ("ASSIGNEE",)),
     Transition("return", _("Return to the dispatcher"), (S.DISPATCHED, S.IN_PROGRESS), S.REGISTERED,
-               ("ASSIGNEE",), clock=Clock.STOP, reason=True),
+               ("ASSIGNEE",), reason=True),
     Transition("partial_handle", _("Part handled by the finder"), (S.REPORTED, S.REGISTERED, S.DISPATCHED,
                S.IN_PROGRESS), None, ("FINDER",), evidence=("BEFORE",)),
     Transition("complete_stage", _("Stage done"), (S.IN_PROGRESS,), None, ("ASSIGNEE",),

@@ -1,0 +1,128 @@
+"""The handler's clock: a case's stages planned from its matter (limits scaled by the report level),
+their colours, and what extension, parking and rework do to them. Called only from
+`services.case_transition` and the time-limit watch, with the case row locked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from gridgov.cases.models import Case, CasePolicy, CaseStage, SlaStatus
+from gridgov.cases.policy import level_factor
+from gridgov.workdays.calendar import LimitUnit, deadline, working_seconds_between
+
+WORKING_UNITS = (LimitUnit.WORKING_HOURS, LimitUnit.WORKING_DAYS)
+
+
+def _warn(start: dt.datetime, amount: Decimal, unit: str, share: Decimal, scheme) -> dt.datetime:
+    """When `share` of a limit counted from `start` is used (in the limit's own unit: working time for
+    working limits). Day limits are turned into hours so a share of a day is meaningful."""
+    if unit == LimitUnit.WORKING_DAYS:
+        due = deadline(start, float(amount), unit, scheme=scheme)
+        used = working_seconds_between(start, due, scheme=scheme) * float(share)
+        return deadline(start, used / 3600, LimitUnit.WORKING_HOURS, scheme=scheme)
+    if unit == LimitUnit.CALENDAR_DAYS:
+        due = deadline(start, float(amount), unit, scheme=scheme)
+        return start + (due - start) * float(share)
+    return deadline(start, float(amount * share), unit, scheme=scheme)
+
+
+def status_at(stage: CaseStage, now: dt.datetime) -> str:
+    if stage.completed_at is not None:
+        return SlaStatus.RED if stage.completed_at > stage.due_at else SlaStatus.GREEN
+    if now >= stage.due_at:
+        return SlaStatus.RED
+    if now >= stage.warn_at:
+        return SlaStatus.YELLOW
+    return SlaStatus.GREEN
+
+
+def stages_plan(case: Case, *, start: dt.datetime, policy: CasePolicy) -> list[CaseStage]:
+    """Create the case's stages from its matter, each counting from the planned end of the one before."""
+    if case.matter_id is None:
+        return []
+    factor = level_factor(policy, case.report_level)
+    share = Decimal(str(policy.yellow_share))
+    rows, at = [], start
+    for ms in case.matter.stages.all():
+        amount = (ms.amount * factor).quantize(Decimal("0.01"))
+        if ms.unit in (LimitUnit.WORKING_DAYS, LimitUnit.CALENDAR_DAYS):
+            amount = max(amount.to_integral_value(), Decimal(1))
+        due = deadline(at, float(amount), ms.unit, scheme=case.scheme_id)
+        rows.append(CaseStage(case=case, order=ms.order, name_zh=ms.name_zh, name_en=ms.name_en, amount=amount,
+                              unit=ms.unit, closing_condition=ms.closing_condition, started_at=at, due_at=due,
+                              warn_at=_warn(at, amount, ms.unit, share, case.scheme_id)))
+        at = due
+    CaseStage.objects.bulk_create(rows)
+    return rows
+
+
+def _shift(when: dt.datetime, *, unit: str, working_seconds: float, clock: dt.timedelta, scheme) -> dt.datetime:
+    if unit in WORKING_UNITS:
+        return deadline(when, working_seconds / 3600, LimitUnit.WORKING_HOURS, scheme=scheme)
+    return when + clock
+
+
+def open_stages(case: Case) -> list[CaseStage]:
+    return list(CaseStage.objects.filter(case=case, completed_at__isnull=True).order_by("order"))
+
+
+def stages_complete(case: Case, *, now: dt.datetime, only_first: bool = False) -> list[int]:
+    done = []
+    for stage in open_stages(case):
+        stage.completed_at = now
+        stage.status = status_at(stage, now)
+        stage.save(update_fields=["completed_at", "status"])
+        done.append(stage.order)
+        if only_first:
+            break
+    return done
+
+
+def stages_resume(case: Case, *, since: dt.datetime, now: dt.datetime) -> None:
+    """After parking: every open stage's limit moves by the time spent parked (working time for working
+    limits, clock time otherwise)."""
+    working = working_seconds_between(since, now, scheme=case.scheme_id)
+    for stage in open_stages(case):
+        for name in ("due_at", "warn_at"):
+            setattr(stage, name, _shift(getattr(stage, name), unit=stage.unit, working_seconds=working,
+                                        clock=now - since, scheme=case.scheme_id))
+        stage.status = status_at(stage, now)
+        stage.save(update_fields=["due_at", "warn_at", "status"])
+
+
+def stages_extend(case: Case, *, amount: Decimal, unit: str, now: dt.datetime) -> dt.datetime | None:
+    """An approved extension: the first open stage's limit (and the later ones after it) move by the
+    granted time; their yellow marks keep their distance to the limit."""
+    stages = open_stages(case)
+    if not stages:
+        return None
+    first = stages[0]
+    new_due = deadline(first.due_at, float(amount), unit, scheme=case.scheme_id)
+    delta = new_due - first.due_at
+    for stage in stages:
+        stage.due_at += delta
+        stage.warn_at += delta
+        stage.status = status_at(stage, now)
+        stage.extended_count += stage is first
+        stage.save(update_fields=["due_at", "warn_at", "status", "extended_count"])
+    return new_due
+
+
+def stages_restart(case: Case, *, now: dt.datetime, policy: CasePolicy) -> None:
+    """Rework or reopening: the stages run again from now, with their original limits."""
+    CaseStage.objects.filter(case=case).delete()
+    stages_plan(case, start=now, policy=policy)
+
+
+def case_clock_refresh(case: Case, *, now: dt.datetime) -> None:
+    """Set the case's summary of its clock: the first open stage's limit and the worst colour of its
+    open stages (NONE when nothing runs). The caller saves the case."""
+    stages = open_stages(case)
+    if not stages:
+        case.due_at = None
+        case.sla_status = SlaStatus.NONE
+        return
+    case.due_at = stages[0].due_at
+    order = [SlaStatus.GREEN, SlaStatus.YELLOW, SlaStatus.RED]
+    case.sla_status = max((s.status for s in stages), key=order.index)

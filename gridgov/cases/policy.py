@@ -1,0 +1,35 @@
+"""A deployment's loop policy, with defaults for schemes that have not set one."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from gridgov.cases.models import CasePolicy
+
+DEFAULT_LEVEL_FACTORS = {"ROUTINE": 1.0, "URGENT": 0.5, "MAJOR": 0.25}
+DEFAULT_NOTIFY_DEPTHS = {"ROUTINE": [], "URGENT": [1], "MAJOR": [0, 1]}
+
+
+def policy_for(scheme) -> CasePolicy:
+    """The scheme's policy row, or an unsaved one holding the defaults."""
+    scheme_id = getattr(scheme, "pk", scheme)
+    policy = CasePolicy.objects.filter(scheme_id=scheme_id).select_related("catalogue").first()
+    return policy or CasePolicy(scheme_id=scheme_id)
+
+
+def level_factor(policy: CasePolicy, level: str) -> Decimal:
+    factors = {**DEFAULT_LEVEL_FACTORS, **(policy.level_factors or {})}
+    return Decimal(str(factors.get(level, 1.0)))
+
+
+def level_notify_depths(policy: CasePolicy, level: str) -> list[int]:
+    depths = {**DEFAULT_NOTIFY_DEPTHS, **(policy.level_notify_depths or {})}
+    return [int(d) for d in depths.get(level, [])]
+
+
+def policy_catalogue(policy: CasePolicy):
+    from gridgov.catalogue.models import Catalogue
+
+    if policy.catalogue_id:
+        return policy.catalogue
+    return Catalogue.objects.filter(key="default").first()

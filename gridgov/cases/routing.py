@@ -1,0 +1,153 @@
+"""Choosing who handles a case: ordered routing rules (first match wins), resolving a rule's target to
+a person, a community or a department's team for the case's area, and the predicted completion from
+the median handling time of the matter in the area."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass
+
+import shapely
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
+from gridgov.cases.models import AssigneeKind, Case, RoutingRule
+from gridgov.territory.models import Node
+
+PREDICTION_SAMPLE = 200  # most recent closed cases looked at
+PREDICTION_MIN = 3  # fewer than this in an area: look at the area above
+
+
+@dataclass(frozen=True)
+class Assignee:
+    kind: str
+    user: object | None = None
+    node: Node | None = None
+    team: Team | None = None
+
+    def as_values(self) -> dict:
+        return {"assignee_kind": self.kind, "assignee_user": self.user, "assignee_node": self.node,
+                "assignee_team": self.team}
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "user": getattr(self.user, "pk", None), "node": getattr(self.node, "pk", None),
+                "team": getattr(self.team, "pk", None)}
+
+
+def _ancestors(node: Node) -> list[Node]:
+    ids = [int(p) for p in node.path.strip("/").split("/") if p]
+    by_id = Node.objects.select_related("level").in_bulk(ids)
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _in_window(rule: RoutingRule, at: dt.datetime) -> bool:
+    if rule.time_from is None or rule.time_to is None:
+        return True
+    t = timezone.localtime(at).time()
+    if rule.time_from <= rule.time_to:
+        return rule.time_from <= t < rule.time_to
+    return t >= rule.time_from or t < rule.time_to  # across midnight
+
+
+def rule_matches(rule: RoutingRule, case: Case, *, at: dt.datetime) -> bool:
+    if rule.matter_id and rule.matter_id != case.matter_id:
+        return False
+    if rule.category_id and (case.matter is None or case.matter.category_id != rule.category_id):
+        return False
+    if rule.channel and rule.channel != case.channel:
+        return False
+    if rule.report_level and rule.report_level != case.report_level:
+        return False
+    if rule.node_id and f"/{rule.node_id}/" not in case.node.path:
+        return False
+    if rule.polygon:
+        if case.lon is None or case.lat is None:
+            return False
+        if not shapely.geometry.shape(rule.polygon).covers(shapely.Point(case.lon, case.lat)):
+            return False
+    return _in_window(rule, at)
+
+
+def grid_worker_of(node: Node):
+    """The login of the grid worker in charge of the cell, or of its nearest ancestor that has one."""
+    for ancestor in reversed(_ancestors(node)):
+        found = (Assignment.objects.current().filter(node=ancestor, role__category=RoleCategory.GRID_WORKER,
+                                                     person__user__isnull=False, person__user__is_active=True)
+                 .select_related("person__user").order_by("start_date", "pk").first())
+        if found:
+            return found.person.user
+    return None
+
+
+def team_for(department: Department, node: Node) -> Team | None:
+    """The department's team answering for the cell: the one whose area is the nearest ancestor of the
+    cell, else its default team (no areas)."""
+    ancestors = [a.pk for a in _ancestors(node)]
+    teams = list(department.teams.prefetch_related("areas"))
+    best, best_depth = None, -1
+    for team in teams:
+        for area in team.areas.all():
+            if area.pk in ancestors and ancestors.index(area.pk) > best_depth:
+                best, best_depth = team, ancestors.index(area.pk)
+    if best:
+        return best
+    return next((t for t in teams if not t.areas.exists()), None)
+
+
+def target_resolve(*, kind: str, case: Case, department: Department | None = None, level=None,
+                   field: str = "assignee") -> Assignee:
+    """Turn a target kind into a concrete assignee for this case's cell."""
+    if kind == AssigneeKind.GRID_WORKER:
+        user = grid_worker_of(case.node)
+        if user is None:
+            raise ValidationError({field: _("no grid worker with a login is in charge of cell %(code)s or above it")
+                                   % {"code": case.node.code}})
+        return Assignee(kind, user=user)
+    if kind == AssigneeKind.COMMUNITY:
+        ancestors = _ancestors(case.node)
+        candidates = [a for a in ancestors if level is None or a.level_id == level.pk]
+        if level is None:  # the nearest ancestor above a grid-type level
+            candidates = [a for a in ancestors if not a.level.is_grid]
+        if not candidates:
+            raise ValidationError({field: _("cell %(code)s has no community above it") % {"code": case.node.code}})
+        return Assignee(kind, node=candidates[-1])
+    if kind == AssigneeKind.DEPARTMENT:
+        if department is None:
+            raise ValidationError({field: _("name the department")})
+        team = team_for(department, case.node)
+        if team is None:
+            raise ValidationError({field: _("department %(name)s has no team for cell %(code)s")
+                                   % {"name": department.name_zh, "code": case.node.code}})
+        return Assignee(kind, team=team)
+    raise ValidationError({field: _("unknown assignee kind %(kind)s") % {"kind": kind}})
+
+
+def case_route(case: Case, *, at: dt.datetime | None = None) -> tuple[RoutingRule, Assignee]:
+    """The first active rule of the case's scheme that matches, and whom it gives the case to."""
+    at = at or timezone.now()
+    rules = (RoutingRule.objects.filter(scheme_id=case.scheme_id, active=True)
+             .select_related("department", "community_level").order_by("order", "pk"))
+    for rule in rules:
+        if rule_matches(rule, case, at=at):
+            return rule, target_resolve(kind=rule.target, case=case, department=rule.department,
+                                        level=rule.community_level)
+    raise ValidationError({"assignee": _("no routing rule matches this case; choose the handler")})
+
+
+def completion_predict(case: Case, *, start: dt.datetime) -> dt.datetime | None:
+    """`start` plus the median time from dispatch to closing of closed cases of the same matter in the
+    case's area: its cell, else the nearest ancestor with at least PREDICTION_MIN such cases."""
+    if case.matter_id is None:
+        return None
+    base = Case.objects.filter(matter_id=case.matter_id, closed_at__isnull=False,
+                               dispatched_at__isnull=False).exclude(pk=case.pk)
+    for ancestor in reversed(_ancestors(case.node)):
+        rows = list(base.filter(Q(node=ancestor) | Q(node__path__startswith=ancestor.path))
+                    .order_by("-closed_at").values_list("dispatched_at", "closed_at")[:PREDICTION_SAMPLE])
+        if len(rows) >= PREDICTION_MIN:
+            return start + dt.timedelta(seconds=statistics.median((c - d).total_seconds() for d, c in rows))
+    return None

@@ -1,0 +1,83 @@
+"""Reads of cases: the scope (the one place deciding which cases a user may see), the timeline read
+from events, nearby duplicates, the inbox of a user."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from gridgov.accounts.models import Assignment
+from gridgov.accounts.selectors import paths_q, user_scope_paths
+from gridgov.cases.models import OPEN_STATES, Case, CaseEvent, CasePolicy
+from gridgov.cases.policy import policy_for
+
+
+def _involved_q(user) -> Q:
+    """Cases a user takes part in whatever their territory: reported, owned, assigned (to them, their
+    team or the community they are assigned to) or called to report in."""
+    communities = Assignment.objects.current().filter(person__user=user, role__grants_scope=True).values("node_id")
+    return (Q(reporter=user) | Q(owner=user) | Q(assignee_user=user) | Q(assignee_team__members=user)
+            | Q(assignee_kind="COMMUNITY", assignee_node_id__in=communities)
+            | Q(escalations__report_ins__department__teams__members=user))
+
+
+def case_scope(qs: QuerySet[Case], user) -> QuerySet[Case]:
+    """Cases the user may see: those in the subtrees of their assignments (all for district staff),
+    and those they take part in. Outside it, a case is a 404."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return qs.none()
+    paths = user_scope_paths(user)
+    if paths is None:
+        return qs
+    in_territory = paths_q(paths, "node__path") if paths else Q(pk__in=[])
+    ids = Case.objects.filter(_involved_q(user)).values("pk")
+    return qs.filter(in_territory | Q(pk__in=ids))
+
+
+def case_list_for_user(user) -> QuerySet[Case]:
+    return case_scope(Case.objects.all(), user).select_related("node", "matter", "assignee_team__department")
+
+
+def case_inbox(user) -> QuerySet[Case]:
+    """Open cases waiting on this user: assigned to them, their team or community, or calling them to
+    report in."""
+    return (Case.objects.filter(_involved_q(user) & ~Q(reporter=user), state__in=OPEN_STATES)
+            .exclude(owner=user, assignee_user__isnull=True, assignee_team__isnull=True,
+                     assignee_node__isnull=True)
+            .distinct().order_by("due_at", "reported_at"))
+
+
+def case_timeline(case: Case) -> QuerySet[CaseEvent]:
+    return CaseEvent.objects.filter(case=case).select_related("actor").order_by("seq")
+
+
+def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    r = 6371008.8
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * r * math.asin(math.sqrt(h))
+
+
+def case_duplicates(case: Case, *, policy: CasePolicy | None = None) -> list[tuple[Case, float]]:
+    """Open cases of the same matter reported near this one (within the policy's radius and time
+    window), nearest first, with their distance in metres: offered for merging, never merged silently."""
+    if case.matter_id is None or case.lon is None or case.lat is None:
+        return []
+    policy = policy or policy_for(case.scheme)
+    radius = float(policy.duplicate_radius_m)
+    window = dt.timedelta(hours=policy.duplicate_window_hours)
+    dlat = radius / 111_000
+    dlon = radius / (111_000 * max(math.cos(math.radians(case.lat)), 0.01))
+    at = case.reported_at or timezone.now()
+    candidates = (Case.objects.filter(scheme_id=case.scheme_id, matter_id=case.matter_id,
+                                      state__in=[s for s in OPEN_STATES],
+                                      reported_at__gte=at - window, reported_at__lte=at + window,
+                                      lon__range=(case.lon - dlon, case.lon + dlon),
+                                      lat__range=(case.lat - dlat, case.lat + dlat))
+                  .exclude(pk=case.pk).select_related("node", "matter"))
+    found = [(c, _metres(case.lon, case.lat, c.lon, c.lat)) for c in candidates]
+    return sorted([(c, d) for c, d in found if d <= radius], key=lambda cd: cd[1])
