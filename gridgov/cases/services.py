@@ -27,7 +27,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import Department, Team
-from gridgov.catalogue.models import HandlingMode, Matter, ReportLevel
 from gridgov.cases import clock
 from gridgov.cases.attachments import Photo, attachments_add, photos_check
 from gridgov.cases.errors import ActionForbidden, CaseConflict
@@ -50,6 +49,7 @@ from gridgov.cases.policy import level_notify_depths, policy_catalogue, policy_f
 from gridgov.cases.routing import Assignee, case_route, completion_predict, target_resolve
 from gridgov.cases.selectors import case_duplicates
 from gridgov.cases.transitions import TRANSITIONS, Clock
+from gridgov.catalogue.models import HandlingMode, Matter, ReportLevel
 from gridgov.people import crypto
 from gridgov.people.identifiers import phone_clean
 from gridgov.people.masking import mask_phone
