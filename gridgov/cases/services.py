@@ -138,7 +138,8 @@ def _node_resolve(*, scheme: LevelScheme, node, lon, lat, place: str) -> tuple[N
         if not isinstance(node, Node):
             key = str(node)
             node = (Node.objects.filter(scheme=scheme, code=key).first()
-                    or (Node.objects.filter(scheme=scheme, pk=int(key)).first() if key.isdigit() else None))
+                    or (Node.objects.filter(scheme=scheme, pk=int(key)).first() if key.isdigit() and len(key) <= 18
+                        else None))
             if node is None:
                 raise ValidationError({"node": _("unknown cell %(code)s") % {"code": key}})
         if node.scheme_id != scheme.pk:
@@ -288,6 +289,11 @@ def _replayed(client: str, key: str, fingerprint: str) -> Case | None:
     return found.case
 
 
+# attributes a channel may add beside the matter's declared ones: Open311's media_url, a link to the
+# reporter's photo kept as given (never fetched)
+CHANNEL_ATTRIBUTES = frozenset({"media_url"})
+
+
 def _attributes_clean(matter: Matter | None, values: dict) -> dict:
     """Check submitted attributes against the matter's declared ones (Open311 service definition)."""
     if matter is None:
@@ -296,6 +302,9 @@ def _attributes_clean(matter: Matter | None, values: dict) -> dict:
     out = {}
     for code, value in values.items():
         spec = declared.get(str(code))
+        if spec is None and str(code) in CHANNEL_ATTRIBUTES:
+            out[str(code)] = str(value)
+            continue
         if spec is None:
             raise ValidationError({"attributes": _("matter %(matter)s has no attribute %(code)s")
                                    % {"matter": matter.code, "code": code}})
@@ -319,7 +328,7 @@ def _sample_or_close(case: Case) -> Case:
     bucket = int(hashlib.sha256(f"sample:{case.pk}".encode()).hexdigest()[:8], 16) % 1000
     if bucket < share * 1000:
         with transaction.atomic():
-            locked = Case.objects.select_for_update().get(pk=case.pk)
+            locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
             event_write(case=locked, kind="sampled", actor=None, actor_role="SYSTEM",
                         from_state=locked.state, to_state=locked.state,
                         note=_("sampled for verification (%(share)s %% of self-handled cases)")
@@ -440,8 +449,9 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
         raise ValidationError({"reason": _("%(action)s needs a reason") % {"action": t.label}})
     case_id = case.pk if isinstance(case, Case) else int(case)
     with transaction.atomic():
-        locked = (Case.objects.select_for_update().select_related("scheme", "node", "matter", "assignee_team")
-                  .filter(pk=case_id).first())
+        # of=self: matter and team are outer joins, which PostgreSQL refuses to lock
+        locked = (Case.objects.select_for_update(of=("self",))
+                  .select_related("scheme", "node", "matter", "assignee_team").filter(pk=case_id).first())
         if locked is None:
             raise Case.DoesNotExist(f"case {case_id}")
         if expected_version is not None and int(expected_version) != locked.version:
@@ -529,7 +539,7 @@ def _h_merge(case: Case, *, actor, now, into=None, reason="", **kw) -> dict:
     target_id = Case.pk_from_number(into) if isinstance(into, str) and "-" in into else into
     if target_id in (None, ""):
         raise ValidationError({"into": _("name the case to merge into")})
-    target = Case.objects.select_for_update().filter(pk=target_id, scheme_id=case.scheme_id).first()
+    target = Case.objects.select_for_update(of=("self",)).filter(pk=target_id, scheme_id=case.scheme_id).first()
     if target is None or target.pk == case.pk:
         raise ValidationError({"into": _("the case to merge into must be another case of the same territory")})
     if target.state in (CaseState.MERGED, CaseState.REJECTED, CaseState.EVALUATED):

@@ -115,3 +115,21 @@ def test_point_outside_every_cell_is_refused(loop):
                     description="x")
     assert "location" in err.value.message_dict
     assert Case.objects.count() == 0
+
+
+def test_events_cannot_be_changed_or_deleted(loop):
+    from django.db import DatabaseError, connection, transaction
+
+    from gridgov.core.db import append_only_install
+
+    append_only_install(connection)  # (browser tests' teardown on SQLite lifts the guards)
+    lon, lat = point_in(loop.tree["g1"])
+    case = case_report(actor=None, channel=Channel.RESIDENT, scheme=loop.scheme, matter="02001", lon=lon, lat=lat,
+                       description="占道").case
+    event = case.events.get()
+    with pytest.raises(DatabaseError), transaction.atomic():
+        CaseEvent.objects.filter(pk=event.pk).update(note="改写")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        CaseEvent.objects.filter(pk=event.pk).delete()
+    event.refresh_from_db()
+    assert event.note == ""
