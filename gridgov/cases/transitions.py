@@ -149,14 +149,44 @@ def table_document() -> dict:
 
 
 def mermaid() -> str:
-    """A Mermaid state diagram of the table (docs/workflow.md is generated from this)."""
+    """A Mermaid state diagram of the table's state changes (docs/workflow.md is generated from this);
+    actions that keep the state (extension, whistle, report-in, notes ...) are listed in the table."""
     lines = ["stateDiagram-v2", "    [*] --> REPORTED: report"]
     for t in TABLE:
+        if t.target is None:
+            continue
         for source in t.sources:
-            target = t.target or source
-            if t.target is None and t.action == "comment":
-                continue
-            lines.append(f"    {source} --> {target}: {t.action}")
+            lines.append(f"    {source} --> {t.target}: {t.action}")
     for s in TERMINAL_STATES:
         lines.append(f"    {s} --> [*]")
     return "\n".join(lines)
+
+
+def markdown() -> str:
+    """docs/workflow.md: the diagram and the table, generated (`manage.py workflow_doc`) so the docs
+    cannot drift from the code (a test compares them)."""
+    doc = table_document()
+    out = [
+        "# The case workflow",
+        "",
+        "Generated from `gridgov/cases/transitions.py` by `manage.py workflow_doc`; do not edit by hand.",
+        "The same table is served at `GET /api/cases/workflow/`. Who may take an action is data: the",
+        "`ActionGrant` rows (seeded from the default holders below; a deployment edits its own in the admin).",
+        "",
+        "```mermaid",
+        mermaid(),
+        "```",
+        "",
+        "| action | from | to | default holders | clock | reason | evidence | fields |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for a in doc["actions"]:
+        out.append("| `{}` {} | {} | {} | {} | {} | {} | {} | {} |".format(
+            a["action"], a["label"], ", ".join(a["from"]), a["to"] or "(unchanged)",
+            ", ".join(a["default_holders"]), a["clock"], "yes" if a["reason_required"] else "",
+            ", ".join(a["evidence_required"]), ", ".join(a["fields"])))
+    out += ["", "Holders: CENTRE sees the whole territory; ROLE:<category> holds a role of that category on the",
+            "case's cell or above it; OWNER is the first receiver (首问首办) until the case is handed on; ASSIGNEE",
+            "is the assigned person, a member of the assigned team or of the assigned community; FINDER reported",
+            "it; REPORT_IN is a department called by a whistle; SYSTEM is the platform itself.", ""]
+    return "\n".join(out)

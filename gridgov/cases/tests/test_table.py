@@ -189,3 +189,17 @@ def test_no_sequence_of_actions_breaks_the_invariants(loop, steps):
             assert case.state == before
         assert before not in TERMINAL_STATES or case.state == before
         _check_invariants(case, successes)
+
+
+def test_docs_workflow_matches_the_table():
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.utils import translation
+
+    from gridgov.cases.transitions import markdown
+
+    with translation.override("en"):
+        expected = markdown()
+    assert (Path(settings.BASE_DIR) / "docs" / "workflow.md").read_text(encoding="utf-8") == expected, \
+        "run `manage.py workflow_doc`"
