@@ -128,6 +128,8 @@ if not PERSONAL_DATA_KEY:
 REVEAL_PURPOSE_MIN_LENGTH = env_int("REVEAL_PURPOSE_MIN_LENGTH", 4)
 # Base-data exports up to this many rows are produced during the request; larger ones by a task.
 PEOPLE_EXPORT_INLINE_ROWS = env_int("PEOPLE_EXPORT_INLINE_ROWS", 5000)
+# largest photo accepted on a case (bytes); uploads are checked to be real JPEG / PNG / WebP images
+CASE_PHOTO_MAX_BYTES = env_int("CASE_PHOTO_MAX_BYTES", 10 * 1024 * 1024)
 WHITENOISE_USE_FINDERS = True
 
 REDIS_URL = env_str("REDIS_URL", "")
