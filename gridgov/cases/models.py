@@ -272,8 +272,12 @@ class Case(models.Model):
 
     @property
     def number(self) -> str:
-        """The public case number: report date + id (e.g. 20261123-0000042)."""
-        return f"{self.reported_at:%Y%m%d}-{self.pk:07d}" if self.pk and self.reported_at else "(new)"
+        """The public case number: the local report date + id (e.g. 20261123-0000042)."""
+        if not (self.pk and self.reported_at):
+            return "(new)"
+        from django.utils import timezone
+
+        return f"{timezone.localtime(self.reported_at):%Y%m%d}-{self.pk:07d}"
 
     @staticmethod
     def pk_from_number(number: str) -> int | None:

@@ -146,6 +146,15 @@ def _node_resolve(*, scheme: LevelScheme, node, lon, lat, place: str) -> tuple[N
             raise ValidationError({"node": _("the cell belongs to another level scheme")})
         if node.valid_to is not None:
             raise ValidationError({"node": _("the cell %(code)s is retired") % {"code": node.code}})
+        if lon is not None and lat is not None:
+            try:
+                found = locate(float(lon), float(lat), scheme=scheme)
+            except (TypeError, ValueError) as exc:
+                raise ValidationError({"location": str(exc)}) from None
+            if found is None or not found.path.startswith(node.path):
+                raise ValidationError({"location": _("the point (%(lon).6f, %(lat).6f) lies outside cell %(code)s")
+                                       % {"lon": float(lon), "lat": float(lat), "code": node.code}})
+            return found, float(lon), float(lat)
         return node, lon, lat
     if lon is not None and lat is not None:
         try:
@@ -232,15 +241,17 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
                                    _("a problem handled on the spot needs photos before and after")})
     if attributes is not None and not isinstance(attributes, dict):
         raise ValidationError({"attributes": _("give the attributes as a mapping of code to value")})
-    attributes = _attributes_clean(matter_obj, attributes or {})
+    attributes = _attributes_clean(matter_obj, attributes or {}, channel=channel)
 
     key = (idempotency_key or "").strip()
     client_id = client or (f"user:{actor.pk}" if getattr(actor, "is_authenticated", False) else "anonymous")
     if len(key) > 100:
         raise ValidationError({"idempotency_key": _("at most 100 characters")})
     fingerprint = _fingerprint(channel=channel, description=description, matter=getattr(matter_obj, "pk", None),
-                               node=cell.pk, lon=lon_f, lat=lat_f, photos=[p.sha256 for p in report_photos],
-                               external_ref=external_ref)
+                               node=cell.pk, lon=lon_f, lat=lat_f, place=place.strip(), attributes=attributes,
+                               photos=[p.sha256 for p in report_photos + before + after],
+                               external_ref=external_ref, reporter=[reporter_name.strip(), phone, anonymous],
+                               level=report_level, mode=handling_mode, self_handled=self_handled)
     if key:
         existing = _replayed(client_id, key, fingerprint)
         if existing:
@@ -294,28 +305,72 @@ def _replayed(client: str, key: str, fingerprint: str) -> Case | None:
 CHANNEL_ATTRIBUTES = frozenset({"media_url"})
 
 
-def _attributes_clean(matter: Matter | None, values: dict) -> dict:
-    """Check submitted attributes against the matter's declared ones (Open311 service definition)."""
+# channels where the reporter fills in the matter's form; relayed reports (hotline, police, camera,
+# department systems) may lack an answer to a required attribute, the registrar completes it
+FORM_CHANNELS = (Channel.PATROL, Channel.RESIDENT, Channel.OPEN311)
+
+
+def _attribute_value(matter: Matter, spec: dict, value: Any) -> Any:
+    code, datatype = spec["code"], spec.get("datatype", "string")
+    keys = [str(v["key"]) for v in spec.get("values", [])]
+
+    def bad(reason):
+        return ValidationError({"attributes": _("attribute %(code)s of matter %(matter)s: %(reason)s")
+                                % {"code": code, "matter": matter.code, "reason": reason}})
+
+    if datatype == "multivaluelist":
+        items = value if isinstance(value, list) else [value]
+        if any(str(v) not in keys for v in items):
+            raise bad(_("takes values among %(keys)s") % {"keys": ", ".join(keys)})
+        return [str(v) for v in items]
+    if isinstance(value, list | dict):
+        raise bad(_("takes a single value"))
+    text = str(value).strip()
+    if datatype == "singlevaluelist":
+        if text not in keys:
+            raise bad(_("takes one of %(keys)s") % {"keys": ", ".join(keys)})
+        return text
+    if datatype == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            raise bad(_("takes a number")) from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise bad(_("takes a number"))
+        return number
+    if datatype == "datetime":
+        try:
+            dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise bad(_("takes a date and time (ISO 8601)")) from None
+        return text
+    if len(text) > 2000:
+        raise bad(_("at most 2000 characters"))
+    return text
+
+
+def _attributes_clean(matter: Matter | None, values: dict, *, channel: str) -> dict:
+    """Check submitted attributes against the matter's declared ones (its Open311 service definition):
+    known codes, values of the declared type; required ones present on form channels."""
     if matter is None:
-        return {str(k): v for k, v in values.items()}
+        if values:
+            raise ValidationError({"attributes": _("choose the matter the attributes belong to")})
+        return {}
     declared = {a["code"]: a for a in (matter.attributes or [])}
-    out = {}
+    out: dict[str, Any] = {}
     for code, value in values.items():
         spec = declared.get(str(code))
         if spec is None and str(code) in CHANNEL_ATTRIBUTES:
-            out[str(code)] = str(value)
+            out[str(code)] = str(value)[:2000]
             continue
         if spec is None:
             raise ValidationError({"attributes": _("matter %(matter)s has no attribute %(code)s")
                                    % {"matter": matter.code, "code": code}})
-        keys = [str(v["key"]) for v in spec.get("values", [])]
-        items = value if isinstance(value, list) else [value]
-        if keys and any(str(v) not in keys for v in items):
-            raise ValidationError({"attributes": _("attribute %(code)s takes one of %(keys)s")
-                                   % {"code": code, "keys": ", ".join(keys)}})
-        out[str(code)] = value
+        if value in (None, "", []):
+            continue
+        out[str(code)] = _attribute_value(matter, spec, value)
     missing = [c for c, a in declared.items() if a.get("required") and c not in out]
-    if missing and values:
+    if missing and channel in FORM_CHANNELS:
         raise ValidationError({"attributes": _("required attributes missing: %(codes)s")
                                % {"codes": ", ".join(missing)}})
     return out

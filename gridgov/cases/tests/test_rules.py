@@ -153,3 +153,33 @@ def test_bad_inputs_name_the_field(loop):
     with pytest.raises(ValidationError) as err:
         case_report(actor=loop.worker, channel=Channel.PATROL, matter="01001", lon=lon, lat=lat, description="井盖")
     assert "photos" in err.value.message_dict  # the matter needs a photo of the problem
+
+
+def test_attributes_are_checked_by_their_declared_type(loop):
+    lon, lat = point_in(loop.tree["g1"])
+    base = dict(actor=None, channel=Channel.RESIDENT, scheme=loop.scheme, matter="01001", lon=lon, lat=lat,
+                description="井盖", photos=None)
+    for attributes in ({}, {"problem": ["missing", "damaged"]}, {"problem": "gone"}, {"colour": "red"}):
+        with pytest.raises(ValidationError) as err:
+            case_report(**base, attributes=attributes)
+        assert "attributes" in err.value.message_dict
+    # a relayed hotline call may lack the answer; the registrar completes it
+    case = case_report(**{**base, "actor": loop.office, "channel": Channel.HOTLINE}).case
+    assert case.attributes == {}
+    assert case_report(**base, attributes={"problem": "missing"}).case.attributes == {"problem": "missing"}
+
+
+def test_a_point_outside_the_chosen_cell_is_refused(loop):
+    lon, lat = point_in(loop.tree["g2"])
+    with pytest.raises(ValidationError) as err:
+        case_report(actor=None, channel=Channel.RESIDENT, scheme=loop.scheme, matter="02001", node=loop.tree["g1"],
+                    lon=lon, lat=lat, description="x")
+    assert "location" in err.value.message_dict
+
+
+def test_case_number_carries_the_local_date(loop):
+    lon, lat = point_in(loop.tree["g1"])
+    early = timezone.make_aware(dt.datetime(2026, 11, 24, 7, 30))  # 23:30 UTC the day before
+    case = case_report(actor=None, channel=Channel.RESIDENT, scheme=loop.scheme, matter="02001", lon=lon, lat=lat,
+                       description="清晨占道", at=early).case
+    assert case.number.startswith("20261124-")

@@ -1,0 +1,284 @@
+"""Writes of the integrations: machine clients (API keys) and the Open311 intake.
+
+- `api_client_create` issues a key once and keeps only its SHA-256 digest; `api_client_authenticate`
+  finds the active client of a key and records when it was last used; `api_client_disable` stops one.
+- `open311_request_create` turns a GeoReport v2 POST into `cases.services.case_report` on behalf of the
+  client's service login, and names Open311's own parameters in every error it raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from gridgov.cases.models import Channel
+from gridgov.cases.services import IntakeResult, case_report
+from gridgov.catalogue.models import Matter
+from gridgov.core.audit import audit_record
+from gridgov.integrations.models import ApiClient
+from gridgov.integrations.selectors import jurisdiction_resolve, open311_service
+from gridgov.territory.models import LevelScheme
+
+# channels a machine client may send cases in on (patrol and department reports come from people)
+CLIENT_CHANNELS = (Channel.OPEN311, Channel.HOTLINE, Channel.POLICE, Channel.CAMERA)
+
+
+# =========================================================================== API clients
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@transaction.atomic
+def api_client_create(*, name: str, scheme: LevelScheme | str, channel: str = Channel.OPEN311,
+                      username: str = "", actor=None) -> tuple[ApiClient, str]:
+    """A new client and its key, returned once: only the key's digest and first characters are kept.
+    Without `username` the client gets a service login of its own (no password, no admin access)."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("give the client a name")})
+    if len(name) > 100:
+        raise ValidationError({"name": _("at most 100 characters")})
+    if ApiClient.objects.filter(name=name).exists():
+        raise ValidationError({"name": _("an API client named %(name)s exists already") % {"name": name}})
+    if not isinstance(scheme, LevelScheme):
+        found = LevelScheme.objects.filter(key=str(scheme)).first()
+        if found is None:
+            raise ValidationError({"scheme": _("unknown level scheme %(key)s") % {"key": scheme}})
+        scheme = found
+    if channel not in CLIENT_CHANNELS:
+        raise ValidationError({"channel": _("a client sends cases on one of %(channels)s")
+                               % {"channels": ", ".join(CLIENT_CHANNELS)}})
+    users = get_user_model().objects
+    if username:
+        user = users.filter(username=username).first()
+        if user is None:
+            raise ValidationError({"user": _("unknown login %(username)s") % {"username": username}})
+        if not user.is_active:
+            raise ValidationError({"user": _("the login %(username)s is disabled") % {"username": username}})
+    else:
+        base = f"api-{slugify(name)[:60] or 'client'}"
+        login, n = base, 1
+        while users.filter(username=login).exists():
+            n += 1
+            login = f"{base}-{n}"
+        user = users.create_user(username=login, password=None)  # no password: the login never signs in
+    key = secrets.token_urlsafe(32)
+    client = ApiClient.objects.create(name=name, scheme=scheme, channel=channel, key_digest=key_digest(key),
+                                      key_prefix=key[:8], user=user)
+    audit_record(actor=actor, action="integrations.api_client_create", target=client,
+                 summary=f"{name} ({scheme.key}, {channel}) as {user.username}")
+    return client, key
+
+
+def api_client_disable(*, client: ApiClient | str, actor=None) -> ApiClient:
+    """Stop a client: its key is refused from now on (the row stays, its cases keep pointing at it)."""
+    if not isinstance(client, ApiClient):
+        found = ApiClient.objects.filter(name=str(client)).first()
+        if found is None:
+            raise ValidationError({"name": _("unknown API client %(name)s") % {"name": client}})
+        client = found
+    if client.active:
+        client.active = False
+        client.save(update_fields=["active"])
+        audit_record(actor=actor, action="integrations.api_client_disable", target=client, summary=client.name)
+    return client
+
+
+def api_client_authenticate(*, key: str) -> ApiClient | None:
+    """The active client holding `key`, or None. Records the time of use."""
+    if not key or len(key) > 200:
+        return None
+    client = (ApiClient.objects.select_related("scheme", "user")
+              .filter(key_digest=key_digest(key), active=True, user__is_active=True).first())
+    if client is None:
+        return None
+    now = timezone.now()
+    ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+    client.last_used_at = now
+    return client
+
+
+# =========================================================================== Open311 intake
+@dataclass
+class Open311Submission:
+    """The parameters of a GeoReport v2 POST, as strings; `attributes` maps a code to a value or a list."""
+
+    jurisdiction_id: str = ""
+    service_code: str = ""
+    lat: str = ""
+    long: str = ""
+    address_string: str = ""
+    address_id: str = ""
+    email: str = ""
+    device_id: str = ""
+    account_id: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    phone: str = ""
+    description: str = ""
+    media_url: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+# case_report's field → the Open311 parameter a client sent it as
+_FIELDS = {"matter": "service_code", "node": "address_id", "description": "description", "attributes": "attribute",
+           "reporter_phone": "phone", "reporter_name": "first_name/last_name", "external_ref": "device_id",
+           "idempotency_key": "Idempotency-Key", "scheme": "jurisdiction_id", "photos": "media_url"}
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _err(name: str, message: str, code: str = "invalid") -> ValidationError:
+    return ValidationError({name: ValidationError(message, code=code)})
+
+
+def jurisdiction_for_client(client: ApiClient, given: str) -> LevelScheme:
+    """The client's scheme, checked against the jurisdiction it names (required when the deployment has
+    several)."""
+    given = (given or "").strip()
+    if not given:
+        jurisdiction_resolve("")  # refuses when the endpoint serves several jurisdictions
+    elif given != client.scheme.key:
+        raise _err("jurisdiction_id", _("the api_key is registered for jurisdiction %(mine)s, not %(given)s")
+                   % {"mine": client.scheme.key, "given": given})
+    return client.scheme
+
+
+def _point(sub: Open311Submission) -> tuple[float | None, float | None]:
+    lat, lon = sub.lat.strip(), sub.long.strip()
+    if not lat and not lon:
+        return None, None
+    if not lat or not lon:
+        raise _err("lat/long", _("give both lat and long"))
+    try:
+        lat_f, lon_f = float(lat), float(lon)
+    except ValueError:
+        raise _err("lat/long", _("not a number")) from None
+    if not (math.isfinite(lat_f) and math.isfinite(lon_f)) or abs(lat_f) > 90 or abs(lon_f) > 180:
+        raise _err("lat/long", _("out of range (lat -90 to 90, long -180 to 180)"))
+    return lon_f, lat_f
+
+
+def _values(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [str(v).strip() for v in items if v is not None and str(v).strip() != ""]
+
+
+def attributes_clean(matter: Matter, submitted: dict[str, Any]) -> dict[str, Any]:
+    """Submitted attribute values checked against the service definition: known codes, the datatype
+    (number, datetime, one or several of the listed keys) and required ones present."""
+    declared = {str(a["code"]): a for a in (matter.attributes or [])}
+    out: dict[str, Any] = {}
+    for code, value in submitted.items():
+        name = f"attribute[{code}]"
+        spec = declared.get(str(code))
+        if spec is None:
+            raise _err(name, _("service %(service)s has no attribute %(code)s")
+                       % {"service": matter.code, "code": code})
+        items = _values(value)
+        if not items:
+            continue
+        datatype = spec.get("datatype", "string")
+        keys = [str(v["key"]) for v in spec.get("values", [])]
+        if datatype == "multivaluelist":
+            if any(v not in keys for v in items):
+                raise _err(name, _("takes keys from %(keys)s") % {"keys": ", ".join(keys)})
+            out[str(code)] = items
+            continue
+        if len(items) > 1:
+            raise _err(name, _("takes one value"))
+        item = items[0]
+        if datatype == "singlevaluelist":
+            if item not in keys:
+                raise _err(name, _("takes one of %(keys)s") % {"keys": ", ".join(keys)})
+        elif datatype == "number":
+            try:
+                number = float(item)
+            except ValueError:
+                raise _err(name, _("not a number")) from None
+            if not math.isfinite(number):
+                raise _err(name, _("not a number"))
+            item = int(number) if number.is_integer() and "." not in item else number
+        elif datatype == "datetime":
+            try:
+                moment = parse_datetime(item)
+            except ValueError:
+                moment = None
+            if moment is None:
+                raise _err(name, _("not an ISO 8601 date and time"))
+            if timezone.is_naive(moment):
+                moment = timezone.make_aware(moment)
+            item = moment.isoformat()
+        elif len(item) > (4000 if datatype == "text" else 1000):
+            raise _err(name, _("too long"))
+        out[str(code)] = item
+    for code, spec in declared.items():
+        if spec.get("required") and code not in out:
+            raise _err(f"attribute[{code}]", _("required"))
+    return out
+
+
+def _reporter_name(first: str, last: str) -> str:
+    first, last = first.strip(), last.strip()
+    if _CJK.search(first + last):
+        return f"{last}{first}"  # 张 + 三 → 张三: family name first, no space
+    return f"{first} {last}".strip()
+
+
+def open311_request_create(*, client: ApiClient, submission: Open311Submission,
+                           idempotency_key: str = "") -> IntakeResult:
+    """A service request from an Open311 client: a case reported by the client's service login on its
+    channel. The media_url is kept as a link among the case's attributes (never downloaded); the
+    reporter's name and phone go to `case_report`, which seals them; the e-mail address is not kept.
+    Every error names the Open311 parameter at fault."""
+    sub = submission
+    scheme = jurisdiction_for_client(client, sub.jurisdiction_id)
+    code = sub.service_code.strip()
+    if not code:
+        raise _err("service_code", _("required"))
+    matter = open311_service(scheme, code)
+    if matter is None:
+        raise _err("service_code", _("unknown service %(code)s") % {"code": code[:20]})
+    lon, lat = _point(sub)
+    address_id, place = sub.address_id.strip(), sub.address_string.strip()
+    if lon is None and not address_id and not place:
+        raise _err("lat/long", _("give lat and long, address_string or address_id"))
+    if len(place) > 300:
+        raise _err("address_string", _("at most 300 characters"))
+    attributes = attributes_clean(matter, sub.attributes)
+    media_url = sub.media_url.strip()
+    if media_url:
+        try:
+            if len(media_url) > 1000:
+                raise ValidationError("too long")
+            URLValidator(schemes=["http", "https"])(media_url)
+        except ValidationError:
+            raise _err("media_url", _("not an http(s) address")) from None
+        attributes["media_url"] = media_url
+    location_field = "lat/long" if lon is not None else ("address_id" if address_id else "address_string")
+    try:
+        return case_report(
+            actor=client.user, channel=client.channel, scheme=scheme, matter=matter,
+            description=sub.description.strip() or matter.name_zh or matter.name_en,
+            node=address_id or None, lon=lon, lat=lat, place=place,
+            reporter_name=_reporter_name(sub.first_name, sub.last_name), reporter_phone=sub.phone.strip(),
+            external_ref=(sub.device_id.strip() or sub.account_id.strip())[:64], attributes=attributes,
+            idempotency_key=idempotency_key, client=f"api:{client.pk}")
+    except ValidationError as exc:
+        if not hasattr(exc, "error_dict"):
+            raise
+        renamed = {(location_field if name == "location" else _FIELDS.get(name, name)): errors
+                   for name, errors in exc.error_dict.items()}
+        raise ValidationError(renamed) from None
