@@ -16,7 +16,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.accounts import services
-from gridgov.accounts.models import Assignment, Person, Role, User
+from gridgov.accounts.models import Assignment, Department, Person, Role, Team, User
 from gridgov.accounts.selectors import assignment_scope, person_scope, user_scope_paths
 from gridgov.core.admin import ServiceAdminMixin, ServiceModelForm
 from gridgov.core.audit import audit_record
@@ -301,3 +301,79 @@ class AssignmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
             # what the autocomplete offers is scoped by NodeAdmin; what is accepted must be too
             kwargs["queryset"] = node_scope(Node.objects.current(), request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+# --------------------------------------------------------------------------- departments and teams
+class TeamForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["department", "name", "phone", "areas", "members"]
+
+    def clean(self):
+        data = super().clean()
+        # in the department's inline the department is the form's instance's (set by the formset)
+        department = data.get("department") or getattr(self.instance, "department", None)
+        areas = data.get("areas")
+        if department is not None and areas:
+            foreign = [node for node in areas if node.scheme_id != department.scheme_id]
+            if foreign:
+                self.add_error("areas", gettext("%(nodes)s are not cells of the department's scheme")
+                               % {"nodes": "、".join(str(n) for n in foreign)})
+        return data
+
+    def clean_phone(self):
+        try:
+            return services.phone_clean(self.cleaned_data.get("phone", ""))
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from exc
+
+
+class TeamInline(admin.TabularInline):
+    """A department's teams; a team with no areas answers for the whole territory (the default team)."""
+
+    model = Team
+    form = TeamForm
+    extra = 0
+    fields = ["name", "phone", "areas", "members"]
+    autocomplete_fields = ["areas", "members"]
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin):
+    list_display = ["key", "name_zh", "name_en", "scheme", "active", "team_count"]
+    list_filter = ["scheme", "active"]
+    search_fields = ["key", "name_zh", "name_en"]
+    list_select_related = ["scheme"]
+    inlines = [TeamInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["scheme", "key"] if obj is not None else []
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("teams")
+
+    @admin.display(description=_("teams"))
+    def team_count(self, obj):
+        return len(obj.teams.all())
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    form = TeamForm
+    list_display = ["name", "department", "phone", "area_names", "member_count"]
+    list_filter = ["department__scheme", "department"]
+    search_fields = ["name", "department__name_zh", "department__key"]
+    list_select_related = ["department"]
+    autocomplete_fields = ["department", "areas", "members"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("areas", "members")
+
+    @admin.display(description=_("areas"))
+    def area_names(self, obj):
+        return "、".join(node.name for node in obj.areas.all()[:5]) or gettext("the whole territory")
+
+    @admin.display(description=_("members"))
+    def member_count(self, obj):
+        return len(obj.members.all())
+

@@ -52,6 +52,12 @@ def _choice(code: str, name: str, value: Any, choices) -> str:
     return value
 
 
+def _flag(code: str, name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _err(code, name, _("true or false, not %(v)r") % {"v": value})
+
+
 def attributes_clean(code: str, attributes: Any) -> list[dict]:
     """Open311 service-definition attributes: code, datatype, description, required, values for lists."""
     if attributes in (None, ""):
@@ -88,8 +94,12 @@ def stages_clean(code: str, stages: Any) -> list[dict]:
             amount = Decimal(str(s.get("amount")))
         except (InvalidOperation, TypeError, AttributeError):
             raise _err(code, "stages", _("stage %(i)d: the time limit is not a number") % {"i": i}) from None
-        if amount <= 0:
+        if not amount.is_finite() or amount <= 0:
             raise _err(code, "stages", _("stage %(i)d: the time limit must be positive") % {"i": i})
+        if amount >= 100_000 or amount != amount.quantize(Decimal("0.01")):
+            # what the column stores: a finer limit would be rounded, and look changed at every load
+            raise _err(code, "stages", _("stage %(i)d: the time limit is at most 99999.99, with two decimals")
+                       % {"i": i})
         unit = s.get("unit")
         if unit not in LimitUnit.values:
             raise _err(code, "stages", _("stage %(i)d: unit one of %(u)s") % {"i": i, "u": ", ".join(LimitUnit.values)})
@@ -121,6 +131,8 @@ def matter_clean(item: dict[str, Any], categories: dict[str, Category]) -> tuple
         "evidence_after": bool(item.get("evidence_after", False)),
         "attributes": attributes_clean(code, item.get("attributes")),
     }
+    if "active" in item:  # absent: a stored matter keeps its state, a new one is active
+        values["active"] = _flag(code, "active", item["active"])
     if values["duty_tier"] == DutyTier.DEPARTMENT and not values["department"]:
         raise _err(code, "department", _("a department matter names its department"))
     return values, stages_clean(code, item.get("stages"))
@@ -130,8 +142,8 @@ def matter_clean(item: dict[str, Any], categories: dict[str, Category]) -> tuple
 def catalogue_load(*, key: str, data: dict[str, Any], name_zh: str = "", name_en: str = "", actor=None) -> LoadReport:
     """Upsert a catalogue's categories and matters from data (see data/default_catalogue.json). All or
     nothing: the first invalid entry raises, naming its code and field, and nothing is written. Matters
-    missing from the data are left as they are (deactivate them explicitly); a changed catalogue gets a
-    new version."""
+    missing from the data are left as they are (deactivate them explicitly, with `"active": false`; a
+    matter without the key keeps its state); a changed catalogue gets a new version."""
     report = LoadReport()
     catalogue, _created = Catalogue.objects.get_or_create(key=key, defaults={"name_zh": name_zh or key,
                                                                             "name_en": name_en})
@@ -163,7 +175,7 @@ def catalogue_load(*, key: str, data: dict[str, Any], name_zh: str = "", name_en
             continue
         current = [{"order": s.order, "name_zh": s.name_zh, "name_en": s.name_en, "amount": s.amount, "unit": s.unit,
                     "closing_condition": s.closing_condition} for s in matter.stages.all()]
-        changed = [f for f in ("category", *MATTER_FIELDS) if getattr(matter, f) != values[f]]
+        changed = [f for f in ("category", *MATTER_FIELDS, "active") if f in values and getattr(matter, f) != values[f]]
         if not changed and current == stages:
             report.unchanged += 1
             continue

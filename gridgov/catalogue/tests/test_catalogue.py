@@ -55,6 +55,9 @@ def test_load_is_idempotent_and_versions_changes():
     ({"stages": [{"name_zh": "x", "amount": 0, "unit": "WORKING_DAYS"}]}, "stages", "must be positive"),
     ({"stages": [{"name_zh": "x", "amount": 1, "unit": "WEEKS"}]}, "stages", "unit one of"),
     ({"attributes": [{"code": "a", "datatype": "singlevaluelist"}]}, "attributes", "needs values"),
+    ({"stages": [{"name_zh": "x", "amount": "1.234", "unit": "WORKING_DAYS"}]}, "stages", "two decimals"),
+    ({"stages": [{"name_zh": "x", "amount": "NaN", "unit": "WORKING_DAYS"}]}, "stages", "must be positive"),
+    ({"active": "yes"}, "active", "true or false"),
 ])
 def test_bad_entries_name_code_and_field_and_write_nothing(patch, field, reason):
     data = copy.deepcopy(DATA)
@@ -85,3 +88,18 @@ def test_the_default_catalogue_loads_and_covers_the_required_classes():
     pipe = Matter.objects.get(catalogue__key="default", name_zh="自来水管破裂")
     assert [(s.amount, s.unit) for s in pipe.stages.all()] == [(3, "CLOCK_HOURS"), (8, "CLOCK_HOURS"),
                                                                (5, "WORKING_DAYS")]
+
+
+def test_active_is_applied_when_given_and_kept_when_absent():
+    # given
+    catalogue_load(key="t", data=DATA)
+    off = copy.deepcopy(DATA)
+    off["matters"][1]["active"] = False
+    # when / then: switched off by the key, kept off by data without it, on again by the key
+    assert catalogue_load(key="t", data=off).codes_changed == ["07002"]
+    assert not Matter.objects.get(code="07002").active
+    assert catalogue_load(key="t", data=DATA).unchanged == 2
+    assert not Matter.objects.get(code="07002").active
+    off["matters"][1]["active"] = True
+    catalogue_load(key="t", data=off)
+    assert Matter.objects.get(code="07002").active

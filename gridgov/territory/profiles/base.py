@@ -58,6 +58,7 @@ from gridgov.territory.models import (
     NodeVersion,
     Term,
 )
+from gridgov.territory.profiles.loop import LoopReport, LoopSpec, profile_loop_apply, profile_loop_clear
 
 GRID_SIZE = 10.0 ** -geo.COORD_DECIMALS  # the precision the territory stores (~1 cm)
 # Planned boundaries are snap-rounded ten times coarser (~10 cm) than stored: no edge then passes
@@ -132,6 +133,7 @@ class Profile:
     logins: tuple[DemoLogin, ...]
     build: Callable[[Build], None]
     surname_bias: dict[str, float] = field(default_factory=dict)
+    loop: LoopSpec | None = None  # departments and duty lists of its closed loop (`loop.profile_loop_apply`)
 
 
 # =========================================================================== divisions
@@ -467,6 +469,7 @@ class LoadReport:
     logins: list[str]
     base_data: Any = None  # the people.demo.DemoReport when synthetic base data were loaded
     base_data_skipped: int = 0  # else the residents they would have held (0: not applicable)
+    loop: LoopReport | None = None  # the loop configuration written with it
 
     def lines(self) -> list[str]:
         out = [f"{self.profile.key}: {self.profile.name_zh} ({self.profile.name_en}), {self.seconds:.1f} s"]
@@ -478,6 +481,8 @@ class LoadReport:
         for role, n, people in self.by_role:
             out.append(f"    {role.key:<28} {n:>7} {people:>7}  {role.name_zh}")
         out.append(f"  demo logins: {', '.join(self.logins)}  (passwords: manage.py demo_logins)")
+        if self.loop is not None:
+            out += self.loop.lines()
         if self.base_data is not None:
             out += self.base_data.lines()
         elif self.base_data_skipped:
@@ -792,8 +797,8 @@ def profile_scheme(profile: Profile) -> LevelScheme | None:
 @transaction.atomic
 def profile_load(profile: Profile, *, scale: float = 1.0, progress: TextIO | None = None, actor=None,
                  people: bool | None = False, people_fill: float = 1.0) -> LoadReport:
-    """Create the profile's scheme, vocabularies, roles, territory, people, assignments and demo logins
-    in one transaction. Refused (ValidationError) when the scheme or a demo username already exists.
+    """Create the profile's scheme, vocabularies, roles, territory, people, assignments, demo logins and
+    loop configuration (`loop.profile_loop_apply`) in one transaction. Refused (ValidationError) when the scheme or a demo username already exists.
 
     `people`: also generate the synthetic base data (households, residents, houses, units ...: see
     `people.demo`) for the loaded cells, thinned by `people_fill`; None = only when they are small
@@ -822,6 +827,8 @@ def profile_load(profile: Profile, *, scale: float = 1.0, progress: TextIO | Non
     build.flush()
     build.say("demo logins")
     logins = build.create_logins()
+    build.say("loop configuration: departments, catalogue, duty lists, routing")
+    loop = profile_loop_apply(profile, actor=actor)
     services.territory_version_bump()
     base_data, skipped = None, 0
     if people is not False:
@@ -837,6 +844,7 @@ def profile_load(profile: Profile, *, scale: float = 1.0, progress: TextIO | Non
                  summary=f"profile {profile.key} at scale {scale}" + (", with base data" if base_data else ""))
     report = profile_report(profile, seconds=time.monotonic() - started, logins=logins)
     report.base_data, report.base_data_skipped = base_data, skipped
+    report.loop = loop
     return report
 
 
@@ -881,7 +889,8 @@ def profile_report(profile: Profile, *, seconds: float = 0.0, logins: list[str] 
 @transaction.atomic
 def profile_unload(profile: Profile, *, actor=None) -> int:
     """Delete a loaded profile: its scheme, every node and its history, its roles, assignments, the people
-    who hold nothing elsewhere, its synthetic base data and its demo logins. Refused when other records
+    who hold nothing elsewhere, its synthetic base data, its loop configuration (departments, duty lists with
+    their entries and requests, routing rules, case policy) and its demo logins. Refused when other records
     (cases, households not written by the demo loader ...) still point at its cells, or a demo login has its
     own audit history. Returns the nodes deleted."""
     scheme = profile_scheme(profile)
@@ -901,6 +910,7 @@ def profile_unload(profile: Profile, *, actor=None) -> int:
     audit_record(actor=actor, action="territory.profile_unload", target=scheme,
                  summary=f"profile {profile.key}: {count} nodes and {records} synthetic base-data records deleted")
     try:
+        profile_loop_clear(scheme)
         assignments.delete()
         for start in range(0, len(doomed), 5000):
             Person.objects.filter(pk__in=doomed[start:start + 5000]).delete()

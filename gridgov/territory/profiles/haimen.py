@@ -16,6 +16,7 @@ import datetime as dt
 from collections import defaultdict
 
 from gridgov.accounts.models import RoleCategory
+from gridgov.catalogue.models import DutyTier
 from gridgov.territory.models import AdminRank
 from gridgov.territory.profiles.base import (
     OPERATOR_PERMS,
@@ -30,6 +31,7 @@ from gridgov.territory.profiles.base import (
     plan_finalize,
     short_name,
 )
+from gridgov.territory.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, tier
 
 DISTRICT = "320614"
 LOGIN_TOWN = "320614104000"  # 悦来镇
@@ -255,6 +257,26 @@ def _town_name(towns: list[Plan], code9: str) -> str:
     return next(t.name for t in towns if t.code.startswith(code9))
 
 
+# the loop: 海门's three duty lists (事项准入: grid workers' own, village / community, departments')
+LOOP = LoopSpec(
+    departments=(
+        DepartmentSpec("eco-env", "南通市海门生态环境局", "Haimen Ecology and Environment Bureau"),
+        DepartmentSpec("justice", "海门区司法局", "Haimen Justice Bureau"),
+        DepartmentSpec("petitions", "海门区信访局", "Haimen Letters and Visits Bureau"),
+        DepartmentSpec("police-sanchang", "海门公安分局三厂派出所", "Sanchang police station"),
+        DepartmentSpec("police-haimen", "海门公安分局海门派出所", "Haimen street police station"),
+    ),
+    duty_lists=(
+        DutyListSpec("grid", "网格员自办事项清单", "Grid workers' self-handled matters", DutyTier.GRID, True,
+                     tier(DutyTier.GRID)),
+        DutyListSpec("community", "村(社区)办理事项清单", "Matters handled by the village / community",
+                     DutyTier.COMMUNITY, True, tier(DutyTier.COMMUNITY)),
+        DutyListSpec("department", "部门办理事项清单", "Matters handled by departments", DutyTier.DEPARTMENT, False,
+                     tier(DutyTier.DEPARTMENT)),
+    ),
+)
+
+
 PROFILE = Profile(
     key="haimen",
     county=DISTRICT,
@@ -273,6 +295,7 @@ PROFILE = Profile(
     roles=ROLES,
     logins=LOGINS,
     build=build,
+    loop=LOOP,
     surname_bias={"施": 6.0, "陆": 3.0, "黄": 2.0, "张": 1.5, "沈": 2.5, "顾": 3.0, "倪": 4.0, "茅": 4.0, "龚": 2.5,
                   "宋": 2.0, "陈": 1.5, "徐": 2.0, "朱": 2.0},
 )

@@ -14,6 +14,7 @@ import datetime as dt
 import random
 
 from gridgov.accounts.models import RoleCategory
+from gridgov.catalogue.models import DutyTier
 from gridgov.territory.models import AdminRank
 from gridgov.territory.profiles.base import (
     OPERATOR_PERMS,
@@ -28,6 +29,7 @@ from gridgov.territory.profiles.base import (
     plan_finalize,
     short_name,
 )
+from gridgov.territory.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, tier
 
 DISTRICT = "350304"
 STREET = "350304001000"  # 镇海街道
@@ -277,6 +279,20 @@ def _people(b: Build, root: Plan, street: Plan, communities: list[Plan]) -> None
     b.login("licheng_unit", unit_leader_of.get(login_community) or next(iter(unit_leader_of.values())))
 
 
+# the loop: one duty list of the grid workers; the town street's offices and the district's departments
+LOOP = LoopSpec(
+    departments=(
+        DepartmentSpec("eco-env", "莆田市荔城生态环境局", "Licheng Ecology and Environment Bureau"),
+        DepartmentSpec("justice", "荔城区司法局", "Licheng Justice Bureau"),
+        DepartmentSpec("petitions", "荔城区信访局", "Licheng Letters and Visits Bureau"),
+        DepartmentSpec("police-zhenhai", "荔城公安分局镇海派出所", "Zhenhai police station"),
+    ),
+    duty_lists=(
+        DutyListSpec("grid", "网格员职责清单", "Grid workers' duty list", DutyTier.GRID, True, tier(DutyTier.GRID)),
+    ),
+)
+
+
 PROFILE = Profile(
     key="licheng",
     county=DISTRICT,
@@ -295,6 +311,7 @@ PROFILE = Profile(
     roles=ROLES,
     logins=LOGINS,
     build=build,
+    loop=LOOP,
     surname_bias={"林": 6.0, "陈": 4.0, "黄": 4.0, "郑": 4.0, "吴": 2.0, "王": 1.0, "李": 1.2, "翁": 1.0, "蔡": 2.0,
                   "方": 2.5, "许": 2.0, "朱": 1.5, "卓": 1.0, "韩": 1.5},
 )

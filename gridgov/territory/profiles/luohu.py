@@ -17,6 +17,7 @@ import datetime as dt
 from collections import defaultdict
 
 from gridgov.accounts.models import RoleCategory
+from gridgov.catalogue.models import DutyTier
 from gridgov.territory import geometry as geo
 from gridgov.territory import services
 from gridgov.territory.models import AdminRank
@@ -32,6 +33,15 @@ from gridgov.territory.profiles.base import (
     outline,
     plan_finalize,
     short_name,
+)
+from gridgov.territory.profiles.loop import (
+    DepartmentSpec,
+    DutyListSpec,
+    LoopSpec,
+    all_of,
+    in_categories,
+    negate,
+    tier,
 )
 
 DISTRICT = "440303"
@@ -257,6 +267,31 @@ def _people(b: Build, root: Plan, communities: list[Plan]) -> None:
     b.login("luohu_grid1", first_worker[login_community])
 
 
+# the loop: the comprehensive grid's four kinds of work, all given to grid workers; department matters are on
+# no list, so they stay the departments' duty (入格事项准入)
+INFORMATION = in_categories("信息核采")
+SERVICES = in_categories("民生服务", "矛盾纠纷")
+LOOP = LoopSpec(
+    departments=(
+        DepartmentSpec("eco-env", "深圳市生态环境局罗湖管理局", "Luohu office of the Shenzhen Ecology and Environment "
+                                                             "Bureau"),
+        DepartmentSpec("justice", "罗湖区司法局", "Luohu Justice Bureau"),
+        DepartmentSpec("petitions", "罗湖区信访局", "Luohu Letters and Visits Bureau"),
+        DepartmentSpec("police-dongmen", "罗湖公安分局东门派出所", "Dongmen police station"),
+    ),
+    duty_lists=(
+        DutyListSpec("information", "信息核采", "Information collection", DutyTier.GRID, True,
+                     all_of(tier(DutyTier.GRID), INFORMATION)),
+        DutyListSpec("patrol", "网格巡查", "Grid patrol", DutyTier.GRID, True,
+                     all_of(tier(DutyTier.GRID), negate(INFORMATION))),
+        DutyListSpec("community-service", "社区服务", "Community services", DutyTier.COMMUNITY, True,
+                     all_of(tier(DutyTier.COMMUNITY), SERVICES)),
+        DutyListSpec("coordination", "街社统筹", "Street and community coordination", DutyTier.COMMUNITY, True,
+                     all_of(tier(DutyTier.COMMUNITY), negate(SERVICES))),
+    ),
+)
+
+
 PROFILE = Profile(
     key="luohu",
     county=DISTRICT,
@@ -275,6 +310,7 @@ PROFILE = Profile(
     roles=ROLES,
     logins=LOGINS,
     build=build,
+    loop=LOOP,
     surname_bias={"陈": 3.0, "黄": 2.5, "李": 1.5, "张": 1.5, "何": 2.0, "梁": 2.5, "罗": 2.0, "叶": 2.0, "钟": 2.0,
                   "彭": 1.5, "曾": 2.0, "赖": 1.0, "邓": 2.0, "刘": 1.5},
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from gridgov.accounts.models import RoleCategory
+from gridgov.catalogue.models import DutyTier
 from gridgov.territory.models import AdminRank
 from gridgov.territory.profiles.base import (
     OPERATOR_PERMS,
@@ -27,6 +28,7 @@ from gridgov.territory.profiles.base import (
     plan_finalize,
     short_name,
 )
+from gridgov.territory.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, any_of, named, tier
 
 DISTRICT = "110117"
 TOWN = "110117213000"  # 黄松峪乡
@@ -172,6 +174,26 @@ def build(b: Build) -> None:
     b.login("pinggu_grid1", workers[0])
 
 
+# the loop: the township's offices; the micro-grid worker's duty list (the seven duties above, and the grid
+# tier's matters) and the village's needs list (what villagers ask of the village)
+LOOP = LoopSpec(
+    departments=(
+        DepartmentSpec("town-enforcement", "黄松峪乡综合行政执法队", "Huangsongyu township law enforcement team"),
+        DepartmentSpec("town-agriculture", "黄松峪乡农业农村办公室", "Huangsongyu township agriculture office"),
+        DepartmentSpec("town-safety", "黄松峪乡平安建设办公室", "Huangsongyu township public safety office"),
+        DepartmentSpec("town-social", "黄松峪乡社会事务办公室", "Huangsongyu township social affairs office"),
+        DepartmentSpec("town-emergency", "黄松峪乡应急管理办公室", "Huangsongyu township emergency office"),
+        DepartmentSpec("town-environment", "黄松峪乡生态环境办公室", "Huangsongyu township environment office"),
+        DepartmentSpec("police-huangsongyu", "平谷分局黄松峪派出所", "Huangsongyu police station"),
+    ),
+    duty_lists=(
+        DutyListSpec("duties", "职责清单", "Duty list", DutyTier.GRID, True,
+                     any_of(tier(DutyTier.GRID), named(*DUTIES.split("、")))),
+        DutyListSpec("needs", "需求清单", "Needs list", DutyTier.COMMUNITY, True, tier(DutyTier.COMMUNITY)),
+    ),
+)
+
+
 PROFILE = Profile(
     key="pinggu",
     county=DISTRICT,
@@ -190,5 +212,6 @@ PROFILE = Profile(
     roles=ROLES,
     logins=LOGINS,
     build=build,
+    loop=LOOP,
     surname_bias={"王": 2.0, "李": 1.5, "张": 1.8, "刘": 1.8, "杨": 1.5, "赵": 1.5, "郭": 1.5, "史": 2.0, "于": 1.5},
 )

@@ -19,6 +19,7 @@ import datetime as dt
 import shapely
 
 from gridgov.accounts.models import RoleCategory
+from gridgov.catalogue.models import DutyTier
 from gridgov.territory import geometry as geo
 from gridgov.territory import services
 from gridgov.territory.models import AdminRank, Node
@@ -34,6 +35,7 @@ from gridgov.territory.profiles.base import (
     outline,
     plan_finalize,
 )
+from gridgov.territory.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, tier
 
 DISTRICT = "420602"
 LOGIN_STREET = "420602004000"  # 檀溪街道
@@ -280,6 +282,20 @@ def _people(b: Build, root: Plan) -> None:
     b.login("xiangyang_grid1", first_worker[login_community])
 
 
+# the loop: one duty list of the grid workers (多网合一: the other networks' matters stay with their departments)
+LOOP = LoopSpec(
+    departments=(
+        DepartmentSpec("eco-env", "襄阳市襄城生态环境分局", "Xiangcheng Ecology and Environment Bureau"),
+        DepartmentSpec("justice", "襄城区司法局", "Xiangcheng Justice Bureau"),
+        DepartmentSpec("petitions", "襄城区信访局", "Xiangcheng Letters and Visits Bureau"),
+        DepartmentSpec("police-gucheng", "襄城公安分局古城派出所", "Gucheng police station"),
+    ),
+    duty_lists=(
+        DutyListSpec("grid", "网格员职责清单", "Grid workers' duty list", DutyTier.GRID, True, tier(DutyTier.GRID)),
+    ),
+)
+
+
 PROFILE = Profile(
     key="xiangyang",
     county=DISTRICT,
@@ -299,6 +315,7 @@ PROFILE = Profile(
     roles=ROLES,
     logins=LOGINS,
     build=build,
+    loop=LOOP,
     surname_bias={"王": 1.5, "李": 1.3, "张": 1.3, "刘": 1.5, "陈": 1.2, "杨": 1.2, "周": 1.5, "胡": 2.0, "黄": 1.3,
                   "吴": 1.2, "徐": 1.2, "余": 2.0, "程": 1.5, "袁": 1.5, "万": 2.0, "聂": 1.0},
 )

@@ -10,6 +10,7 @@ from gridgov.people.demo import demo_estimate
 from gridgov.people.models import Resident
 from gridgov.territory.profiles import PROFILES, profile_get, profile_load, profile_scheme, profile_unload
 from gridgov.territory.profiles.base import PEOPLE_AUTO_LIMIT, profile_people_load
+from gridgov.territory.profiles.loop import profile_loop_apply
 
 
 class Command(BaseCommand):
@@ -48,6 +49,7 @@ class Command(BaseCommand):
         if scheme is not None:
             if if_empty:
                 self.stdout.write(f"{name} is already loaded (level scheme {name!r} exists).")
+                self.loop_if_missing(profile)
                 self.people_if_wanted(profile, scheme, people=people, fill=people_fill, progress=progress)
                 return
             if not replace:
@@ -64,6 +66,16 @@ class Command(BaseCommand):
             raise CommandError("; ".join(exc.messages)) from exc
         for line in report.lines():
             self.stdout.write(line)
+
+    def loop_if_missing(self, profile) -> None:
+        """A profile loaded before it had a loop configuration gets it (idempotent: else nothing changes)."""
+        try:
+            report = profile_loop_apply(profile)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        if report.changed:
+            for line in report.lines():
+                self.stdout.write(line)
 
     def people_if_wanted(self, profile, scheme, *, people: bool | None, fill: float, progress) -> None:
         """On a loaded profile: --people upserts the base data (unchanged rows stay so); by default they are
