@@ -31,6 +31,7 @@ migrate: venv
 demo: migrate
 	$(PY) manage.py load_profile $(PROFILE) --if-empty
 	$(PY) manage.py load_catalogue
+	$(PY) manage.py load_demo_cases $(PROFILE) --if-empty
 	$(PY) manage.py demo_logins
 
 ## make run: install, migrate, load the demo district, serve on http://$(HOST):$(PORT)

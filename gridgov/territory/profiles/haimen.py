@@ -98,6 +98,8 @@ LOGINS = (
     DemoLogin("haimen_village", "总网格长（村党组织书记）", "Chief grid leader (village party secretary)"),
     DemoLogin("haimen_grid1", "专职网格员", "Full-time grid worker"),
     DemoLogin("haimen_police", "社区民警（联系多个网格）", "Community police officer linked to several grids"),
+    DemoLogin("haimen_dept", "职能部门处置人员（各部门默认组）",
+              "Department handler (in every department's default team)"),
 )
 
 
@@ -251,6 +253,7 @@ def _people(b: Build, root: Plan, villages: list[Plan]) -> None:
     b.login("haimen_village", chiefs[login_village.code])
     b.login("haimen_grid1", first_grid_worker[login_village.code])
     b.login("haimen_police", officer)
+    b.login("haimen_dept", None)  # joins the departments' teams when the loop is applied
 
 
 def _town_name(towns: list[Plan], code9: str) -> str:

@@ -90,6 +90,8 @@ LOGINS = (
     DemoLogin("licheng_community", "镇海社区党委书记", "Zhenhai community party secretary"),
     DemoLogin("licheng_grid1", "镇海社区网格员", "Grid worker in Zhenhai community"),
     DemoLogin("licheng_unit", "镇海社区综合单元长", "Comprehensive unit leader in Zhenhai community"),
+    DemoLogin("licheng_dept", "职能部门处置人员（各部门默认组）",
+              "Department handler (in every department's default team)"),
 )
 
 ESTATE_HEADS = "东西南北新金福荔梅兴龙凤英文阔埭长"
@@ -277,6 +279,7 @@ def _people(b: Build, root: Plan, street: Plan, communities: list[Plan]) -> None
     b.login("licheng_community", secretaries[login_community])
     b.login("licheng_grid1", first_worker[login_community])
     b.login("licheng_unit", unit_leader_of.get(login_community) or next(iter(unit_leader_of.values())))
+    b.login("licheng_dept", None)  # joins the departments' teams when the loop is applied
 
 
 # the loop: one duty list of the grid workers; the town street's offices and the district's departments

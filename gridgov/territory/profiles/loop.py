@@ -224,6 +224,11 @@ def profile_loop_apply(profile, *, actor=None) -> LoopReport:
     lonely = list(Department.objects.filter(scheme=scheme, teams__isnull=True))
     Team.objects.bulk_create([Team(department=d, name=DEFAULT_TEAM) for d in lonely])
     report.teams_created = len(lonely)
+    # the profile's demo department handler answers for every department's default team
+    handler = get_user_model().objects.filter(username=f"{profile.key}_dept").first()
+    if handler is not None:
+        for team in Team.objects.filter(department__scheme=scheme, name=DEFAULT_TEAM).exclude(members=handler):
+            team.members.add(handler)
     # duty lists
     matters = list(catalogue.matters.filter(active=True).select_related("category").order_by("code"))
     approver = None

@@ -117,6 +117,8 @@ LOGINS = (
     DemoLogin("luohu_street", "南湖街道综合网格工作人员", "Nanhu street grid office staff"),
     DemoLogin("luohu_community", "社区党委书记", "Community party committee secretary"),
     DemoLogin("luohu_grid1", "综合网格员", "Comprehensive grid worker"),
+    DemoLogin("luohu_dept", "职能部门处置人员（各部门默认组）",
+              "Department handler (in every department's default team)"),
 )
 
 PROPERTY_COMPANIES = ("万科物业", "招商积余", "华润物业", "中海物业", "长城物业", "莲花物业", "罗湖物业", "鹏基物业")
@@ -265,6 +267,7 @@ def _people(b: Build, root: Plan, communities: list[Plan]) -> None:
     b.login("luohu_street", street_staff[login_community[:9] + "000"])
     b.login("luohu_community", secretaries[login_community])
     b.login("luohu_grid1", first_worker[login_community])
+    b.login("luohu_dept", None)  # joins the departments' teams when the loop is applied
 
 
 # the loop: the comprehensive grid's four kinds of work, all given to grid workers; department matters are on

@@ -89,6 +89,8 @@ LOGINS = (
     DemoLogin("pinggu_town", "黄松峪乡网格中心工作人员", "Huangsongyu township grid centre staff"),
     DemoLogin("pinggu_village", "白云寺村党支部书记", "Baiyunsi village party secretary"),
     DemoLogin("pinggu_grid1", "白云寺村第1微网格网格员", "Micro-grid worker of Baiyunsi micro-grid 1"),
+    DemoLogin("pinggu_dept", "职能部门处置人员（各部门默认组）",
+              "Department handler (in every department's default team)"),
 )
 
 
@@ -172,6 +174,7 @@ def build(b: Build) -> None:
     b.login("pinggu_town", town_staff)
     b.login("pinggu_village", secretary)
     b.login("pinggu_grid1", workers[0])
+    b.login("pinggu_dept", None)  # joins the departments' teams when the loop is applied
 
 
 # the loop: the township's offices; the micro-grid worker's duty list (the seven duties above, and the grid

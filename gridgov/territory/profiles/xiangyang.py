@@ -99,6 +99,8 @@ LOGINS = (
     DemoLogin("xiangyang_street", "檀溪街道网格中心调度员", "Tanxi street grid centre dispatcher"),
     DemoLogin("xiangyang_community", "社区党组织书记", "Community party secretary"),
     DemoLogin("xiangyang_grid1", "专职网格员", "Full-time grid worker"),
+    DemoLogin("xiangyang_dept", "职能部门处置人员（各部门默认组）",
+              "Department handler (in every department's default team)"),
 )
 
 
@@ -280,6 +282,7 @@ def _people(b: Build, root: Plan) -> None:
     b.login("xiangyang_street", street_staff[login_community[:9] + "000"])
     b.login("xiangyang_community", secretaries[login_community])
     b.login("xiangyang_grid1", first_worker[login_community])
+    b.login("xiangyang_dept", None)  # joins the departments' teams when the loop is applied
 
 
 # the loop: one duty list of the grid workers (多网合一: the other networks' matters stay with their departments)

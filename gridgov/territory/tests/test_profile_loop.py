@@ -165,3 +165,19 @@ def test_every_profile_declares_a_loop():
     for module in (haimen, licheng, luohu, pinggu, xiangyang):
         profile = profile_get(module.PROFILE.key)
         assert profile.loop is module.LOOP and profile.loop.duty_lists
+
+
+def test_demo_cases_run_through_the_loaded_profile():
+    from gridgov.cases.demo import demo_cases
+    from gridgov.cases.models import Case, CaseEvent
+
+    # given the loaded village with its loop configuration and its demo department handler
+    scheme = profile_load(profile_get("pinggu")).scheme
+    handler = get_user_model().objects.get(username="pinggu_dept")
+    assert not Team.objects.filter(department__scheme=scheme).exclude(members=handler).exists()
+    # when demo cases are made through the services
+    report = demo_cases(scheme=scheme, count=12)
+    # then every step was allowed by the configuration and each case's events tell its story
+    assert report.created == 12 and not report.refused
+    assert Case.objects.filter(scheme=scheme).count() == 12
+    assert CaseEvent.objects.filter(case__scheme=scheme, kind="report").count() == 12

@@ -219,7 +219,7 @@ def test_load_profile_refuses_a_loaded_profile_skips_it_if_empty_and_replaces_it
     assert LevelScheme.objects.filter(key="pinggu").count() == 1
     assert not first_ids & set(Node.objects.filter(scheme__key="pinggu").values_list("pk", flat=True))
     assert Person.objects.count() == people
-    assert get_user_model().objects.filter(username__startswith="pinggu_").count() == 4
+    assert get_user_model().objects.filter(username__startswith="pinggu_").count() == 5
 
 
 def test_a_taken_demo_username_is_refused_before_anything_is_written(django_user_model):
