@@ -2,7 +2,7 @@
 
 Uses a throw-away SQLite database under var/bench/ unless BENCH_DATABASE_URL is set (e.g. PostgreSQL).
 Select modules with `python -m benchmarks locate divisions`; `--rows N` sets the size of the people
-import benchmark (BENCH_PEOPLE_ROWS).
+import benchmark (BENCH_PEOPLE_ROWS) and of the cases' time-limit watch (BENCH_CASES_ROWS).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
     argv = list(argv)
     if "--rows" in argv:
         at = argv.index("--rows")
-        os.environ["BENCH_PEOPLE_ROWS"] = argv[at + 1]
+        os.environ["BENCH_PEOPLE_ROWS"] = os.environ["BENCH_CASES_ROWS"] = argv[at + 1]
         del argv[at:at + 2]
     root = Path(__file__).resolve().parent.parent
     bench_dir = root / "var" / "bench"

@@ -1,0 +1,540 @@
+"""The closed loop: intake over HTTP, transitions, and the time-limit watch, each next to a raw baseline
+measured in the same run.
+
+(a) Cases reported per second through `POST /api/cases/` (token auth, JSON, an Idempotency-Key each) to
+    gunicorn with BENCH_CASES_WORKERS workers (default: 2 to 4, by CPUs) on PostgreSQL, from twice as
+    many client threads. Baseline: the same rows (a case's columns) as single-row autocommitted INSERTs
+    into a plain scratch table, from as many psycopg connections. PostgreSQL only: a SQLite file does
+    not take parallel writers.
+(b) Transitions per second in-process through `case_transition` (register, dispatch, accept, report
+    back, verify: five per case, BENCH_CASES_LOOPS cases). Baseline: as many single-row UPDATE + INSERT
+    pairs (the case row, one event row), each pair committed, on scratch tables.
+(c) The time-limit watch over BENCH_CASES_ROWS open cases (`--rows`, default 1,000,000), two stages each,
+    written directly (COPY / executemany, not through the services): 5 % turn yellow, 2 % turn red (1 %
+    of them already yellow), 1 % are red already and 1 % are parked past their limit; the rest are
+    green. BENCH_CASES_CHANGING_PERMILLE (default 70) sets the share that changes (per thousand, split
+    5 : 2), to measure the reading of a million open cases without waiting for 70,000 changes.
+    Figures: stage changes per second of `sla_watch` (each change: the lock, the stage, the case's
+    summary, one event, two notices), candidate stages read per second, peak RSS of the run, and a
+    second run at the same moment (changes nothing). Baseline: one raw UPDATE setting the same colours
+    (rolled back before the watch runs).
+Knobs: BENCH_CASES_API (default 2,000 cases), BENCH_CASES_LOOPS (default 500 cases), BENCH_CASES_ROWS.
+
+Run on SQLite (parts b and c), the benchmark then runs itself again on PostgreSQL when one answers at
+BENCH_CASES_POSTGRES (default postgres://postgres@127.0.0.1:5432/gridgov_bench_cases; the database is
+dropped and created anew).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import http.client
+import itertools
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from benchmarks.harness import Report
+
+DEFAULT_ROWS = 1_000_000
+DEFAULT_API = 2000
+DEFAULT_LOOPS = 500
+POSTGRES = "postgres://postgres@127.0.0.1:5432/gridgov_bench_cases"
+ROOT = Path(__file__).resolve().parent.parent
+WATER = {"kind": "DEPARTMENT", "department": "water"}
+CHUNK = 20_000
+
+
+def _setting(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _workers() -> int:
+    return _setting("BENCH_CASES_WORKERS", min(4, max(2, os.cpu_count() or 2)))
+
+
+# =========================================================================== shared
+def _loop():
+    from gridgov.cases.tests.factories import make_loop
+    from gridgov.territory.tests.factories import make_scheme, make_tree
+
+    scheme = make_scheme(key=f"bench-cases-{int(time.time())}")
+    return make_loop(scheme, make_tree(scheme))
+
+
+def _points(n: int, seed: int = 7) -> list[tuple[float, float]]:
+    """Points spread over the test district (116.0–116.1, 40.0–40.1), so nearby duplicates stay rare."""
+    rnd = random.Random(seed)
+    return [(116.0005 + rnd.random() * 0.099, 40.0005 + rnd.random() * 0.099) for _ in range(n)]
+
+
+def _adapt_dt(value):
+    return value if connection.vendor == "postgresql" or value is None else \
+        connection.ops.adapt_datetimefield_value(value)
+
+
+def _superuser() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        return bool(cursor.fetchone()[0])
+
+
+def _insert(table: str, columns: list[str], rows) -> int:
+    """Write rows fast: COPY on PostgreSQL, executemany on SQLite, committed per chunk. On PostgreSQL as a
+    superuser the foreign-key triggers are skipped while loading (the rows are built valid): they would
+    take most of the loading time of a million cases, which is not what is measured."""
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    written = 0
+    rows = iter(rows)
+    replica = connection.vendor == "postgresql" and _superuser()
+    while True:
+        chunk = list(itertools.islice(rows, CHUNK))
+        if not chunk:
+            return written
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                if replica:
+                    cursor.execute("SET LOCAL session_replication_role = replica")
+                with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+                    for row in chunk:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join(["%s"] * len(columns))
+                cursor.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({marks})", chunk)
+        written += len(chunk)
+
+
+def _columns(model) -> list[str]:
+    return [f.column for f in model._meta.concrete_fields]
+
+
+def _case_row(loop, matter_id: int, **values) -> dict:
+    """A case's columns as a dict (every column named, so a new model field fails here, loudly)."""
+    from gridgov.cases.models import Case
+
+    row = {"scheme_id": loop.scheme.pk, "node_id": loop.tree["g1"].pk, "lon": None, "lat": None, "place": "",
+           "matter_id": matter_id, "channel": "HOTLINE", "external_ref": "", "description": "占道经营",
+           "report_level": "ROUTINE", "handling_mode": "HANDOVER", "state": "REPORTED", "version": 1,
+           "tracking_code": "", "reported_at": None, "reporter_id": None, "reporter_name_sealed": "",
+           "reporter_phone_sealed": "", "reporter_phone_masked": "", "anonymous": False,
+           "owner_id": loop.office.pk, "assignee_kind": "", "assignee_user_id": None, "assignee_node_id": None,
+           "assignee_team_id": None, "routing_rule_id": None, "predicted_at": None, "due_at": None,
+           "sla_status": "NONE", "parked_at": None, "escalation_depth": None, "merged_into_id": None,
+           "rework_count": 0, "satisfaction": None, "registered_at": None, "dispatched_at": None,
+           "handled_at": None, "closed_at": None, "attributes": "{}", **values}
+    missing = set(_columns(Case)) - set(row) - {"id"}
+    assert not missing, f"bench_cases: give a value for the new case columns {missing}"
+    return row
+
+
+def _rss_peak_reset() -> None:
+    with contextlib.suppress(OSError):  # Linux: "5" resets the peak resident set size (VmHWM) of this process
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _rss_peak_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _pg_conninfo() -> str:
+    s = connection.settings_dict
+    parts = {"host": s["HOST"] or "127.0.0.1", "port": s["PORT"] or 5432, "dbname": s["NAME"],
+             "user": s["USER"] or "postgres", "password": s["PASSWORD"] or None}
+    return " ".join(f"{k}={v}" for k, v in parts.items() if v)
+
+
+# =========================================================================== (a) intake over HTTP
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _post(port: int, token: str, body: dict, key: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request("POST", "/api/cases/", body=json.dumps(body).encode(),
+                     headers={"Authorization": f"Token {token}", "Content-Type": "application/json",
+                              "Idempotency-Key": key, "Accept": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def _server(port: int, workers: int) -> subprocess.Popen:
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": "false",
+           "LOG_LEVEL": "WARNING"}
+    return subprocess.Popen([str(gunicorn), "config.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+                             "--log-level", "warning", "--timeout", "120"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL)
+
+
+def _wait_ready(port: int, token: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("gunicorn exited before serving")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/api/cases/workflow/", headers={"Authorization": f"Token {token}"})
+            status = conn.getresponse().status
+            conn.close()
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("gunicorn did not answer within 90 s")
+
+
+def _raw_intake(rows: list[dict], threads: int) -> float:
+    """Seconds for single-row autocommitted INSERTs of `rows` from `threads` psycopg connections."""
+    import psycopg
+
+    from gridgov.cases.models import Case
+
+    columns = [c for c in _columns(Case) if c != "id"]
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_raw_intake")
+        cursor.execute("CREATE TABLE bench_raw_intake (LIKE cases_case INCLUDING DEFAULTS INCLUDING IDENTITY "
+                       "INCLUDING CONSTRAINTS)")
+        cursor.execute("ALTER TABLE bench_raw_intake ADD PRIMARY KEY (id)")
+    sql = (f"INSERT INTO bench_raw_intake ({', '.join(connection.ops.quote_name(c) for c in columns)}) "
+           f"VALUES ({', '.join(['%s'] * len(columns))})")
+    shares = [rows[i::threads] for i in range(threads)]
+    conninfo = _pg_conninfo()
+
+    def insert(share: list[dict]) -> None:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            for row in share:
+                conn.execute(sql, [row[c] for c in columns])
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(insert, shares))
+    spent = time.perf_counter() - start
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM bench_raw_intake")
+        assert cursor.fetchone()[0] == len(rows)
+        cursor.execute("DROP TABLE bench_raw_intake")
+    return spent
+
+
+def measure_intake(loop, n: int) -> dict:
+    from rest_framework.authtoken.models import Token
+
+    from gridgov.cases.models import Case
+    from gridgov.cases.tests.factories import matter
+
+    token = Token.objects.get_or_create(user=loop.office)[0].key
+    workers = _workers()
+    threads = 2 * workers
+    port = _free_port()
+    points = _points(n + 4 * threads)
+    bodies = [{"channel": "HOTLINE", "matter": "02001", "scheme": loop.scheme.key, "lon": lon, "lat": lat,
+               "description": f"占道经营 {i}"} for i, (lon, lat) in enumerate(points)]
+    run = int(time.time())
+    server = _server(port, workers)
+    try:
+        _wait_ready(port, token, server)
+        warm, timed = bodies[:4 * threads], bodies[4 * threads:]
+        with ThreadPoolExecutor(threads) as pool:  # every worker has loaded the territory and the catalogue
+            assert set(pool.map(lambda i: _post(port, token, warm[i], f"warm-{run}-{i}"), range(len(warm)))) == {201}
+        before = Case.objects.count()
+        start = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            statuses = list(pool.map(lambda i: _post(port, token, timed[i], f"bench-{run}-{i}"), range(n)))
+        spent = time.perf_counter() - start
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    failed = [s for s in statuses if s != 201]
+    assert not failed, f"{len(failed)} intake requests failed, e.g. HTTP {failed[0]}"
+    assert Case.objects.count() - before == n
+    now = timezone.now()
+    rows = [_case_row(loop, matter("02001").pk, lon=b["lon"], lat=b["lat"], description=b["description"],
+                      tracking_code=f"R{run % 10**6:06d}{i:08d}"[:16], reported_at=now)
+            for i, b in enumerate(timed)]
+    raw = _raw_intake(rows, threads)
+    return {"n": n, "workers": workers, "threads": threads, "api_rps": n / spent, "raw_rps": n / raw,
+            "api_s": spent, "raw_s": raw}
+
+
+# =========================================================================== (b) transitions
+STEPS = (("register", "office", {}), ("dispatch", "office", {"assignee": WATER}), ("accept", "handler", {}),
+         ("report_back", "handler", {}), ("verify_pass", "office", {}))
+
+
+def _raw_transitions(case_ids: list[int], node_id: int) -> float:
+    """Seconds for len(STEPS) committed UPDATE + INSERT pairs per case on scratch copies of the tables."""
+    event_columns = ["id", "case_id", "seq", "kind", "at", "actor_id", "actor_role", "node_id", "from_state",
+                     "to_state", "note", "old_values", "new_values", "attachments"]
+    ids = ", ".join(str(i) for i in case_ids)
+    with connection.cursor() as cursor:
+        for table in ("bench_raw_case", "bench_raw_event"):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TABLE bench_raw_case AS SELECT * FROM cases_case WHERE id IN ({ids})")
+        cursor.execute("CREATE UNIQUE INDEX bench_raw_case_pk ON bench_raw_case (id)")
+        cursor.execute("CREATE TABLE bench_raw_event AS SELECT * FROM cases_caseevent WHERE 1 = 0")
+        cursor.execute("CREATE UNIQUE INDEX bench_raw_event_pk ON bench_raw_event (id)")
+        cursor.execute("CREATE UNIQUE INDEX bench_raw_event_seq ON bench_raw_event (case_id, seq)")
+    insert = (f"INSERT INTO bench_raw_event ({', '.join(connection.ops.quote_name(c) for c in event_columns)}) "
+              f"VALUES ({', '.join(['%s'] * len(event_columns))})")
+    event_id = itertools.count(1)
+    start = time.perf_counter()
+    for case_id in case_ids:
+        for seq, (action, _who, _kw) in enumerate(STEPS, start=2):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("UPDATE bench_raw_case SET state = %s, version = version + 1 WHERE id = %s",
+                               [action.upper()[:14], case_id])
+                cursor.execute(insert, [next(event_id), case_id, seq, action, _adapt_dt(timezone.now()), None,
+                                        "CENTRE", node_id, "A", "B", "", "{}", '{"state": "B"}', "[]"])
+    spent = time.perf_counter() - start
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM bench_raw_event")
+        assert cursor.fetchone()[0] == len(case_ids) * len(STEPS)
+        for table in ("bench_raw_case", "bench_raw_event"):
+            cursor.execute(f"DROP TABLE {table}")
+    return spent
+
+
+def measure_transitions(loop, n: int) -> dict:
+    from gridgov.cases.models import CaseState, Channel
+    from gridgov.cases.services import case_report, case_transition
+
+    cases = [case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=loop.scheme, matter="02001", lon=lon,
+                         lat=lat, description=f"占道经营 {i}").case for i, (lon, lat) in enumerate(_points(n, 11))]
+    start = time.perf_counter()
+    for case in cases:
+        for action, who, kw in STEPS:
+            case = case_transition(case=case, actor=getattr(loop, who), action=action, **kw)
+    spent = time.perf_counter() - start
+    assert case.state == CaseState.CLOSED
+    raw = _raw_transitions([c.pk for c in cases], loop.tree["g1"].pk)
+    total = n * len(STEPS)
+    return {"n": total, "tps": total / spent, "raw_tps": total / raw, "s": spent, "raw_s": raw}
+
+
+# =========================================================================== (c) the time-limit watch
+def _watch_rows(loop, n: int, now: dt.datetime, first_id: int, first_stage_id: int):
+    """(case rows, stage rows) generators for n open cases, their colours due to change as the module says."""
+    from gridgov.cases.models import Case, CaseStage
+    from gridgov.cases.tests.factories import matter
+
+    matter_id = matter("02001").pk
+    cells = (loop.tree["g1"].pk, loop.tree["g2"].pk)
+    template = _case_row(loop, matter_id, assignee_kind="DEPARTMENT", assignee_team_id=loop.water_team.pk,
+                         version=3)
+    case_columns = _columns(Case)
+    stage_columns = _columns(CaseStage)
+    minute = dt.timedelta(minutes=1)
+
+    changing = _setting("BENCH_CASES_CHANGING_PERMILLE", 70)
+    yellow_to, red_to = changing * 5 // 7, changing  # of each thousand: 5 in 7 turn yellow, 2 in 7 red
+    seen_yellow = yellow_to + (red_to - yellow_to) // 2
+
+    def plan(i: int):
+        """(state, warn, due, stored status, parked_at) of case i's first stage."""
+        bucket = i % 1000
+        if bucket < yellow_to:  # turns yellow
+            return "DISPATCHED", now - 10 * minute, now + 50 * minute, "GREEN", None
+        if bucket < red_to:  # turns red (one in two was seen yellow already)
+            return "IN_PROGRESS", now - 70 * minute, now - 10 * minute, \
+                "YELLOW" if bucket < seen_yellow else "GREEN", None
+        if bucket < red_to + 10:  # red for hours: left alone
+            return "IN_PROGRESS", now - 300 * minute, now - 240 * minute, "RED", None
+        if bucket < red_to + 20:  # parked past its limit: read, skipped
+            return "PARKED", now - 3000 * minute, now - 2000 * minute, "GREEN", now - 2500 * minute
+        ahead = (i * 7919) % (48 * 60) + 60
+        return ("DISPATCHED" if i % 2 else "IN_PROGRESS"), now + ahead * minute, now + (ahead + 60) * minute, \
+            "GREEN", None
+
+    def cases():
+        for i in range(n):
+            state, warn, due, status, parked = plan(i)
+            start = due - 5 * (due - warn)
+            row = {**template, "id": first_id + i, "node_id": cells[i % 2], "state": state,
+                   "tracking_code": f"W{first_id + i:012d}", "reported_at": _adapt_dt(start),
+                   "registered_at": _adapt_dt(start), "dispatched_at": _adapt_dt(start),
+                   "due_at": _adapt_dt(due), "sla_status": status, "parked_at": _adapt_dt(parked)}
+            yield tuple(row[c] for c in case_columns)
+
+    def stages():
+        for i in range(n):
+            _state, warn, due, status, _parked = plan(i)
+            start = due - 5 * (due - warn)
+            later = {"due": due + dt.timedelta(hours=24), "warn": due + dt.timedelta(hours=19.2)}
+            for order, (s, w, d, st) in enumerate(((start, warn, due, status), (due, later["warn"], later["due"],
+                                                                                 "GREEN")), start=1):
+                row = {"id": first_stage_id + 2 * i + order - 1, "case_id": first_id + i, "order": order,
+                       "name_zh": "处置", "name_en": "", "amount": Decimal("1.00"), "unit": "WORKING_DAYS",
+                       "closing_condition": "", "started_at": _adapt_dt(s), "due_at": _adapt_dt(d),
+                       "warn_at": _adapt_dt(w), "completed_at": None, "status": st, "extended_count": 0}
+                yield tuple(row[c] for c in stage_columns)
+
+    return case_columns, cases(), stage_columns, stages()
+
+
+def _raw_watch(now: dt.datetime) -> tuple[float, int]:
+    """Seconds of one raw UPDATE setting the colours the watch will set (rolled back), and its row count."""
+    sql = ("UPDATE cases_casestage SET status = CASE WHEN due_at <= %s THEN 'RED' ELSE 'YELLOW' END "
+           "WHERE completed_at IS NULL AND warn_at <= %s AND (status = 'GREEN' OR (status = 'YELLOW' AND "
+           "due_at <= %s)) AND case_id IN (SELECT id FROM cases_case WHERE state IN ('DISPATCHED', 'IN_PROGRESS'))")
+    at = _adapt_dt(now)
+    start = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [at, at, at])
+        changed = cursor.rowcount
+        spent = time.perf_counter() - start
+        transaction.set_rollback(True)
+    return spent, changed
+
+
+def _table_max(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+        return cursor.fetchone()[0]
+
+
+def measure_watch(loop, n: int) -> dict:
+    from gridgov.cases.models import CaseEvent, CaseStage, Notification
+    from gridgov.cases.watch import sla_watch
+
+    now = timezone.now().replace(microsecond=0)
+    first_id, first_stage = _table_max("cases_case") + 1, _table_max("cases_casestage") + 1
+    case_columns, cases, stage_columns, stages = _watch_rows(loop, n, now, first_id, first_stage)
+    start = time.perf_counter()
+    _insert("cases_case", case_columns, cases)
+    _insert("cases_casestage", stage_columns, stages)
+    load_s = time.perf_counter() - start
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for table in ("cases_case", "cases_casestage"):
+                cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                               f"(SELECT MAX(id) FROM {table}))")
+            cursor.execute("ANALYZE cases_case")
+            cursor.execute("ANALYZE cases_casestage")
+        else:
+            cursor.execute("ANALYZE")
+    raw_s, raw_changed = _raw_watch(now)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE cases_casestage")
+    events_before, notices_before = CaseEvent.objects.count(), Notification.objects.count()
+    _rss_peak_reset()
+    start = time.perf_counter()
+    first = sla_watch(now=now)
+    watch_s = time.perf_counter() - start
+    rss = _rss_peak_mb()
+    changed = first.yellow + first.red
+    assert changed == raw_changed, (first, raw_changed)
+    assert CaseEvent.objects.count() - events_before == changed
+    start = time.perf_counter()
+    again = sla_watch(now=now)
+    again_s = time.perf_counter() - start
+    assert not again.changed, again
+    red_stages = CaseStage.objects.filter(case_id__gte=first_id, status="RED").count()
+    return {"n": n, "watch_s": watch_s, "again_s": again_s, "again_checked": again.checked, "raw_s": raw_s,
+            "changed": changed,
+            "yellow": first.yellow, "red": first.red, "checked": first.checked, "rss_mb": rss, "load_s": load_s,
+            "notices": Notification.objects.count() - notices_before, "red_stages": red_stages}
+
+
+# =========================================================================== report
+def _intake_figure(vendor: str, intake: dict) -> dict:
+    return dict(name=f"cases reported via POST /api/cases/, {intake['workers']} gunicorn workers, "
+                     f"{intake['threads']} clients, {vendor}", value=intake["api_rps"], unit="cases/s",
+                baseline_name="raw single-row INSERTs, same rows, same parallelism", baseline_value=intake["raw_rps"],
+                note=f"{intake['n']:,} cases in {intake['api_s']:.1f} s")
+
+
+def _transition_figure(vendor: str, moves: dict) -> dict:
+    return dict(name=f"case transitions through case_transition, {vendor}", value=moves["tps"],
+                unit="transitions/s", baseline_name="raw UPDATE + INSERT pairs, each committed",
+                baseline_value=moves["raw_tps"], note=f"{moves['n']:,} transitions in {moves['s']:.1f} s")
+
+
+def _watch_figures(vendor: str, watch: dict) -> list[dict]:
+    n = watch["n"]
+    return [
+        dict(name=f"time-limit watch over {n:,} open cases, {vendor}", value=watch["changed"] / watch["watch_s"],
+             unit="stage changes/s", baseline_name="one raw UPDATE of the same colours",
+             baseline_value=watch["changed"] / watch["raw_s"],
+             note=f"{watch['watch_s']:.1f} s for {watch['yellow']:,} yellow + {watch['red']:,} red, "
+                  f"{watch['notices']:,} notices; {watch['checked'] / watch['watch_s']:,.0f} candidate stages "
+                  f"read/s; peak RSS {watch['rss_mb']:,.0f} MB; loading the rows took {watch['load_s']:.0f} s"),
+        dict(name=f"time-limit watch re-run over {n:,} open cases (no change), {vendor}",
+             value=watch["again_s"] * 1000, unit="ms", baseline_name="one raw UPDATE of the colours (first run)",
+             baseline_value=watch["raw_s"] * 1000,
+             note=f"lower is better; read {watch['again_checked']:,} stages of parked cases"),
+    ]
+
+
+def measure(emit) -> str:
+    """Measure the three parts on the current database, handing each figure to `emit` as it is ready."""
+    loop = _loop()
+    vendor = connection.vendor
+    if vendor == "postgresql":
+        emit(_intake_figure(vendor, measure_intake(loop, _setting("BENCH_CASES_API", DEFAULT_API))))
+    else:
+        print("  (intake over HTTP: PostgreSQL only)", flush=True)
+    emit(_transition_figure(vendor, measure_transitions(loop, _setting("BENCH_CASES_LOOPS", DEFAULT_LOOPS))))
+    for fig in _watch_figures(vendor, measure_watch(loop, _setting("BENCH_CASES_ROWS", DEFAULT_ROWS))):
+        emit(fig)
+    return vendor
+
+
+def _postgres_run(report: Report) -> None:
+    """Run this benchmark again in a child process on a fresh PostgreSQL database, when one answers."""
+    url = os.environ.get("BENCH_CASES_POSTGRES", POSTGRES)
+    try:
+        import psycopg
+
+        base, _sep, name = url.rpartition("/")
+        with psycopg.connect(f"{base}/postgres", autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # no server, no rights: the SQLite figures stand alone
+        print(f"  (PostgreSQL at {url} not usable: {type(exc).__name__}; skipped)", flush=True)
+        return
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        env = {**os.environ, "BENCH_DATABASE_URL": url, "BENCH_CASES_CHILD": out.name}
+        subprocess.run([sys.executable, "-m", "benchmarks", "cases"], env=env, check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL)
+        figures = json.loads(Path(out.name).read_text())
+    for fig in figures:
+        report.add(**fig)
+
+
+def run(report: Report) -> None:
+    child = os.environ.get("BENCH_CASES_CHILD")
+    if child:
+        figures: list[dict] = []
+        measure(figures.append)
+        Path(child).write_text(json.dumps(figures))
+        return
+    if measure(lambda fig: report.add(**fig)) == "sqlite":
+        _postgres_run(report)
