@@ -9,8 +9,6 @@ itself (no user) is SYSTEM.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from django.db.models import Q
 
 from gridgov.accounts.models import Assignment
@@ -18,12 +16,58 @@ from gridgov.cases.models import ActionGrant, AssigneeKind, Case, ReportIn
 from gridgov.cases.transitions import TRANSITIONS
 
 
-@dataclass
 class Standing:
-    """What one user is for one case."""
+    """What one user is for one case, worked out lazily: each holder is looked up only when a grant asks
+    about it (a transition usually needs one or two of them)."""
 
-    holders: set[str] = field(default_factory=set)
-    roles: list[tuple[int, str, int, str]] = field(default_factory=list)  # (role id, category, level id, label)
+    def __init__(self, user, case: Case):
+        self.user, self.case = user, case
+        self._known: dict[str, bool] = {}
+        self._roles: list[tuple[int, str, int, str]] | None = None
+        self.active = user is not None and getattr(user, "is_authenticated", False) and user.is_active
+
+    @property
+    def roles(self) -> list[tuple[int, str, int, str]]:
+        """(role id, category, level id, label) of the user's current assignments on the case's cell or above."""
+        if self._roles is None:
+            self._roles = [] if not self.active else [
+                (role_id, category, level_id, f"{role_key}@{level_key}")
+                for role_id, category, level_id, role_key, level_key in (
+                    Assignment.objects.current().filter(person__user=self.user,
+                                                        node_id__in=_ancestor_ids(self.case.node),
+                                                        node__valid_to__isnull=True)
+                    .values_list("role_id", "role__category", "node__level_id", "role__key", "node__level__key"))]
+        return self._roles
+
+    def has(self, holder: str) -> bool:
+        if holder not in self._known:
+            self._known[holder] = self._compute(holder)
+        return self._known[holder]
+
+    def _compute(self, holder: str) -> bool:
+        user, case = self.user, self.case
+        if holder == "SYSTEM":
+            return user is None
+        if not self.active:
+            return False
+        if holder == "CENTRE":
+            return bool(user.is_superuser or getattr(user, "sees_everything", False))
+        if holder == "OWNER":
+            return case.owner_id == user.pk
+        if holder == "FINDER":
+            return case.reporter_id == user.pk
+        if holder == "ASSIGNEE":
+            return case_is_assignee(user, case)
+        if holder == "REPORT_IN":
+            return ReportIn.objects.filter(escalation__case=case, reported_at__isnull=True,
+                                           department__teams__members=user).exists()
+        if holder == "ROLE":
+            return bool(self.roles)
+        return False
+
+    @property
+    def holders(self) -> set[str]:
+        return {h for h in ActionGrant.Holder.values if self.has(h)}
 
 
 def _ancestor_ids(node) -> list[int]:
@@ -31,32 +75,7 @@ def _ancestor_ids(node) -> list[int]:
 
 
 def user_standing(user, case: Case) -> Standing:
-    standing = Standing()
-    if user is None:
-        standing.holders.add("SYSTEM")
-        return standing
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return standing
-    if user.is_superuser or getattr(user, "sees_everything", False):
-        standing.holders.add("CENTRE")
-    if case.owner_id == user.pk:
-        standing.holders.add("OWNER")
-    if case.reporter_id == user.pk:
-        standing.holders.add("FINDER")
-    if case_is_assignee(user, case):
-        standing.holders.add("ASSIGNEE")
-    if ReportIn.objects.filter(escalation__case=case, reported_at__isnull=True,
-                               department__teams__members=user).exists():
-        standing.holders.add("REPORT_IN")
-    for role_id, category, level_id, role_key, level_key in (
-        Assignment.objects.current().filter(person__user=user, node_id__in=_ancestor_ids(case.node),
-                                            node__valid_to__isnull=True)
-        .values_list("role_id", "role__category", "node__level_id", "role__key", "node__level__key")
-    ):
-        standing.roles.append((role_id, category, level_id, f"{role_key}@{level_key}"))
-    if standing.roles:
-        standing.holders.add("ROLE")
-    return standing
+    return Standing(user, case)
 
 
 def case_is_assignee(user, case: Case) -> bool:
@@ -78,7 +97,7 @@ def _grants(case: Case, action: str | None = None):
 def grant_match(standing: Standing, grant: ActionGrant) -> str | None:
     """The label of the standing that satisfies `grant`, or None."""
     if grant.holder != "ROLE":
-        return grant.holder if grant.holder in standing.holders else None
+        return grant.holder if standing.has(grant.holder) else None
     for role_id, category, level_id, label in standing.roles:
         if (grant.role_id == role_id or (grant.role_category and grant.role_category == category)) and (
                 grant.level_id is None or grant.level_id == level_id):
@@ -90,7 +109,9 @@ def action_allowed_as(user, case: Case, action: str, *, standing: Standing | Non
     """The standing under which `user` may take `action` on `case` ("CENTRE", "ROLE:grid_worker@grid" ...),
     or None if no grant allows it."""
     standing = standing or user_standing(user, case)
-    for grant in _grants(case, action):
+    # cheap holders first: a role lookup or a team query only when nothing simpler grants the action
+    cost = {"SYSTEM": 0, "CENTRE": 0, "OWNER": 0, "FINDER": 0, "ASSIGNEE": 1, "ROLE": 2, "REPORT_IN": 3}
+    for grant in sorted(_grants(case, action), key=lambda g: cost.get(g.holder, 4)):
         label = grant_match(standing, grant)
         if label:
             return label

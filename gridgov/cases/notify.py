@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from gridgov.accounts.models import Assignment, RoleCategory
@@ -42,15 +41,15 @@ def ancestors_at_depths(node: Node, depths: Iterable[int]) -> list[Node]:
 
 def notify(*, users: Iterable, case: Case, kind: str, key: str, text: str) -> int:
     """Write one notification per user for `key`; users already told (same key) are skipped. Returns how
-    many were written."""
+    many were written. Two queries whatever the number of users; a concurrent writer of the same key is
+    absorbed by the unique constraint."""
+    wanted = {u.pk: u for u in users if u is not None}
+    if not wanted:
+        return 0
+    key = key[:120]
+    told = set(Notification.objects.filter(key=key, recipient_id__in=wanted).values_list("recipient_id", flat=True))
     now = timezone.now()
-    written = 0
-    for user in {u for u in users if u is not None}:
-        try:
-            with transaction.atomic():
-                Notification.objects.create(recipient=user, case=case, kind=kind, key=key[:120], text=text[:300],
-                                            created_at=now)
-            written += 1
-        except IntegrityError:
-            continue
-    return written
+    rows = [Notification(recipient=u, case=case, kind=kind, key=key, text=text[:300], created_at=now)
+            for pk, u in wanted.items() if pk not in told]
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)

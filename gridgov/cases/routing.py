@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import shapely
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -140,14 +139,20 @@ def case_route(case: Case, *, at: dt.datetime | None = None) -> tuple[RoutingRul
 
 def completion_predict(case: Case, *, start: dt.datetime) -> dt.datetime | None:
     """`start` plus the median time from dispatch to closing of closed cases of the same matter in the
-    case's area: its cell, else the nearest ancestor with at least PREDICTION_MIN such cases."""
+    case's area: its cell, else the nearest ancestor with at least PREDICTION_MIN such cases. One query:
+    the most recent closed cases of the matter under the case's top-level area, grouped here."""
     if case.matter_id is None:
         return None
-    base = Case.objects.filter(matter_id=case.matter_id, closed_at__isnull=False,
-                               dispatched_at__isnull=False).exclude(pk=case.pk)
-    for ancestor in reversed(_ancestors(case.node)):
-        rows = list(base.filter(Q(node=ancestor) | Q(node__path__startswith=ancestor.path))
-                    .order_by("-closed_at").values_list("dispatched_at", "closed_at")[:PREDICTION_SAMPLE])
-        if len(rows) >= PREDICTION_MIN:
-            return start + dt.timedelta(seconds=statistics.median((c - d).total_seconds() for d, c in rows))
+    ids = [int(p) for p in case.node.path.strip("/").split("/") if p]
+    if not ids:
+        return None
+    top = f"/{ids[0]}/"
+    rows = list(Case.objects.filter(matter_id=case.matter_id, closed_at__isnull=False, dispatched_at__isnull=False,
+                                    node__path__startswith=top).exclude(pk=case.pk)
+                .order_by("-closed_at").values_list("node__path", "dispatched_at", "closed_at")[:PREDICTION_SAMPLE * 5])
+    for depth in range(len(ids), 0, -1):
+        area = "/" + "/".join(str(i) for i in ids[:depth]) + "/"
+        spans = [(c - d).total_seconds() for path, d, c in rows if path.startswith(area)][:PREDICTION_SAMPLE]
+        if len(spans) >= PREDICTION_MIN:
+            return start + dt.timedelta(seconds=statistics.median(spans))
     return None

@@ -115,11 +115,11 @@ def _scheme_resolve(scheme, node) -> LevelScheme:
     raise ValidationError({"scheme": _("name the level scheme (jurisdiction) of the report")})
 
 
-def matter_resolve(*, scheme: LevelScheme, matter, field: str = "matter") -> Matter | None:
+def matter_resolve(*, scheme: LevelScheme, matter, field: str = "matter", policy=None) -> Matter | None:
     """A matter of the scheme's catalogue, by instance, id or five-digit code."""
     if matter in (None, ""):
         return None
-    catalogue = policy_catalogue(policy_for(scheme))
+    catalogue = policy_catalogue(policy or policy_for(scheme))
     if isinstance(matter, Matter):
         found = matter if catalogue is None or matter.catalogue_id == catalogue.pk else None
     else:
@@ -206,7 +206,8 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
     if len(description) > 4000:
         raise ValidationError({"description": _("the description is longer than 4000 characters")})
     scheme_obj = _scheme_resolve(scheme, node)
-    matter_obj = matter_resolve(scheme=scheme_obj, matter=matter)
+    policy = policy_for(scheme_obj)
+    matter_obj = matter_resolve(scheme=scheme_obj, matter=matter, policy=policy)
     if channel in STAFF_CHANNELS and channel != Channel.DEPARTMENT and matter_obj is None and self_handled:
         raise ValidationError({"matter": _("choose the matter of a problem handled on the spot")})
     cell, lon_f, lat_f = _node_resolve(scheme=scheme_obj, node=node, lon=lon, lat=lat, place=place)
@@ -255,7 +256,7 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
     if key:
         existing = _replayed(client_id, key, fingerprint)
         if existing:
-            return IntakeResult(existing, created=False, duplicates=case_duplicates(existing))
+            return IntakeResult(existing, created=False, duplicates=case_duplicates(existing, policy=policy))
 
     now = at or timezone.now()
     user = actor if getattr(actor, "is_authenticated", False) else None
@@ -278,7 +279,7 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
                         attachments=stored, at=now)
             if key:
                 IntakeKey.objects.create(client=client_id, key=key, fingerprint=fingerprint, case=case)
-            _notify_level(case, kind="report")
+            _notify_level(case, kind="report", policy=policy)
     except IntegrityError:
         existing = _replayed(client_id, key, fingerprint) if key else None
         if existing is None:
@@ -288,7 +289,7 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
         case = case_transition(case=case, actor=actor, action="self_handle", before_photos=before or report_photos,
                                after_photos=after, note=note)
         case = _sample_or_close(case)
-    return IntakeResult(case, created=True, duplicates=case_duplicates(case))
+    return IntakeResult(case, created=True, duplicates=case_duplicates(case, policy=policy))
 
 
 def _replayed(client: str, key: str, fingerprint: str) -> Case | None:
@@ -392,9 +393,9 @@ def _sample_or_close(case: Case) -> Case:
     return case_transition(case=case, actor=None, action="auto_close")
 
 
-def _notify_level(case: Case, *, kind: str) -> None:
+def _notify_level(case: Case, *, kind: str, policy=None) -> None:
     """Urgent and major cases are told to the leaders and offices of the levels the policy names."""
-    depths = level_notify_depths(policy_for(case.scheme), case.report_level)
+    depths = level_notify_depths(policy or policy_for(case.scheme), case.report_level)
     if not depths:
         return
     users = set()
@@ -546,7 +547,7 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
         event = event_write(case=locked, kind=action, actor=actor, actor_role=as_role, from_state=from_state,
                             to_state=locked.state, note="\n".join(x for x in (reason, note) if x), old=old, new=new,
                             attachments=stored, at=now)
-        _notify_after(locked, t.action, event=event)
+        _notify_after(locked, t.action, event=event, policy=policy)
     return locked
 
 
@@ -571,9 +572,10 @@ def _clock_apply(case: Case, rule: Clock, *, now: dt.datetime, policy) -> None:
 
 
 # --------------------------------------------------------------------------- per-action handlers
-def _h_register(case: Case, *, actor, now, matter=None, report_level=None, handling_mode=None, **kw) -> dict:
+def _h_register(case: Case, *, actor, now, policy, matter=None, report_level=None, handling_mode=None,
+                **kw) -> dict:
     if matter not in (None, ""):
-        case.matter = matter_resolve(scheme=case.scheme, matter=matter)
+        case.matter = matter_resolve(scheme=case.scheme, matter=matter, policy=policy)
     if case.matter_id is None:
         raise ValidationError({"matter": _("choose the matter before registering the case")})
     if report_level:
@@ -846,7 +848,7 @@ _HANDLERS = {
 }
 
 
-def _notify_after(case: Case, action: str, *, event: CaseEvent) -> None:
+def _notify_after(case: Case, action: str, *, event: CaseEvent, policy) -> None:
     key = f"case{case.pk}:e{event.seq}"
     number = case.number
     if action in ("dispatch", "reroute", "verify_fail", "reopen"):
@@ -868,7 +870,7 @@ def _notify_after(case: Case, action: str, *, event: CaseEvent) -> None:
                text=_("whistle on case %(number)s: report in by %(due)s")
                % {"number": number, "due": timezone.localtime(escalation.report_in_due_at).strftime("%m-%d %H:%M")})
     elif action == "register":
-        _notify_level(case, kind="register")
+        _notify_level(case, kind="register", policy=policy)
 
 
 # =========================================================================== thin names

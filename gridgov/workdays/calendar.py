@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import chinese_calendar
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, TextChoices
+from django.db.models import Count, Max, Q, TextChoices
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -118,11 +118,11 @@ def periods_clean(periods: Sequence[Sequence[str]]) -> list[list[str]]:
 def schedule_periods(scheme=None) -> tuple[Period, ...]:
     """The working periods of `scheme` (a LevelScheme, its id, or None for the default)."""
     scheme_id = getattr(scheme, "pk", scheme)
-    rows = dict(WorkSchedule.objects.filter(scheme_id__in=[scheme_id] if scheme_id else []).values_list(
-        "scheme_id", "periods")) if scheme_id else {}
-    periods = rows.get(scheme_id)
+    wanted = Q(scheme__isnull=True) | Q(scheme_id=scheme_id) if scheme_id else Q(scheme__isnull=True)
+    rows = dict(WorkSchedule.objects.filter(wanted).order_by("pk").values_list("scheme_id", "periods"))
+    periods = rows.get(scheme_id) if scheme_id else None
     if periods is None:
-        periods = WorkSchedule.objects.filter(scheme__isnull=True).values_list("periods", flat=True).first()
+        periods = rows.get(None)
     return _parse(tuple(tuple(p) for p in (periods or DEFAULT_PERIODS)))
 
 

@@ -18,8 +18,8 @@ def grants(apps, schema_editor):
 
     ActionGrant = apps.get_model("cases", "ActionGrant")
     ActionGrant.objects.bulk_create([ActionGrant(scheme=None, **row) for row in default_grant_rows()])
-    # the command centre and the case owner see who reported; handlers do not
-    ActionGrant.objects.filter(action="register", holder__in=["CENTRE", "OWNER"]).update(sees_reporter=True)
+    # the command centre and office staff see who reported; handlers do not, even once they own the case
+    ActionGrant.objects.filter(action="register", holder="CENTRE").update(sees_reporter=True)
     ActionGrant.objects.filter(action="register", holder="ROLE", role_category="OFFICE").update(sees_reporter=True)
 
 
