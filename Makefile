@@ -36,7 +36,9 @@ demo: migrate
 
 ## make run: install, migrate, load the demo district, serve on http://$(HOST):$(PORT)
 run: demo
-	@echo "Serving gridgov on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	@echo "Serving gridgov on http://$(HOST):$(PORT)/  (Ctrl-C to stop); the task queue (imports, exports, the time-limit watch) runs beside it"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(PY) manage.py run_huey --flush-locks --quiet --skip-checks & \
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 ## make test: install dev dependencies and run the whole suite (SQLite; in CI also PostgreSQL and the browser)
