@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/territory/", include("gridgov.territory.api_urls")),
     path("api/accounts/", include("gridgov.accounts.api_urls")),
     path("api/people/", include("gridgov.people.api_urls")),
+    path("api/cases/", include("gridgov.cases.api_urls")),
     path("api/catalogue/", include("gridgov.catalogue.api_urls")),
     path("open311/v2/", include("gridgov.integrations.open311_urls")),
     path("people/", include("gridgov.people.urls")),
