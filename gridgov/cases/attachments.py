@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gridgov.cases.models import Attachment, Case
 from gridgov.people.files import private_dir, private_open
@@ -73,8 +73,28 @@ def photo_check(upload, *, field: str = "photos") -> Photo:
         raise ValidationError({field: _("%(name)s is a %(format)s image; accepted are JPEG, PNG and WebP")
                                % {"name": name, "format": fmt}})
     content_type, suffix = ACCEPTED[fmt]
+    data, width, height = _without_metadata(data, fmt, width, height)
     return Photo(data=data, sha256=hashlib.sha256(data).hexdigest(), content_type=content_type, suffix=suffix,
                  width=width, height=height)
+
+
+def _without_metadata(data: bytes, fmt: str, width: int, height: int) -> tuple[bytes, int, int]:
+    """A phone photo carries EXIF: where it was taken (GPS), the device, the owner's name. None of it may
+    reach a handler, so a photo with metadata is stored re-encoded without it (turned upright first, as
+    the orientation tag said); a photo without any is kept byte for byte."""
+    with Image.open(io.BytesIO(data)) as image:
+        if not image.getexif() and not image.info.get("exif") and not image.info.get("xmp") \
+                and not any(k in image.info for k in ("icc_profile", "comment", "text")):
+            return data, width, height
+        upright = ImageOps.exif_transpose(image)
+        if upright.mode not in ("RGB", "RGBA", "L"):
+            upright = upright.convert("RGBA" if "A" in upright.getbands() else "RGB")
+        if fmt == "JPEG" and upright.mode == "RGBA":
+            upright = upright.convert("RGB")
+        out = io.BytesIO()
+        options = {"quality": 90} if fmt in ("JPEG", "WEBP") else {}
+        upright.save(out, format=fmt, **options)
+        return out.getvalue(), upright.width, upright.height
 
 
 def photos_check(uploads, *, field: str = "photos") -> list[Photo]:

@@ -26,7 +26,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridgov.accounts.models import Department, Team
+from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.cases import clock
 from gridgov.cases.attachments import Photo, attachments_add, photos_check
 from gridgov.cases.errors import ActionForbidden, CaseConflict
@@ -432,8 +432,11 @@ def _assignee_from(spec: dict | Assignee | None, case: Case) -> Assignee | None:
         if spec.get("user") in (None, ""):
             return target_resolve(kind=kind, case=case)
         user = get_user_model().objects.filter(pk=spec["user"], is_active=True).first()
-        if user is None:
-            raise ValidationError({"assignee": _("unknown user")})
+        ancestors = [int(p) for p in case.node.path.strip("/").split("/") if p]
+        if user is None or not Assignment.objects.current().filter(
+                person__user=user, node_id__in=ancestors, role__category=RoleCategory.GRID_WORKER).exists():
+            raise ValidationError({"assignee": _("the person must be a grid worker in charge of the case's cell or "
+                                                 "of a cell above it")})
         return Assignee(kind, user=user)
     if kind == AssigneeKind.COMMUNITY:
         if spec.get("node") in (None, ""):
@@ -596,7 +599,11 @@ def _h_merge(case: Case, *, actor, now, into=None, reason="", **kw) -> dict:
     target_id = Case.pk_from_number(into) if isinstance(into, str) and "-" in into else into
     if target_id in (None, ""):
         raise ValidationError({"into": _("name the case to merge into")})
-    target = Case.objects.select_for_update(of=("self",)).filter(pk=target_id, scheme_id=case.scheme_id).first()
+    from gridgov.cases.selectors import case_scope
+
+    visible = case_scope(Case.objects.all(), actor) if actor is not None else Case.objects.all()
+    target = (Case.objects.select_for_update(of=("self",))
+              .filter(pk=target_id, scheme_id=case.scheme_id, pk__in=visible.values("pk")).first())
     if target is None or target.pk == case.pk:
         raise ValidationError({"into": _("the case to merge into must be another case of the same territory")})
     if target.state in (CaseState.MERGED, CaseState.REJECTED, CaseState.EVALUATED):

@@ -183,3 +183,43 @@ def test_case_number_carries_the_local_date(loop):
     case = case_report(actor=None, channel=Channel.RESIDENT, scheme=loop.scheme, matter="02001", lon=lon, lat=lat,
                        description="清晨占道", at=early).case
     assert case.number.startswith("20261124-")
+
+
+def test_photo_metadata_is_stripped_before_storing():
+    import io
+
+    from PIL import Image
+
+    from gridgov.cases.attachments import photo_check
+
+    # given a phone photo with a GPS position in its EXIF
+    image = Image.new("RGB", (40, 20), (10, 120, 200))
+    exif = Image.Exif()
+    exif[0x010F] = "SomePhone"  # Make
+    exif[0x8825] = {2: (39.0, 54.0, 20.0), 1: "N"}  # GPS IFD
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", exif=exif)
+    # when it is checked for storing
+    photo = photo_check(buf.getvalue())
+    # then what is kept carries no metadata
+    with Image.open(io.BytesIO(photo.data)) as stored:
+        assert not stored.getexif() and "exif" not in stored.info
+        assert stored.size == (40, 20)
+    # and a plain photo is kept byte for byte
+    plain = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(plain, format="PNG")
+    assert photo_check(plain.getvalue()).data == plain.getvalue()
+
+
+def test_dispatch_to_a_person_who_is_not_a_grid_worker_of_the_cell_is_refused(loop):
+    case = case_report(actor=loop.office, channel=Channel.HOTLINE, matter="02001",
+                       lon=point_in(loop.tree["g1"])[0], lat=point_in(loop.tree["g1"])[1], description="x").case
+    case = case_transition(case=case, actor=loop.office, action="register")
+    for user in (loop.worker2, loop.handler):
+        with pytest.raises(ValidationError) as err:
+            case_transition(case=case, actor=loop.office, action="dispatch",
+                            assignee={"kind": "GRID_WORKER", "user": user.pk})
+        assert "assignee" in err.value.message_dict
+    case = case_transition(case=case, actor=loop.office, action="dispatch",
+                           assignee={"kind": "GRID_WORKER", "user": loop.worker.pk})
+    assert case.assignee_user == loop.worker
