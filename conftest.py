@@ -40,3 +40,28 @@ def _append_only_tables_flushable(request):
 
     if connection.vendor == "sqlite":
         append_only_remove(connection)
+
+
+@pytest.fixture(autouse=True)
+def _migration_seeded_rows(request):
+    """Rows the migrations seed (default action grants, special groups) are emptied by the flush that ends a
+    transactional test, for every later test on the same worker: put them back before a database test."""
+    if not ({"db", "transactional_db"} & set(request.fixturenames) or request.node.get_closest_marker("django_db")):
+        yield
+        return
+    request.getfixturevalue("transactional_db" if _transactional(request) else "db")
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    from gridgov.cases.models import ActionGrant
+    from gridgov.people.models import SpecialGroup
+
+    if not ActionGrant.objects.filter(scheme__isnull=True).exists():
+        importlib.import_module("gridgov.cases.migrations.0002_guards_and_grants").grants(apps, None)
+    if not SpecialGroup.objects.exists():
+        importlib.import_module("gridgov.people.migrations.0002_guards_and_groups").install(
+            apps, SimpleNamespace(connection=connection))
+    yield
