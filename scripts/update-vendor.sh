@@ -23,3 +23,23 @@ rm -rf "$dest"
 mkdir -p "$dest"
 cp "$tmp/htmx/package/dist/htmx.min.js" "$tmp/htmx/package/LICENSE" "$dest/"
 echo "htmx $(node -p "require('$tmp/htmx/package/package.json').version") -> $dest (update gridgov/static/vendor/README.md)"
+
+ECHARTS_VERSION="${ECHARTS_VERSION:-6.1.0}"
+(cd "$tmp" && npm pack --silent "echarts@${ECHARTS_VERSION}" >/dev/null && mkdir echarts && tar xzf echarts-*.tgz -C echarts)
+dest=gridgov/static/vendor/echarts
+rm -rf "$dest"
+mkdir -p "$dest"
+cp "$tmp/echarts/package/dist/echarts.min.js" "$tmp/echarts/package/LICENSE" "$dest/"
+[ -f "$tmp/echarts/package/NOTICE" ] && cp "$tmp/echarts/package/NOTICE" "$dest/"
+echo "echarts $(node -p "require('$tmp/echarts/package/package.json').version") -> $dest (update gridgov/static/vendor/README.md)"
+
+MARKERCLUSTER_VERSION="${MARKERCLUSTER_VERSION:-1.5.3}"
+(cd "$tmp" && npm pack --silent "leaflet.markercluster@${MARKERCLUSTER_VERSION}" >/dev/null && mkdir mc \
+  && tar xzf leaflet.markercluster-*.tgz -C mc)
+dest=gridgov/static/vendor/leaflet.markercluster
+rm -rf "$dest"
+mkdir -p "$dest"
+cp "$tmp/mc/package/dist/leaflet.markercluster.js" "$tmp/mc/package/dist/MarkerCluster.css" \
+  "$tmp/mc/package/dist/MarkerCluster.Default.css" "$dest/"
+cp "$tmp/mc/package/MIT-LICENCE.txt" "$dest/LICENSE"
+echo "leaflet.markercluster $(node -p "require('$tmp/mc/package/package.json').version") -> $dest (update gridgov/static/vendor/README.md)"
