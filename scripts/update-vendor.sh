@@ -39,7 +39,8 @@ MARKERCLUSTER_VERSION="${MARKERCLUSTER_VERSION:-1.5.3}"
 dest=gridgov/static/vendor/leaflet.markercluster
 rm -rf "$dest"
 mkdir -p "$dest"
-cp "$tmp/mc/package/dist/leaflet.markercluster.js" "$tmp/mc/package/dist/MarkerCluster.css" \
-  "$tmp/mc/package/dist/MarkerCluster.Default.css" "$dest/"
+# the .map is kept for the same reason as Leaflet's (the manifest storage follows sourceMappingURL)
+cp "$tmp/mc/package/dist/leaflet.markercluster.js" "$tmp/mc/package/dist/leaflet.markercluster.js.map" \
+  "$tmp/mc/package/dist/MarkerCluster.css" "$tmp/mc/package/dist/MarkerCluster.Default.css" "$dest/"
 cp "$tmp/mc/package/MIT-LICENCE.txt" "$dest/LICENSE"
 echo "leaflet.markercluster $(node -p "require('$tmp/mc/package/package.json').version") -> $dest (update gridgov/static/vendor/README.md)"
