@@ -100,6 +100,19 @@ class CasePolicy(models.Model):
     class Meta:
         verbose_name = _("case policy")
         verbose_name_plural = _("case policies")
+        constraints = [
+            # a stage's yellow mark must come before its limit: the watch relies on it
+            models.CheckConstraint(condition=Q(yellow_share__gt=0, yellow_share__lte=1), name="policy_yellow_share",
+                                   violation_error_message=_("the yellow share is more than 0 and at most 1")),
+            models.CheckConstraint(condition=Q(verification_sample_share__gte=0, verification_sample_share__lte=1),
+                                   name="policy_sample_share",
+                                   violation_error_message=_("the sampled share is between 0 and 1")),
+            models.CheckConstraint(condition=Q(report_in_amount__gt=0), name="policy_report_in_positive",
+                                   violation_error_message=_("the report-in time limit must be positive")),
+            models.CheckConstraint(condition=Q(dissatisfied_below__gte=1, dissatisfied_below__lte=6),
+                                   name="policy_dissatisfied_range",
+                                   violation_error_message=_("the dissatisfaction threshold is a score from 1 to 6")),
+        ]
 
     def __str__(self) -> str:
         return f"policy {self.scheme_id}"

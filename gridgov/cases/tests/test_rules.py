@@ -223,3 +223,13 @@ def test_dispatch_to_a_person_who_is_not_a_grid_worker_of_the_cell_is_refused(lo
     case = case_transition(case=case, actor=loop.office, action="dispatch",
                            assignee={"kind": "GRID_WORKER", "user": loop.worker.pk})
     assert case.assignee_user == loop.worker
+
+
+def test_policy_shares_are_kept_in_range(loop):
+    from django.db import IntegrityError, transaction
+
+    from gridgov.cases.models import CasePolicy
+
+    for field, value in (("yellow_share", 1.5), ("yellow_share", 0), ("verification_sample_share", 2)):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            CasePolicy.objects.filter(scheme=loop.scheme).update(**{field: value})
