@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ValidationError
 from django.db.models import F, Prefetch
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
@@ -37,7 +36,14 @@ from gridgov.cases.attachments import attachment_path
 from gridgov.cases.filters import CaseFilter, NotificationFilter
 from gridgov.cases.grants import sees_reporter
 from gridgov.cases.models import Attachment, Case, Escalation, Notification, ReportIn, RoutingRule
-from gridgov.cases.selectors import case_duplicates, case_inbox, case_list_for_user, case_scope, case_timeline
+from gridgov.cases.selectors import (
+    case_duplicates,
+    case_inbox,
+    case_list_for_user,
+    case_scope,
+    case_timeline,
+    routing_rule_scope,
+)
 from gridgov.cases.serializers import (
     CaseActionSerializer,
     CaseActionUploadSerializer,
@@ -57,10 +63,15 @@ from gridgov.cases.serializers import (
     WorkflowSerializer,
     duplicates_data,
 )
-from gridgov.cases.services import case_evaluate, case_report, case_transition, reporter_contact
+from gridgov.cases.services import (
+    case_evaluate,
+    case_report,
+    case_reporter_reveal,
+    case_transition,
+    routing_rule_save,
+)
 from gridgov.cases.transitions import mermaid, table_document
-from gridgov.people.access import access_log_write, purpose_clean
-from gridgov.people.models import AccessKind
+from gridgov.core.api import client_address
 from gridgov.territory.models import LevelScheme, Node
 
 TAG = "cases"
@@ -77,10 +88,6 @@ IF_MATCH = OpenApiParameter(
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
 
 
-def _remote_addr(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def _expected_version(request, body_value: int | None) -> int | None:
     """The version the client read: from the body, else from `If-Match` ("3", W/"3")."""
     raw = (request.headers.get("If-Match") or "").strip()
@@ -92,20 +99,6 @@ def _expected_version(request, body_value: int | None) -> int | None:
     if body_value is not None and body_value != int(value):
         raise ValidationError({"expected_version": _("differs from the If-Match header")})
     return int(value)
-
-
-@transaction.atomic
-def case_reporter_reveal(*, user, case: Case, purpose: str, remote_addr: str | None = None) -> dict:
-    """The reporter's clear contact for a user allowed to see who reported the case, after logging the
-    reveal (who, when, which case, why) in the personal-data access log."""
-    if not sees_reporter(user, case):
-        raise PermissionDenied(_("your role may not see who reported this case"))
-    purpose = purpose_clean(purpose)
-    access_log_write(user=user, kind=AccessKind.REVEAL, purpose=purpose, record=case, node=case.node,
-                     fields=("reporter_name", "reporter_phone"), remote_addr=remote_addr)
-    contact = reporter_contact(case)
-    return {"user": case.reporter.get_username() if case.reporter_id else None, "name": contact["name"],
-            "phone": contact["phone"], "anonymous": case.anonymous}
 
 
 def _detail_queryset():
@@ -260,7 +253,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         body = RevealReporterSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return Response(case_reporter_reveal(user=request.user, case=case, purpose=body.validated_data["purpose"],
-                                             remote_addr=_remote_addr(request)))
+                                             remote_addr=client_address(request)))
 
     @extend_schema(tags=[TAG], summary="Open cases waiting on you", responses=CaseListSerializer(many=True))
     @action(detail=False, methods=["get"])
@@ -301,16 +294,6 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 # ------------------------------------------------------------------------------------------- routing rules
-def routing_rule_scope(qs, user):
-    """Rules of the schemes the user works in (all for district-wide staff)."""
-    paths = user_scope_paths(user)
-    if paths is None:
-        return qs
-    if not paths:
-        return qs.none()
-    return qs.filter(scheme_id__in=Node.objects.filter(path__in=paths).values("scheme_id"))
-
-
 class RoutingRulePermission(permissions.BasePermission):
     """Reads for any logged-in user (their schemes); writes need `cases.change_routingrule` or a
     district-wide login."""
@@ -323,19 +306,6 @@ class RoutingRulePermission(permissions.BasePermission):
             return True
         return bool(user.is_superuser or getattr(user, "sees_everything", False)
                     or user.has_perm("cases.change_routingrule"))
-
-
-def routing_rule_save(rule: RoutingRule | None, values: dict) -> RoutingRule:
-    rule = rule or RoutingRule()
-    for name, value in values.items():
-        setattr(rule, name, value)
-    try:
-        with transaction.atomic():
-            rule.save()
-    except IntegrityError:
-        raise ValidationError({"order": _("rule #%(order)s already exists in this level scheme")
-                               % {"order": rule.order}}) from None
-    return rule
 
 
 @extend_schema_view(
@@ -370,7 +340,7 @@ class RoutingRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
     def create(self, request, *args, **kwargs):
         body = RoutingRuleWriteSerializer(data=request.data, schemes=self._own_schemes())
         body.is_valid(raise_exception=True)
-        rule = routing_rule_save(None, body.validated_data)
+        rule = routing_rule_save(None, body.validated_data, actor=request.user)
         return Response(RoutingRuleSerializer(self.get_queryset().get(pk=rule.pk)).data,
                         status=status.HTTP_201_CREATED)
 
@@ -378,7 +348,7 @@ class RoutingRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
         rule = self.get_object()
         body = RoutingRuleWriteSerializer(rule, data=request.data, partial=True, schemes=self._own_schemes())
         body.is_valid(raise_exception=True)
-        routing_rule_save(rule, body.validated_data)
+        routing_rule_save(rule, body.validated_data, actor=request.user)
         return Response(RoutingRuleSerializer(self.get_queryset().get(pk=rule.pk)).data)
 
     def update(self, request, *args, **kwargs):

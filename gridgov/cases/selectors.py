@@ -13,6 +13,7 @@ from gridgov.accounts.models import Assignment
 from gridgov.accounts.selectors import paths_q, user_scope_paths
 from gridgov.cases.models import OPEN_STATES, Case, CaseEvent, CasePolicy
 from gridgov.cases.policy import policy_for
+from gridgov.territory.models import Node
 
 
 def _involved_q(user) -> Q:
@@ -81,3 +82,13 @@ def case_duplicates(case: Case, *, policy: CasePolicy | None = None) -> list[tup
                   .exclude(pk=case.pk).select_related("node", "matter"))
     found = [(c, _metres(case.lon, case.lat, c.lon, c.lat)) for c in candidates]
     return sorted([(c, d) for c, d in found if d <= radius], key=lambda cd: cd[1])
+
+
+def routing_rule_scope(qs, user):
+    """Rules of the schemes the user works in (all for district-wide staff)."""
+    paths = user_scope_paths(user)
+    if paths is None:
+        return qs
+    if not paths:
+        return qs.none()
+    return qs.filter(scheme_id__in=Node.objects.filter(path__in=paths).values("scheme_id"))

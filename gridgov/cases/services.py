@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -30,7 +30,7 @@ from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.cases import clock
 from gridgov.cases.attachments import Photo, attachments_add, photos_check
 from gridgov.cases.errors import ActionForbidden, CaseConflict
-from gridgov.cases.grants import action_allowed_as, user_standing
+from gridgov.cases.grants import action_allowed_as, sees_reporter, user_standing
 from gridgov.cases.models import (
     AssigneeKind,
     Attachment,
@@ -43,6 +43,7 @@ from gridgov.cases.models import (
     IntakeKey,
     ReportIn,
     RequestKind,
+    RoutingRule,
 )
 from gridgov.cases.notify import ancestors_at_depths, assignee_users, leaders_at, notify
 from gridgov.cases.policy import level_notify_depths, policy_catalogue, policy_for
@@ -50,9 +51,12 @@ from gridgov.cases.routing import Assignee, case_route, completion_predict, targ
 from gridgov.cases.selectors import case_duplicates
 from gridgov.cases.transitions import TRANSITIONS, Clock
 from gridgov.catalogue.models import HandlingMode, Matter, ReportLevel
+from gridgov.core.audit import audit_record
 from gridgov.people import crypto
+from gridgov.people.access import access_log_write, purpose_clean
 from gridgov.people.identifiers import phone_clean
 from gridgov.people.masking import mask_phone
+from gridgov.people.models import AccessKind
 from gridgov.territory.locate import locate
 from gridgov.territory.models import LevelScheme, Node
 from gridgov.workdays.calendar import LimitUnit, deadline
@@ -908,3 +912,34 @@ def reporter_contact(case: Case) -> dict[str, str]:
     """The reporter's contact in clear: only for callers that checked `grants.sees_reporter` and log it."""
     return {"name": crypto.unseal(case.reporter_name_sealed, field="cases.case.reporter_name"),
             "phone": crypto.unseal(case.reporter_phone_sealed, field="cases.case.reporter_phone")}
+
+
+# =========================================================================== reporter, routing rules
+@transaction.atomic
+def case_reporter_reveal(*, user, case: Case, purpose: str, remote_addr: str | None = None) -> dict:
+    """The reporter's clear contact for a user allowed to see who reported the case, after logging the
+    reveal (who, when, which case, why) in the personal-data access log."""
+    if not sees_reporter(user, case):
+        raise PermissionDenied(_("your role may not see who reported this case"))
+    purpose = purpose_clean(purpose)
+    access_log_write(user=user, kind=AccessKind.REVEAL, purpose=purpose, record=case, node=case.node,
+                     fields=("reporter_name", "reporter_phone"), remote_addr=remote_addr)
+    contact = reporter_contact(case)
+    return {"user": case.reporter.get_username() if case.reporter_id else None, "name": contact["name"],
+            "phone": contact["phone"], "anonymous": case.anonymous}
+
+
+def routing_rule_save(rule: RoutingRule | None, values: dict, *, actor=None) -> RoutingRule:
+    """Create or change a routing rule from checked values (the API's serializer checks them against the
+    scheme); two rules of a scheme cannot share an order. Logged in the audit log."""
+    rule = rule or RoutingRule()
+    for name, value in values.items():
+        setattr(rule, name, value)
+    try:
+        with transaction.atomic():
+            rule.save()
+    except IntegrityError:
+        raise ValidationError({"order": _("rule #%(order)s already exists in this level scheme")
+                               % {"order": rule.order}}) from None
+    audit_record(actor=actor, action="cases.routing_rule_save", target=rule, summary=f"#{rule.order} {rule.name}"[:300])
+    return rule

@@ -26,3 +26,8 @@ def exception_handler(exc, context):
             detail = {"non_field_errors": [str(m) for m in exc.messages]}
         exc = exceptions.ValidationError(detail=detail)
     return drf_exception_handler(exc, context)
+
+
+def client_address(request) -> str | None:
+    """The caller's address as the proxy in front handed it over (for the access and audit logs)."""
+    return request.META.get("REMOTE_ADDR") or None

@@ -32,6 +32,7 @@ from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from gridgov.core.api import client_address
 from gridgov.people import exports, services
 from gridgov.people.access import can_reveal, masked_value, personal_data_reveal
 from gridgov.people.files import private_open
@@ -119,10 +120,6 @@ def _no_nul(value: Any) -> None:
     elif isinstance(value, list):
         for item in value:
             _no_nul(item)
-
-
-def _remote_addr(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 # ------------------------------------------------------------------------------------------- permissions
@@ -615,7 +612,7 @@ class RecordViewSet(PeopleViewMixin, mixins.ListModelMixin, mixins.RetrieveModel
         data = EraseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.record_erase(record=obj, actor=request.user, reason=data.validated_data["reason"],
-                              remote_addr=_remote_addr(request))
+                              remote_addr=client_address(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     # subclasses: turn validated input into a service call
@@ -647,7 +644,7 @@ class RevealMixin:
         data.is_valid(raise_exception=True)
         v = data.validated_data
         values = personal_data_reveal(user=request.user, record=obj, fields=v.get("fields"), purpose=v["purpose"],
-                                      remote_addr=_remote_addr(request))
+                                      remote_addr=client_address(request))
         return Response({"record_type": obj._meta.model_name, "id": obj.pk, "values": values})
 
 
@@ -1191,7 +1188,7 @@ class ExportViewSet(PeopleViewMixin, mixins.ListModelMixin, mixins.RetrieveModel
         scheme = exports.export_scheme(key=v.get("scheme"), filters=v["filters"])
         job = exports.export_job_create(user=request.user, scheme=scheme, record_type=v["record_type"],
                                         filters=v["filters"], fmt=v["format"], reveal=v["reveal"],
-                                        purpose=v["purpose"], remote_addr=_remote_addr(request))
+                                        purpose=v["purpose"], remote_addr=client_address(request))
         job.refresh_from_db()
         return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
 
