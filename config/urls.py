@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/catalogue/", include("gridgov.catalogue.api_urls")),
     path("open311/v2/", include("gridgov.integrations.open311_urls")),
     path("people/", include("gridgov.people.urls")),
+    path("cases/", include("gridgov.cases.urls")),
     path("", include("gridgov.territory.urls")),
 ]
 handler404 = "gridgov.core.views.not_found"

@@ -130,6 +130,8 @@ REVEAL_PURPOSE_MIN_LENGTH = env_int("REVEAL_PURPOSE_MIN_LENGTH", 4)
 PEOPLE_EXPORT_INLINE_ROWS = env_int("PEOPLE_EXPORT_INLINE_ROWS", 5000)
 # largest photo accepted on a case (bytes); uploads are checked to be real JPEG / PNG / WebP images
 CASE_PHOTO_MAX_BYTES = env_int("CASE_PHOTO_MAX_BYTES", 10 * 1024 * 1024)
+# public tracking page: lookups per minute from one address (guessing codes by trying is cut off)
+CASE_TRACK_LOOKUPS_PER_MINUTE = env_int("CASE_TRACK_LOOKUPS_PER_MINUTE", 20)
 WHITENOISE_USE_FINDERS = True
 
 REDIS_URL = env_str("REDIS_URL", "")

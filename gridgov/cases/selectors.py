@@ -92,3 +92,25 @@ def routing_rule_scope(qs, user):
     if not paths:
         return qs.none()
     return qs.filter(scheme_id__in=Node.objects.filter(path__in=paths).values("scheme_id"))
+
+
+# milestones a reporter may follow on the public tracking page: what happened and when, never who or why
+PUBLIC_MILESTONES = {
+    "report": "REPORTED", "register": "REGISTERED", "reject": "REJECTED", "merge": "MERGED",
+    "dispatch": "DISPATCHED", "accept": "IN_PROGRESS", "self_handle": "REPORTED_BACK",
+    "report_back": "REPORTED_BACK", "verify_pass": "CLOSED", "auto_close": "CLOSED", "verify_fail": "IN_PROGRESS",
+    "reopen": "IN_PROGRESS", "approve_parking": "PARKED", "unpark": "REGISTERED", "evaluate": "EVALUATED",
+}
+
+
+def case_by_tracking_code(code: str) -> Case | None:
+    code = (code or "").strip().upper()
+    if not code.isalnum() or len(code) > 16:
+        return None
+    return Case.objects.select_related("matter", "node").filter(tracking_code=code).first()
+
+
+def case_public_progress(case: Case) -> list[tuple[str, object]]:
+    """(state reached, when) for the steps of the case a reporter may see, oldest first, from its events."""
+    rows = CaseEvent.objects.filter(case=case, kind__in=PUBLIC_MILESTONES).order_by("seq").values_list("kind", "at")
+    return [(PUBLIC_MILESTONES[kind], at) for kind, at in rows]
