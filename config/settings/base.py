@@ -132,6 +132,8 @@ PEOPLE_EXPORT_INLINE_ROWS = env_int("PEOPLE_EXPORT_INLINE_ROWS", 5000)
 CASE_PHOTO_MAX_BYTES = env_int("CASE_PHOTO_MAX_BYTES", 10 * 1024 * 1024)
 # public tracking page: lookups per minute from one address (guessing codes by trying is cut off)
 CASE_TRACK_LOOKUPS_PER_MINUTE = env_int("CASE_TRACK_LOOKUPS_PER_MINUTE", 20)
+# public report form (QR page): reports per hour from one address
+CASE_PUBLIC_REPORTS_PER_HOUR = env_int("CASE_PUBLIC_REPORTS_PER_HOUR", 10)
 WHITENOISE_USE_FINDERS = True
 
 REDIS_URL = env_str("REDIS_URL", "")
