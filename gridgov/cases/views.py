@@ -15,7 +15,7 @@ from django import forms
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -25,7 +25,7 @@ from gridgov.cases.models import CaseState, Channel
 from gridgov.cases.selectors import case_by_tracking_code, case_public_progress
 from gridgov.cases.services import case_report
 from gridgov.core.api import client_address
-from gridgov.territory.models import Node
+from gridgov.territory.views import public_cell
 
 
 def _over_limit(request, *, what: str, limit: int, seconds: int) -> bool:
@@ -50,18 +50,10 @@ class PublicReportForm(forms.Form):
     token = forms.CharField(widget=forms.HiddenInput)
 
 
-def _public_cell(scheme_key: str, code: str) -> Node:
-    node = (Node.objects.active().select_related("scheme", "level")
-            .filter(scheme__key=scheme_key, code=code).first())
-    if node is None:
-        raise Http404(_("No cell with this code is in force."))
-    return node
-
-
 @require_http_methods(["GET", "HEAD", "POST"])
 def case_public_report(request, scheme_key: str, code: str):
     """A resident reports a problem in the cell of the QR code they scanned, without an account."""
-    node = _public_cell(scheme_key, code)
+    node = public_cell(scheme_key, code)
     if request.method != "POST":
         form = PublicReportForm(initial={"token": secrets.token_urlsafe(16)})
         return render(request, "cases/report.html", {"node": node, "form": form})

@@ -21,7 +21,7 @@ from gridgov.territory.models import Node
 QR_ERROR_LEVEL = "m"  # survives a crease or a smudge on a printed card
 
 
-def _public_cell(scheme_key: str, code: str) -> Node:
+def public_cell(scheme_key: str, code: str) -> Node:
     """The cell in force today with this code; a retired, future or unknown cell is a 404."""
     node = (Node.objects.active().select_related("scheme", "level")
             .filter(scheme__key=scheme_key, code=code).first())
@@ -57,13 +57,13 @@ def home(request):
 
 @require_safe
 def cell_card(request, scheme_key: str, code: str):
-    node = _public_cell(scheme_key, code)
+    node = public_cell(scheme_key, code)
     return render(request, "territory/cell_card.html", _card_context(node))
 
 
 @require_safe
 def cell_card_print(request, scheme_key: str, code: str):
-    node = _public_cell(scheme_key, code)
+    node = public_cell(scheme_key, code)
     context = _card_context(node)
     title = _("QR code: %(name)s") % {"name": node.name}
     # segno writes the SVG itself from the code's modules: nothing user-supplied is in it but the title,
@@ -74,7 +74,7 @@ def cell_card_print(request, scheme_key: str, code: str):
 
 @require_safe
 def cell_qr_svg(request, scheme_key: str, code: str):
-    node = _public_cell(scheme_key, code)
+    node = public_cell(scheme_key, code)
     out = io.BytesIO()
     _qr(node).save(out, kind="svg", scale=8, border=4, title=node.code)
     response = HttpResponse(out.getvalue(), content_type="image/svg+xml")
