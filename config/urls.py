@@ -1,12 +1,15 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/territory/", include("gridgov.territory.api_urls")),
@@ -17,6 +20,11 @@ urlpatterns = [
     path("open311/v2/", include("gridgov.integrations.open311_urls")),
     path("people/", include("gridgov.people.urls")),
     path("cases/", include("gridgov.cases.urls")),
+    path("centre/", include("gridgov.dashboard.centre_urls")),
+    path("dashboard/", include("gridgov.dashboard.urls")),
+    path("m/", include("gridgov.cases.field_urls")),
+    path("inbox/", include("gridgov.cases.inbox_urls")),
+    path("manage/", include("gridgov.core.manage_urls")),
     path("", include("gridgov.territory.urls")),
 ]
 handler404 = "gridgov.core.views.not_found"

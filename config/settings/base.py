@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "gridgov.catalogue",
     "gridgov.cases",
     "gridgov.integrations",
+    "gridgov.dashboard",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +70,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "gridgov.core.workspaces.workspaces",
             ],
         },
     },
@@ -93,7 +95,8 @@ AUTHENTICATION_BACKENDS = ["gridgov.accounts.backends.LockoutModelBackend"]
 # Lock an account after this many failed logins in a row, for this many minutes.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 30)
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "territory:home"  # the home page sends each user on to their workspace
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 
@@ -134,6 +137,17 @@ CASE_PHOTO_MAX_BYTES = env_int("CASE_PHOTO_MAX_BYTES", 10 * 1024 * 1024)
 CASE_TRACK_LOOKUPS_PER_MINUTE = env_int("CASE_TRACK_LOOKUPS_PER_MINUTE", 20)
 # public report form (QR page): reports per hour from one address
 CASE_PUBLIC_REPORTS_PER_HOUR = env_int("CASE_PUBLIC_REPORTS_PER_HOUR", 10)
+# command centre map: worker positions older than this (minutes) are not shown
+CENTRE_POSITION_MAX_AGE_MINUTES = env_int("CENTRE_POSITION_MAX_AGE_MINUTES", 120)
+# SMS to reporters who gave a phone (registered / dispatched / handled / closed). The default backend only
+# logs (masked); gridgov.integrations.sms.HttpGatewayBackend posts to your operator's gateway.
+SMS_BACKEND = env_str("SMS_BACKEND", "gridgov.integrations.sms.LogBackend")
+SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL", "")
+SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN", "")
+SMS_SIGN = env_str("SMS_SIGN", "")
+SMS_GATEWAY_TIMEOUT = env_float("SMS_GATEWAY_TIMEOUT", 10.0)
+# public tracking page: satisfaction ratings per hour from one address
+CASE_PUBLIC_RATINGS_PER_HOUR = env_int("CASE_PUBLIC_RATINGS_PER_HOUR", 10)
 WHITENOISE_USE_FINDERS = True
 
 REDIS_URL = env_str("REDIS_URL", "")

@@ -198,3 +198,27 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return f"{self.department.key}/{self.name}"
+
+
+class PositionReport(models.Model):
+    """Where a field worker's phone said they were, reported by the browser while they work (only when
+    they allow the browser to share it). The command centre's map shows each worker's latest report."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="position_reports",
+                             verbose_name=_("user"))
+    lon = models.FloatField(_("longitude"))
+    lat = models.FloatField(_("latitude"))
+    accuracy_m = models.PositiveIntegerField(_("accuracy (m)"), null=True, blank=True)
+    reported_at = models.DateTimeField(_("reported at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("position report")
+        verbose_name_plural = _("position reports")
+        indexes = [models.Index(fields=["user", "-reported_at"], name="position_user_latest")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(lon__gte=-180, lon__lte=180, lat__gte=-90, lat__lte=90),
+                                   name="position_in_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.reported_at:%Y-%m-%d %H:%M}"

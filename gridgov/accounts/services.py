@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridgov.accounts.models import Assignment, Person, Role, RoleCategory
+from gridgov.accounts.models import Assignment, Person, PositionReport, Role, RoleCategory
 from gridgov.core.audit import audit_record
 from gridgov.territory.models import Level, LevelScheme, Node
 
@@ -136,3 +136,19 @@ def assignment_end(assignment: Assignment, *, end_date: dt.date | None = None, r
     assignment.save(update_fields=["end_date", "end_reason"])
     audit_record(actor=actor, action="accounts.assignment_end", target=assignment, summary=reason)
     return assignment
+
+
+# ------------------------------------------------------------------ positions of field workers
+POSITION_EVERY = dt.timedelta(minutes=1)
+
+
+def position_record(*, user, lon: float, lat: float, accuracy_m: int | None,
+                    now: dt.datetime | None = None) -> PositionReport | None:
+    """Keep where a field worker's phone says they are: at most one report per user and minute (None when
+    the last one is more recent). The user's row is locked so two tabs cannot both pass the check."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        if PositionReport.objects.filter(user=user, reported_at__gt=now - POSITION_EVERY).exists():
+            return None
+        return PositionReport.objects.create(user=user, lon=lon, lat=lat, accuracy_m=accuracy_m, reported_at=now)

@@ -10,7 +10,16 @@ from django.utils.translation import gettext as _
 from django_filters import fields as filter_fields
 from django_filters import rest_framework as filters
 
-from gridgov.cases.models import CLOCK_STATES, AssigneeKind, Case, CaseState, Channel, Notification, SlaStatus
+from gridgov.cases.models import (
+    CLOCK_STATES,
+    OPEN_STATES,
+    AssigneeKind,
+    Case,
+    CaseState,
+    Channel,
+    Notification,
+    SlaStatus,
+)
 from gridgov.catalogue.models import HandlingMode, ReportLevel
 from gridgov.core.filters import IdFilter
 from gridgov.territory.models import Node
@@ -47,13 +56,17 @@ class CaseFilter(filters.FilterSet):
     state = filters.MultipleChoiceFilter(choices=CaseState.choices)
     sla_status = filters.MultipleChoiceFilter(choices=SlaStatus.choices)
     channel = filters.MultipleChoiceFilter(choices=Channel.choices)
-    report_level = filters.ChoiceFilter(choices=ReportLevel.choices)
+    report_level = filters.MultipleChoiceFilter(choices=ReportLevel.choices)
     handling_mode = filters.ChoiceFilter(choices=HandlingMode.choices)
     matter = filters.CharFilter(field_name="matter__code", max_length=5, help_text="five-digit matter code")
     category = filters.CharFilter(field_name="matter__category__code", max_length=2,
                                   help_text="two-digit category code")
     node = CellFilter(help_text="cell id: cases in that cell and below")
     assignee_kind = filters.ChoiceFilter(choices=AssigneeKind.choices)
+    department = IdFilter(field_name="assignee_team__department",
+                          help_text="department id: cases assigned to one of its teams")
+    open = filters.BooleanFilter(method="filter_open", help_text="true: not finished (reported, registered, "
+                                                                 "dispatched, being handled, reported back, parked)")
     reported_after = DateTimeFilter(field_name="reported_at", lookup_expr="gte")
     reported_before = DateTimeFilter(field_name="reported_at", lookup_expr="lt")
     overdue = filters.BooleanFilter(method="filter_overdue",
@@ -64,7 +77,12 @@ class CaseFilter(filters.FilterSet):
     class Meta:
         model = Case
         fields = ["state", "sla_status", "channel", "report_level", "handling_mode", "matter", "category", "node",
-                  "assignee_kind", "reported_after", "reported_before", "overdue"]
+                  "assignee_kind", "department", "open", "reported_after", "reported_before", "overdue"]
+
+    def filter_open(self, qs, _name, value):
+        if value is None:
+            return qs
+        return qs.filter(state__in=OPEN_STATES) if value else qs.exclude(state__in=OPEN_STATES)
 
     def filter_overdue(self, qs, _name, value):
         over = Q(sla_status=SlaStatus.RED) | Q(due_at__lt=timezone.now(), state__in=CLOCK_STATES)

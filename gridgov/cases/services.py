@@ -47,6 +47,7 @@ from gridgov.cases.models import (
 )
 from gridgov.cases.notify import ancestors_at_depths, assignee_users, leaders_at, notify
 from gridgov.cases.policy import level_notify_depths, policy_catalogue, policy_for
+from gridgov.cases.reporter_notices import reporter_notice_after
 from gridgov.cases.routing import Assignee, case_route, completion_predict, target_resolve
 from gridgov.cases.selectors import case_duplicates
 from gridgov.cases.transitions import TRANSITIONS, Clock
@@ -291,8 +292,8 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
         return IntakeResult(existing, created=False, duplicates=case_duplicates(existing))
     if self_handled:
         case = case_transition(case=case, actor=actor, action="self_handle", before_photos=before or report_photos,
-                               after_photos=after, note=note)
-        case = _sample_or_close(case)
+                               after_photos=after, note=note, at=at)
+        case = _sample_or_close(case, at=at)
     return IntakeResult(case, created=True, duplicates=case_duplicates(case, policy=policy))
 
 
@@ -381,7 +382,7 @@ def _attributes_clean(matter: Matter | None, values: dict, *, channel: str) -> d
     return out
 
 
-def _sample_or_close(case: Case) -> Case:
+def _sample_or_close(case: Case, *, at: dt.datetime | None = None) -> Case:
     """巡办合一: a self-handled case closes at once, except a sample (the policy's share, chosen by a hash
     of the case id so a retry decides the same) left for verification."""
     share = float(policy_for(case.scheme).verification_sample_share)
@@ -389,12 +390,12 @@ def _sample_or_close(case: Case) -> Case:
     if bucket < share * 1000:
         with transaction.atomic():
             locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
-            event_write(case=locked, kind="sampled", actor=None, actor_role="SYSTEM",
+            event_write(case=locked, kind="sampled", actor=None, actor_role="SYSTEM", at=at,
                         from_state=locked.state, to_state=locked.state,
                         note=_("sampled for verification (%(share)s %% of self-handled cases)")
                         % {"share": round(share * 100)})
         return Case.objects.get(pk=case.pk)
-    return case_transition(case=case, actor=None, action="auto_close")
+    return case_transition(case=case, actor=None, action="auto_close", at=at)
 
 
 def _notify_level(case: Case, *, kind: str, policy=None) -> None:
@@ -860,6 +861,7 @@ _HANDLERS = {
 
 
 def _notify_after(case: Case, action: str, *, event: CaseEvent, policy) -> None:
+    reporter_notice_after(case, action, event=event)  # a text message to a reporter who left a mobile, on commit
     key = f"case{case.pk}:e{event.seq}"
     number = case.number
     if action in ("dispatch", "reroute", "verify_fail", "reopen"):

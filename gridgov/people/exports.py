@@ -16,7 +16,6 @@ Lists up to PEOPLE_EXPORT_INLINE_ROWS rows are written during the request, longe
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -27,14 +26,14 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models import Prefetch, QuerySet
-from django.utils import timezone, translation
-from django.utils.text import capfirst
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from huey.contrib.djhuey import db_task
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from gridgov.core.tabular import bilingual, sheet_title
+from gridgov.core.tabular import cell_value as _cell_value
 from gridgov.people.access import (
     PERSONAL_FIELDS,
     access_log_write,
@@ -82,18 +81,6 @@ FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv",
 }
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def bilingual(label) -> str:
-    """A column header in Chinese and English (one of them when both read the same)."""
-    with translation.override("zh-hans"):
-        zh = capfirst(str(label))
-    with translation.override("en"):
-        en = capfirst(str(label))
-    return en if zh == en else f"{zh} / {en}"
-
-
 def _label(model: type[models.Model], field: str):
     return model._meta.get_field(field).verbose_name
 
@@ -308,23 +295,6 @@ def export_scheme(*, key: str | None, filters: dict[str, Any] | None) -> LevelSc
 
 
 # ---------------------------------------------------------------------------------------------- writing
-def _cell_value(value: Any) -> Any:
-    """A value safe for a spreadsheet: no control characters, and no text a spreadsheet would run as a
-    formula (CSV injection)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, int | float):
-        return value
-    value = ILLEGAL_CHARACTERS_RE.sub("", str(value))
-    if value.startswith(_FORMULA_START):
-        value = "'" + value
-    return value
-
-
 class _CsvWriter:
     def __init__(self, path, headers: list[str]):
         self.handle = path.open("w", encoding="utf-8-sig", newline="")
@@ -341,14 +311,6 @@ class _CsvWriter:
         self.handle.close()
 
 
-
-_SHEET_FORBIDDEN = str.maketrans({c: "、" for c in "[]:*?/\\"})
-
-
-def sheet_title(title: str) -> str:
-    """A worksheet name Excel accepts: none of []:*?/\\ and at most 31 characters (translated names
-    such as 居民/实有人口 carry a slash)."""
-    return str(title).translate(_SHEET_FORBIDDEN)[:31]
 
 class _XlsxWriter:
     def __init__(self, path, headers: list[str], title: str):

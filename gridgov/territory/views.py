@@ -9,7 +9,7 @@ import io
 import segno
 from django.conf import settings
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -52,6 +52,13 @@ def _card_context(node: Node) -> dict:
 
 @require_safe
 def home(request):
+    """The public home page; a logged-in user is sent on to the workspace of their role."""
+    if request.user.is_authenticated:
+        from gridgov.core.workspaces import UserWorkspaces
+
+        home_workspace = UserWorkspaces(request.user).home
+        if home_workspace is not None:
+            return redirect(home_workspace.url)
     return render(request, "territory/home.html")
 
 

@@ -62,7 +62,7 @@ def assert_no_clear_data(html: str):
 
 def test_pages_need_a_login(tree):
     res = Client().get(reverse("people:cell", args=[tree["g1"].pk]))
-    assert res.status_code == 302 and res["Location"].startswith(reverse("admin:login"))
+    assert res.status_code == 302 and res["Location"].startswith(reverse("login"))
 
 
 def test_cell_page_shows_figures_and_children_within_scope(tree, data):
