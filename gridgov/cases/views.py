@@ -267,7 +267,7 @@ def _case_rate(request, code: str) -> HttpResponse:
     if case is None:
         return _not_found(request)
     form = RatingForm(request.POST)
-    limit = getattr(settings, "CASE_PUBLIC_RATINGS_PER_HOUR", 10)
+    limit = settings.CASE_PUBLIC_RATINGS_PER_HOUR
     if _over_limit(request, what="case-rate", limit=limit, seconds=3600):
         response = _track_page(request, case, form=form, status=429,
                                rating_error=_("Too many ratings from your address: please try again in an hour."))

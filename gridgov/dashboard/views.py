@@ -111,7 +111,7 @@ def centre(request: HttpRequest) -> HttpResponse:
 
 
 def _position_max_age() -> int:
-    return int(getattr(settings, "CENTRE_POSITION_MAX_AGE_MINUTES", 120))
+    return int(settings.CENTRE_POSITION_MAX_AGE_MINUTES)
 
 
 def _json_form_or_error(request: HttpRequest):

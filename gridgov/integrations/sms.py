@@ -44,7 +44,7 @@ class SmsMessage:
 
 
 def _sign() -> str:
-    return getattr(settings, "SMS_SIGN", "")
+    return settings.SMS_SIGN
 
 
 class BaseBackend:
@@ -73,11 +73,11 @@ class HttpGatewayBackend(BaseBackend):
     """A JSON-over-HTTPS SMS gateway (the operator's own or a carrier's relay)."""
 
     def send(self, message: SmsMessage) -> None:
-        url = getattr(settings, "SMS_GATEWAY_URL", "")
+        url = settings.SMS_GATEWAY_URL
         if not url.startswith(("https://", "http://")):
             raise ImproperlyConfigured("SMS_GATEWAY_URL must be an http(s) address")
-        token = getattr(settings, "SMS_GATEWAY_TOKEN", "")
-        timeout = float(getattr(settings, "SMS_GATEWAY_TIMEOUT", 10))
+        token = settings.SMS_GATEWAY_TOKEN
+        timeout = float(settings.SMS_GATEWAY_TIMEOUT)
         body = json.dumps({"phone": message.phone, "text": message.text, "sign": message.sign},
                           ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
@@ -99,7 +99,7 @@ class HttpGatewayBackend(BaseBackend):
 
 
 def sms_backend() -> BaseBackend:
-    path = getattr(settings, "SMS_BACKEND", DEFAULT_BACKEND) or DEFAULT_BACKEND
+    path = settings.SMS_BACKEND or DEFAULT_BACKEND
     try:
         backend_class = import_string(path)
     except ImportError as exc:

@@ -25,7 +25,7 @@ class Command(BaseCommand):
             self.stdout.write("No seed profile is loaded. `make run` loads pinggu; "
                               "`manage.py load_profile NAME` loads one of: " + ", ".join(PROFILES) + ".")
             return
-        self.stdout.write("Demo logins (demo data: passwords printed on purpose). Log in at /admin/, or get an "
+        self.stdout.write("Demo logins (demo data: passwords printed on purpose). Log in at /login/ (each login lands on its own workspace; /admin/ for raw edits), or get an "
                           "API token with POST /api/accounts/token.")
         for profile in loaded:
             self.stdout.write("")
