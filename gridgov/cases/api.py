@@ -16,11 +16,9 @@ A case outside the caller's scope is a 404. Who reported a case never reaches a 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.core.exceptions import ValidationError
 from django.db.models import F, Prefetch
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,7 +30,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from gridgov.accounts.selectors import user_scope_paths
-from gridgov.cases.attachments import attachment_path
+from gridgov.cases.attachments import attachment_response
 from gridgov.cases.filters import CaseFilter, NotificationFilter
 from gridgov.cases.grants import sees_reporter
 from gridgov.cases.models import Attachment, Case, Escalation, Notification, ReportIn, RoutingRule
@@ -230,17 +228,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             filter_backends=[], pagination_class=None)
     def attachment(self, request, pk=None, att_id=None):
         case = self._case()
-        row = get_object_or_404(Attachment, pk=int(att_id), case=case)
-        try:
-            path = attachment_path(row)
-            handle = path.open("rb")
-        except OSError:
-            raise Http404 from None
-        response = FileResponse(handle, content_type=row.content_type, as_attachment=False,
-                                filename=f"{row.sha256}{Path(row.path).suffix}")
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return attachment_response(get_object_or_404(Attachment, pk=int(att_id), case=case))
 
     @extend_schema(tags=[TAG], summary="Who reported the case, in clear (logged)",
                    request=RevealReporterSerializer, responses=RevealedReporterSerializer)

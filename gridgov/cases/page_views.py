@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 from urllib.parse import urlencode
 
 from django import forms
@@ -20,7 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, F, Prefetch, Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -32,7 +31,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from gridgov.accounts.models import Role
-from gridgov.cases.attachments import attachment_path
+from gridgov.cases.attachments import attachment_response
 from gridgov.cases.errors import CaseConflict
 from gridgov.cases.filters import CaseFilter
 from gridgov.cases.forms import ACTION_FORMS, SYSTEM_ACTIONS, CaseFilterForm
@@ -476,16 +475,7 @@ def case_act(request, number: str, action: str):
 def case_attachment(request, number: str, att_id: int):
     """A photo of a case in the user's scope, streamed from the private files (never a public URL)."""
     case = _case_for(request, number)
-    row = get_object_or_404(Attachment, pk=att_id, case=case)
-    try:
-        handle = attachment_path(row).open("rb")
-    except OSError:
-        raise Http404 from None
-    response = FileResponse(handle, content_type=row.content_type, as_attachment=False,
-                            filename=f"{row.sha256}{Path(row.path).suffix}")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return attachment_response(get_object_or_404(Attachment, pk=att_id, case=case))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -4,8 +4,6 @@ phone (accept, then report back with a photo). Screenshots go to docs/screenshot
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from gridgov.cases.models import Case, CaseState, Channel
@@ -13,11 +11,10 @@ from gridgov.cases.services import case_report, case_transition
 from gridgov.cases.tests.factories import make_loop, png, point_in
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.a11y import assert_accessible, no_horizontal_scroll
+from tests.e2e.pages import SCREENSHOTS, log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PASSWORD = "Grid-demo-2026!"
 
 
 @pytest.fixture
@@ -35,14 +32,6 @@ def loop(transactional_db):
     case = case_transition(case=case, actor=loop.office, action="register")
     case_transition(case=case, actor=loop.office, action="dispatch", assignee={"kind": "DEPARTMENT", "department": "water"})
     return loop
-
-
-def log_in(page, live_server, user, next_url):
-    page.goto(f"{live_server.url}/login/?next={next_url}")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{live_server.url}{next_url}")
 
 
 def test_centre_lists_opens_and_registers_a_case(new_page, live_server, loop):

@@ -10,8 +10,6 @@ Screenshots: docs/screenshots/loop-*.png."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.urls import reverse
 
@@ -19,26 +17,16 @@ from gridgov.cases.models import Case, CaseState
 from gridgov.cases.tests.factories import make_loop, png
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.a11y import assert_accessible, low_contrast, no_horizontal_scroll, unlabelled_fields
+from tests.e2e.pages import SCREENSHOTS, STAFF_PASSWORD, log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PASSWORD = "Grid-demo-2026!"
 
 
 @pytest.fixture
 def loop(transactional_db):
     scheme = make_scheme("pinggu")
     return make_loop(scheme, make_tree(scheme, origin=(117.10, 40.10)))
-
-
-def log_in(page, live_server, user) -> None:
-    """Log in from the login page; the user lands on their role's home."""
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 def act(page, action: str) -> None:
@@ -167,7 +155,7 @@ def test_log_in_and_act_with_the_keyboard_only(live_server, loop, new_page):
     assert page.evaluate("document.activeElement.id") == "id_username"
     page.keyboard.type(loop.centre.username)
     page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
+    page.keyboard.type(STAFF_PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_selector(".case-buttons [data-action=register]")
     # then the skip link is the first stop and leads to the content

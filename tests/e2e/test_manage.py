@@ -4,7 +4,6 @@ its children (choose one on the map to open it), the people in charge, and the g
 Screenshots go to docs/screenshots/manage-*.png."""
 
 import json
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -13,11 +12,10 @@ from gridgov.cases.tests.factories import make_loop
 from gridgov.territory import services
 from gridgov.territory.tests.factories import SINCE, level, make_scheme, make_tree, square
 from tests.e2e.a11y import assert_accessible, no_horizontal_scroll
+from tests.e2e.pages import SCREENSHOTS, log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PASSWORD = "Grid-demo-2026!"
 
 
 @pytest.fixture
@@ -30,18 +28,10 @@ def loop(transactional_db):
     return make_loop(scheme, tree)
 
 
-def _login(page, live_server, user, next_path):
-    page.goto(f"{live_server.url}/login/?next={next_path}")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"**{next_path}")
-
-
 def test_the_tree_opens_by_keyboard_and_the_map_draws_the_children(live_server, loop, new_page):
     page, log = new_page(locale="en-GB", width=1440, height=1000)
     tree = loop.tree
-    _login(page, live_server, loop.office, "/manage/territory/")
+    log_in(page, live_server, loop.office, "/manage/territory/")
     # the street is the root, selected and opened: its community is listed, not yet opened
     community_toggle = page.locator(f"button[aria-controls='tree-children-{tree['community'].pk}']")
     assert community_toggle.get_attribute("aria-expanded") == "false"
@@ -76,7 +66,7 @@ def test_the_tree_opens_by_keyboard_and_the_map_draws_the_children(live_server, 
 
 def test_the_territory_and_people_pages_on_a_phone(live_server, loop, new_page):
     page, log = new_page(locale="zh-CN", width=360, height=780, scale=2)
-    _login(page, live_server, loop.office, f"/manage/territory/{loop.tree['g1'].pk}/")
+    log_in(page, live_server, loop.office, f"/manage/territory/{loop.tree['g1'].pk}/")
     page.wait_for_selector(".node-map[data-ready='1']")
     assert no_horizontal_scroll(page)
     page.goto(f"{live_server.url}/manage/people/?cell={loop.tree['community'].pk}")
@@ -102,7 +92,7 @@ def test_a_grid_map_check_lists_the_bad_polygon(live_server, loop, new_page, tmp
          "geometry": bowtie},
     ]}), encoding="utf-8")
     page, log = new_page(locale="en-GB")
-    _login(page, live_server, user, "/manage/territory/import/")
+    log_in(page, live_server, user, "/manage/territory/import/")
     page.set_input_files("#id_file", str(file))
     page.get_by_label("Reason").fill("2026 grid map")
     page.get_by_role("button", name="Check the file").click()

@@ -1,0 +1,20 @@
+"""What the browser tests share: where screenshots go and how a staff user logs in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# the password the test factories give staff logins (gridgov/accounts/tests/factories.py, cases factories)
+STAFF_PASSWORD = "Grid-demo-2026!"
+
+
+def log_in(page, live_server, user, next_url: str | None = None, *, password: str = STAFF_PASSWORD) -> None:
+    """Log in through /login/; with `next_url` wait until it is open, else until the role's home has loaded."""
+    page.goto(f"{live_server.url}/login/" + (f"?next={next_url}" if next_url else ""))
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", password)
+    page.click("main button[type=submit]")
+    if next_url:
+        page.wait_for_url(f"**{next_url}")
+    page.wait_for_load_state("networkidle")
