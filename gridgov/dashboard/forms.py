@@ -1,5 +1,5 @@
 """The filter bars of the command centre and the dashboard. Their GET names are the ones `cases:list` and
-`cases:queue` take (cell, category, state, channel, from, to), so one query string serves the page, its
+`cases:queue` take (cell, category, report_level, state, channel, from, to), so one query string serves the page, its
 data endpoints and the embedded queue."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.cases.models import OPEN_STATES, Channel
+from gridgov.catalogue.models import ReportLevel
 from gridgov.dashboard.kpi import PERIODS
 
 MAX_DAYS = 366 * 5
@@ -34,8 +35,10 @@ class _Filters(forms.Form):
     category = forms.ChoiceField(label=_("Category"), required=False)
     channel = forms.ChoiceField(label=_("Channel"), required=False,
                                 choices=_blank(_("All channels")) + list(Channel.choices))
+    report_level = forms.ChoiceField(label=_("Report level"), required=False,
+                                     choices=_blank(_("All levels")) + list(ReportLevel.choices))
 
-    field_order = ["cell", "scheme", "category", "channel"]
+    field_order = ["cell", "scheme", "category", "report_level", "channel"]
 
     def __init__(self, data=None, *, place=None, categories=()):
         super().__init__(data)
@@ -81,16 +84,16 @@ class _Filters(forms.Form):
 class CentreFilters(_Filters):
     state = forms.ChoiceField(label=_("State"), required=False,
                               choices=_blank(_("Every open state")) + [(s.value, s.label) for s in OPEN_STATES])
-    QUERY_KEYS = ("category", "state", "channel", "from", "to")
+    QUERY_KEYS = ("category", "report_level", "state", "channel", "from", "to")
 
-    field_order = ["cell", "scheme", "category", "state", "channel"]
+    field_order = ["cell", "scheme", "category", "report_level", "state", "channel"]
 
 
 class DashboardFilters(_Filters):
     period = forms.ChoiceField(label=_("Trend by"), required=False, choices=list(PERIOD_LABELS.items()))
-    QUERY_KEYS = ("category", "channel", "from", "to", "period")
+    QUERY_KEYS = ("category", "report_level", "channel", "from", "to", "period")
 
-    field_order = ["cell", "scheme", "category", "channel"]
+    field_order = ["cell", "scheme", "category", "report_level", "channel"]
 
     def __init__(self, data=None, **kw):
         # an empty from, to or trend means the last 30 days by day: shown in the bar as such

@@ -101,13 +101,15 @@ def scheme_categories(scheme) -> list:
 # ---------------------------------------------------------------------------------------------- cases
 def filtered_cases(user, cell: Node, filters: dict[str, Any], *, period_field: str | None = "reported_at"
                    ) -> QuerySet[Case]:
-    """Cases the user may see in the cell's subtree, with the bar's category and channel; and, when
+    """Cases the user may see in the cell's subtree, with the bar's category, report level and channel; and, when
     `period_field` is given, reported (by default) within from–to. States are left to the caller."""
     qs = case_scope(Case.objects.all(), user).filter(node__path__startswith=cell.path)
     if filters.get("category"):
         qs = qs.filter(matter__category__code=filters["category"])
     if filters.get("channel"):
         qs = qs.filter(channel=filters["channel"])
+    if filters.get("report_level"):
+        qs = qs.filter(report_level=filters["report_level"])
     if period_field and (filters.get("from") or filters.get("to")):
         first = filters.get("from") or dt.date(1990, 1, 1)
         last = filters.get("to") or dt.date(2100, 12, 31)

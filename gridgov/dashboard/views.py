@@ -98,7 +98,7 @@ def centre(request: HttpRequest) -> HttpResponse:
         row["url"] = _url("centre:index", query, cell=row["node"].pk)
     context.update(
         query=query, keep=_keep(query), headline=centre_headline(request.user, place.cell, filters), cells=rows,
-        dashboard_url=_url("dashboard:index", form.query(place.cell.pk, ("category", "channel"))),
+        dashboard_url=_url("dashboard:index", form.query(place.cell.pk, ("category", "report_level", "channel"))),
         data_urls={name: _url(f"centre:{name}", query) for name in ("cells", "cases", "workers")},
         texts={"open": _("open"), "yellow": _("close to the limit"), "red": _("overdue"), "worker": _("Worker"),
                "details": _("Open the case"), "due": _("Due"), "truncated": _("Only the most urgent %(n)s cases "
@@ -241,7 +241,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         charts={key: _chart(t, kind="line" if key == "trend" else "bar") for key, t in tables.items()},
         child_map={"type": "FeatureCollection", "features": map_features},
         period_label=PERIOD_LABELS[filters["period"]], centre_url=_url("centre:index", form.query(
-            place.cell.pk, ("category", "channel"))),
+            place.cell.pk, ("category", "report_level", "channel"))),
         texts={"closure": _("Closure rate"), "on_time": _("On-time rate"), "none": _("no cases"),
                "drill": _("Click to open this cell")},
     )

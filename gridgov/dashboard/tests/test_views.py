@@ -449,3 +449,26 @@ def test_dashboard_scope_counts_only_the_users_territory(client, loop, week, tre
     assert response.context["place"].cell == tree["community"]
     assert response.context["figures"].reported == 8
     assert client.get(reverse("dashboard:index"), {"cell": other_tree["district"].pk}).status_code == 404
+
+
+
+def test_the_report_level_filter_narrows_the_centre_and_the_dashboard(client, loop, week):
+    # given a district-wide user and the week of cases, some of them urgent (the manhole covers)
+    from gridgov.cases.models import OPEN_STATES, Case
+
+    client.force_login(loop.centre)
+    district = loop.tree["district"].pk
+    urgent_open = Case.objects.filter(report_level="URGENT", state__in=OPEN_STATES, lon__isnull=False).count()
+    urgent_all = Case.objects.filter(report_level="URGENT").count()
+    assert 0 < urgent_all < Case.objects.count()
+    # when the level is chosen on the centre
+    res = client.get(reverse("centre:cases"), {"cell": district, "report_level": "URGENT"})
+    # then only urgent open cases are drawn
+    assert res.status_code == 200
+    assert len(res.json()["features"]) == urgent_open
+    # and the dashboard counts only urgent cases, with the level kept in its link to the centre
+    res = client.get(reverse("dashboard:index"), {"cell": district, "report_level": "URGENT",
+                                                   "from": "2026-01-01", "to": "2026-12-31", "period": "month"})
+    assert res.status_code == 200
+    assert res.context["figures"].reported == urgent_all
+    assert "report_level=URGENT" in res.context["centre_url"]
