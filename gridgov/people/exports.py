@@ -63,6 +63,7 @@ from gridgov.people.models import (
     JobKind,
     JobStatus,
     LegalEntity,
+    RecordState,
     Resident,
 )
 from gridgov.people.selectors import (
@@ -225,8 +226,9 @@ def _residents(user) -> QuerySet:
 
 
 def _households(user) -> QuerySet:
+    # active members, as the households list page counts them
     return household_scope(Household.objects.select_related("node", "house"), user).annotate(
-        member_count=models.Count("members"))
+        member_count=models.Count("members", filter=models.Q(members__state=RecordState.ACTIVE)))
 
 
 def _houses(user) -> QuerySet:

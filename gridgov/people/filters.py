@@ -12,7 +12,8 @@ import datetime as dt
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 
@@ -25,6 +26,7 @@ from gridgov.people.models import (
     GroupMembership,
     House,
     Household,
+    HouseholdPairing,
     LegalEntity,
     Occupancy,
     PartyMember,
@@ -94,7 +96,9 @@ class ResidentFilter(RecordFilter):
     gender = filters.ChoiceFilter(choices=Gender.choices)
     relation = filters.ChoiceFilter(choices=Relation.choices)
     group = filters.CharFilter(method="filter_group", max_length=40,
-                               help_text="special-group key: residents currently in that group")
+                               help_text="special-group key: residents in that group today")
+    party = filters.BooleanFilter(method="filter_party", help_text="true: a registered party member today")
+    volunteer = filters.BooleanFilter(method="filter_volunteer", help_text="true: a volunteer registered today")
     household = IdFilter(field_name="household_id")
     house = IdFilter(field_name="house_id")
     birth_year_min = YearFilter(method="filter_birth_year_min")
@@ -103,13 +107,23 @@ class ResidentFilter(RecordFilter):
     class Meta:
         model = Resident
         fields = ["scheme", "cell", "state", "registered_here", "living_here", "gender", "relation", "group",
-                  "household", "house", "birth_year_min", "birth_year_max"]
+                  "party", "volunteer", "household", "house", "birth_year_min", "birth_year_max"]
 
+    # group, party and volunteer read registrations running today, the rule of the figures and of the list
+    # pages (gridgov/people/views.py), so that an export holds exactly the rows the page listed
     def filter_group(self, qs, _name, value):
         # a sensitive group filters only among the residents whose membership the user may see
-        memberships = membership_visible(GroupMembership.objects.filter(group__key=value, end_date__isnull=True),
-                                         self.user)
+        memberships = membership_visible(
+            GroupMembership.objects.filter(open_on(timezone.localdate()), group__key=value), self.user)
         return qs.filter(pk__in=memberships.values("resident_id"))
+
+    def filter_party(self, qs, _name, value):
+        running = Exists(PartyMember.objects.filter(open_on(timezone.localdate()), resident=OuterRef("pk")))
+        return qs.filter(running) if value else qs.exclude(running)
+
+    def filter_volunteer(self, qs, _name, value):
+        running = Exists(Volunteer.objects.filter(open_on(timezone.localdate()), resident=OuterRef("pk")))
+        return qs.filter(running) if value else qs.exclude(running)
 
     def filter_birth_year_min(self, qs, _name, value):
         return qs.filter(birth_date__gte=dt.date(int(value), 1, 1))
@@ -121,10 +135,15 @@ class ResidentFilter(RecordFilter):
 class HouseholdFilter(RecordFilter):
     kind = filters.ChoiceFilter(choices=Household.Kind.choices)
     house = IdFilter(field_name="house_id")
+    paired = filters.BooleanFilter(method="filter_paired", help_text="true: paired with a party member today")
 
     class Meta:
         model = Household
-        fields = ["scheme", "cell", "state", "kind", "house"]
+        fields = ["scheme", "cell", "state", "kind", "house", "paired"]
+
+    def filter_paired(self, qs, _name, value):
+        running = Exists(HouseholdPairing.objects.filter(open_on(timezone.localdate()), household=OuterRef("pk")))
+        return qs.filter(running) if value else qs.exclude(running)
 
 
 class HouseFilter(RecordFilter):

@@ -34,3 +34,14 @@ urlpatterns += [
     path("imports/<int:pk>/progress/", import_views.import_progress, name="import_progress"),
     path("imports/<int:pk>/rejected/", import_views.import_rejected, name="import_rejected"),
 ]
+
+# exports of the lists above (gridgov/people/export_views.py)
+from gridgov.people import export_views  # noqa: E402
+
+urlpatterns += [
+    path("cells/<int:node_id>/<slug:record_type>/export/", export_views.export_create, name="export_create"),
+    path("exports/", export_views.export_list, name="exports"),
+    path("exports/<int:pk>/", export_views.export_detail, name="export"),
+    path("exports/<int:pk>/progress/", export_views.export_progress, name="export_progress"),
+    path("exports/<int:pk>/download/", export_views.export_download, name="export_download"),
+]
