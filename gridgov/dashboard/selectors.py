@@ -17,6 +17,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gridgov.accounts.models import Assignment, PositionReport
 from gridgov.accounts.selectors import user_scope_paths
@@ -205,7 +206,8 @@ def worker_positions(cell: Node, *, max_age_minutes: int, now: dt.datetime | Non
 
 
 # ---------------------------------------------------------------------------------------------- dashboard
-FIGURE_HEADERS = (_("Reported"), _("Registered"), _("Closed"), _("Closure rate (%)"), _("On-time rate (%)"),
+FIGURE_HEADERS = (pgettext_lazy("number of cases", "Reported"), pgettext_lazy("number of cases", "Registered"),
+                  pgettext_lazy("number of cases", "Closed"), _("Closure rate (%)"), _("On-time rate (%)"),
                   _("Rework rate (%)"), _("Average handling time (h)"), _("Satisfaction (1–5)"), _("Rated"))
 
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_safe
 
 from gridgov.cases.models import CaseState, SlaStatus
@@ -250,7 +251,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 def _figure_cards(f: kpi.Figures) -> list[dict]:
     values = figure_values(f)
-    labels = [_("Reported"), _("Registered"), _("Closed"), _("Closure rate"), _("On-time rate"), _("Rework rate"),
+    labels = [pgettext("number of cases", "Reported"), pgettext("number of cases", "Registered"),
+              pgettext("number of cases", "Closed"), _("Closure rate"), _("On-time rate"), _("Rework rate"),
               _("Average handling time"), _("Satisfaction")]
     units = ["", "", "", "%", "%", "%", _("h"), "/ 5"]
     cards = [{"key": key, "label": label, "value": value, "unit": unit, "note": ""}
