@@ -36,6 +36,7 @@ from gridgov.catalogue.models import (
     MatterStage,
     ReportLevel,
 )
+from gridgov.core.filters import IdFilter
 
 ID_REGEX = r"[0-9]{1,18}"  # 18 digits stay below 2**63: a longer id is a 404 from the router
 
@@ -336,7 +337,7 @@ class DutyListViewSet(viewsets.ReadOnlyModelViewSet):
 # --------------------------------------------------------------------------- admission requests
 class AdmissionRequestFilter(filters.FilterSet):
     scheme = filters.CharFilter(field_name="duty_list__scheme__key")
-    duty_list = filters.NumberFilter(field_name="duty_list_id")
+    duty_list = IdFilter(field_name="duty_list_id")
     state = filters.ChoiceFilter(choices=AdmissionState.choices)
     matter = filters.CharFilter(field_name="matter__code", help_text="matter code")
 

@@ -210,3 +210,14 @@ def test_requests_outside_the_scope_are_404(tree, catalogue, office):
     assert client_for(make_user()).get(f"{API}/admission-requests/").json()["results"] == []
     assert [r["id"] for r in client_for(office).get(f"{API}/admission-requests/", {"state": "PENDING"})
             .json()["results"]] == [other.pk]
+
+
+def test_an_absurd_duty_list_id_is_a_400_not_a_database_error(client, django_user_model):
+    # given a district-wide user
+    user = django_user_model.objects.create_user("wide", password="x", sees_everything=True)
+    client.force_login(user)
+    # when the filter gets an id beyond a 64-bit integer
+    res = client.get("/api/catalogue/admission-requests/", {"duty_list": str(2**70)})
+    # then it says so
+    assert res.status_code == 400
+    assert "duty_list" in res.json()
