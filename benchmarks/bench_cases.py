@@ -37,7 +37,6 @@ import random
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -46,7 +45,7 @@ from pathlib import Path
 from django.db import connection, transaction
 from django.utils import timezone
 
-from benchmarks.harness import Report
+from benchmarks.harness import Report, run_here_then_on_postgres
 
 DEFAULT_ROWS = 1_000_000
 DEFAULT_API = 2000
@@ -507,34 +506,6 @@ def measure(emit) -> str:
     return vendor
 
 
-def _postgres_run(report: Report) -> None:
-    """Run this benchmark again in a child process on a fresh PostgreSQL database, when one answers."""
-    url = os.environ.get("BENCH_CASES_POSTGRES", POSTGRES)
-    try:
-        import psycopg
-
-        base, _sep, name = url.rpartition("/")
-        with psycopg.connect(f"{base}/postgres", autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # no server, no rights: the SQLite figures stand alone
-        print(f"  (PostgreSQL at {url} not usable: {type(exc).__name__}; skipped)", flush=True)
-        return
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        env = {**os.environ, "BENCH_DATABASE_URL": url, "BENCH_CASES_CHILD": out.name}
-        subprocess.run([sys.executable, "-m", "benchmarks", "cases"], env=env, check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL)
-        figures = json.loads(Path(out.name).read_text())
-    for fig in figures:
-        report.add(**fig)
-
-
 def run(report: Report) -> None:
-    child = os.environ.get("BENCH_CASES_CHILD")
-    if child:
-        figures: list[dict] = []
-        measure(figures.append)
-        Path(child).write_text(json.dumps(figures))
-        return
-    if measure(lambda fig: report.add(**fig)) == "sqlite":
-        _postgres_run(report)
+    run_here_then_on_postgres(report, module="cases", measure=measure,
+                              postgres_url=os.environ.get("BENCH_CASES_POSTGRES", POSTGRES))

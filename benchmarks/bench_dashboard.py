@@ -39,9 +39,6 @@ import json
 import math
 import os
 import random
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -55,7 +52,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from benchmarks.bench_cases import DEFAULT_ROWS, _adapt_dt, _case_row, _columns, _insert, _setting, _table_max
-from benchmarks.harness import Report, timed
+from benchmarks.harness import Report, run_here_then_on_postgres, timed
 from gridgov.accounts.models import Department, Team
 from gridgov.cases.models import CLOCK_STATES, OPEN_STATES, Case, CaseStage
 from gridgov.cases.page_views import QUEUE_SECTIONS, QUEUE_SHOWN, _filtered, _related
@@ -708,34 +705,6 @@ def measure(emit) -> str:
     return vendor
 
 
-def _postgres_run(report: Report) -> None:
-    """Run this benchmark again in a child process on a fresh PostgreSQL database, when one answers."""
-    url = os.environ.get("BENCH_DASHBOARD_POSTGRES", POSTGRES)
-    try:
-        import psycopg
-
-        base, _sep, name = url.rpartition("/")
-        with psycopg.connect(f"{base}/postgres", autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # no server, no rights: the SQLite figures stand alone
-        print(f"  (PostgreSQL at {url} not usable: {type(exc).__name__}; skipped)", flush=True)
-        return
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        env = {**os.environ, "BENCH_DATABASE_URL": url, "BENCH_DASHBOARD_CHILD": out.name}
-        subprocess.run([sys.executable, "-m", "benchmarks", "dashboard"], env=env, check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL)
-        figures = json.loads(Path(out.name).read_text())
-    for fig in figures:
-        report.add(**fig)
-
-
 def run(report: Report) -> None:
-    child = os.environ.get("BENCH_DASHBOARD_CHILD")
-    if child:
-        figures: list[dict] = []
-        measure(figures.append)
-        Path(child).write_text(json.dumps(figures))
-        return
-    if measure(lambda fig: report.add(**fig)) == "sqlite":
-        _postgres_run(report)
+    run_here_then_on_postgres(report, module="dashboard", measure=measure,
+                              postgres_url=os.environ.get("BENCH_DASHBOARD_POSTGRES", POSTGRES))

@@ -54,3 +54,44 @@ def timed(fn: Callable[[], object], *, repeat: int = 1) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def run_here_then_on_postgres(report: Report, *, module: str, measure: Callable[[Callable[[dict], None]], str],
+                              postgres_url: str, env: dict[str, str] | None = None) -> None:
+    """The shape of a benchmark that reports both databases: `measure(emit)` runs on the database of this
+    process and returns its vendor; after a SQLite run the same module runs again in a child process on a
+    freshly created PostgreSQL database (`postgres_url`), whose figures join the report. Without a usable
+    server the SQLite figures stand alone."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    child_key = f"BENCH_{module.upper()}_CHILD"
+    child = os.environ.get(child_key)
+    if child:
+        figures: list[dict] = []
+        measure(figures.append)
+        Path(child).write_text(json.dumps(figures))
+        return
+    if measure(lambda fig: report.add(**fig)) != "sqlite":
+        return
+    try:
+        import psycopg
+
+        base, _sep, name = postgres_url.rpartition("/")
+        with psycopg.connect(f"{base}/postgres", autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # no server, no rights: the SQLite figures stand alone
+        print(f"  (PostgreSQL at {postgres_url} not usable: {type(exc).__name__}; skipped)", flush=True)
+        return
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        child_env = {**os.environ, **(env or {}), "BENCH_DATABASE_URL": postgres_url, child_key: out.name}
+        subprocess.run([sys.executable, "-m", "benchmarks", module], env=child_env, check=True,
+                       cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL)
+        figures = json.loads(Path(out.name).read_text())
+    for fig in figures:
+        report.add(**fig)
