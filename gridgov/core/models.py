@@ -15,10 +15,12 @@ class AuditEntry(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                               related_name="+", verbose_name=_("actor"))
     action = models.CharField(_("action"), max_length=60)
-    target_type = models.CharField(_("record type"), max_length=60)
-    target_id = models.CharField(_("record id"), max_length=40)
+    target_type = models.CharField(_("record type"), max_length=60, blank=True)
+    target_id = models.CharField(_("record id"), max_length=40, blank=True)
     summary = models.CharField(_("summary"), max_length=300, blank=True)
     changes = models.JSONField(_("changes"), default=dict, blank=True)
+    address = models.GenericIPAddressField(_("address"), null=True, blank=True,
+                                           help_text=_("The client address of the request that did it, if any"))
 
     class Meta:
         verbose_name = _("audit entry")
