@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
     "huey.contrib.djhuey",
+    "csp",
     "gridgov.core",
     "gridgov.territory",
     "gridgov.accounts",
@@ -53,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -219,4 +221,45 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- content security policy (issue 11)
+# Every page is served with a Content-Security-Policy (django-csp): scripts and styles only from our own
+# static files or an element carrying the request's nonce ({{ request.csp_nonce }}), never inline handlers,
+# javascript: URLs or eval; no plug-ins, no <base>, no framing, forms post only here. Map tiles are images
+# from MAP_TILE_URL's host. User text is put into the page as text (gridgov/static/gridgov/dom.js), and the
+# policy is the second wall should a place be missed.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+
+def _tile_source(url: str) -> list[str]:
+    """The CSP source of the tile server in MAP_TILE_URL: its scheme and host, with a Leaflet placeholder
+    for the subdomain ({s}.tile.example.org) widened to a wildcard (*.tile.example.org)."""
+    import re
+    from urllib.parse import urlsplit
+
+    if not url:
+        return []
+    parts = urlsplit(re.sub(r"\{[^}]*\}", "placeholder", url.split("/{z}")[0]))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return []
+    labels = parts.netloc.split(".")
+    if "placeholder" in labels[0]:
+        labels[0] = "*"
+    return [f"{parts.scheme}://{'.'.join(labels)}"]
+
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", "blob:", *_tile_source(MAP_TILE_URL)],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
 }

@@ -85,7 +85,7 @@
     map.fitBounds(bounds, { padding: [16, 16], maxZoom: 17 });
     if (cell) { cell.addTo(map); }
     L.circleMarker(point, { radius: 8, color: "#7a1a14", weight: 2, fillColor: "#b3261e", fillOpacity: 0.85 })
-      .bindTooltip(data.label).addTo(map);
+      .bindTooltip(gridgovDom.el("span", null, data.label)).addTo(map);
     window.gridgovMap.ready(el);
   }
 

@@ -129,7 +129,7 @@
         })
       }, {
         style: function () { return { color: "#0b5cad", weight: 2, fillColor: "#0b5cad", fillOpacity: 0.08 }; },
-        onEachFeature: function (f, l) { l.bindTooltip(f.properties.name, { sticky: true }); }
+        onEachFeature: function (f, l) { l.bindTooltip(gridgovDom.el("span", null, f.properties.name), { sticky: true }); }
       }).addTo(map);
       map.fitBounds(layer.getBounds(), { padding: [8, 8] });
       map.on("click", function (e) { show(e.latlng.lng, e.latlng.lat, null, true); });

@@ -81,7 +81,8 @@
           style: function () { return gridgovMap.cellStyle(1, 0, 0); },
           onEachFeature: function (feature, layer) {
             var p = feature.properties;
-            layer.bindTooltip(p.name + (p.code ? " " + p.code : ""), { sticky: true, className: "cell-label" });
+            layer.bindTooltip(gridgovDom.el("span", null, [p.name, p.code ? " " + p.code : null]),
+                              { sticky: true, className: "cell-label" });
             layer.on("click", function () { select(p.url); });
             layer.on("mouseover", function () { layer.setStyle({ weight: 3, fillOpacity: 0.45 }); });
             layer.on("mouseout", function () { childLayer.resetStyle(layer); });
@@ -97,8 +98,7 @@
         gridgovMap.ready(el);
       })
       .catch(function (error) {
-        el.insertAdjacentHTML("afterend", '<p class="errors" role="alert"></p>');
-        el.nextElementSibling.textContent = error.message;
+        el.after(gridgovDom.el("p", { className: "errors", role: "alert" }, error.message));
       });
   }
 
@@ -119,7 +119,7 @@
   });
   // a detail panel restored from htmx's history cache has its map already marked: draw it again
   document.body.addEventListener("htmx:historyRestore", function () {
-    document.querySelectorAll(".node-map").forEach(function (el) { el.removeAttribute("data-init"); el.innerHTML = ""; });
+    document.querySelectorAll(".node-map").forEach(function (el) { el.removeAttribute("data-init"); gridgovDom.clear(el); });
     detail = document.getElementById("node-detail");
     init(document);
     markSelected();

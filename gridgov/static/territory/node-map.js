@@ -9,7 +9,8 @@
     if (data.tiles && data.tiles.url) {
       L.tileLayer(data.tiles.url, { attribution: data.tiles.attribution || "", maxZoom: 19 }).addTo(map);
     }
-    var label = function (f) { return (f.code ? f.code + " " : "") + f.name; };
+    // the cell's code and name as text (a name is user data: never parsed as HTML)
+    var label = function (f) { return gridgovDom.el("span", null, [f.code ? f.code + " " : null, f.name]); };
     var bounds = L.latLngBounds([]);
     if (data.parent) {
       var parent = L.geoJSON(data.parent.geometry, {

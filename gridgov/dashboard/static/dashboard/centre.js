@@ -25,11 +25,8 @@
   var lastQuery = null;
   var REFRESH_MS = 60000;
 
-  function text(s) {
-    var span = document.createElement("span");
-    span.textContent = s == null ? "" : String(s);
-    return span.innerHTML;
-  }
+  // tooltips and popups are elements with text in them: names, matters and logins are user data
+  var h = gridgovDom.el;
 
   function styleCell(feature) {
     var p = feature.properties;
@@ -37,8 +34,8 @@
   }
 
   function cellSummary(p) {
-    return "<strong>" + text(p.name) + "</strong><br>" + text(p.open) + " " + text(T.open) + " · " +
-      text(p.yellow) + " " + text(T.yellow) + " · " + text(p.red) + " " + text(T.red);
+    return h("span", null, [h("strong", null, p.name), h("br"),
+      p.open + " " + T.open + " · " + p.yellow + " " + T.yellow + " · " + p.red + " " + T.red]);
   }
 
   function bindCell(feature, layer) {
@@ -62,16 +59,23 @@
   }
 
   function casePopup(p) {
-    return '<div class="case-popup"><p><strong class="code">' + text(p.number) + "</strong></p>" +
-      "<p>" + text(p.matter) + "</p><p>" + text(p.state_label) + ' <span class="sla sla-' + text(p.sla) + '">' +
-      text(p.sla_label) + "</span></p>" + (p.due ? "<p>" + text(T.due) + ": " + text(p.due) + "</p>" : "") +
-      '<p><a href="' + text(p.url) + '">' + text(T.details) + "</a></p></div>";
+    return h("div", { className: "case-popup" }, [
+      h("p", null, h("strong", { className: "code" }, p.number)),
+      h("p", null, p.matter),
+      h("p", null, [p.state_label, " ", h("span", { className: "sla sla-" + p.sla }, p.sla_label)]),
+      p.due ? h("p", null, T.due + ": " + p.due) : null,
+      h("p", null, h("a", { href: p.url }, T.details))
+    ]);
   }
 
   function workerPopup(p) {
-    return '<div class="worker-popup"><p><strong>' + text(p.username) + "</strong></p><p>" + text(p.roles.join(", ")) +
-      "</p><p>" + text(p.cells.join(", ")) + "</p><p>" + text(T.position_at) + " " + text(p.reported_at) +
-      (p.accuracy_m ? " (" + text(T.accuracy) + " ±" + text(p.accuracy_m) + " m)" : "") + "</p></div>";
+    return h("div", { className: "worker-popup" }, [
+      h("p", null, h("strong", null, p.username)),
+      h("p", null, p.roles.join(", ")),
+      h("p", null, p.cells.join(", ")),
+      h("p", null, T.position_at + " " + p.reported_at +
+        (p.accuracy_m ? " (" + T.accuracy + " ±" + p.accuracy_m + " m)" : ""))
+    ]);
   }
 
   function fetchJson(url) {
@@ -122,15 +126,15 @@
       caseLayer.addLayers(cases.features.map(function (f) {
         var c = f.geometry.coordinates;
         return L.marker([c[1], c[0]], { icon: caseIcon(f.properties), title: f.properties.number,
-                                        alt: f.properties.number }).bindPopup(casePopup(f.properties));
+                                        alt: f.properties.number }).bindPopup(function () { return casePopup(f.properties); });
       }));
       workerLayer.clearLayers();
       workers.features.forEach(function (f) {
         var c = f.geometry.coordinates;
         var icon = L.divIcon({ className: "worker-marker", html: "", iconSize: [18, 18], iconAnchor: [9, 9] });
         L.marker([c[1], c[0]], { icon: icon, title: f.properties.username, zIndexOffset: 1000 })
-          .bindTooltip(text(f.properties.username) + " · " + text(f.properties.roles.join(", ")))
-          .bindPopup(workerPopup(f.properties)).addTo(workerLayer);
+          .bindTooltip(h("span", null, f.properties.username + " · " + f.properties.roles.join(", ")))
+          .bindPopup(function () { return workerPopup(f.properties); }).addTo(workerLayer);
       });
       el.dataset.cells = String(cells.features.length);
       el.dataset.cases = String(cases.features.length);
@@ -164,6 +168,13 @@
       }
     });
   }
+
+  // ... so htmx does not also fetch the live part for them (a trigger filter would be eval, refused by the CSP)
+  document.body.addEventListener("htmx:confirm", function (event) {
+    var trigger = event.detail.triggeringEvent;
+    var name = trigger && trigger.target && trigger.target.name;
+    if (form && event.detail.elt === form && (name === "cell" || name === "scheme")) event.preventDefault();
+  });
 
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     // a filter the server refused comes back with 400: show its errors in place

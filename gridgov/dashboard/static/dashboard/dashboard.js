@@ -73,16 +73,12 @@
     return { color: c, weight: 1.5, fillColor: c, fillOpacity: 0.45, className: "child-cell" };
   }
 
+  // a cell's name is user data: the tooltip is built as elements with text, never parsed as HTML
   function label(p) {
     var v = p[metric()];
-    return "<strong>" + escapeHtml(p.name) + "</strong><br>" + escapeHtml(T[metric()]) + ": " +
-      (v === null || v === undefined ? escapeHtml(T.none) : v + " %") + "<br>" + escapeHtml(T.drill);
-  }
-
-  function escapeHtml(s) {
-    var span = document.createElement("span");
-    span.textContent = s == null ? "" : String(s);
-    return span.innerHTML;
+    var el = gridgovDom.el;
+    return el("span", null, [el("strong", null, p.name), el("br"),
+      T[metric()] + ": " + (v === null || v === undefined ? T.none : v + " %"), el("br"), T.drill]);
   }
 
   var map = gridgovMap.create(mapEl, { scrollWheelZoom: false });
