@@ -24,11 +24,25 @@ def browser():
         browser.close()
 
 
+# Every page reports what its Content-Security-Policy refused as a console error, so every browser test that
+# asserts an empty log also asserts that nothing on its pages needed 'unsafe-inline' or 'unsafe-eval'.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline") +
+                " at " + e.sourceFile + ":" + e.lineNumber + " " + (e.sample || ""));
+});
+"""
+
+
 class ConsoleLog:
-    """Console errors, uncaught exceptions and failed requests of one page."""
+    """Console errors, uncaught exceptions, failed requests, CSP violations and dialogs of one page (a dialog
+    is dismissed and counted as an error: none of our pages opens one, so one means injected script ran)."""
 
     def __init__(self, page):
         self.errors: list[str] = []
+        page.add_init_script(REPORT_CSP_VIOLATIONS)
+        page.on("dialog", lambda dialog: (self.errors.append(f"dialog: {dialog.type} {dialog.message}"),
+                                          dialog.dismiss()))
         page.on("console", lambda msg: self.errors.append(f"console: {msg.text}") if msg.type == "error" else None)
         page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
         page.on("requestfailed", lambda req: self.errors.append(f"request failed: {req.url} {req.failure}"))
