@@ -101,8 +101,8 @@ def test_centre_map_queue_and_drill_down(live_server, district, new_page):
     page.evaluate("window.__sameDocument = true")
     page.select_option("#id_category", "01")
     page.wait_for_url(re.compile(r".*category=01.*"))
-    page.wait_for_function("document.querySelector('#centre-live').dataset.query.includes('category=01')")
-    page.wait_for_function("document.querySelector('#centre-map').dataset.cases === '5'")
+    page.wait_for_function("() => document.querySelector('#centre-live').dataset.query.includes('category=01')")
+    page.wait_for_function("() => document.querySelector('#centre-map').dataset.cases === '5'")
     assert page.evaluate("window.__sameDocument") is True
     assert page.locator("#centre-live [data-figure='open'] .value").inner_text() == "5"
 

@@ -107,7 +107,7 @@ def test_report_a_problem_in_under_a_minute(phone, loop):
         page.click("[data-locate]")
     assert sent.value.status == 204
     lon, lat = point_in(loop.tree["g1"])
-    page.wait_for_function("document.querySelector('[data-accuracy]').value === '15'")
+    page.wait_for_function("() => document.querySelector('[data-accuracy]').value === '15'")
     assert abs(float(page.locator("[data-lon]").input_value()) - lon) < 1e-6
     assert abs(float(page.locator("[data-lat]").input_value()) - lat) < 1e-6
     # the matter found by typing its pinyin initials, chosen with the keyboard

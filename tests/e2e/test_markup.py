@@ -89,6 +89,12 @@ def test_a_renamed_cell_is_text_in_the_management_map_the_centre_and_the_dashboa
     texts = [tooltip_after_hover(page, cells.nth(i)) for i in range(cells.count())]
     assert any(t.startswith(RENAMED) for t in texts), texts
     assert_text_not_markup(page, RENAMED)
+    # the cells chart names it in its SVG, and its tooltip (drawn in the SVG too) opens without inline styles
+    chart = page.locator("#chart-cells[data-ready='1']")
+    chart.hover()
+    page.wait_for_timeout(300)
+    assert any("<img src=x" in t for t in chart.locator("svg text").all_text_contents())
+    assert chart.locator("img").count() == 0
     page.wait_for_timeout(300)
     assert fetched_x == []
     assert log.errors == []
@@ -171,4 +177,27 @@ def test_a_cell_imported_from_geojson_with_markup_in_its_name_is_text(live_serve
     assert_text_not_markup(page, IMPORTED)
     page.wait_for_timeout(300)
     assert fetched_x == []
+    assert log.errors == []
+
+
+def test_the_dom_helper_makes_text_and_refuses_handlers_and_script_urls(live_server, district, new_page):
+    # given any page (they all load gridgov/dom.js)
+    page, log = new_page(locale="en-GB")
+    page.goto(f"{live_server.url}/login/")
+    # when elements are built from data with markup, and with handlers, styles or script URLs
+    result = page.evaluate("""() => {
+      const el = gridgovDom.el;
+      const node = el("p", { className: "x", dataset: { id: "<b>" } }, ["<b>bold</b>", el("br"), 3, null]);
+      const refused = [{ onclick: "alert(1)" }, { href: "javascript:alert(1)" }, { href: " javascript:alert(1)" },
+                       { href: "//evil.example" }, { href: "/\\\\evil.example" }, { style: "color: red" },
+                       { innerHTML: "<b>x</b>" }, { srcdoc: "<b>" }]
+        .map((attrs) => { try { el("a", attrs); return false; } catch (e) { return true; } });
+      const allowed = el("a", { href: "/cases/1/" }, "ok").getAttribute("href");
+      return { html: node.outerHTML, text: node.textContent, refused, allowed };
+    }""")
+    # then the markup is text, and every handler, style and foreign or script URL is refused
+    assert result["html"] == '<p class="x" data-id="&lt;b&gt;">&lt;b&gt;bold&lt;/b&gt;<br>3</p>'
+    assert result["text"] == "<b>bold</b>3"
+    assert result["refused"] == [True] * 8
+    assert result["allowed"] == "/cases/1/"
     assert log.errors == []

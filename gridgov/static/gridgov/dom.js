@@ -33,8 +33,9 @@
         node.className = String(value);
       } else if (name === "href" || name === "src") {
         var url = String(value);
-        // only links into this site or to http(s): a "javascript:" URL from data is script too
-        if (!/^(\/(?!\/)|https?:|#|\?)/i.test(url)) { throw new Error("gridgovDom.el: refused URL " + url); }
+        // only paths of this site ("//host" and "/\host" are other sites) or http(s) URLs: a "javascript:"
+        // URL from data is script too
+        if (!/^(\/(?![\/\\])|https?:|#|\?)/i.test(url)) { throw new Error("gridgovDom.el: refused URL " + url); }
         node.setAttribute(name, url);
       } else {
         node.setAttribute(name, value === true ? "" : String(value));

@@ -2,11 +2,9 @@
 (function () {
   "use strict";
 
+  // names and codes are user data: elements with text (gridgov/dom.js), never HTML
   function text(tag, className, value) {
-    var el = document.createElement(tag);
-    if (className) { el.className = className; }
-    el.textContent = value;
-    return el;
+    return gridgovDom.el(tag, { className: className || null }, value);
   }
 
   function Tree(root) {

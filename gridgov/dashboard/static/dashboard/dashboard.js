@@ -24,7 +24,9 @@
       color: PALETTE,
       animation: false,
       aria: { enabled: true },
-      tooltip: { trigger: "axis", confine: true },
+      // drawn inside the chart's SVG as text: ECharts' HTML tooltip is markup with inline styles, which the
+      // Content-Security-Policy refuses (and which would carry the cells' names as HTML)
+      tooltip: { trigger: "axis", confine: true, renderMode: "richText" },
       legend: { top: 0, type: "scroll" },
       grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
       xAxis: horizontal ? value : category,
