@@ -263,3 +263,7 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
     },
 }
+# Where browsers send reports of what the policy refused (an intrusion attempt or a page we broke), e.g. a
+# collector at the reverse proxy. Unset: nothing is reported.
+if env_str("GRIDGOV_CSP_REPORT_URI", ""):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = env_str("GRIDGOV_CSP_REPORT_URI", "")
