@@ -18,6 +18,7 @@ Lists up to PEOPLE_EXPORT_INLINE_ROWS rows are written during the request, longe
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -375,8 +376,10 @@ def export_fail(*, job: DataJob, error: str) -> None:
     """Mark the export FAILED, remove whatever part of its file was written, and log the outcome: one
     access-log row (outcome FAILED, no rows handed over). No per-record reveal row exists for a failed export:
     those are written only with the finished file (see `export_produce`)."""
-    path = private_path(job.pk, f".{job.options.get('format', 'xlsx')}", role="export")
-    path.unlink(missing_ok=True)
+    partial = DataJob.objects.filter(pk=job.pk).values_list("result_path", flat=True).first()
+    if partial:
+        with contextlib.suppress(OSError, ValueError):
+            private_open(partial).unlink(missing_ok=True)
     reveal = bool(job.options.get("reveal"))
     with transaction.atomic():
         failed = DataJob.objects.filter(pk=job.pk).exclude(status__in=(JobStatus.DONE, JobStatus.FAILED)).update(
@@ -399,8 +402,10 @@ def export_produce(job: DataJob) -> DataJob:
     owner, options = job.owner, job.options
     fmt, reveal, purpose = options.get("format", "xlsx"), bool(options.get("reveal")), options.get("purpose", "")
     filters = options.get("filters", {})
-    _beat(job, status=JobStatus.RUNNING, started_at=timezone.now(), attempts=models.F("attempts") + 1)
     path = private_path(job.pk, f".{fmt}", role="export")
+    # the file's name is kept from the start (a download needs DONE), so a failure or the sweeper finds it
+    _beat(job, status=JobStatus.RUNNING, started_at=timezone.now(), attempts=models.F("attempts") + 1,
+          result_path=path.name)
     rtype = kind.personal_via or kind.model._meta.model_name
     fields_label = ",".join(kind.personal_fields)
     rows = 0
