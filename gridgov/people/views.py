@@ -32,6 +32,7 @@ from gridgov.people.access import (
     PERSONAL_FIELDS,
     SEALED,
     can_reveal,
+    derived_visible,
     masked_value,
     personal_data_reveal,
     reveal_paths,
@@ -127,12 +128,19 @@ def _history(record) -> list[dict]:
             for h in record_history(record).select_related("actor").order_by("-version")]
 
 
-def _snapshot_rows(model, snapshot: dict) -> list[dict]:
-    """A past state of a record as label / value rows, personal fields masked, sealed columns left out."""
+# what a resident's ID number encodes beyond its mask (`access.derived_visible`)
+DERIVED = {"birth_date"}
+
+
+def _snapshot_rows(model, snapshot: dict, *, derived: bool = False) -> list[dict]:
+    """A past state of a record as label / value rows, personal fields masked, sealed columns left out, and
+    the birth date only when `derived` (the viewer may reveal in the record's cell)."""
     fields = {f.attname: f for f in model._meta.concrete_fields}
     instance = model(**{k: v for k, v in snapshot.items() if k in fields})
     personal = PERSONAL_FIELDS.get(model._meta.model_name, ())
     hidden = {f"{p}_{s}" for p in SEALED.values() for s in ("sealed", "digest")} | {"scheme_id", "attributes"}
+    if not derived:
+        hidden |= DERIVED
     rows = []
     for attname, field in fields.items():
         if field.name in SKIP or attname in hidden or attname not in snapshot:
@@ -162,7 +170,8 @@ def _as_of(request, record) -> dict:
         return {"as_of_error": _("Give the date as YYYY-MM-DD.")}
     row = record_as_of(type(record), record.pk, day)
     return {"as_of": day, "as_of_row": row,
-            "as_of_rows": _snapshot_rows(type(record), row.snapshot) if row is not None else []}
+            "as_of_rows": _snapshot_rows(type(record), row.snapshot, derived=derived_visible(request.user, record))
+            if row is not None else []}
 
 
 def _detail_context(request, record, **extra) -> dict:

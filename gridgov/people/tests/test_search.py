@@ -199,3 +199,20 @@ def test_the_list_page_search_needs_a_purpose_and_is_throttled(scheme, tree, res
     again = client.post(url, {"by": "phone", "value": "13912345678", "purpose": PURPOSE})
     assert again.status_code == 429 and "too many searches" in again.content.decode()
     assert "13912345678" not in again.content.decode()
+
+
+def test_the_past_state_of_a_resident_shows_the_birth_date_only_to_who_may_reveal(scheme, tree, residents):
+    from django.test import Client
+
+    # given a resident with history, viewed as of today by a worker who may not reveal and by one who may
+    head = residents["head"]
+    url = reverse("people:resident", args=[head.pk]) + "?as_of=" + dt.date.today().isoformat()
+    pages = []
+    for user in (make_staff(tree["community"], perms=READ),
+                 make_staff(tree["community"], role=reveal_role(scheme), perms=READ)):
+        client = Client()
+        client.force_login(user)
+        pages.append(client.get(url).content.decode().split('class="as-of"')[1].split("</div>")[0])
+    # then the birth date (the eight digits the ID mask hides) is in the second page only
+    assert "1950" not in pages[0] and "birth date" not in pages[0]
+    assert "1950-03-04" in pages[1] or "March 4, 1950" in pages[1]
