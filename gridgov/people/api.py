@@ -249,8 +249,8 @@ class HouseholdSerializer(RecordSerializer):
     def get_members(self, obj):
         rows = getattr(obj, "scoped_members", None)
         if rows is None:
-            rows = resident_scope(Resident.objects.filter(household_id=obj.pk), self.context["request"].user) \
-                .order_by("id")
+            rows = resident_scope(Resident.objects.filter(household_id=obj.pk).select_related("node"),
+                                  self.context["request"].user).order_by("id")
         return MemberBriefSerializer(rows, many=True, context=self.context).data
 
 
@@ -755,7 +755,7 @@ class HouseholdViewSet(RevealMixin, RecordViewSet):
         return household_scope(qs, self.request.user)
 
     def get_queryset(self):
-        members = resident_scope(Resident.objects.all(), self.request.user).order_by("id")
+        members = resident_scope(Resident.objects.select_related("node"), self.request.user).order_by("id")
         return super().get_queryset().select_related("house").prefetch_related(
             Prefetch("members", queryset=members, to_attr="scoped_members"))
 
