@@ -267,3 +267,14 @@ CONTENT_SECURITY_POLICY = {
 # collector at the reverse proxy. Unset: nothing is reported.
 if env_str("GRIDGOV_CSP_REPORT_URI", ""):
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = env_str("GRIDGOV_CSP_REPORT_URI", "")
+
+# --- base data search and jobs (issue 11)
+# Searches by ID number, phone or name per user and window (gridgov/people/search.py), counted in the
+# shared cache: "30/h", "5/m", "100/d", "10/300s".
+PEOPLE_SEARCH_RATE = env_str("GRIDGOV_PEOPLE_SEARCH_RATE", "30/h")
+# A queued or running import / export with no heartbeat for this long is stale (gridgov/people/sweep.py);
+# a dry run (one transaction, no heartbeat while it runs) after the longer limit.
+PEOPLE_JOB_STALE_SECONDS = env_int("GRIDGOV_PEOPLE_JOB_STALE_SECONDS", 900)
+PEOPLE_JOB_DRY_RUN_STALE_SECONDS = env_int("GRIDGOV_PEOPLE_JOB_DRY_RUN_STALE_SECONDS", 6 * 3600)
+# Starts of an import before the sweeper gives it up (its owner may still restart it).
+PEOPLE_JOB_MAX_ATTEMPTS = env_int("GRIDGOV_PEOPLE_JOB_MAX_ATTEMPTS", 3)

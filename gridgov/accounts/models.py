@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.core.i18n import localized
+from gridgov.core.names import validate_name
 
 
 class User(AbstractUser):
@@ -91,7 +92,7 @@ class Person(models.Model):
     """Someone who may be put in charge of cells. The phone is the work contact published on the
     cell card; it is given by the person for that purpose."""
 
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, validators=[validate_name])
     phone = models.CharField(_("work phone"), max_length=20, blank=True)
     organisation = models.CharField(_("organisation"), max_length=200, blank=True,
                                     help_text=_("e.g. police station, department, property company"))

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import Assignment, Person, PositionReport, Role, RoleCategory
 from gridgov.core.audit import audit_record
+from gridgov.core.names import name_clean
 from gridgov.territory.models import Level, LevelScheme, Node
 
 PHONE = re.compile(r"^(\+?86)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|\d{3,5}|400-?\d{3}-?\d{4})$")
@@ -52,10 +53,10 @@ def phone_clean(phone: str, *, field: str = "phone") -> str:
 
 def person_create(*, name: str, phone: str = "", organisation: str = "", note: str = "", user=None,
                   actor=None) -> Person:
-    name = (name or "").strip()
+    name = name_clean(name, field="name", limit=100, required=False)
     if not name:
         raise ValidationError({"name": _("a name is required")})
-    person = Person.objects.create(name=name[:100], phone=phone_clean(phone), organisation=organisation[:200],
+    person = Person.objects.create(name=name, phone=phone_clean(phone), organisation=organisation[:200],
                                    note=note, user=user)
     audit_record(actor=actor, action="accounts.person_create", target=person)
     return person

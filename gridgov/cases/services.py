@@ -53,6 +53,7 @@ from gridgov.cases.selectors import case_duplicates
 from gridgov.cases.transitions import TRANSITIONS, Clock
 from gridgov.catalogue.models import HandlingMode, Matter, ReportLevel
 from gridgov.core.audit import audit_record
+from gridgov.core.names import name_clean
 from gridgov.people import crypto
 from gridgov.people.access import access_log_write, purpose_clean
 from gridgov.people.identifiers import phone_clean
@@ -232,6 +233,8 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
             phone = phone_clean(reporter_phone)
         except ValidationError:
             raise ValidationError({"reporter_phone": _("not a valid phone number")}) from None
+    reporter_name = name_clean(reporter_name, field="reporter_name", label=_("reporter's name"), limit=10**6,
+                               required=False)
     if len(reporter_name) > 50:
         raise ValidationError({"reporter_name": _("at most 50 characters")})
     report_photos = photos_check(photos, field="photos")

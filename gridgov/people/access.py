@@ -85,6 +85,14 @@ def can_reveal(user, node) -> bool:
     return any(node.path.startswith(p) for p in paths)
 
 
+def derived_visible(user, record: models.Model) -> bool:
+    """May `user` be shown what a resident's ID number encodes beyond its mask (birth date, birth year, age
+    band)? The mask (region + last four) leaves the eight birth-date digits hidden; a listed birth year would
+    cut their candidates from thousands to a few dozen, so the listing would undo the mask. Only where the
+    user may reveal anyway (the mask already shows the gender digit, so gender stays listed)."""
+    return can_reveal(user, record.node)
+
+
 def purpose_clean(purpose: str) -> str:
     purpose = " ".join((purpose or "").split())
     if len(purpose) < settings.REVEAL_PURPOSE_MIN_LENGTH:

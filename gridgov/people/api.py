@@ -30,12 +30,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
 
 from gridgov.core.api import client_address
 from gridgov.people import exports, services
-from gridgov.people.access import can_reveal, masked_value, personal_data_reveal
-from gridgov.people.files import private_open
+from gridgov.people.access import can_reveal, derived_visible, masked_value, personal_data_reveal
 from gridgov.people.filters import (
     AccessLogFilter,
     BuildingFilter,
@@ -70,6 +70,7 @@ from gridgov.people.models import (
     SpecialGroup,
     Volunteer,
 )
+from gridgov.people.search import SearchThrottled, resident_search
 from gridgov.people.selectors import (
     access_log_scope,
     building_scope,
@@ -79,8 +80,6 @@ from gridgov.people.selectors import (
     job_scope,
     membership_visible,
     party_member_scope,
-    resident_by_id_number,
-    resident_by_phone,
     resident_scope,
     volunteer_scope,
 )
@@ -196,11 +195,17 @@ class ResidentSerializer(RecordSerializer):
                   "registered_address", "actual_address", "moved_in_date", "moved_out_date", "groups",
                   *RecordSerializer.BASE[4:]]
 
+    def _derived(self, obj) -> bool:
+        request = self.context.get("request")
+        return request is not None and derived_visible(request.user, obj)
+
     def get_birth_year(self, obj) -> int | None:
-        return obj.birth_date.year if obj.birth_date else None
+        """None unless the caller may reveal in the resident's cell (`access.derived_visible`)."""
+        return obj.birth_date.year if obj.birth_date and self._derived(obj) else None
 
     def get_age_band(self, obj) -> str:
-        return age_band(obj.birth_date)
+        """Empty unless the caller may reveal in the resident's cell (`access.derived_visible`)."""
+        return age_band(obj.birth_date) if self._derived(obj) else ""
 
     @extend_schema_field(MembershipBriefSerializer(many=True))
     def get_groups(self, obj):
@@ -216,11 +221,18 @@ class ResidentSerializer(RecordSerializer):
 class MemberBriefSerializer(serializers.ModelSerializer):
     name = MaskedField("name")
     id_number = MaskedField("id_number")
-    birth_year = serializers.IntegerField(source="birth_date.year", read_only=True)
+    birth_year = serializers.SerializerMethodField()
 
     class Meta:
         model = Resident
         fields = ["id", "name", "id_number", "gender", "birth_year", "relation", "state"]
+
+    def get_birth_year(self, obj) -> int | None:
+        """None unless the caller may reveal in the member's cell (`access.derived_visible`)."""
+        request = self.context.get("request")
+        if obj.birth_date is None or request is None or not derived_visible(request.user, obj):
+            return None
+        return obj.birth_date.year
 
 
 class HouseholdSerializer(RecordSerializer):
@@ -237,9 +249,9 @@ class HouseholdSerializer(RecordSerializer):
     def get_members(self, obj):
         rows = getattr(obj, "scoped_members", None)
         if rows is None:
-            rows = resident_scope(Resident.objects.filter(household_id=obj.pk), self.context["request"].user) \
-                .order_by("id")
-        return MemberBriefSerializer(rows, many=True).data
+            rows = resident_scope(Resident.objects.filter(household_id=obj.pk).select_related("node"),
+                                  self.context["request"].user).order_by("id")
+        return MemberBriefSerializer(rows, many=True, context=self.context).data
 
 
 class HouseSerializer(RecordSerializer):
@@ -429,6 +441,8 @@ class SearchSerializer(serializers.Serializer):
     name = _text(100, allow_blank=False)
     name_prefix = serializers.BooleanField(default=False, help_text="match names starting with `name`")
     scheme = serializers.SlugField(required=False, max_length=40)
+    purpose = serializers.CharField(max_length=300, required=False, allow_blank=True, default="",
+                                    help_text="why you search by personal data (required; it is logged)")
 
     def validate(self, attrs):
         given = [k for k in ("id_number", "phone", "name") if attrs.get(k)]
@@ -701,7 +715,10 @@ class ResidentViewSet(RevealMixin, RecordViewSet):
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
     def search(self, request):
         """Exact search by ID number or phone (through their keyed digests), or by name (exact or prefix),
-        sent in the body so that no personal data ends up in a URL. Answers masked residents in scope."""
+        sent in the body so that no personal data ends up in a URL. Only for roles that may reveal personal
+        data, and only among the residents of the cells where they may; a purpose is required, every search
+        is logged (access log and audit) and counted per user (429 past PEOPLE_SEARCH_RATE). Answers masked
+        residents (`gridgov/people/search.py`)."""
         data = SearchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -709,16 +726,18 @@ class ResidentViewSet(RevealMixin, RecordViewSet):
         if v.get("scheme"):
             qs = qs.filter(scheme__key=v["scheme"])
         if v.get("id_number"):
-            qs = resident_by_id_number(qs, v["id_number"])
+            by, value = "id_number", v["id_number"]
         elif v.get("phone"):
-            qs = resident_by_phone(qs, v["phone"])
-        elif v["name_prefix"]:
-            qs = qs.filter(name__startswith=v["name"])
+            by, value = "phone", v["phone"]
         else:
-            qs = qs.filter(name=v["name"])
-        rows = list(qs[:SEARCH_LIMIT + 1])
-        return Response({"count": min(len(rows), SEARCH_LIMIT), "truncated": len(rows) > SEARCH_LIMIT,
-                         "results": ResidentSerializer(rows[:SEARCH_LIMIT], many=True,
+            by, value = ("name_prefix" if v["name_prefix"] else "name"), v["name"]
+        try:
+            found = resident_search(user=request.user, qs=qs, by=by, value=value, purpose=v["purpose"],
+                                    remote_addr=client_address(request), limit=SEARCH_LIMIT)
+        except SearchThrottled as exc:
+            raise Throttled(wait=exc.wait, detail=str(exc.args[0])) from None
+        return Response({"count": len(found.rows), "truncated": found.truncated,
+                         "results": ResidentSerializer(found.rows, many=True,
                                                        context=self.get_serializer_context()).data})
 
 
@@ -736,7 +755,7 @@ class HouseholdViewSet(RevealMixin, RecordViewSet):
         return household_scope(qs, self.request.user)
 
     def get_queryset(self):
-        members = resident_scope(Resident.objects.all(), self.request.user).order_by("id")
+        members = resident_scope(Resident.objects.select_related("node"), self.request.user).order_by("id")
         return super().get_queryset().select_related("house").prefetch_related(
             Prefetch("members", queryset=members, to_attr="scoped_members"))
 
@@ -1200,8 +1219,7 @@ class ExportViewSet(PeopleViewMixin, mixins.ListModelMixin, mixins.RetrieveModel
         if job.status != JobStatus.DONE or not job.result_path:
             raise Http404(_("the file is not ready yet"))
         try:
-            path = private_open(job.result_path)
-            handle = path.open("rb")
+            handle = exports.export_file_open(job=job, user=request.user, remote_addr=client_address(request))
         except (FileNotFoundError, OSError):
             raise Http404(_("the file has been removed; export the list again")) from None
         response = FileResponse(handle, as_attachment=True, filename=job.file_name,

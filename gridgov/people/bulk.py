@@ -43,10 +43,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.selectors import user_scope_paths
+from gridgov.core.names import name_clean
 from gridgov.people import crypto
 from gridgov.people.access import seal_field
 from gridgov.people.history import SKIP as HISTORY_SKIP
-from gridgov.people.identifiers import id_number_clean, phone_clean, uscc_clean
+from gridgov.people.identifiers import UNIT, id_number_clean, phone_clean, uscc_clean
 from gridgov.people.masking import mask_id_number, mask_phone
 from gridgov.people.models import (
     Building,
@@ -898,14 +899,16 @@ class _EntityImport(_KeyedImport):
         self.required(row)
         code = row.cleaned("credit_code", uscc_clean) if row.given("credit_code") else ""
         values: dict[str, Any] = {}
-        if row.given("name"):
-            values["name"] = row.text("name", 200)
-        for name, limit in (("industry", 100), ("address", 300), ("representative", 100)):
+        for name, limit in (("name", 200), ("representative", 100)):
+            if row.given(name):
+                values[name] = row.cleaned(name, lambda v, field, limit=limit: name_clean(v, field=field, limit=limit))
+        for name, limit in (("industry", 100), ("address", 300)):
             if row.given(name):
                 values[name] = row.text(name, limit)
         if row.given("employees"):
             values["employees"] = row.numeric("employees", int, minimum=0)
-        phone = row.cleaned("phone", phone_clean) if row.given("phone") else None
+        phone = (row.cleaned("phone", lambda v, field: phone_clean(v, kind=UNIT, field=field))
+                 if row.given("phone") else None)
         lon, lat = row.coords()
         if lon is not None:
             values["lon"], values["lat"] = lon, lat
@@ -1026,7 +1029,7 @@ class _ResidentImport(_Import):
         info = row.cleaned("id_number", id_number_clean) if row.given("id_number") else None
         values: dict[str, Any] = {}
         if row.given("name"):
-            values["name"] = row.text("name", 100)
+            values["name"] = row.cleaned("name", name_clean)
         for name in ("registered_address", "actual_address"):
             if row.given(name):
                 values[name] = row.text(name, 300)

@@ -30,7 +30,6 @@ from gridgov.core.api import client_address
 from gridgov.people import exports
 from gridgov.people import views as list_views
 from gridgov.people.access import can_reveal, purpose_clean
-from gridgov.people.files import private_open
 from gridgov.people.models import DataJob, JobKind, JobStatus, RecordState
 from gridgov.people.selectors import job_scope
 from gridgov.territory.models import Node
@@ -262,7 +261,7 @@ def export_download(request, pk: int):
     if job.status != JobStatus.DONE or not job.result_path:
         return redirect("people:export", pk=job.pk)  # not ready (or failed): its page says so
     try:
-        handle = private_open(job.result_path).open("rb")
+        handle = exports.export_file_open(job=job, user=request.user, remote_addr=client_address(request))
     except OSError:
         messages.error(request, _("The file of this export has been removed: export the list again."))
         return redirect("people:export", pk=job.pk)

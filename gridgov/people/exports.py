@@ -6,15 +6,19 @@ Invariants:
 - personal fields are masked unless the owner asked to reveal them, stated a purpose, and may reveal
   personal data in the row's cell; rows outside those cells stay masked, and the file's note and the
   job's summary say how many;
-- every export writes an `AccessLog` entry (kind EXPORT, or EXPORT_REVEALED) holding the filters and
-  the row count, and a revealing export one EXPORT_REVEALED entry per revealed record, written before
-  the file can be downloaded;
+- every export writes an `AccessLog` entry (kind EXPORT, or EXPORT_REVEALED) holding the filters, the
+  row count and its outcome, and a revealing export one EXPORT_REVEALED entry per revealed record, all
+  in the transaction that marks the job DONE with its file: an export that fails or is killed leaves
+  no file and no per-record entry, only its FAILED outcome entry (written by `export_fail`, at once or
+  by the sweeper, `sweep.jobs_sweep`);
+- every download of a file holding personal data in clear is logged (`export_file_open`);
 - files are private (`files.private_path`), downloadable only by the job's owner.
 Lists up to PEOPLE_EXPORT_INLINE_ROWS rows are written during the request, longer ones by `export_run`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -32,6 +36,7 @@ from django.utils.translation import gettext_lazy
 from huey.contrib.djhuey import db_task
 from openpyxl import Workbook
 
+from gridgov.core.audit import audit_record
 from gridgov.core.tabular import bilingual, sheet_title
 from gridgov.core.tabular import cell_value as _cell_value
 from gridgov.people.access import (
@@ -43,7 +48,7 @@ from gridgov.people.access import (
     purpose_clean,
     reveal_paths,
 )
-from gridgov.people.files import private_path
+from gridgov.people.files import private_open, private_path
 from gridgov.people.filters import (
     EntityFilter,
     HouseFilter,
@@ -137,7 +142,9 @@ RESIDENT_COLUMNS = [
     Column(_label(Resident, "name"), _personal("name")),
     Column(_label(Resident, "id_masked"), _personal("id_number")),
     Column(_label(Resident, "gender"), _display("gender")),
-    Column(gettext_lazy("birth year"), lambda obj, _c: obj.birth_date.year if obj.birth_date else None),
+    # what the ID number encodes beyond its mask only in rows exported in clear (`access.derived_visible`)
+    Column(gettext_lazy("birth year"), lambda obj, c: obj.birth_date.year if obj.birth_date and c is not None
+           else None),
     Column(_label(Resident, "phone_masked"), _personal("phone")),
     Column(_label(Household, "number"), _attr("household.number")),
     Column(_label(Resident, "relation"), _display("relation")),
@@ -351,66 +358,125 @@ def _note(*, job: DataJob, rows: int, revealed: int, filters: dict, reveal: bool
     return lines
 
 
-def _flush(logs: list[AccessLog]) -> None:
-    if logs:
-        AccessLog.objects.bulk_create(logs, batch_size=CHUNK)
-        logs.clear()
+def _reveal_rows(*, job: DataJob, owner, rtype: str, fields_label: str, purpose: str,
+                 revealed: list[tuple[int, int]]) -> None:
+    """One EXPORT_REVEALED row per record written in clear, bound to the job (`detail.job`)."""
+    for start in range(0, len(revealed), CHUNK):
+        AccessLog.objects.bulk_create([
+            AccessLog(user=owner, kind=AccessKind.EXPORT_REVEALED, record_type=rtype, record_id=record_id,
+                      node_id=node_id, fields=fields_label, purpose=purpose, detail={"job": job.pk, "outcome": "DONE"})
+            for record_id, node_id in revealed[start:start + CHUNK]])
+
+
+def _beat(job: DataJob, **fields) -> None:
+    DataJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now(), **fields)
+
+
+def export_fail(*, job: DataJob, error: str) -> None:
+    """Mark the export FAILED, remove whatever part of its file was written, and log the outcome: one
+    access-log row (outcome FAILED, no rows handed over). No per-record reveal row exists for a failed export:
+    those are written only with the finished file (see `export_produce`)."""
+    partial = DataJob.objects.filter(pk=job.pk).values_list("result_path", flat=True).first()
+    if partial:
+        with contextlib.suppress(OSError, ValueError):
+            private_open(partial).unlink(missing_ok=True)
+    reveal = bool(job.options.get("reveal"))
+    with transaction.atomic():
+        failed = DataJob.objects.filter(pk=job.pk).exclude(status__in=(JobStatus.DONE, JobStatus.FAILED)).update(
+            status=JobStatus.FAILED, finished_at=timezone.now(), result_path="", error=error)
+        if failed:
+            access_log_write(user=job.owner, kind=AccessKind.EXPORT_REVEALED if reveal else AccessKind.EXPORT,
+                             purpose=job.options.get("purpose", ""), rows=0,
+                             detail={"job": job.pk, "record_type": job.record_type, "outcome": "FAILED",
+                                     "revealed": 0}, remote_addr=job.options.get("remote_addr"))
 
 
 def export_produce(job: DataJob) -> DataJob:
-    """Write the export's file and its access-log entries; the job ends DONE (with the file) or FAILED."""
+    """Write the export's file and its access-log entries; the job ends DONE (with the file) or FAILED.
+
+    Completion is one transaction: the job turns DONE with its file, its summary row and one EXPORT_REVEALED
+    row per record written in clear — all of them, or (a crash, an error) none, and then the job is FAILED
+    (`export_fail`, here or by the sweeper) with an outcome row saying so and no file left. While it runs,
+    the job's heartbeat is renewed after every chunk."""
     kind = EXPORT_KINDS[job.record_type]
     owner, options = job.owner, job.options
     fmt, reveal, purpose = options.get("format", "xlsx"), bool(options.get("reveal")), options.get("purpose", "")
     filters = options.get("filters", {})
-    DataJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=timezone.now())
-    qs = export_queryset(kind, scheme=job.scheme, filters=filters, user=owner)
-    total = qs.count()
-    DataJob.objects.filter(pk=job.pk).update(total=total)
     path = private_path(job.pk, f".{fmt}", role="export")
-    headers = [bilingual(c.label) for c in kind.columns]
-    writer = _CsvWriter(path, headers) if fmt == "csv" else _XlsxWriter(path, headers, job.record_type)
+    # the file's name is kept from the start (a download needs DONE), so a failure or the sweeper finds it
+    _beat(job, status=JobStatus.RUNNING, started_at=timezone.now(), attempts=models.F("attempts") + 1,
+          result_path=path.name)
     rtype = kind.personal_via or kind.model._meta.model_name
     fields_label = ",".join(kind.personal_fields)
-    rows = revealed = 0
-    logs: list[AccessLog] = []
+    rows = 0
+    revealed: list[tuple[int, int]] = []  # (record id, cell id): small, logged with the finished file
+    writer = None
     try:
+        qs = export_queryset(kind, scheme=job.scheme, filters=filters, user=owner)
+        _beat(job, total=qs.count())
+        headers = [bilingual(c.label) for c in kind.columns]
+        writer = _CsvWriter(path, headers) if fmt == "csv" else _XlsxWriter(path, headers, job.record_type)
         for obj in qs.iterator(chunk_size=CHUNK):
             clear = None
             record = kind.personal(obj)
             if reveal and can_reveal(owner, record.node):
                 clear = {f: clear_value(record, f) for f in kind.personal_fields}
-                logs.append(AccessLog(user=owner, kind=AccessKind.EXPORT_REVEALED, record_type=rtype,
-                                      record_id=record.pk, node_id=record.node_id, fields=fields_label,
-                                      purpose=purpose, detail={"job": job.pk}))
-                revealed += 1
+                revealed.append((record.pk, record.node_id))
             writer.row([c.value(obj, clear) for c in kind.columns])
             rows += 1
             if rows % CHUNK == 0:
-                _flush(logs)
-                DataJob.objects.filter(pk=job.pk).update(done=rows)
-        _flush(logs)
-        writer.finish(_note(job=job, rows=rows, revealed=revealed, filters=filters, reveal=reveal))
+                _beat(job, done=rows)
+        writer.finish(_note(job=job, rows=rows, revealed=len(revealed), filters=filters, reveal=reveal))
+        writer = None
+        cell = Node.objects.filter(pk=filters["cell"]).first() if str(filters.get("cell", "")).isdigit() else None
+        count = len(revealed)
+        summary = {"rows": rows, "revealed": count, "masked": rows - count, "format": fmt, "filters": filters,
+                   "note": _note(job=job, rows=rows, revealed=count, filters=filters, reveal=reveal)[5:]}
+        with transaction.atomic():
+            finished = DataJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+                status=JobStatus.DONE, result_path=path.name, total=rows, done=rows, summary=summary,
+                finished_at=timezone.now(), heartbeat_at=timezone.now(), error="")
+            if not finished:  # swept as stale meanwhile: the sweeper's FAILED stands, the file goes
+                raise RuntimeError("export job no longer running")
+            _reveal_rows(job=job, owner=owner, rtype=rtype, fields_label=fields_label, purpose=purpose,
+                         revealed=revealed)
+            access_log_write(user=owner, kind=AccessKind.EXPORT_REVEALED if count else AccessKind.EXPORT,
+                             purpose=purpose, node=cell, fields=kind.personal_fields if count else (), rows=rows,
+                             detail={"job": job.pk, "record_type": job.record_type, "format": fmt,
+                                     "filters": filters, "revealed": count, "outcome": "DONE"},
+                             remote_addr=options.get("remote_addr"))
     except Exception:
-        writer.abort()
-        path.unlink(missing_ok=True)
+        if writer is not None:
+            writer.abort()
         logger.exception("export job %s failed", job.pk)  # the traceback names no personal value
-        DataJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, finished_at=timezone.now(),
-                                                 error=_("the export failed; try again, or ask the administrator"))
-        job.refresh_from_db()
-        return job
-    cell = Node.objects.filter(pk=filters["cell"]).first() if str(filters.get("cell", "")).isdigit() else None
-    summary = {"rows": rows, "revealed": revealed, "masked": rows - revealed, "format": fmt, "filters": filters,
-               "note": _note(job=job, rows=rows, revealed=revealed, filters=filters, reveal=reveal)[5:]}
-    with transaction.atomic():
-        access_log_write(user=owner, kind=AccessKind.EXPORT_REVEALED if revealed else AccessKind.EXPORT,
-                         purpose=purpose, node=cell, fields=kind.personal_fields if revealed else (), rows=rows,
-                         detail={"job": job.pk, "record_type": job.record_type, "format": fmt, "filters": filters,
-                                 "revealed": revealed}, remote_addr=options.get("remote_addr"))
-        DataJob.objects.filter(pk=job.pk).update(status=JobStatus.DONE, result_path=path.name, total=rows, done=rows,
-                                                 summary=summary, finished_at=timezone.now())
+        export_fail(job=job, error=_("the export failed; try again, or ask the administrator"))
     job.refresh_from_db()
     return job
+
+
+def export_file_open(*, job: DataJob, user, remote_addr: str | None = None):
+    """The file of the owner's finished export, opened for reading (FileNotFoundError / OSError when it is
+    gone). Each download of an export holding personal data in clear writes an access-log row (kind
+    DOWNLOAD: the job, its revealed rows) and a security-audit row (`people.export_download`) before the
+    file is handed over — the first download and every later one."""
+    handle = private_open(job.result_path).open("rb")
+    revealed = int((job.summary or {}).get("revealed") or 0)
+    if revealed:
+        try:
+            with transaction.atomic():
+                cell = job.options.get("filters", {}).get("cell", "")
+                node = Node.objects.filter(pk=int(cell)).first() if str(cell).isdigit() else None
+                access_log_write(user=user, kind=AccessKind.DOWNLOAD, purpose=job.options.get("purpose", ""),
+                                 node=node, fields=EXPORT_KINDS[job.record_type].personal_fields, rows=revealed,
+                                 detail={"job": job.pk, "record_type": job.record_type,
+                                         "format": job.options.get("format", "")}, remote_addr=remote_addr)
+                audit_record(actor=user, action="people.export_download", target=job,
+                             summary=f"{job.record_type} #{job.pk}: {revealed} rows in clear",
+                             changes={"job": job.pk, "revealed": revealed}, address=remote_addr)
+        except BaseException:
+            handle.close()
+            raise
+    return handle
 
 
 @db_task()
@@ -444,7 +510,7 @@ def export_job_create(*, user, scheme: LevelScheme, record_type: str, filters: d
     total = qs.count()
     job = DataJob.objects.create(
         kind=JobKind.EXPORT, record_type=record_type, scheme=scheme, owner=user, status=JobStatus.QUEUED,
-        total=total, file_name=f"{record_type}-{timezone.localdate():%Y%m%d}.{fmt}",
+        total=total, heartbeat_at=timezone.now(), file_name=f"{record_type}-{timezone.localdate():%Y%m%d}.{fmt}",
         options={"format": fmt, "filters": cleaned, "reveal": reveal, "purpose": purpose,
                  "remote_addr": remote_addr})
     if total <= settings.PEOPLE_EXPORT_INLINE_ROWS:

@@ -17,7 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 
+from gridgov.accounts.selectors import paths_q
 from gridgov.core.filters import IdFilter
+from gridgov.people.access import reveal_paths
 from gridgov.people.models import (
     AccessKind,
     AccessLog,
@@ -125,11 +127,20 @@ class ResidentFilter(RecordFilter):
         running = Exists(Volunteer.objects.filter(open_on(timezone.localdate()), resident=OuterRef("pk")))
         return qs.filter(running) if value else qs.exclude(running)
 
-    def filter_birth_year_min(self, qs, _name, value):
-        return qs.filter(birth_date__gte=dt.date(int(value), 1, 1))
+    # a birth year is what the ID number's mask hides: filtering on it would tell a user who may not reveal
+    # the hidden digits one query at a time, so it filters only among residents of the cells where the
+    # user may reveal (`access.derived_visible`), and is refused to users who may reveal nowhere
+    def _revealable(self, qs, name):
+        paths = reveal_paths(self.user)
+        if paths == []:
+            raise ValidationError({name: _("filtering by birth year needs a role that may reveal personal data")})
+        return qs if paths is None else qs.filter(paths_q(paths, "node__path"))
 
-    def filter_birth_year_max(self, qs, _name, value):
-        return qs.filter(birth_date__lte=dt.date(int(value), 12, 31))
+    def filter_birth_year_min(self, qs, name, value):
+        return self._revealable(qs, name).filter(birth_date__gte=dt.date(int(value), 1, 1))
+
+    def filter_birth_year_max(self, qs, name, value):
+        return self._revealable(qs, name).filter(birth_date__lte=dt.date(int(value), 12, 31))
 
 
 class HouseholdFilter(RecordFilter):

@@ -72,8 +72,17 @@ def _region_known(code: str) -> bool:
     return any(props for _part, props in numdb.get("cn/loc").info(code))
 
 
-def phone_clean(value: str, *, field: str = "phone", required: bool = False) -> str:
-    """A mobile, landline or service number, digits (and an area-code dash) only."""
+PERSON = "person"
+UNIT = "unit"
+PHONE_KINDS = (PERSON, UNIT)
+
+
+def phone_clean(value: str, *, kind: str = PERSON, field: str = "phone", required: bool = False) -> str:
+    """A phone, digits (and an area-code dash) only: a mobile or a landline for a person (`kind`
+    PERSON: residents, reporters); for a legal-entity unit (`kind` UNIT) also a service number
+    (12345, 95xxx, 400 / 800 numbers), which is never a person's own phone."""
+    if kind not in PHONE_KINDS:
+        raise ValueError(f"unknown phone kind {kind!r}; one of {', '.join(PHONE_KINDS)}")
     cleaned = re.sub(r"[\s()+]", "", (value or "").translate(_FULL_WIDTH))
     if cleaned.startswith("86") and len(cleaned) == 13:
         cleaned = cleaned[2:]
@@ -81,7 +90,13 @@ def phone_clean(value: str, *, field: str = "phone", required: bool = False) -> 
         if required:
             raise ValidationError({field: _("a phone number is required")})
         return ""
-    if not (MOBILE.match(cleaned) or LANDLINE.match(cleaned) or SERVICE.match(cleaned)):
+    if SERVICE.match(cleaned) and not (MOBILE.match(cleaned) or LANDLINE.match(cleaned)):
+        if kind == UNIT:
+            return cleaned
+        raise ValidationError({field: _("%(field)s: a service number (such as 12345, 95xxx, 400 or 800 numbers) is "
+                                        "not a person's phone; give the mobile or landline of the person "
+                                        "(only units may have service numbers)") % {"field": field}})
+    if not (MOBILE.match(cleaned) or LANDLINE.match(cleaned)):
         raise ValidationError({field: _("not a phone number: a mobile has 11 digits starting with 1, a landline "
                                         "0 + area code + 7 or 8 digits")})
     return cleaned

@@ -1,7 +1,8 @@
 """REST API of spreadsheet imports: /api/people/imports/...
 
 POST a file (multipart: scheme, record_type, file) → the job with its headers and the suggested
-mapping; POST or PUT `mapping/`; POST `dry-run/`; POST `start/`; GET the job for its status, progress
+mapping; POST or PUT `mapping/`; POST `dry-run/`; POST `start/`; POST `restart/` (a failed or stalled
+run); GET the job for its status, progress
 and summary; GET `rejected/` (`?as=csv` for a CSV upload) for the rejected rows. A job is its owner's:
 anyone else gets a 404."""
 
@@ -130,6 +131,15 @@ class ImportJobViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, viewset
     def start(self, request, pk=None):
         try:
             job = imports.import_job_start(job=self._job())
+        except ValidationError as exc:
+            raise _validation(exc) from None
+        return self._answer(job, status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"])
+    def restart(self, request, pk=None):
+        """Start a failed or stalled real run again: its chunks are idempotent upserts."""
+        try:
+            job = imports.import_job_restart(job=self._job(), actor=request.user)
         except ValidationError as exc:
             raise _validation(exc) from None
         return self._answer(job, status.HTTP_202_ACCEPTED)

@@ -87,6 +87,7 @@ def import_detail(request, pk: int):
     job = _job(request, pk)
     context = {"job": job, "kind_label": KIND_LABELS.get(job.record_type, job.record_type),
                "required": REQUIRED.get(job.record_type, ()), "running": job.status in RUNNING,
+               "restartable": imports.import_job_restartable(job),
                "errors": job.summary.get("errors", [])[:FIRST_ERRORS], "mapping_errors": {}}
     if request.method == "POST":
         _may(request, job)
@@ -119,6 +120,17 @@ def import_start(request, pk: int):
     _may(request, job)
     with contextlib.suppress(ValidationError):
         imports.import_job_start(job=job)
+    return redirect("people:import", pk=job.pk)
+
+
+@_page
+@require_POST
+def import_restart(request, pk: int):
+    """Start a failed or stalled real run again (`imports.import_job_restart`)."""
+    job = _job(request, pk)
+    _may(request, job)
+    with contextlib.suppress(ValidationError):  # not restartable (any more): its page says what it is
+        imports.import_job_restart(job=job, actor=request.user)
     return redirect("people:import", pk=job.pk)
 
 

@@ -12,7 +12,9 @@ headers are ignored and listed.
 Jobs (`DataJob`, kind IMPORT): `import_job_create` stores the upload under PRIVATE_FILES_DIR and
 suggests a mapping (NEW); `import_job_map` validates the user's mapping (MAPPED); `import_job_check`
 queues a dry run (CHECKING → CHECKED); `import_job_start` queues the real run (QUEUED → RUNNING →
-DONE / FAILED), with progress after every chunk. Each run writes the rejected-rows file (the original
+DONE / FAILED), with progress and a heartbeat after every chunk. A run killed mid-way (its heartbeat
+goes stale) is re-queued by the sweeper (`sweep.jobs_sweep`) up to PEOPLE_JOB_MAX_ATTEMPTS starts and
+then failed; a failed or stale run is restarted by its owner (`import_job_restart`). Each run writes the rejected-rows file (the original
 columns of every rejected row, a reason column, and in the XLSX the offending cells in red with the
 reason as a comment) and the real run an `AccessLog` entry. Summaries hold counts and reasons, never
 personal data.
@@ -444,8 +446,10 @@ def import_job_map(*, job: DataJob, mapping: dict[str, str | None]) -> DataJob:
 
 
 def _progress(job: DataJob) -> Callable[[int], None]:
+    """Called after every committed chunk of a real run: its progress and its heartbeat (the sweeper's sign
+    of life). A dry run is one transaction, rolled back: a heartbeat written inside it would never be seen."""
     def step(n: int) -> None:
-        DataJob.objects.filter(pk=job.pk).update(done=F("done") + n)
+        DataJob.objects.filter(pk=job.pk).update(done=F("done") + n, heartbeat_at=timezone.now())
 
     return step
 
@@ -473,7 +477,8 @@ def import_job_check(*, job: DataJob) -> DataJob:
     if job.status not in (JobStatus.MAPPED, JobStatus.CHECKED):
         raise ValidationError({"status": _("map the columns first")})
     job.status = JobStatus.CHECKING
-    job.save(update_fields=["status"])
+    job.heartbeat_at = timezone.now()
+    job.save(update_fields=["status", "heartbeat_at"])
     from gridgov.people.tasks import import_job_dry_run_task
 
     import_job_dry_run_task(job.pk)
@@ -486,7 +491,8 @@ def import_job_dry_run(*, job: DataJob) -> BulkReport:
     if job.status not in (JobStatus.MAPPED, JobStatus.CHECKING, JobStatus.CHECKED):
         raise ValidationError({"status": _("map the columns first")})
     job.status = JobStatus.CHECKING
-    job.save(update_fields=["status"])
+    job.heartbeat_at = timezone.now()
+    job.save(update_fields=["status", "heartbeat_at"])
     try:
         report = file_import(scheme=job.scheme, kind=job.record_type, path=_upload_path(job), mapping=job.mapping,
                              actor=job.owner, source=_job_source(job), dry_run=True)
@@ -507,12 +513,44 @@ def import_job_start(*, job: DataJob) -> DataJob:
         raise ValidationError({"status": _("map the columns first")})
     job.status = JobStatus.QUEUED
     job.done = 0
-    job.save(update_fields=["status", "done"])
+    job.heartbeat_at = timezone.now()
+    job.save(update_fields=["status", "done", "heartbeat_at"])
+    return _enqueue_run(job)
+
+
+def _enqueue_run(job: DataJob) -> DataJob:
     from gridgov.people.tasks import import_job_run_task
 
     import_job_run_task(job.pk)
     job.refresh_from_db()
     return job
+
+
+def import_job_restartable(job: DataJob, *, now=None) -> bool:
+    """A failed real run, or one that stopped giving signs of life (`sweep.job_is_stale`), can be started
+    again by its owner: its chunks are upserts by natural key, so rows stored before the stop are found
+    and left unchanged, not duplicated."""
+    from gridgov.people.sweep import job_is_stale
+
+    if job.kind != JobKind.IMPORT:
+        return False
+    if job.status == JobStatus.FAILED:
+        return bool(job.mapping)
+    return job.status in (JobStatus.QUEUED, JobStatus.RUNNING) and job_is_stale(job, now=now)
+
+
+def import_job_restart(*, job: DataJob, actor) -> DataJob:
+    """Start a failed or stale real run again (see `import_job_restartable`), with a fresh count of
+    attempts; the run goes through the same claim as a first start, so a second click does nothing."""
+    if not import_job_restartable(job):
+        raise ValidationError({"status": _("only a failed import, or one that stopped responding, can be started "
+                                           "again (it is %(s)s)") % {"s": job.get_status_display()}})
+    restarted = DataJob.objects.filter(pk=job.pk, status=job.status).update(
+        status=JobStatus.QUEUED, done=0, error="", finished_at=None, heartbeat_at=timezone.now(), attempts=0)
+    if not restarted:
+        raise ValidationError({"status": _("the import changed meanwhile: reload the page")})
+    logger.info("import job %s restarted by user %s", job.pk, getattr(actor, "pk", None))
+    return _enqueue_run(job)
 
 
 def _fail(job: DataJob, exc: Exception, *, status: str = JobStatus.FAILED) -> None:
@@ -528,8 +566,9 @@ def _fail(job: DataJob, exc: Exception, *, status: str = JobStatus.FAILED) -> No
 def import_job_run(*, job: DataJob) -> BulkReport | None:
     """The real run (the task's body): chunk by chunk, progress on the job, then the rejected-rows file,
     the summary and the access-log entry. A job not QUEUED is left alone (a task may run twice)."""
+    now = timezone.now()
     claimed = DataJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=timezone.now(), done=0)
+        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1, done=0)
     if not claimed:
         return None
     job.refresh_from_db()

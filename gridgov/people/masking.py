@@ -1,7 +1,9 @@
 """How personal data looks to someone who has not revealed it.
 
 Masks keep enough to tell records apart on a list (the ID number's region and last four, a phone's
-prefix and last four, a surname, an address up to its road or village) and hide the rest.
+prefix and last four, a surname, an address up to its road or village) and hide the rest. Name and
+address masks are fixed-width: what is hidden always shows as the same stars, so a mask never tells
+how long the hidden part is (``张**`` for 张三 and for 张三丰 alike).
 """
 
 from __future__ import annotations
@@ -36,24 +38,28 @@ def mask_phone(phone: str) -> str:
     return MASK * max(len(phone) - 4, 1) + phone[-4:] if len(phone) > 4 else MASK * len(phone)
 
 
+NAME_STARS = MASK * 2
+ADDRESS_STARS = MASK * 4
+
+
 def mask_name(name: str) -> str:
-    """The first character, then one star per other character: ``张*``, ``欧**``, ``J***``."""
+    """The first character and always two stars, whatever the length: ``张**``, ``欧**``, ``J**``. A
+    one-character name shows no character at all (``***``): its first character is the whole name."""
     name = (name or "").strip()
     if not name:
         return ""
-    return name[0] + MASK * max(len(name) - 1, 1)
+    if len(name) == 1:
+        return MASK + NAME_STARS
+    return name[0] + NAME_STARS
 
 
 def mask_address(address: str) -> str:
-    """The leading place names as written (at most six characters, and never past the first digit);
-    after them every digit is hidden and anything beyond six more characters is cut to ``***``."""
+    """The leading place names as written (at most six characters, and never past the first digit),
+    then four stars for whatever follows, however long: ``白云寺村****``."""
     address = (address or "").strip()
     if not address:
         return ""
     first_digit = _DIGITS.search(address)
     keep = min(_ADDRESS_KEEP, first_digit.start() if first_digit else _ADDRESS_KEEP)
     head, rest = address[:keep], address[keep:]
-    tail = _DIGITS.sub(MASK, rest[:_ADDRESS_KEEP])
-    if len(rest) > _ADDRESS_KEEP:
-        tail += MASK * 3
-    return head + tail
+    return head + (ADDRESS_STARS if rest else "")

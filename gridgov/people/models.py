@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.core.i18n import localized
+from gridgov.core.names import validate_name
 
 
 class RecordState(models.TextChoices):
@@ -170,7 +171,7 @@ class Resident(BaseRecord):
     """A person living or registered in a cell (实有人口). Name, ID number, phone and addresses are
     personal data: masked by default, the ID number and phone sealed at rest."""
 
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, validators=[validate_name])
     id_sealed = models.TextField(_("ID number (sealed)"), editable=False)
     id_digest = models.CharField(_("ID number digest"), max_length=64, editable=False)
     id_masked = models.CharField(_("ID number"), max_length=18, editable=False)
@@ -226,11 +227,12 @@ class LegalEntity(BaseRecord):
     credit code. Where the deployment gives entities that bear their own duty a dedicated unit or grid
     (专属网格 / 专属单元), `dedicated_node` is that cell."""
 
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name"), max_length=200, validators=[validate_name])
     credit_code = models.CharField(_("unified social credit code"), max_length=18)
     industry = models.CharField(_("industry"), max_length=100, blank=True)
     address = models.CharField(_("address"), max_length=300, blank=True)
-    representative = models.CharField(_("legal representative"), max_length=100, blank=True)
+    representative = models.CharField(_("legal representative"), max_length=100, blank=True,
+                                      validators=[validate_name])
     phone_sealed = models.TextField(_("contact phone (sealed)"), blank=True, editable=False)
     phone_digest = models.CharField(_("contact phone digest"), max_length=64, blank=True, editable=False)
     phone_masked = models.CharField(_("contact phone"), max_length=20, blank=True, editable=False)
@@ -408,11 +410,14 @@ class AccessKind(models.TextChoices):
     EXPORT_REVEALED = "EXPORT_REVEALED", _("Exported unmasked")
     IMPORT = "IMPORT", _("Imported")
     ERASE = "ERASE", _("Erased")
+    SEARCH = "SEARCH", _("Searched by personal data")
+    DOWNLOAD = "DOWNLOAD", _("Downloaded an unmasked export")
 
 
 class AccessLog(models.Model):
     """Append-only log of access to personal data: every reveal (who, when, which record, which field,
-    the stated purpose), every export and every erasure. Database triggers refuse UPDATE and DELETE, so
+    the stated purpose), every export, every download of an unmasked export, every search by ID number,
+    phone or name (its purpose and the records it found, never the value searched) and every erasure. Database triggers refuse UPDATE and DELETE, so
     nothing in the application (admin, API, shell through the ORM) can alter or remove an entry."""
 
     at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
@@ -463,7 +468,12 @@ class DataJob(models.Model):
     Files live under PRIVATE_FILES_DIR (never served statically) and are downloadable only by the
     job's owner; they are removed after PRIVATE_FILES_DAYS. `mapping` maps the file's column headers
     to field names; `summary` holds counts (created / updated / unchanged / rejected per kind) and, for
-    exports, the filters; neither holds personal data."""
+    exports, the filters; neither holds personal data.
+
+    A running job proves it is alive through `heartbeat_at`, written when it is queued, when it starts and
+    after every chunk; `attempts` counts its starts. `sweep.jobs_sweep` re-queues an import whose heartbeat
+    is older than PEOPLE_JOB_STALE_SECONDS (its chunks are idempotent upserts) until it has had
+    PEOPLE_JOB_MAX_ATTEMPTS starts, then fails it, and fails a stale export."""
 
     kind = models.CharField(_("kind"), max_length=8, choices=JobKind.choices)
     record_type = models.CharField(_("records"), max_length=40)
@@ -486,6 +496,8 @@ class DataJob(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(_("starts"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("data job")

@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 from gridgov.accounts.selectors import paths_q, user_scope_paths
 from gridgov.people import crypto
 from gridgov.people.access import reveal_paths, seal_field
-from gridgov.people.identifiers import id_number_clean, phone_clean
+from gridgov.people.identifiers import PERSON, id_number_clean, phone_clean
 from gridgov.people.models import (
     AccessLog,
     Building,
@@ -83,13 +83,15 @@ def record_scope(qs: QuerySet, user) -> QuerySet:
 
 
 def resident_by_id_number(qs: QuerySet[Resident], number: str) -> QuerySet[Resident]:
-    """Exact lookup by ID number through its keyed digest (the number is never compared in clear)."""
+    """Exact lookup by ID number through its keyed digest (the number is never compared in clear).
+    Unlogged and unchecked: a search a user makes goes through `search.resident_search`, which applies
+    the reveal rule, the purpose, the log and the rate."""
     cleaned = id_number_clean(number).number
     return qs.filter(id_digest=crypto.digest(cleaned, field=seal_field("resident", "id_number")))
 
 
 def resident_by_phone(qs: QuerySet[Resident], phone: str) -> QuerySet[Resident]:
-    cleaned = phone_clean(phone, required=True)
+    cleaned = phone_clean(phone, kind=PERSON, required=True)
     return qs.filter(phone_digest=crypto.digest(cleaned, field=seal_field("resident", "phone")))
 
 

@@ -17,10 +17,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.core.audit import audit_record
+from gridgov.core.names import name_clean
 from gridgov.people import crypto
 from gridgov.people.access import access_log_write, seal_field
 from gridgov.people.history import history_append, history_erase
-from gridgov.people.identifiers import id_number_clean, phone_clean, uscc_clean
+from gridgov.people.identifiers import PERSON, UNIT, id_number_clean, phone_clean, uscc_clean
 from gridgov.people.masking import mask_id_number, mask_phone
 from gridgov.people.models import (
     STATES_BY_MODEL,
@@ -270,7 +271,8 @@ def resident_identity_fields(id_number: str) -> dict[str, Any]:
 
 
 def phone_fields(record_type: str, phone: str) -> dict[str, str]:
-    cleaned = phone_clean(phone)
+    """A unit's phone may be a service number, a resident's never (`identifiers.phone_clean`)."""
+    cleaned = phone_clean(phone, kind=UNIT if record_type == "legalentity" else PERSON)
     sealed, digest = _sealed(record_type, "phone", cleaned)
     return {"phone_sealed": sealed, "phone_digest": digest, "phone_masked": mask_phone(cleaned)}
 
@@ -300,7 +302,7 @@ def resident_create(*, scheme: LevelScheme, name: str, id_number: str, node: Nod
                     lon=None, lat=None, attributes: dict | None = None, actor=None, source: str = "") -> Resident:
     """A resident, placed in the cell given, else their household's, else their house's, else the cell at
     their coordinates. The ID number must not be stored yet in this scheme (in any state)."""
-    name = _text(name, 100)
+    name = name_clean(name, field="name", limit=100, required=False)
     if not name:
         raise ValidationError({"name": _("a name is required")})
     identity = resident_identity_fields(id_number)
@@ -329,7 +331,7 @@ def resident_update(*, resident: Resident, actor=None, source: str = "", expecte
     _only(fields, RESIDENT_FIELDS)
     changes: dict[str, Any] = {}
     if "name" in fields:
-        changes["name"] = _text(fields.pop("name"), 100)
+        changes["name"] = name_clean(fields.pop("name"), field="name", limit=100, required=False)
         if not changes["name"]:
             raise ValidationError({"name": _("a name is required")})
     if "id_number" in fields:
@@ -365,16 +367,18 @@ def entity_create(*, scheme: LevelScheme, name: str, credit_code: str, node: Nod
                   industry: str = "", address: str = "", representative: str = "", phone: str = "",
                   employees: int | None = None, dedicated_node: Node | None = None, lon=None, lat=None,
                   attributes: dict | None = None, actor=None, source: str = "") -> LegalEntity:
-    name = _text(name, 200)
+    name = name_clean(name, field="name", label=_("unit name"), limit=200, required=False)
     if not name:
         raise ValidationError({"name": _("a name is required")})
+    representative = name_clean(representative, field="representative", label=_("legal representative"),
+                                limit=100, required=False)
     code = uscc_clean(credit_code, field="credit_code")
     if dedicated_node is not None:
         cell_resolve(scheme=scheme, node=dedicated_node, field="dedicated_node")
     lon, lat = _coords(lon, lat)
     cell = cell_resolve(scheme=scheme, node=node or dedicated_node, lon=lon, lat=lat)
     obj = LegalEntity(scheme=scheme, node=cell, name=name, credit_code=code, industry=_text(industry, 100),
-                      address=_text(address, 300), representative=_text(representative, 100),
+                      address=_text(address, 300), representative=representative,
                       **phone_fields("legalentity", phone), employees=employees, dedicated_node=dedicated_node,
                       lon=lon, lat=lat, attributes=attributes or {})
     return _create(obj, actor=actor, source=source,
@@ -389,6 +393,13 @@ ENTITY_FIELDS = {"name", "industry", "address", "representative", "phone", "empl
 def entity_update(*, entity: LegalEntity, actor=None, source: str = "", expected_version: int | None = None,
                   **fields) -> list[str]:
     _only(fields, ENTITY_FIELDS)
+    if "name" in fields:
+        fields["name"] = name_clean(fields["name"], field="name", label=_("unit name"), limit=200, required=False)
+        if not fields["name"]:
+            raise ValidationError({"name": _("a name is required")})
+    if "representative" in fields:
+        fields["representative"] = name_clean(fields["representative"], field="representative",
+                                              label=_("legal representative"), limit=100, required=False)
     if "phone" in fields:
         phone = phone_fields("legalentity", fields.pop("phone"))
         if phone["phone_digest"] != entity.phone_digest:

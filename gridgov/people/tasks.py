@@ -1,5 +1,5 @@
-"""Background work of base data: spreadsheet imports (dry runs and real runs) and the daily removal of
-expired private files. Tasks take ids, load the job and call one service; they are idempotent (a job
+"""Background work of base data: spreadsheet imports (dry runs and real runs), the daily removal of
+expired private files and the five-minute sweep of jobs whose worker died. Tasks take ids, load the job and call one service; they are idempotent (a job
 that is not in the state a task expects is left alone)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from gridgov.people import files, imports
+from gridgov.people import files, imports, sweep
 from gridgov.people.exports import export_run  # noqa: F401  (registers the export task with the consumer)
 from gridgov.people.models import DataJob, JobKind, JobStatus
 
@@ -29,3 +29,9 @@ def import_job_run_task(job_id: int) -> None:
 @db_periodic_task(crontab(hour="3", minute="17"))
 def private_files_purge_task() -> int:
     return files.private_files_purge()
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def jobs_sweep_task() -> dict[str, int]:
+    """Every five minutes: re-queue or fail the jobs whose worker died (`sweep.jobs_sweep`)."""
+    return sweep.jobs_sweep()

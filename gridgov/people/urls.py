@@ -31,6 +31,7 @@ urlpatterns += [
     path("imports/<int:pk>/", import_views.import_detail, name="import"),
     path("imports/<int:pk>/check/", import_views.import_check, name="import_check"),
     path("imports/<int:pk>/start/", import_views.import_start, name="import_start"),
+    path("imports/<int:pk>/restart/", import_views.import_restart, name="import_restart"),
     path("imports/<int:pk>/progress/", import_views.import_progress, name="import_progress"),
     path("imports/<int:pk>/rejected/", import_views.import_rejected, name="import_rejected"),
 ]

@@ -27,7 +27,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from gridgov.accounts.selectors import user_scope_paths
-from gridgov.people.access import PERSONAL_FIELDS, SEALED, can_reveal, masked_value, personal_data_reveal
+from gridgov.core.api import client_address
+from gridgov.people.access import (
+    PERSONAL_FIELDS,
+    SEALED,
+    can_reveal,
+    derived_visible,
+    masked_value,
+    personal_data_reveal,
+    reveal_paths,
+)
 from gridgov.people.history import SKIP, record_as_of, record_history
 from gridgov.people.models import (
     Gender,
@@ -43,14 +52,13 @@ from gridgov.people.models import (
     SpecialGroup,
     Volunteer,
 )
+from gridgov.people.search import SearchThrottled, resident_search
 from gridgov.people.selectors import (
     entity_scope,
     house_scope,
     household_scope,
     membership_visible,
     record_scope,
-    resident_by_id_number,
-    resident_by_phone,
     resident_scope,
 )
 from gridgov.people.stats import cell_figures, cell_stats, current_q
@@ -120,12 +128,19 @@ def _history(record) -> list[dict]:
             for h in record_history(record).select_related("actor").order_by("-version")]
 
 
-def _snapshot_rows(model, snapshot: dict) -> list[dict]:
-    """A past state of a record as label / value rows, personal fields masked, sealed columns left out."""
+# what a resident's ID number encodes beyond its mask (`access.derived_visible`)
+DERIVED = {"birth_date"}
+
+
+def _snapshot_rows(model, snapshot: dict, *, derived: bool = False) -> list[dict]:
+    """A past state of a record as label / value rows, personal fields masked, sealed columns left out, and
+    the birth date only when `derived` (the viewer may reveal in the record's cell)."""
     fields = {f.attname: f for f in model._meta.concrete_fields}
     instance = model(**{k: v for k, v in snapshot.items() if k in fields})
     personal = PERSONAL_FIELDS.get(model._meta.model_name, ())
     hidden = {f"{p}_{s}" for p in SEALED.values() for s in ("sealed", "digest")} | {"scheme_id", "attributes"}
+    if not derived:
+        hidden |= DERIVED
     rows = []
     for attname, field in fields.items():
         if field.name in SKIP or attname in hidden or attname not in snapshot:
@@ -155,7 +170,8 @@ def _as_of(request, record) -> dict:
         return {"as_of_error": _("Give the date as YYYY-MM-DD.")}
     row = record_as_of(type(record), record.pk, day)
     return {"as_of": day, "as_of_row": row,
-            "as_of_rows": _snapshot_rows(type(record), row.snapshot) if row is not None else []}
+            "as_of_rows": _snapshot_rows(type(record), row.snapshot, derived=derived_visible(request.user, record))
+            if row is not None else []}
 
 
 def _detail_context(request, record, **extra) -> dict:
@@ -368,12 +384,16 @@ def _list(request, node: Node, *, kind: str, qs, filter_form: ListFilter, title:
 
 
 class SearchForm(forms.Form):
-    """Exact search by ID number or phone: posted, never in a URL, never echoed back."""
+    """Exact search by ID number or phone: posted, never in a URL, never echoed back; with the purpose
+    it is logged under (`search.resident_search`)."""
 
     by = forms.ChoiceField(label=gettext_lazy("Search by"), choices=[("id_number", gettext_lazy("ID number")),
                                                                      ("phone", gettext_lazy("phone"))])
     value = forms.CharField(label=gettext_lazy("Number"), max_length=40,
                             widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    purpose = forms.CharField(label=gettext_lazy("Purpose"), max_length=300, required=False,
+                              help_text=gettext_lazy("Why you search (it is logged)"),
+                              widget=forms.TextInput(attrs={"autocomplete": "off", "size": 30}))
 
 
 def _residents_qs(request, node: Node):
@@ -384,28 +404,40 @@ def _residents_qs(request, node: Node):
 @require_http_methods(["GET", "HEAD", "POST"])
 @_page
 def residents(request, node_id: int):
-    """Residents of a cell subtree (GET, filtered), or the exact search by ID number / phone (POST)."""
+    """Residents of a cell subtree (GET, filtered), or the exact search by ID number / phone (POST; only for
+    users who may reveal personal data, among the residents of the cells where they may)."""
     node = _cell(request, node_id)
     may_reveal = can_reveal(request.user, node)
+    may_search = reveal_paths(request.user) != []
     qs = _residents_qs(request, node)
-    found, search_errors, by = None, [], "id_number"
+    found, search_errors, by, purpose, status = None, [], "id_number", "", 200
     if request.method == "POST":
         posted = SearchForm(request.POST)
+        if not may_search:
+            raise PermissionDenied(_("your role may not reveal personal data, so it may not search by ID number, "
+                                     "phone or name either: find the resident through the lists"))
         if posted.is_valid():
-            by = posted.cleaned_data["by"]
-            lookup = resident_by_id_number if by == "id_number" else resident_by_phone
+            by, purpose = posted.cleaned_data["by"], posted.cleaned_data["purpose"]
             try:
-                found = [{"record": r, "personal": {f: masked_value(r, f) for f in PERSONAL_FIELDS["resident"]}}
-                         for r in lookup(qs, posted.cleaned_data["value"])[:PAGE_SIZE]]
+                result = resident_search(user=request.user, qs=qs, by=by, value=posted.cleaned_data["value"],
+                                         purpose=purpose, remote_addr=client_address(request), limit=PAGE_SIZE)
+            except SearchThrottled as exc:
+                search_errors, status = [str(exc.args[0])], 429
             except ValidationError as exc:
-                search_errors = exc.messages
+                search_errors, status = exc.messages, 400
+            else:
+                found = [{"record": r, "personal": {f: masked_value(r, f) for f in PERSONAL_FIELDS["resident"]}}
+                         for r in result.rows]
         else:
-            search_errors = [m for errors in posted.errors.values() for m in errors]
-    # the form comes back empty: the number searched for is never sent back in the page
-    search = SearchForm(initial={"by": by})
-    return _list(request, node, kind="resident", qs=qs, title=_("Residents"),
-                 filter_form=ResidentFilter(request.GET, may_reveal=may_reveal),
-                 extra={"search": search, "found": found, "search_errors": search_errors})
+            search_errors, status = [m for errors in posted.errors.values() for m in errors], 400
+    # the form comes back without the number: the number searched for is never sent back in the page
+    search = SearchForm(initial={"by": by, "purpose": purpose})
+    response = _list(request, node, kind="resident", qs=qs, title=_("Residents"),
+                     filter_form=ResidentFilter(request.GET, may_reveal=may_reveal),
+                     extra={"search": search, "may_search": may_search, "found": found,
+                            "search_errors": search_errors})
+    response.status_code = status
+    return response
 
 
 @require_safe

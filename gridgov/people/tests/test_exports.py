@@ -102,7 +102,7 @@ def test_revealed_export_opens_only_the_cells_the_role_may(scheme, tree, rows):
     revealed = AccessLog.objects.filter(user=user, record_id__isnull=False)
     assert [(e.kind, e.record_type, e.record_id, e.purpose) for e in revealed] == [
         ("EXPORT_REVEALED", "resident", rows["g2"].pk, PURPOSE)]
-    summary = AccessLog.objects.get(user=user, record_id__isnull=True)
+    summary = AccessLog.objects.get(user=user, record_id__isnull=True, kind="EXPORT_REVEALED")
     assert (summary.kind, summary.rows, summary.detail["revealed"]) == ("EXPORT_REVEALED", 3, 1)
 
 
@@ -167,3 +167,70 @@ def test_sheet_titles_excel_refuses_are_cleaned():
     from gridgov.people.exports import sheet_title
 
     assert sheet_title("居民/实有人口 residents: [all]?") == "居民、实有人口 residents、 、all、、"[:31]
+
+
+# ------------------------------------------------------------------------ downloads of unmasked files
+def test_every_download_of_a_revealed_export_is_logged_and_audited(scheme, tree, rows):
+    # given a revealed export of the community, written at once
+    from django.test import Client
+    from django.urls import reverse
+
+    from gridgov.core.models import AuditEntry
+
+    user = make_staff(tree["community"], role=reveal_role(scheme), perms=["people.view_resident"])
+    job = export_job_create(user=user, scheme=scheme, record_type="residents", filters={}, fmt="csv", reveal=True,
+                            purpose=PURPOSE, remote_addr="10.1.2.3")
+    assert job.summary["revealed"] == 3
+    page = Client()
+    page.force_login(user)
+    # when the owner downloads it twice through the API and once from its page
+    download(client_for(user), job.pk)
+    download(client_for(user), job.pk)
+    response = page.get(reverse("people:export_download", args=[job.pk]))
+    assert response.status_code == 200
+    b"".join(response.streaming_content)
+    # then each download wrote one access-log row and one audit row, naming the job and its clear rows
+    logs = AccessLog.objects.filter(user=user, kind="DOWNLOAD").order_by("id")
+    assert [(e.rows, e.detail["job"], e.purpose, e.remote_addr) for e in logs] == [(3, job.pk, PURPOSE, "127.0.0.1")] * 3
+    audits = AuditEntry.objects.filter(action="people.export_download", actor=user)
+    assert audits.count() == 3 and {a.target_id for a in audits} == {str(job.pk)}
+    assert all(rows["g2_number"] not in str(a.changes) + a.summary for a in audits)
+
+
+def test_downloading_a_masked_export_writes_no_download_row(scheme, tree, rows):
+    user = make_staff(tree["community"], perms=["people.view_resident"])
+    job = export_job_create(user=user, scheme=scheme, record_type="residents", filters={}, fmt="csv")
+    download(client_for(user), job.pk)
+    assert not AccessLog.objects.filter(kind="DOWNLOAD").exists()
+
+
+# ------------------------------------------------------------------------------ an export that fails
+def test_an_export_that_fails_midway_leaves_no_file_and_no_reveal_rows_and_says_so(scheme, tree, rows):
+    # given a revealing export whose last record cannot be opened (its sealed ID number is damaged)
+    user = make_staff(tree["community"], role=reveal_role(scheme), perms=["people.view_resident"])
+    last = max((*rows["g1"], rows["g2"]), key=lambda r: r.pk)
+    from gridgov.people.models import Resident
+
+    Resident.objects.filter(pk=last.pk).update(id_sealed="v1.damaged.AES.AAAA")
+    # when it runs
+    job = export_job_create(user=user, scheme=scheme, record_type="residents", filters={}, fmt="csv", reveal=True,
+                            purpose=PURPOSE)
+    # then it is FAILED, without a file, and its access log says so: no per-record reveal, one FAILED outcome
+    assert job.status == JobStatus.FAILED and job.result_path == "" and job.error
+    from gridgov.people.files import private_dir
+
+    assert not any(private_dir().glob(f"*{job.pk}*"))
+    entries = list(AccessLog.objects.filter(user=user))
+    assert [(e.kind, e.record_id, e.rows, e.detail.get("outcome")) for e in entries] == [
+        ("EXPORT_REVEALED", None, 0, "FAILED")]
+    assert client_for(user).get(f"/api/people/exports/{job.pk}/download/").status_code == 404
+
+
+def test_a_finished_revealed_export_logs_its_rows_with_the_outcome(scheme, tree, rows):
+    user = make_staff(tree["community"], role=reveal_role(scheme), perms=["people.view_resident"])
+    job = export_job_create(user=user, scheme=scheme, record_type="residents", filters={}, fmt="csv", reveal=True,
+                            purpose=PURPOSE)
+    per_record = AccessLog.objects.filter(user=user, kind="EXPORT_REVEALED", record_id__isnull=False)
+    assert job.status == JobStatus.DONE and per_record.count() == 3
+    assert {e.detail["outcome"] for e in per_record} == {"DONE"}
+    assert AccessLog.objects.get(user=user, record_id__isnull=True).detail["outcome"] == "DONE"

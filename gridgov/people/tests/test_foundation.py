@@ -70,11 +70,13 @@ def test_masks():
     assert mask_id_number("11010519491231002X") == "110105********002X"
     assert mask_phone("13812345678") == "138****5678"
     assert mask_phone("010-69961234") == "010-****1234"
-    assert mask_name("张三") == "张*"
-    assert mask_name("欧阳娜娜") == "欧***"
-    assert mask_address("北京市平谷区白云寺村3排12号") == "北京市平谷区白云寺村*排***"
-    assert mask_address("白云寺村8号") == "白云寺村*号"
-    assert mask_address("8号楼2单元301") == "*号楼*单元***"
+    # names and addresses: fixed-width, the stars never tell the length of what they hide
+    assert mask_name("张三") == mask_name("张三丰") == "张**"
+    assert mask_name("欧阳娜娜") == "欧**"
+    assert mask_name("张") == "***"
+    assert mask_address("北京市平谷区白云寺村3排12号") == "北京市平谷区****"
+    assert mask_address("白云寺村8号") == mask_address("白云寺村8排112号院") == "白云寺村****"
+    assert mask_address("8号楼2单元301") == "****"
 
 
 # ------------------------------------------------------------------------------------------------ sealing
@@ -117,7 +119,7 @@ def test_resident_is_stored_sealed_and_found_by_digest(scheme, tree):
     assert (row["gender"], row["birth_date"]) == ("F", dt.date(1990, 5, 6))
     assert list(resident_by_id_number(Resident.objects.all(), number)) == [resident]
     assert list(resident_by_phone(Resident.objects.all(), "138 1234 5678")) == [resident]
-    assert str(resident) == f"李* {mask_id_number(number)}"
+    assert str(resident) == f"李** {mask_id_number(number)}"
 
 
 def test_duplicate_id_number_and_second_head_are_refused(scheme, tree):
@@ -222,3 +224,35 @@ def test_erasure_needs_the_permission_and_blanks_history(scheme, tree):
     assert [r.snapshot for r in rows] == [{}, {}, {}] and rows[-1].action == "ERASE"
     entry = AccessLog.objects.get(kind="ERASE")
     assert (entry.record_id, entry.user, entry.purpose) == (pk, officer, "本人依法申请删除")
+
+
+# ----------------------------------------------------------------------------------- service numbers
+@pytest.mark.parametrize("number", ["12345", "95588", "4008001234", "8008101234"])
+def test_a_service_number_is_a_units_phone_never_a_persons(number):
+    from gridgov.people.identifiers import UNIT
+
+    with pytest.raises(ValidationError) as caught:
+        phone_clean(number, field="phone")
+    message = caught.value.message_dict["phone"][0]
+    assert "service number" in message and (number == "12345" or number not in message)  # 12345: the example
+    assert phone_clean(number, kind=UNIT) == number
+    assert phone_clean("13812345678") == phone_clean("13812345678", kind=UNIT) == "13812345678"
+
+
+def test_residents_refuse_service_numbers_and_units_take_them(scheme, tree):
+    # given / when a resident is given the city hotline as phone, in a form and in an import
+    with pytest.raises(ValidationError) as caught:
+        make_resident(scheme, tree["g1"], phone="12345")
+    from gridgov.people.bulk import people_bulk_upsert
+
+    report = people_bulk_upsert(scheme=scheme, kind="residents", rows=[
+        {"id_number": id_number(), "name": "孙七", "cell": tree["g1"].code, "phone": "95588"}])
+    units = people_bulk_upsert(scheme=scheme, kind="entities", rows=[
+        {"credit_code": credit_code(), "name": "白云银行网点", "cell": tree["g1"].code, "phone": "95588"}])
+    entity = services.entity_create(scheme=scheme, node=tree["g1"], name="白云客服中心", credit_code=credit_code(),
+                                    phone="4008001234")
+    # then the resident is refused with the reason, the units keep their service numbers
+    assert "service number" in caught.value.message_dict["phone"][0]
+    assert report.rejected_rows == 1 and "service number" in report.rejected[0].reason
+    assert units.created == 1 and entity.phone_masked.endswith("1234")
+    assert not Resident.objects.exists()
