@@ -225,3 +225,26 @@ def test_the_case_page_offers_publish_and_hide_to_the_office_only(loop):
     assert case.publication == Publication.PUBLISHED
     # and a number outside anyone's scope is a 404
     assert office.post("/feed/20260101-0999999/publication/", {"action": "publish"}).status_code == 404
+
+
+def test_matter_flags_follow_the_category_kind_unless_the_catalogue_sets_them(loop):
+    from gridgov.cases.tests.factories import matter
+    from gridgov.catalogue.services import catalogue_load
+
+    # the shipped kinds: a facility is public and in public space, a street event public with a rounded
+    # position, a dispute never published
+    assert (matter("01001").public_feed, matter("01001").public_space) == (True, True)
+    assert (matter("02001").public_feed, matter("02001").public_space) == (True, False)
+    assert (matter("10001").public_feed, matter("10001").public_space) == (False, False)
+    # a deployment's catalogue may say otherwise, and a reload without the keys keeps its choice
+    data = {"matters": [{"code": "02001", "name_zh": "占道经营", "public_feed": False, "duty_tier": "GRID",
+                         "handling_mode": "SELF", "stages": [{"name_zh": "处置", "amount": 1, "unit": "WORKING_DAYS"}]}]}
+    catalogue_load(key="default", data=data)
+    assert matter("02001").public_feed is False
+    del data["matters"][0]["public_feed"]
+    catalogue_load(key="default", data=data)
+    assert matter("02001").public_feed is False
+    data["matters"][0]["public_space"] = "yes"
+    with pytest.raises(ValidationError) as err:
+        catalogue_load(key="default", data=data)
+    assert err.value.message_dict == {"public_space": ["02001: true or false, not 'yes'"]}
