@@ -315,7 +315,7 @@ def case_public_description(case: Case, text: str | None = None) -> str:
 
 def _publication_locked(case: Case | int) -> Case:
     pk = case.pk if isinstance(case, Case) else int(case)
-    return Case.objects.select_for_update().select_related("matter", "node", "reporter").get(pk=pk)
+    return Case.objects.select_for_update(of=("self",)).select_related("matter", "node", "reporter").get(pk=pk)
 
 
 @transaction.atomic
