@@ -38,7 +38,7 @@ from gridgov.integrations.selectors import (
     publish_blocked_reason,
 )
 from gridgov.people import crypto
-from gridgov.people.models import Resident
+from gridgov.people.models import LegalEntity, Resident
 from gridgov.people.textscan import text_scrub
 from gridgov.territory.models import LevelScheme
 
@@ -304,13 +304,18 @@ def case_known_names(case: Case) -> list[str]:
     if case.reporter_id:
         names += [case.reporter.get_full_name(), f"{case.reporter.last_name}{case.reporter.first_name}"]
     names += Resident.objects.filter(node__path__startswith=case.node.path).values_list("name", flat=True)
+    names += LegalEntity.objects.filter(node__path__startswith=case.node.path).values_list("representative",
+                                                                                            flat=True)
     return [n for n in names if n and n.strip()]
 
 
 def case_public_description(case: Case, text: str | None = None) -> str:
     """The description as the public may read it: `text` (a staff member's rewording) or the reporter's
-    own, with every phone, ID number, e-mail address and name the scan finds hidden."""
-    return text_scrub(case.description if text is None else text, names=case_known_names(case))
+    own, with every phone, ID number, e-mail address and name the scan finds hidden — and, unless the
+    matter is in public space, every building, unit, floor and room number (a home is not public)."""
+    in_public_space = bool(case.matter_id and case.matter.public_space)
+    return text_scrub(case.description if text is None else text, names=case_known_names(case),
+                      addresses=not in_public_space)
 
 
 def _publication_locked(case: Case | int) -> Case:

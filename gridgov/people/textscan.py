@@ -17,8 +17,11 @@ form of address (张先生, 王建国师傅, 李阿姨, 刘姐), 老/小 + surna
 and a name after a cue (联系人：张三, 业主李四, 我叫王五). The heuristic errs towards hiding a character
 too many rather than one too few.
 
+On request (`addresses=True`, for a report that is not about public space) the numbers of a building,
+unit, floor, room or house are found too (3号楼2单元502室 → *号楼*单元*室).
+
 Every finding is replaced by a fixed mask that does not tell its length: numbers ``***``, e-mail
-addresses ``***@***``, names ``**``.
+addresses ``***@***``, names ``**``, house numbers ``*``.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ EMAIL = "EMAIL"
 CHAT_ID = "CHAT_ID"
 PLATE = "PLATE"
 NAME = "NAME"
+ADDRESS = "ADDRESS"
 
 MASKS = {PHONE: "***", ID_NUMBER: "***", NUMBER: "***", EMAIL: "***@***", CHAT_ID: "***", PLATE: "***",
-         NAME: "**"}
+         NAME: "**", ADDRESS: "*"}
 # a run of this many digits is hidden whatever it is (the shortest local landline has seven)
 MIN_DIGITS = 7
 
@@ -236,13 +240,32 @@ def _names(text: str, names: Iterable[str]) -> list[Finding]:
     return found
 
 
+# =========================================================================== house numbers
+_HOUSE_NUMBER = re.compile(r"(?P<n>\d+(?:\s*[-－]\s*\d+)*|[A-Za-z]\d*)\s*(?=号楼|号院|栋|幢|座|单元|层|楼|室|号|户|门)")
+
+
+_ROOM_AFTER = re.compile(r"(?:号楼|栋|幢|座|单元|楼)\s*(?P<n>\d{2,5})(?!\d)")
+_BUILDING_UNIT_ROOM = re.compile(r"(?<!\d)(?P<n>\d{1,4}\s*[-－]\s*\d{1,3}\s*[-－]\s*\d{1,5})(?!\d)")
+
+
+def _house_numbers(norm: str) -> list[Finding]:
+    """The numbers of a building, unit, floor, room or house (3号楼, 2单元, 502室, 3栋1201, 12-3-401): where a
+    report is about a home, they say whose."""
+    return [Finding(ADDRESS, m.start("n"), m.end("n"))
+            for pattern in (_HOUSE_NUMBER, _ROOM_AFTER, _BUILDING_UNIT_ROOM) for m in pattern.finditer(norm)
+            if not _DATE.fullmatch(m.group("n"))]
+
+
 # =========================================================================== together
-def text_findings(text: str, *, names: Iterable[str] = ()) -> list[Finding]:
+def text_findings(text: str, *, names: Iterable[str] = (), addresses: bool = False) -> list[Finding]:
     """Every piece of personal data found in `text`, as spans of the text, overlapping spans merged
-    (the kind of the earliest-starting one kept), in order."""
+    (the kind of the earliest-starting one kept), in order. With `addresses`, house numbers too."""
     text = text or ""
     norm = normalised(text)
-    spans = sorted(_numbers(norm) + _patterns(norm) + _names(text, names), key=lambda f: (f.start, -f.end))
+    spans = _numbers(norm) + _patterns(norm) + _names(text, names)
+    if addresses:
+        spans += _house_numbers(norm)
+    spans.sort(key=lambda f: (f.start, -f.end))
     merged: list[Finding] = []
     for f in spans:
         if f.end <= f.start:
@@ -255,11 +278,11 @@ def text_findings(text: str, *, names: Iterable[str] = ()) -> list[Finding]:
     return merged
 
 
-def text_scrub(text: str, *, names: Iterable[str] = ()) -> str:
+def text_scrub(text: str, *, names: Iterable[str] = (), addresses: bool = False) -> str:
     """`text` with every finding replaced by its fixed mask."""
     text = text or ""
     out, at = [], 0
-    for f in text_findings(text, names=names):
+    for f in text_findings(text, names=names, addresses=addresses):
         out += [text[at:f.start], MASKS[f.kind]]
         at = f.end
     out.append(text[at:])

@@ -151,17 +151,27 @@ def test_the_published_description_hides_numbers_e_mail_and_known_names(http, lo
     # given a resident of the cell, and a report whose reporter typed their own and a neighbour's data
     make_resident(loop.scheme, loop.tree["g1"], name="钱多多")
     text = ("我是赵六，电话 138 1234 5678（或＋８６ １３８－１２３４－５６７９），身份证 1101 0519 9001 0100 2X，"
-            "邮箱 zl@example.org；楼下钱多多天天在路口摆摊，王先生也看见了")
+            "邮箱 zl@example.org；住7号楼的钱多多天天在路口摆摊，王先生也看见了")
     case = register(loop, report(loop, description=text, reporter_name="赵六", reporter_phone="13812345678"))
     # when it is published and read
     case_publish(case=case, actor=loop.office)
     [item] = http.get(f"{BASE}/requests/{case.number}.json", {"jurisdiction_id": loop.scheme.key}).json()
     # then none of it is left, and the rest of the text is
     published = item["description"]
-    for secret in ("赵六", "钱多多", "王先生", "5678", "５６７９", "2X", "zl@", "example"):
+    for secret in ("赵六", "钱多多", "王先生", "5678", "５６７９", "2X", "zl@", "example", "7号楼"):
         assert secret not in published, published
     assert "天天在路口摆摊" in published
     assert "138" not in published and "１３８" not in published
+
+
+def test_the_legal_representative_of_a_unit_in_the_cell_is_a_known_name(http, loop):
+    from gridgov.people.models import LegalEntity
+    from gridgov.people.tests.factories import credit_code
+
+    LegalEntity.objects.create(scheme=loop.scheme, node=loop.tree["g1"], name="某某超市", credit_code=credit_code(),
+                               representative="孙悟空")
+    case = register(loop, report(loop, description="孙悟空的超市门口占道"))
+    assert case_publish(case=case, actor=loop.office).public_description == "**的超市门口占道"
 
 
 def test_a_staff_rewording_is_scrubbed_too(http, loop):

@@ -185,3 +185,21 @@ def test_generated_id_number_spellings_are_hidden(before, number, after):
     out = text_scrub(before + number + after)
     assert _no_digit_left(out), (before + number + after, out)
     assert not re.search(r"[XxＸ]", out)  # the check character went with the number
+
+
+HOUSES = [
+    ("幸福小区3号楼2单元502室门口漏水", "幸福小区*号楼*单元*室门口漏水"),
+    ("12-3-401的住户天天吵", "*的住户天天吵"),
+    ("3栋1201漏水", "*栋*漏水"),
+    ("２号院东侧", "*号院东侧"),
+    ("2026-12-06 路灯不亮", "2026-12-06 路灯不亮"),
+    ("路口第1个路灯不亮", "路口第1个路灯不亮"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), HOUSES)
+def test_house_numbers_are_hidden_on_request(text, expected):
+    # a report about a home: its building, unit and room numbers say whose it is
+    assert text_scrub(text, addresses=True) == expected
+    # and they are kept where the place is public (a street, a facility)
+    assert text_scrub(text) == text
