@@ -245,3 +245,40 @@ def test_a_photo_stored_before_thumbnails_gets_one_on_first_showing(loop):
     assert response.status_code == 200 and path.exists()
     with Image.open(path) as image:
         assert image.size == (320, 107)
+
+
+def test_photos_stored_before_the_rule_are_rescrubbed_by_the_command(loop):
+    import hashlib
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from gridgov.core.models import AuditEntry
+
+    # given a photo stored byte for byte as uploads used to be, text chunks and trailer included
+    case = report_with(loop, [])
+    data = png_with_text_chunks()
+    digest = hashlib.sha256(data).hexdigest()
+    old = f"cases/{digest[:2]}/{digest}.png"
+    (private_dir() / old).parent.mkdir(parents=True, exist_ok=True)
+    (private_dir() / old).write_bytes(data)
+    row = Attachment.objects.create(case=case, purpose="REPORT", sha256=digest, content_type="image/png",
+                                    size=len(data), width=40, height=40, path=old, uploaded_at=timezone.now())
+    # when the command runs
+    out = io.StringIO()
+    call_command("photos_rescrub", stdout=out)
+    # then the row names a clean file, the old one is gone, a thumbnail is beside it, and it is audited
+    row.refresh_from_db()
+    assert row.sha256 != digest and row.path != old and not (private_dir() / old).exists()
+    stored = (private_dir() / row.path).read_bytes()
+    assert hashlib.sha256(stored).hexdigest() == row.sha256 and row.size == len(stored)
+    for secret in SECRETS:
+        assert secret not in stored
+    assert (private_dir() / thumbnail_relative(row.path)).exists()
+    assert "rewritten 1" in out.getvalue()
+    assert AuditEntry.objects.filter(action="attachments.rescrub").count() == 1
+    # and a second run changes nothing
+    out = io.StringIO()
+    call_command("photos_rescrub", stdout=out)
+    assert "rewritten 0" in out.getvalue() and "thumbnails 0" in out.getvalue()
+    assert AuditEntry.objects.filter(action="attachments.rescrub").count() == 1
