@@ -90,7 +90,8 @@ def normalised(text: str) -> str:
 
 # =========================================================================== numbers
 _SEPARATORS = frozenset(" \t\r\n-./_()[]{},")
-_MAX_GAP = 3  # separator characters between two digits of one number
+_MAX_GAP = 3  # separator marks (dashes, dots, brackets …) between two digits of one number
+_MAX_SPACES = 12  # and characters in all, spaces included
 _DATE = re.compile(r"(?:19|20)\d{2}[-./](?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])")
 
 
@@ -109,10 +110,11 @@ def _digit_runs(norm: str) -> list[tuple[int, int]]:
                 end = j
                 j += 1
                 continue
-            k = j
-            while k < n and norm[k] in _SEPARATORS and k - j < _MAX_GAP + 1:
+            k, marks = j, 0
+            while k < n and norm[k] in _SEPARATORS and marks <= _MAX_GAP and k - j <= _MAX_SPACES:
+                marks += not norm[k].isspace()
                 k += 1
-            if k < n and k - j <= _MAX_GAP and norm[k].isdigit():
+            if k < n and marks <= _MAX_GAP and k - j <= _MAX_SPACES and norm[k].isdigit():
                 j = k
                 continue
             break

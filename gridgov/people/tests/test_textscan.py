@@ -15,6 +15,8 @@ LEAKS = [
     # phones
     ("plain mobile", "电话13812345678谢谢", "13812345678"),
     ("spaced mobile", "电话 138 1234 5678 谢谢", "1234"),
+    ("widely spaced mobile", "电话 138      1234      5678 谢谢", "1234"),
+    ("newline-split mobile", "电话 138\n1234\n5678", "5678"),
     ("dashed mobile", "打138-1234-5679找我", "5679"),
     ("dotted mobile", "138.1234.5678", "5678"),
     ("+86 mobile", "+8613812345670", "5670"),
@@ -122,7 +124,8 @@ def test_normalised_keeps_positions():
 
 
 # =========================================================================== generated spellings
-SEPARATORS = st.sampled_from([" ", "  ", "-", " - ", ".", "\u3000", "\u200b", "—", "－", "/", "(", ")", " ", ""])
+SEPARATORS = st.sampled_from([" ", "  ", "      ", "-", " - ", ".", "\u3000", "\u200b", "—", "－", "/", "(", ")", "\n",
+                              ", ", "", ""])
 FULL_WIDTH = str.maketrans("0123456789Xx+-", "０１２３４５６７８９ＸＸ＋－")
 CHINESE = str.maketrans("0123456789", "〇一二三四五六七八九")
 
