@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
@@ -20,7 +20,8 @@ from gridgov.integrations.services import case_hide, case_publish
 @login_required
 def case_publication(request, number: str):
     """POST `action=publish` (optionally a reworded `public_description`) or `action=hide` with a
-    `reason`; back to the case page with the outcome. A case outside the user's scope is a 404."""
+    `reason`; back to the case page with the outcome. A case outside the user's scope is a 404, a user
+    who may not decide gets a 403 (`PermissionDenied` from the service)."""
     pk = Case.pk_from_number(number)
     if pk is None:
         raise Http404
@@ -44,6 +45,4 @@ def case_publication(request, number: str):
         for field, errors in exc.message_dict.items():
             for error in errors:
                 messages.error(request, f"{field}: {error}")
-    except PermissionDenied as exc:
-        raise PermissionDenied(str(exc)) from None
     return redirect("cases:detail", number)
