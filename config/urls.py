@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/cases/", include("gridgov.cases.api_urls")),
     path("api/catalogue/", include("gridgov.catalogue.api_urls")),
     path("open311/v2/", include("gridgov.integrations.open311_urls")),
+    path("feed/", include("gridgov.integrations.urls")),
     path("people/", include("gridgov.people.urls")),
     path("cases/", include("gridgov.cases.urls")),
     path("centre/", include("gridgov.dashboard.centre_urls")),

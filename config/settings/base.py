@@ -278,3 +278,14 @@ PEOPLE_JOB_STALE_SECONDS = env_int("GRIDGOV_PEOPLE_JOB_STALE_SECONDS", 900)
 PEOPLE_JOB_DRY_RUN_STALE_SECONDS = env_int("GRIDGOV_PEOPLE_JOB_DRY_RUN_STALE_SECONDS", 6 * 3600)
 # Starts of an import before the sweeper gives it up (its owner may still restart it).
 PEOPLE_JOB_MAX_ATTEMPTS = env_int("GRIDGOV_PEOPLE_JOB_MAX_ATTEMPTS", 3)
+
+# --- public feed and photos (issue 11)
+# The public Open311 feed shows a case of a matter not in public space at a point rounded to a grid of
+# this many metres (the centre of its square), never where it was reported.
+OPEN311_POSITION_GRID_M = env_int("OPEN311_POSITION_GRID_M", 100)
+# Photos are re-encoded from their pixels; the long edge of a stored original is at most this many
+# pixels (larger ones are scaled down), of a thumbnail this many.
+CASE_PHOTO_MAX_EDGE = env_int("CASE_PHOTO_MAX_EDGE", 2560)
+CASE_PHOTO_THUMB_EDGE = env_int("CASE_PHOTO_THUMB_EDGE", 320)
+# An upload declaring more pixels than this is refused before it is decoded (decompression bombs).
+CASE_PHOTO_MAX_PIXELS = env_int("CASE_PHOTO_MAX_PIXELS", 40_000_000)

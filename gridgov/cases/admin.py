@@ -37,7 +37,7 @@ class EventInline(ReadOnlyAdminMixin, admin.TabularInline):
 class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["number_display", "state", "matter", "node", "channel", "report_level", "sla_status", "due_at",
                     "reported_at"]
-    list_filter = ["state", "sla_status", "channel", "report_level", "handling_mode"]
+    list_filter = ["state", "sla_status", "channel", "report_level", "handling_mode", "publication"]
     search_fields = ["tracking_code", "matter__code", "node__code"]
     date_hierarchy = "reported_at"
     # the reporter's sealed contact is never shown here; the API reveals it with a purpose, logged

@@ -222,13 +222,16 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(self._visible_duplicates(case_duplicates(self._case())))
 
     @extend_schema(tags=[TAG], summary="A photo of the case",
-                   parameters=[OpenApiParameter("att_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+                   parameters=[OpenApiParameter("att_id", OpenApiTypes.INT, OpenApiParameter.PATH),
+                               OpenApiParameter("size", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=["thumb"],
+                                                description="thumb: the small copy shown in lists")],
                    responses={(200, media): OpenApiTypes.BINARY for media in IMAGE_TYPES})
     @action(detail=True, methods=["get"], url_path=rf"attachments/(?P<att_id>{ID_REGEX})", url_name="attachment",
             filter_backends=[], pagination_class=None)
     def attachment(self, request, pk=None, att_id=None):
         case = self._case()
-        return attachment_response(get_object_or_404(Attachment, pk=int(att_id), case=case))
+        return attachment_response(get_object_or_404(Attachment, pk=int(att_id), case=case),
+                                   size=request.query_params.get("size", ""))
 
     @extend_schema(tags=[TAG], summary="Who reported the case, in clear (logged)",
                    request=RevealReporterSerializer, responses=RevealedReporterSerializer)

@@ -65,6 +65,15 @@ class SlaStatus(models.TextChoices):
     RED = "RED", _("Overdue")
 
 
+class Publication(models.TextChoices):
+    """Whether a case is on the public feed (Open311). Nothing is published until a staff member
+    releases it; a hidden case stays off until published again."""
+
+    PENDING = "PENDING", _("Not published")
+    PUBLISHED = "PUBLISHED", _("Published")
+    HIDDEN = "HIDDEN", _("Hidden")
+
+
 class CasePolicy(models.Model):
     """A deployment's knobs for its loop. One row per scheme; a scheme without a row gets the defaults
     (`policy_for`)."""
@@ -259,6 +268,13 @@ class Case(models.Model):
     handled_at = models.DateTimeField(_("reported back at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    # the public feed: who released (or hid) the case when, and the description as published (scrubbed)
+    publication = models.CharField(_("public feed"), max_length=10, choices=Publication.choices,
+                                   default=Publication.PENDING)
+    publication_at = models.DateTimeField(_("published or hidden at"), null=True, blank=True)
+    publication_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="+", verbose_name=_("published or hidden by"))
+    public_description = models.TextField(_("description as published"), blank=True)
 
     class Meta:
         verbose_name = _("case")
@@ -272,12 +288,15 @@ class Case(models.Model):
                                    name="case_merged_has_target"),
             models.CheckConstraint(condition=~Q(state="PARKED") | Q(parked_at__isnull=False),
                                    name="case_parked_has_time"),
+            models.CheckConstraint(condition=Q(publication="PENDING") | Q(publication_at__isnull=False),
+                                   name="case_publication_has_time"),
         ]
         indexes = [
             models.Index(fields=["state", "sla_status"], name="case_state_sla_idx"),
             models.Index(fields=["node", "state"], name="case_node_state_idx"),
             models.Index(fields=["matter", "state"], name="case_matter_state_idx"),
             models.Index(fields=["assignee_user", "state"], name="case_assignee_idx"),
+            models.Index(fields=["scheme", "publication", "reported_at"], name="case_publication_idx"),
         ]
 
     def __str__(self) -> str:

@@ -473,9 +473,10 @@ def case_act(request, number: str, action: str):
 @require_safe
 @_page
 def case_attachment(request, number: str, att_id: int):
-    """A photo of a case in the user's scope, streamed from the private files (never a public URL)."""
+    """A photo of a case in the user's scope, streamed from the private files (never a public URL);
+    `?size=thumb` its thumbnail, under the same check."""
     case = _case_for(request, number)
-    return attachment_response(get_object_or_404(Attachment, pk=att_id, case=case))
+    return attachment_response(get_object_or_404(Attachment, pk=att_id, case=case), size=request.GET.get("size", ""))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

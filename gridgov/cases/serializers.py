@@ -205,13 +205,18 @@ class CaseRequestSerializer(serializers.ModelSerializer):
 
 class AttachmentSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Attachment
-        fields = ["id", "purpose", "content_type", "size", "width", "height", "sha256", "uploaded_at", "url"]
+        fields = ["id", "purpose", "content_type", "size", "width", "height", "sha256", "uploaded_at", "url",
+                  "thumbnail_url"]
 
     def get_url(self, obj) -> str:
         return attachment_url(obj.case_id, obj.pk)
+
+    def get_thumbnail_url(self, obj) -> str:
+        return f"{attachment_url(obj.case_id, obj.pk)}?size=thumb"
 
 
 class ReporterSerializer(serializers.Serializer):

@@ -53,7 +53,8 @@ class CategoryAdmin(ReadOnly, admin.ModelAdmin):
 @admin.register(Matter)
 class MatterAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ["code", "name_zh", "category", "report_level", "duty_tier", "department", "handling_mode", "active"]
-    list_filter = ["catalogue", "category__kind", "report_level", "duty_tier", "handling_mode", "active"]
+    list_filter = ["catalogue", "category__kind", "report_level", "duty_tier", "handling_mode", "active", "public_feed",
+                   "public_space"]
     search_fields = ["code", "name_zh", "name_en", "department"]
     inlines = [StageInline]
 

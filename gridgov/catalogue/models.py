@@ -105,6 +105,15 @@ class Matter(models.Model):
     evidence_before = models.BooleanField(_("photo before required"), default=False)
     evidence_after = models.BooleanField(_("photo after required"), default=False)
     attributes = models.JSONField(_("attributes (Open311)"), default=list, blank=True)
+    # what the public feed (Open311) may show of its cases: nothing unless the matter is public (a dispute,
+    # a security matter, a welfare request is not), and the exact position only in public space
+    public_feed = models.BooleanField(
+        _("published on the public feed"), default=False,
+        help_text=_("Its cases may be published on the public Open311 feed once registered and released by staff"))
+    public_space = models.BooleanField(
+        _("in public space"), default=False,
+        help_text=_("Its cases happen in public space (a street, a facility): the public feed shows their exact "
+                    "position; otherwise only a point rounded to about 100 m"))
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:

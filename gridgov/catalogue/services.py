@@ -110,6 +110,16 @@ def stages_clean(code: str, stages: Any) -> list[dict]:
     return cleaned
 
 
+PUBLIC_FLAGS = ("public_feed", "public_space")
+
+
+def public_defaults(kind: str) -> dict[str, bool]:
+    """The public-feed flags a new matter gets from its category's kind when the data does not set them:
+    social-governance matters (disputes, security, welfare) are never published, parts (facilities)
+    are in public space, events are published with a rounded position."""
+    return {"public_feed": kind != CategoryKind.SOCIAL, "public_space": kind == CategoryKind.PART}
+
+
 def matter_clean(item: dict[str, Any], categories: dict[str, Category]) -> tuple[dict[str, Any], list[dict]]:
     code = str(item.get("code", "")).strip()
     if len(code) != 5 or not code.isdigit():
@@ -133,6 +143,9 @@ def matter_clean(item: dict[str, Any], categories: dict[str, Category]) -> tuple
     }
     if "active" in item:  # absent: a stored matter keeps its state, a new one is active
         values["active"] = _flag(code, "active", item["active"])
+    for name in PUBLIC_FLAGS:  # absent: a stored matter keeps its flag, a new one gets its kind's default
+        if name in item:
+            values[name] = _flag(code, name, item[name])
     if values["duty_tier"] == DutyTier.DEPARTMENT and not values["department"]:
         raise _err(code, "department", _("a department matter names its department"))
     return values, stages_clean(code, item.get("stages"))
@@ -168,6 +181,7 @@ def catalogue_load(*, key: str, data: dict[str, Any], name_zh: str = "", name_en
         seen.add(code)
         matter = stored.get(code)
         if matter is None:
+            values = {**public_defaults(values["category"].kind), **values}
             matter = Matter.objects.create(catalogue=catalogue, code=code, **values)
             MatterStage.objects.bulk_create([MatterStage(matter=matter, **s) for s in stages])
             report.created += 1
@@ -175,7 +189,8 @@ def catalogue_load(*, key: str, data: dict[str, Any], name_zh: str = "", name_en
             continue
         current = [{"order": s.order, "name_zh": s.name_zh, "name_en": s.name_en, "amount": s.amount, "unit": s.unit,
                     "closing_condition": s.closing_condition} for s in matter.stages.all()]
-        changed = [f for f in ("category", *MATTER_FIELDS, "active") if f in values and getattr(matter, f) != values[f]]
+        changed = [f for f in ("category", *MATTER_FIELDS, "active", *PUBLIC_FLAGS)
+                   if f in values and getattr(matter, f) != values[f]]
         if not changed and current == stages:
             report.unchanged += 1
             continue

@@ -4,10 +4,12 @@ Reads (discovery, services, service definitions, requests, tokens) are public an
 jurisdiction (a level scheme). Posting a request needs an API key (`ApiClient`, sent in the body, never
 the URL) and files a case through `cases.services.case_report` as the client's service login.
 
-What a GET shows of a case: its number, status, matter, published description, the place, the cell
-and the handling department — never who reported it (name, phone, e-mail, device or account id). The
-description is shown with phone numbers, ID numbers and e-mail addresses masked, as a reporter may
-have typed their own.
+What a GET shows: only cases a staff member has published (`integrations.services.case_publish`) —
+registered, of a public matter, from a public channel; never a fresh report, a police or hotline case,
+or a hidden one (`selectors.open311_case_scope`, the same for list, single request and token). Of such
+a case: its number, status, matter, the description as published (scrubbed of phones, ID numbers,
+e-mail addresses and names by `people.textscan`), the place and position (rounded to a ~100 m square
+unless the matter is in public space), the cell and the handling department — never who reported it.
 
 Errors follow the spec: `[{"code": 400, "description": "field: reason"}]` in JSON, `<errors><error>
 <code/><description/></error></errors>` in XML, with the status in the HTTP status line too.
@@ -44,9 +46,10 @@ from gridgov.integrations.selectors import (
     open311_service,
     open311_services,
     open311_token,
+    public_address,
+    public_position,
 )
 from gridgov.integrations.services import Open311Submission, api_client_authenticate, open311_request_create
-from gridgov.people.masking import mask_id_number, mask_phone
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CONTENT_TYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
@@ -65,9 +68,6 @@ DATATYPE_HELP = {
 
 _ATTRIBUTE_KEY = re.compile(r"^attribute\[([^\[\]]{1,100})\](\[\])?$")
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _UNENCODED_OFFSET = re.compile(r" (\d{2}(:?\d{2})?)$")
 
 
@@ -184,13 +184,6 @@ def _iso(value) -> str | None:
     return timezone.localtime(value).isoformat(timespec="seconds") if value else None
 
 
-def _published(text: str) -> str:
-    """A description as the public sees it: phone numbers, ID numbers and e-mail addresses masked."""
-    text = _ID_NUMBER.sub(lambda m: mask_id_number(m.group(0)), text or "")
-    text = _MOBILE.sub(lambda m: mask_phone(m.group(0)), text)
-    return _EMAIL.sub("***@***", text)
-
-
 def _service(matter: Matter) -> dict[str, Any]:
     names = [matter.name_zh, matter.name_en, matter.category.name_zh, matter.category.name_en]
     keywords = list(dict.fromkeys(n for n in names if n))
@@ -239,27 +232,31 @@ def _agency(case: Case) -> str:
 
 
 def _request(case: Case) -> dict[str, Any]:
-    """A case as an Open311 service request. Nothing about who reported it."""
+    """A case as an Open311 service request. Nothing about who reported it; the description as it was
+    published (scrubbed), the position and place coarsened unless the matter is in public space."""
     is_open = case.state in OPEN_STATES
+    lat, lon = public_position(case)
+    in_public_space = bool(case.matter_id and case.matter.public_space)
     return {
         "service_request_id": case.number,
         "status": "open" if is_open else "closed",
         "status_notes": _status_notes(case),
         "service_name": case.matter.name if case.matter_id else None,
         "service_code": case.matter.code if case.matter_id else None,
-        "description": _published(case.description),
+        "description": case.public_description,
         "agency_responsible": _agency(case),
         "service_notice": (str(case.get_sla_status_display()) if is_open and case.sla_status != SlaStatus.NONE
                            else None),
         "requested_datetime": _iso(case.reported_at),
         "updated_datetime": _iso(getattr(case, "last_event_at", None) or case.reported_at),
         "expected_datetime": _iso(case.predicted_at or case.due_at),
-        "address": case.place or None,
+        "address": public_address(case) or None,
         "address_id": case.node.code or None,
         "zipcode": None,
-        "lat": case.lat,
-        "long": case.lon,
-        "media_url": (case.attributes or {}).get("media_url") or None,
+        "lat": lat,
+        "long": lon,
+        # a photo shows what it shows: linked only where the matter is in public space
+        "media_url": ((case.attributes or {}).get("media_url") or None) if in_public_space else None,
     }
 
 

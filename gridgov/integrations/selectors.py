@@ -4,18 +4,24 @@ level scheme): its catalogue's active matters are the services, its cases the se
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from gridgov.cases.models import OPEN_STATES, Case, Channel
+from gridgov.cases.grants import action_allowed_as
+from gridgov.cases.models import OPEN_STATES, Case, CaseState, Channel, Publication
 from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.catalogue.models import Catalogue, Matter
+from gridgov.people.masking import mask_address
+from gridgov.people.textscan import text_scrub
 from gridgov.territory.models import LevelScheme
 
 MAX_REQUESTS = 1000
+METRES_PER_DEGREE = 111_320.0  # of latitude (and of longitude at the equator)
 DEFAULT_WINDOW = dt.timedelta(days=90)
 
 
@@ -71,8 +77,27 @@ class RequestQuery:
 PUBLIC_CHANNELS = (Channel.RESIDENT, Channel.OPEN311, Channel.PATROL, Channel.CAMERA, Channel.DEPARTMENT)
 
 
+def case_taken_up_q() -> Q:
+    """A case the centre has taken up: registered (or handled on the spot and reported back), not
+    rejected, not merged away before registration. A report nobody has looked at is not one."""
+    return (~Q(state__in=(CaseState.REPORTED, CaseState.REJECTED))
+            & ~Q(state=CaseState.MERGED, registered_at__isnull=True))
+
+
+def case_publishable_q() -> Q:
+    """What the public feed may ever show, before any staff decision: a case taken up, of a public
+    matter (`Matter.public_feed`), that came in on a public channel."""
+    return case_taken_up_q() & Q(matter__public_feed=True, channel__in=PUBLIC_CHANNELS)
+
+
+def open311_case_scope(qs: QuerySet[Case], scheme: LevelScheme) -> QuerySet[Case]:
+    """The one scope of every public Open311 read (list, single request, token): the jurisdiction's
+    publishable cases that a staff member has published and nobody has hidden since."""
+    return qs.filter(case_publishable_q(), scheme=scheme, publication=Publication.PUBLISHED)
+
+
 def _cases(scheme: LevelScheme) -> QuerySet[Case]:
-    return (Case.objects.filter(scheme=scheme, channel__in=PUBLIC_CHANNELS)
+    return (open311_case_scope(Case.objects.all(), scheme)
             .select_related("matter__category", "node", "assignee_team__department", "assignee_node", "merged_into")
             .annotate(last_event_at=Max("events__at")))
 
@@ -111,4 +136,61 @@ def open311_token(scheme: LevelScheme, token: str) -> Case | None:
     token = (token or "").strip().upper()
     if not token or len(token) > 16:
         return None
-    return Case.objects.filter(scheme=scheme, tracking_code=token).first()
+    return open311_case_scope(Case.objects.all(), scheme).filter(tracking_code=token).first()
+
+
+# =========================================================================== what the public sees of one case
+def public_position(case: Case) -> tuple[float | None, float | None]:
+    """(lat, lon) as the feed shows them: exact for a matter in public space (`Matter.public_space`),
+    otherwise the centre of the OPEN311_POSITION_GRID_M square the point lies in, so a report about a
+    home, a shop or a person never pins them down."""
+    if case.lat is None or case.lon is None:
+        return None, None
+    if case.matter_id and case.matter.public_space:
+        return case.lat, case.lon
+    grid_m = max(int(getattr(settings, "OPEN311_POSITION_GRID_M", 100)), 1)
+    lat_step = grid_m / METRES_PER_DEGREE
+    lat = (math.floor(case.lat / lat_step) + 0.5) * lat_step
+    lon_step = grid_m / (METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
+    lon = (math.floor(case.lon / lon_step) + 0.5) * lon_step
+    return round(lat, 6), round(lon, 6)
+
+
+def public_address(case: Case) -> str:
+    """The place in words as the feed shows it: as published for public space, else only its place
+    names (every building, unit and room number hidden)."""
+    place = text_scrub(case.place or "")
+    if case.matter_id and case.matter.public_space:
+        return place
+    return mask_address(place)
+
+
+def open311_may_publish(user, case: Case) -> bool:
+    """Who decides what the public sees of a case: whoever may register it (the command centre, the grid
+    office), never its handlers."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return action_allowed_as(user, case, "register") is not None
+
+
+def open311_publication_for(user, case: Case) -> dict | None:
+    """The public-feed box of a case page: its state, whether it may be published, and the reason if not;
+    None for users who may not decide."""
+    if not open311_may_publish(user, case):
+        return None
+    blocked = publish_blocked_reason(case)
+    return {"state": case.publication, "label": Publication(case.publication).label, "at": case.publication_at,
+            "by": case.publication_by, "description": case.public_description, "blocked": blocked,
+            "can_publish": not blocked and case.publication != Publication.PUBLISHED,
+            "can_hide": case.publication == Publication.PUBLISHED}
+
+
+def publish_blocked_reason(case: Case) -> str:
+    """Why a case may not go on the public feed ("" if it may)."""
+    if case.channel not in PUBLIC_CHANNELS:
+        return _("cases of the %(channel)s channel are never published") % {"channel": case.get_channel_display()}
+    if not case.matter_id or not case.matter.public_feed:
+        return _("its matter is not published on the public feed")
+    if not Case.objects.filter(case_taken_up_q(), pk=case.pk).exists():
+        return _("it has not been registered")
+    return ""

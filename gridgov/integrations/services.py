@@ -2,6 +2,8 @@
 
 - `api_client_create` issues a key once and keeps only its SHA-256 digest; `api_client_authenticate`
   finds the active client of a key and records when it was last used; `api_client_disable` stops one.
+- `case_publish` / `case_hide` are the staff's decision what the public feed shows of a case (nothing
+  until published; a description scrubbed of personal data), audited.
 - `open311_request_create` turns a GeoReport v2 POST into `cases.services.case_report` on behalf of the
   client's service login, and names Open311's own parameters in every error it raises.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
@@ -24,12 +26,20 @@ from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from gridgov.cases.models import Channel
+from gridgov.cases.models import Case, Channel, Publication
 from gridgov.cases.services import IntakeResult, case_report
 from gridgov.catalogue.models import Matter
 from gridgov.core.audit import audit_record
 from gridgov.integrations.models import ApiClient
-from gridgov.integrations.selectors import jurisdiction_resolve, open311_service
+from gridgov.integrations.selectors import (
+    jurisdiction_resolve,
+    open311_may_publish,
+    open311_service,
+    publish_blocked_reason,
+)
+from gridgov.people import crypto
+from gridgov.people.models import LegalEntity, Resident
+from gridgov.people.textscan import text_scrub
 from gridgov.territory.models import LevelScheme
 
 # channels a machine client may send cases in on (patrol and department reports come from people)
@@ -282,3 +292,78 @@ def open311_request_create(*, client: ApiClient, submission: Open311Submission,
         renamed = {(location_field if name == "location" else _FIELDS.get(name, name)): errors
                    for name, errors in exc.error_dict.items()}
         raise ValidationError(renamed) from None
+
+
+# =========================================================================== the public feed: publish / hide
+def case_known_names(case: Case) -> list[str]:
+    """The names the system knows to be at stake in a case's text: the reporter's own (sealed contact,
+    their login's name) and every resident recorded in the case's cell or below it."""
+    names = []
+    if case.reporter_name_sealed:
+        names.append(crypto.unseal(case.reporter_name_sealed, field="cases.case.reporter_name"))
+    if case.reporter_id:
+        names += [case.reporter.get_full_name(), f"{case.reporter.last_name}{case.reporter.first_name}"]
+    names += Resident.objects.filter(node__path__startswith=case.node.path).values_list("name", flat=True)
+    names += LegalEntity.objects.filter(node__path__startswith=case.node.path).values_list("representative",
+                                                                                            flat=True)
+    return [n for n in names if n and n.strip()]
+
+
+def case_public_description(case: Case, text: str | None = None) -> str:
+    """The description as the public may read it: `text` (a staff member's rewording) or the reporter's
+    own, with every phone, ID number, e-mail address and name the scan finds hidden — and, unless the
+    matter is in public space, every building, unit, floor and room number (a home is not public)."""
+    in_public_space = bool(case.matter_id and case.matter.public_space)
+    return text_scrub(case.description if text is None else text, names=case_known_names(case),
+                      addresses=not in_public_space)
+
+
+def _publication_locked(case: Case | int) -> Case:
+    pk = case.pk if isinstance(case, Case) else int(case)
+    return Case.objects.select_for_update(of=("self",)).select_related("matter", "node", "reporter").get(pk=pk)
+
+
+@transaction.atomic
+def case_publish(*, case: Case | int, actor, description: str | None = None, address: str | None = None) -> Case:
+    """Put a case on the public Open311 feed, as decided by a staff member who may register it. Only a
+    registered case of a public matter from a public channel; the description published is scrubbed
+    (`case_public_description`) and stored, so the feed shows exactly what the publisher saw. Audited."""
+    case = _publication_locked(case)
+    if not open311_may_publish(actor, case):
+        raise PermissionDenied(_("your role may not publish this case"))
+    blocked = publish_blocked_reason(case)
+    if blocked:
+        raise ValidationError({"publication": _("not published: %(reason)s") % {"reason": blocked}})
+    if description is not None and not description.strip():
+        raise ValidationError({"public_description": _("give the text to publish, or leave it out")})
+    if description is not None and len(description) > 5000:
+        raise ValidationError({"public_description": _("at most 5000 characters")})
+    old = case.publication
+    case.public_description = case_public_description(case, description)
+    case.publication, case.publication_at, case.publication_by = Publication.PUBLISHED, timezone.now(), actor
+    case.save(update_fields=["public_description", "publication", "publication_at", "publication_by"])
+    audit_record(actor=actor, action="open311.publish", target=case, summary=case.number,
+                 changes={"publication": [old, Publication.PUBLISHED], "reworded": description is not None},
+                 address=address)
+    return case
+
+
+@transaction.atomic
+def case_hide(*, case: Case | int, actor, reason: str, address: str | None = None) -> Case:
+    """Take a case off the public feed (every Open311 read: list, single request, token) until it is
+    published again. Needs a reason; audited."""
+    case = _publication_locked(case)
+    if not open311_may_publish(actor, case):
+        raise PermissionDenied(_("your role may not hide this case"))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("say why the case is hidden")})
+    if len(reason) > 300:
+        raise ValidationError({"reason": _("at most 300 characters")})
+    old = case.publication
+    case.publication, case.publication_at, case.publication_by = Publication.HIDDEN, timezone.now(), actor
+    case.public_description = ""
+    case.save(update_fields=["public_description", "publication", "publication_at", "publication_by"])
+    audit_record(actor=actor, action="open311.hide", target=case, summary=f"{case.number}: {text_scrub(reason)}",
+                 changes={"publication": [old, Publication.HIDDEN]}, address=address)
+    return case

@@ -293,7 +293,8 @@ def test_detail_shows_facts_photos_map_stages_and_timeline(loop, client):
     # then the facts, the photo from the scoped URL, the map data, the stages and the timeline are there
     assert case.number in html and "Manhole cover" in html and loop.tree["g1"].name in html
     assert loop.tree["community"].name in html  # the cell's chain
-    assert f'src="/cases/{case.number}/attachments/{att.pk}/"' in html
+    assert f'src="/cases/{case.number}/attachments/{att.pk}/?size=thumb"' in html  # the thumbnail, linked to
+    assert f'href="/cases/{case.number}/attachments/{att.pk}/"' in html  # the full photo
     assert 'id="case-map"' in html and 'id="case-map-data"' in html
     assert "设置警示" in html and "补齐修复" in html
     assert re.findall(r'<li data-kind="([a-z_]+)">', html) == ["report", "register", "dispatch"]
