@@ -134,6 +134,8 @@ MEDIA_ROOT = VAR_DIR / "media"
 # only through views that check the owner; removed after PRIVATE_FILES_DAYS.
 PRIVATE_FILES_DIR = Path(env_str("PRIVATE_FILES_DIR", str(VAR_DIR / "private")))
 PRIVATE_FILES_DAYS = env_int("PRIVATE_FILES_DAYS", 7)
+# `manage.py backup` writes its encrypted archives here unless given a path (docs/operations.md).
+BACKUP_DIR = Path(env_str("BACKUP_DIR", str(VAR_DIR / "backups")))
 
 # Personal data at rest: ID numbers and phones are sealed with this key (base64 of 32 random bytes), a key of its
 # own, never derived from SECRET_KEY: GRIDGOV_DATA_KEY (or GRIDGOV_DATA_KEY_FILE); otherwise the development

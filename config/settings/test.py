@@ -25,7 +25,8 @@ PERSONAL_DATA_KEY = secret_from_environment("GRIDGOV_DATA_KEY") or new_data_key(
 
 # Files with personal data written by tests go to a throwaway directory, not var/private.
 PRIVATE_FILES_DIR = Path(tempfile.gettempdir()) / f"gridgov-test-private-{os.getpid()}"
-DEMO_LOGINS_FILE = PRIVATE_FILES_DIR / "demo-logins.json"
+DEMO_LOGINS_FILE = Path(tempfile.gettempdir()) / f"gridgov-test-demo-logins-{os.getpid()}.json"
+BACKUP_DIR = Path(tempfile.gettempdir()) / f"gridgov-test-backups-{os.getpid()}"
 # The API contract tests import config.wsgi while collecting, before any test database exists; the guard's
 # own tests call it directly and load config.wsgi in a subprocess (gridgov/core/tests/test_serving.py).
 SERVE_GUARD_AT_STARTUP = False
