@@ -54,6 +54,24 @@ def serve_problems(address: str | None) -> list[str]:
     return problems
 
 
+# Set once `runserver` has checked the address it binds: it then loads config.wsgi itself, whose start-up
+# check must not treat that loopback server as one of unknown address.
+_checked_by_runserver = False
+
+
+def serve_guard_runserver(address: str) -> None:
+    """`runserver`'s check of the address it is about to bind (see the module docstring)."""
+    global _checked_by_runserver
+    serve_guard(address)
+    _checked_by_runserver = True
+
+
+def serve_guard_startup() -> None:
+    """The WSGI / ASGI start-up check: the address is unknown, unless `runserver` checked it already."""
+    if not _checked_by_runserver:
+        serve_guard(None)
+
+
 def serve_guard(address: str | None) -> None:
     """Raise ImproperlyConfigured, naming each reason, when serving on `address` must be refused."""
     problems = serve_problems(address)

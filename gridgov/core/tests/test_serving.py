@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -72,3 +75,30 @@ def test_a_wsgi_server_refuses_to_start_with_debug(tmp_path):
     assert load(DEBUG="1", GRIDGOV_ALLOW_PUBLIC_DEMO="1").returncode == 0
     started = load()
     assert started.returncode == 0, started.stderr
+
+
+def test_runserver_on_loopback_serves_with_debug(tmp_path):
+    # given `make run` on loopback with DEBUG asked for (runserver loads config.wsgi itself)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = _clean_env(DJANGO_SETTINGS_MODULE="config.settings.local", GRIDGOV_VAR_DIR=str(tmp_path), DEBUG="1")
+    server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks",  # noqa: S603
+                               f"127.0.0.1:{port}"], cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        # when a browser asks for a page's stylesheet
+        status = None
+        deadline = time.monotonic() + 90
+        while status is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/gridgov/site.css", timeout=5) as res:
+                    status = res.status
+            except OSError:
+                time.sleep(0.5)
+        # then it is served: the start-up check of config.wsgi knows runserver checked its address
+        assert status == 200, server.stderr.read() if server.poll() is not None else "no answer"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

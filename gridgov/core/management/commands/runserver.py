@@ -9,13 +9,13 @@ from django.contrib.staticfiles.management.commands.runserver import Command as 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
-from gridgov.core.serving import serve_guard
+from gridgov.core.serving import serve_guard_runserver
 
 
 class Command(StaticfilesRunserver):
     def run(self, **options):
         try:
-            serve_guard(self.addr)  # set by handle() from the addrport argument
+            serve_guard_runserver(self.addr)  # set by handle() from the addrport argument
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
         super().run(**options)
