@@ -43,6 +43,18 @@ def new_data_key() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+def data_key_checked(value: str, *, name: str = "GRIDGOV_DATA_KEY") -> str:
+    """`value` if it is base64 of at least 32 bytes; ImproperlyConfigured naming what is wrong otherwise, at
+    start-up rather than at the first sealed value."""
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be base64 of 32 random bytes; it is not valid base64") from None
+    if len(raw) < 32:
+        raise ImproperlyConfigured(f"{name} must hold at least 32 bytes; it holds {len(raw)}")
+    return value
+
+
 def _read_key_file(path: Path, *, name: str) -> str:
     info = path.stat()
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):

@@ -8,7 +8,14 @@ DEBUG is off unless asked for (`DEBUG=1`): debug pages show settings and local v
 from pathlib import Path
 
 from config.env import env_bool, env_str
-from config.keys import DATA_KEY_FILE_NAME, SECRET_KEY_FILE_NAME, installation_secret, new_data_key, new_secret_key
+from config.keys import (
+    DATA_KEY_FILE_NAME,
+    SECRET_KEY_FILE_NAME,
+    data_key_checked,
+    installation_secret,
+    new_data_key,
+    new_secret_key,
+)
 
 from .base import *  # noqa: F403
 from .base import VAR_DIR
@@ -17,5 +24,5 @@ DEBUG = env_bool("DEBUG", False)
 KEYS_DIR = Path(env_str("GRIDGOV_KEYS_DIR", str(VAR_DIR / "keys")))
 SECRET_KEY = installation_secret("SECRET_KEY", keys_dir=KEYS_DIR, file_name=SECRET_KEY_FILE_NAME,
                                  make=new_secret_key)
-PERSONAL_DATA_KEY = installation_secret("GRIDGOV_DATA_KEY", keys_dir=KEYS_DIR, file_name=DATA_KEY_FILE_NAME,
-                                        make=new_data_key)
+PERSONAL_DATA_KEY = data_key_checked(installation_secret("GRIDGOV_DATA_KEY", keys_dir=KEYS_DIR,
+                                                        file_name=DATA_KEY_FILE_NAME, make=new_data_key))

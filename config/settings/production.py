@@ -4,14 +4,15 @@
 """
 
 from config.env import env_bool, env_int
-from config.keys import required_secret
+from config.keys import data_key_checked, required_secret
 
 from .base import *  # noqa: F403
 
 DEBUG = False
 # Never created here and never defaulted: a missing key stops the start (ImproperlyConfigured).
 SECRET_KEY = required_secret("SECRET_KEY", why="it signs sessions and tokens")
-PERSONAL_DATA_KEY = required_secret("GRIDGOV_DATA_KEY", why="it seals ID numbers and phones (32 random bytes, base64)")
+PERSONAL_DATA_KEY = data_key_checked(
+    required_secret("GRIDGOV_DATA_KEY", why="it seals ID numbers and phones (32 random bytes, base64)"))
 
 # HTTPS only. The TLS-terminating proxy sets X-Forwarded-Proto (docs/operations.md).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -132,6 +132,9 @@ def test_production_refuses_to_start_without_its_keys_and_never_makes_them(tmp_p
     only_secret = _settings_of("config.settings.production", tmp_path, SECRET_KEY=new_secret_key())
     assert only_secret.returncode != 0 and "GRIDGOV_DATA_KEY (or GRIDGOV_DATA_KEY_FILE)" in only_secret.stderr
     assert not (tmp_path / "keys").exists()
+    weak = _settings_of("config.settings.production", tmp_path, SECRET_KEY=new_secret_key(),
+                        GRIDGOV_DATA_KEY="c2hvcnQ=")
+    assert weak.returncode != 0 and "GRIDGOV_DATA_KEY must hold at least 32 bytes; it holds 5" in weak.stderr
     both = _settings_of("config.settings.production", tmp_path, SECRET_KEY=new_secret_key(),
                         GRIDGOV_DATA_KEY=new_data_key())
     assert both.returncode == 0, both.stderr
