@@ -147,3 +147,14 @@ def test_a_tampered_cut_off_or_foreign_archive_is_refused_before_anything_is_wri
         call_command("restore", str(archive), "--force")
     # and nothing was changed
     assert _rows() == before
+
+
+@pytest.mark.django_db(transaction=False)
+def test_missing_postgresql_client_tools_are_named(monkeypatch):
+    from gridgov.core.backup import BackupError, _pg_binary
+
+    # given a machine without the PostgreSQL client tools on its PATH
+    monkeypatch.setenv("PATH", "/nonexistent")
+    # when / then
+    with pytest.raises(BackupError, match="pg_dump is not installed: install the PostgreSQL client tools"):
+        _pg_binary("pg_dump")
