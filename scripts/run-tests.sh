@@ -20,6 +20,15 @@ except Exception as exc:
 PYEOF
 }
 
+echo "== manage.py check --deploy with the production settings (throwaway keys, an empty database)"
+DEPLOY_VAR="$(mktemp -d)"
+trap 'rm -rf "$DEPLOY_VAR"' EXIT
+env -u DATABASE_URL -u SECRET_KEY_FILE -u GRIDGOV_DATA_KEY_FILE DJANGO_SETTINGS_MODULE=config.settings.production \
+  SECRET_KEY="$("$PY" -c 'from config.keys import new_secret_key; print(new_secret_key())')" \
+  GRIDGOV_DATA_KEY="$("$PY" -c 'from config.keys import new_data_key; print(new_data_key())')" \
+  ALLOWED_HOSTS=grid.example.gov.cn SITE_URL=https://grid.example.gov.cn GRIDGOV_VAR_DIR="$DEPLOY_VAR" \
+  "$PY" manage.py check --deploy --fail-level WARNING
+
 echo "== suite on SQLite"
 env -u DATABASE_URL "$PY" -m pytest -n "$WORKERS" -p no:cacheprovider "$@"
 

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
 from config.env import BASE_DIR, database_config, env_bool, env_float, env_int, env_list, env_str
+from config.keys import secret_from_environment
 
 VAR_DIR = BASE_DIR / env_str("GRIDGOV_VAR_DIR", "var")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-SECRET_KEY = env_str("SECRET_KEY", "insecure-dev-key-change-me-in-production-0123456789abcdef")
+# No secret has a default in the source (config/keys.py): the environment gives SECRET_KEY (or SECRET_KEY_FILE);
+# otherwise the development settings read / create var/keys/secret-key and production refuses to start.
+SECRET_KEY = secret_from_environment("SECRET_KEY")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The public address printed in QR codes and sent in SMS links. Unset: a system check warns, and pages take
+# the address from the request (its Host header, checked against ALLOWED_HOSTS).
+SITE_URL = env_str("SITE_URL", "").rstrip("/")
+# Serving on a non-loopback address with DEBUG on or with demo logins present is refused (runserver and the
+# WSGI start-up) unless this is set: a deliberate demo on a network.
+ALLOW_PUBLIC_DEMO = env_bool("GRIDGOV_ALLOW_PUBLIC_DEMO", False)
+SERVE_GUARD_AT_STARTUP = True  # config/wsgi.py and asgi.py check the above when a server loads them
+# The clear demo passwords, kept only to be printed by `make run` / `manage.py demo_logins` (mode 600).
+DEMO_LOGINS_FILE = Path(env_str("GRIDGOV_DEMO_LOGINS_FILE", str(VAR_DIR / "demo-logins.json")))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -25,6 +34,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # before staticfiles: its `runserver` (refusing to serve a demo on the network) replaces staticfiles' one
+    "gridgov.core",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
@@ -33,7 +44,6 @@ INSTALLED_APPS = [
     "django_filters",
     "huey.contrib.djhuey",
     "csp",
-    "gridgov.core",
     "gridgov.territory",
     "gridgov.accounts",
     "gridgov.people",
@@ -100,6 +110,13 @@ LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 30)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "territory:home"  # the home page sends each user on to their workspace
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Response headers on every page (SecurityMiddleware, XFrameOptionsMiddleware); HTTPS-only ones in production.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 
 LANGUAGE_CODE = "zh-hans"
@@ -119,16 +136,16 @@ MEDIA_ROOT = VAR_DIR / "media"
 # only through views that check the owner; removed after PRIVATE_FILES_DAYS.
 PRIVATE_FILES_DIR = Path(env_str("PRIVATE_FILES_DIR", str(VAR_DIR / "private")))
 PRIVATE_FILES_DAYS = env_int("PRIVATE_FILES_DAYS", 7)
+# `manage.py backup` writes its encrypted archives here unless given a path (docs/operations.md).
+BACKUP_DIR = Path(env_str("BACKUP_DIR", str(VAR_DIR / "backups")))
 
-# Personal data at rest: ID numbers and phones are sealed with this key (base64 of 32 random bytes,
-# `python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())"`). Unset, a key derived
-# from SECRET_KEY is used (development only; production refuses to start). Older keys, comma-separated,
+# Personal data at rest: ID numbers and phones are sealed with this key (base64 of 32 random bytes), a key of its
+# own, never derived from SECRET_KEY: GRIDGOV_DATA_KEY (or GRIDGOV_DATA_KEY_FILE); otherwise the development
+# settings read / create var/keys/data-key and production refuses to start. Older keys, comma-separated,
 # still open values sealed before a rotation. Cipher: AES-GCM, or SM4-GCM (商用密码; digests then use SM3).
-PERSONAL_DATA_KEY = env_str("GRIDGOV_DATA_KEY", "")
+PERSONAL_DATA_KEY = secret_from_environment("GRIDGOV_DATA_KEY")
 PERSONAL_DATA_OLD_KEYS = env_list("GRIDGOV_DATA_OLD_KEYS", [])
 PERSONAL_DATA_CIPHER = env_str("GRIDGOV_DATA_CIPHER", "AES-GCM")
-if not PERSONAL_DATA_KEY:
-    PERSONAL_DATA_KEY = base64.b64encode(hashlib.sha256(b"gridgov-dev-data-key" + SECRET_KEY.encode()).digest()).decode()
 # A stated purpose for revealing personal data must be at least this long.
 REVEAL_PURPOSE_MIN_LENGTH = env_int("REVEAL_PURPOSE_MIN_LENGTH", 4)
 # Base-data exports up to this many rows are produced during the request; larger ones by a task.
@@ -181,6 +198,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "gridgov.core.api.exception_handler",
 }
+# /api/schema/ and /api/docs/ for staff only (the production settings set it)
+API_DOCS_STAFF_ONLY = env_bool("API_DOCS_STAFF_ONLY", False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "gridgov API",
     "DESCRIPTION": "Grid-based community governance: territory, people in charge, cases.",

@@ -9,8 +9,12 @@
   key: equal values give equal digests, so a unique constraint and an exact search work without
   decrypting, while the digest alone cannot be reversed without the key.
 
-The master key comes from the environment (``GRIDGOV_DATA_KEY``, 32 random bytes in base64). Dev and
-test settings derive one from SECRET_KEY; production refuses to start without it.
+- `archive_key(salt=..., kid=...)` → a key of its own for one backup archive (`gridgov.core.backup`).
+
+The master key is the installation's own (``GRIDGOV_DATA_KEY``, 32 random bytes in base64: config/keys.py),
+never derived from SECRET_KEY: the development settings keep it in var/keys/data-key (mode 600), tests make
+a throwaway one, production refuses to start without it. Without the key a copied database holds only
+ciphertext and digests.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class _Key:
     enc_aes: bytes
     enc_sm4: bytes
     mac: bytes
+    backup: bytes
 
 
 def _derive(master: bytes, info: bytes, length: int) -> bytes:
@@ -72,6 +77,7 @@ def _key(master: bytes) -> _Key:
         enc_aes=_derive(master, b"enc-aes-256", 32),
         enc_sm4=_derive(master, b"enc-sm4", 16),
         mac=_derive(master, b"digest", 32),
+        backup=_derive(master, b"backup-archive", 32),
     )
 
 
@@ -188,3 +194,16 @@ def digest(value: str, *, field: str) -> str:
     mac.update(value.encode())
     return mac.hexdigest()
 
+
+
+def archive_key(*, salt: bytes, kid: str | None = None) -> tuple[str, bytes]:
+    """(key id, 256-bit key) for one backup archive: under the current data key when `kid` is None (a new
+    archive), else under the key with that id, current or old (opening one); SealError when this
+    installation holds no such key. `salt` is the archive's own random salt, so no two archives share a key."""
+    key, by_kid = _current()
+    if kid is not None:
+        key = by_kid.get(kid)
+        if key is None:
+            raise SealError(f"the archive was made under another data key (key id {kid}); this installation "
+                            f"holds {', '.join(sorted(by_kid))}")
+    return key.kid, HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"gridgov-backup-v1").derive(key.backup)

@@ -10,7 +10,9 @@ from gridgov.territory.profiles import haimen, licheng, luohu, pinggu, xiangyang
 from gridgov.territory.profiles.base import (
     LoadReport,
     Profile,
-    demo_password,
+    demo_logins_active,
+    demo_password_new,
+    demo_passwords_read,
     profile_demo_logins,
     profile_load,
     profile_report,
@@ -31,5 +33,5 @@ def profile_get(name: str) -> Profile:
         raise KeyError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}") from None
 
 
-__all__ = ["PROFILES", "LoadReport", "Profile", "demo_password", "profile_demo_logins", "profile_get", "profile_load",
+__all__ = ["PROFILES", "LoadReport", "Profile", "demo_logins_active", "demo_password_new", "demo_passwords_read", "profile_demo_logins", "profile_get", "profile_load",
            "profile_report", "profile_scheme", "profile_unload"]

@@ -14,30 +14,37 @@ Synthetic data, on purpose:
 - people: plausible 姓 + 名 with the region's common surnames weighted up; work phones in the 154 number
   segment, not allocated to any carrier when this was written, so a demo card never prints a number
   that reaches a real subscriber;
-- demo passwords: derived from SECRET_KEY and the username (`demo_password`), so `demo_logins` can
-  recompute them and checks them against the stored hash before printing; nothing is stored in clear.
+- demo passwords: random per installation (`demo_password_new`), stored as hashes in the database; the
+  clear text is kept only in `DEMO_LOGINS_FILE` (mode 600, outside git) so that `make run` /
+  `demo_logins` can print it, and only while it still opens the login: once a demo user changes the
+  password (or the login is deleted or deactivated) `demo_logins` forgets it from the file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+import os
 import random
+import secrets
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 import shapely
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
-from django.utils.crypto import salted_hmac
 from shapely import affinity
 from shapely.geometry import MultiPolygon, Polygon, box
 from tqdm import tqdm
@@ -358,13 +365,65 @@ class PeopleMaker:
 DEMO_CHARS = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
-def demo_password(profile_key: str, username: str) -> str:
-    """The demo password of a profile's login: derived from SECRET_KEY, so each deployment has its own
-    and `demo_logins` can recompute it (and check it against the stored hash) without storing it."""
-    digest = salted_hmac("gridgov.territory.profiles.demo_password", f"{profile_key}:{username}",
-                         algorithm="sha256").digest()
-    chars = [DEMO_CHARS[b % len(DEMO_CHARS)] for b in digest[:12]]
+def demo_password_new() -> str:
+    """A fresh random demo password (three groups of four unambiguous characters, ~59 bits)."""
+    chars = [secrets.choice(DEMO_CHARS) for _ in range(12)]
     return "-".join("".join(chars[i:i + 4]) for i in range(0, 12, 4))
+
+
+def _demo_file() -> Path:
+    return Path(settings.DEMO_LOGINS_FILE)
+
+
+def demo_passwords_read() -> dict[str, str]:
+    """The clear demo passwords kept for printing ({username: password}); {} when there are none."""
+    try:
+        data = json.loads(_demo_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none kept yet, or an unreadable file: nothing to print
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _demo_passwords_write(passwords: dict[str, str]) -> None:
+    """Replace the kept passwords atomically (a private temporary file renamed over the old one)."""
+    path = _demo_file()
+    if not passwords:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(passwords, out, ensure_ascii=False, indent=1, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def demo_passwords_keep(new: dict[str, str]) -> None:
+    """Keep the clear passwords of newly created demo logins for `demo_logins` to print."""
+    _demo_passwords_write({**demo_passwords_read(), **new})
+
+
+def demo_passwords_forget(usernames: Iterable[str]) -> None:
+    """Drop kept passwords that no longer open their login (changed, deleted or deactivated)."""
+    gone = set(usernames)
+    kept = demo_passwords_read()
+    if gone & set(kept):
+        _demo_passwords_write({k: v for k, v in kept.items() if k not in gone})
+
+
+def demo_logins_active() -> list[str]:
+    """Usernames of active demo logins of any shipped profile (well-known names, printed passwords): a server
+    reachable from the network must not run with them unless explicitly allowed."""
+    from gridgov.territory.profiles import PROFILES
+
+    names = {lg.username for p in PROFILES.values() for lg in p.logins}
+    return sorted(get_user_model().objects.filter(username__in=names, is_active=True)
+                  .values_list("username", flat=True))
 
 
 # =========================================================================== plans
@@ -705,15 +764,18 @@ class Build:
     def create_logins(self) -> list[str]:
         specs = {lg.username: lg for lg in self.profile.logins}
         created = []
+        passwords = {}
         for username, person in self._logins:
             spec = specs[username]
-            password = demo_password(self.profile.key, username)
+            password = demo_password_new()
             user_model = get_user_model()
             validate_password(password, user_model(username=username))
             user = account_services.staff_user_create(username=username, password=password, person=person,
                                                       sees_everything=spec.sees_everything, actor=self.actor)
             user.user_permissions.add(*permissions(spec.perms))
             created.append(username)
+            passwords[username] = password
+        demo_passwords_keep(passwords)
         return created
 
 
@@ -766,7 +828,7 @@ def permissions(names: Iterable[str]) -> list[Permission]:
 class DemoLoginState:
     spec: DemoLogin
     user: Any  # the User, or None when it was deleted
-    password: str | None  # None when the user changed it (or SECRET_KEY changed) since loading
+    password: str | None  # None when the user changed it since loading (or it was never kept here)
     scopes: list[tuple[Role, Node]]  # roles granting scope, with their cells
 
 
@@ -774,11 +836,14 @@ def profile_demo_logins(profile: Profile) -> list[DemoLoginState]:
     """The profile's demo logins as they are now; a password is only given if it still opens the login."""
     usernames = [lg.username for lg in profile.logins]
     users = {u.username: u for u in get_user_model().objects.filter(username__in=usernames)}
+    kept = demo_passwords_read()
     states = []
+    stale = []
     for spec in profile.logins:
         user = users.get(spec.username)
-        password = demo_password(profile.key, spec.username)
-        if user is None or not user.is_active or not user.check_password(password):
+        password = kept.get(spec.username)
+        if password is not None and (user is None or not user.is_active or not user.check_password(password)):
+            stale.append(spec.username)
             password = None
         scopes = []
         if user is not None:
@@ -786,6 +851,7 @@ def profile_demo_logins(profile: Profile) -> list[DemoLoginState]:
                        .select_related("role", "node").order_by("role__order", "node__code"))
             scopes = [(a.role, a.node) for a in current]
         states.append(DemoLoginState(spec=spec, user=user, password=password, scopes=scopes))
+    demo_passwords_forget(stale)
     return states
 
 

@@ -3,7 +3,9 @@
 import datetime as dt
 import io
 import random
+import stat
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import shapely
@@ -16,7 +18,7 @@ from gridgov.accounts.services import PHONE
 from gridgov.territory import geometry as geo
 from gridgov.territory.gridmaps import gridmap_validate
 from gridgov.territory.models import ChangeKind, Level, LevelScheme, Node, NodeLineage, NodeVersion
-from gridgov.territory.profiles import PROFILES, demo_password, profile_get, profile_load
+from gridgov.territory.profiles import PROFILES, demo_passwords_read, profile_get, profile_load
 from gridgov.territory.profiles.base import (
     Cell,
     PeopleMaker,
@@ -173,8 +175,8 @@ def test_pinggu_full_size_reproduces_baiyunsi(django_user_model):
     postman = Assignment.objects.filter(node__scheme=scheme, role__key="postman")
     assert postman.values("person").distinct().count() == 1 and postman.count() == 12
     assert "民情收集" in Assignment.objects.filter(role__key="microgrid_worker").first().duties
-    # demo logins: the derived password opens each, and each sees its own cells
-    grid_user = authenticate(username="pinggu_grid1", password=demo_password("pinggu", "pinggu_grid1"))
+    # demo logins: the kept random password opens each, and each sees its own cells
+    grid_user = authenticate(username="pinggu_grid1", password=demo_passwords_read()["pinggu_grid1"])
     assert grid_user is not None
     assert list(node_list_for_user(grid_user).values_list("code", flat=True)) == ["110117213202001"]
     village_user = django_user_model.objects.get(username="pinggu_village")
@@ -184,7 +186,7 @@ def test_pinggu_full_size_reproduces_baiyunsi(django_user_model):
     out = io.StringIO()
     call_command("demo_logins", stdout=out)
     for login in PROFILES["pinggu"].logins:
-        assert f"{login.username:<20} {demo_password('pinggu', login.username)}" in out.getvalue()
+        assert f"{login.username:<20} {demo_passwords_read()[login.username]}" in out.getvalue()
 
 
 def test_demo_logins_hide_a_changed_password_and_say_when_nothing_is_loaded(django_user_model):
@@ -193,12 +195,35 @@ def test_demo_logins_hide_a_changed_password_and_say_when_nothing_is_loaded(djan
     assert "No seed profile is loaded" in out.getvalue()
     profile_load(profile_get("pinggu"))
     user = django_user_model.objects.get(username="pinggu_town")
+    printed = demo_passwords_read()["pinggu_town"]
     user.set_password("Someone-changed-it-42")
     user.save()
     out = io.StringIO()
     call_command("demo_logins", "pinggu", stdout=out)
     assert "changed since loading" in out.getvalue()
-    assert demo_password("pinggu", "pinggu_town") not in out.getvalue()
+    assert printed not in out.getvalue()
+    # and the clear text is gone from the kept file, while the others stay
+    assert "pinggu_town" not in demo_passwords_read() and "pinggu_grid1" in demo_passwords_read()
+
+
+def test_demo_passwords_are_random_per_installation_and_kept_only_in_a_private_file(django_user_model, settings):
+    # given one installation's load of the demo district
+    profile_load(profile_get("pinggu"))
+    first = demo_passwords_read()
+    kept = Path(settings.DEMO_LOGINS_FILE)
+    # when the same code, with the same SECRET_KEY, loads it again (another installation)
+    call_command("load_profile", "pinggu", "--replace", stdout=io.StringIO())
+    second = demo_passwords_read()
+    # then every password differs (nothing derives them from SECRET_KEY), opens its login, is kept for
+    # printing only in a file that nobody else may read, and the database holds only its hash
+    logins = [lg.username for lg in PROFILES["pinggu"].logins]
+    assert sorted(first) == sorted(second) == sorted(logins)
+    assert all(first[u] != second[u] for u in logins)
+    assert authenticate(username=logins[0], password=second[logins[0]]) is not None
+    assert authenticate(username=logins[0], password=first[logins[0]]) is None
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    stored = django_user_model.objects.get(username=logins[0]).password
+    assert stored.startswith(("md5$", "argon2")) and second[logins[0]] not in stored
 
 
 def test_load_profile_refuses_a_loaded_profile_skips_it_if_empty_and_replaces_it():

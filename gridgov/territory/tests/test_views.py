@@ -498,3 +498,28 @@ def test_names_are_escaped_on_the_card(tree):
     for name in ("territory:cell-card", "territory:cell-card-print"):
         html = Client().get(reverse(name, args=[tree["g2"].scheme.key, tree["g2"].code])).content.decode()
         assert "<img" not in html and "&lt;img" in html
+
+
+# --------------------------------------------------------------------------- QR card without SITE_URL (item 16)
+@override_settings(SITE_URL="", ALLOWED_HOSTS=["192.168.1.20"])
+def test_without_site_url_the_qr_code_points_where_the_request_came_from(tree, g1_people):
+    # given SITE_URL unset, and the card printed from the demo's address on the office network
+    client = Client(HTTP_HOST="192.168.1.20:8000")
+    # when
+    page = client.get(reverse("territory:cell-card-print", args=[tree["g1"].scheme.key, tree["g1"].code]))
+    svg = client.get(reverse("territory:cell-qr", args=[tree["g1"].scheme.key, tree["g1"].code])).content.decode()
+    # then the QR code carries that address, never 127.0.0.1
+    html = page.content.decode()
+    expected = "http://192.168.1.20:8000" + card_url(tree["g1"])
+    qr = html[html.index("<svg"):html.index("</svg>") + len("</svg>")]
+    assert svg_encodes(qr, expected) and svg_encodes(svg, expected)
+    assert "127.0.0.1" not in html
+
+
+def test_a_system_check_warns_when_site_url_is_not_set(settings):
+    from django.core.checks import run_checks
+
+    settings.SITE_URL = ""
+    assert "core.W001" in [m.id for m in run_checks()]
+    settings.SITE_URL = "https://grid.example.gov.cn"
+    assert "core.W001" not in [m.id for m in run_checks()]

@@ -1,7 +1,9 @@
 """`manage.py demo_logins`: the demo logins of the loaded seed profiles, with their passwords.
 
-The passwords are printed on purpose: they belong to demo data. They are not stored anywhere; each is
-derived from SECRET_KEY and the username, and printed only after checking it still opens the login."""
+The passwords are printed on purpose: they belong to demo data. Each is random, made when the profile was
+loaded; the database holds only its hash, and the clear text is kept in DEMO_LOGINS_FILE (mode 600, under
+var/, outside git) only so that it can be printed here. A password is printed only after checking it still
+opens the login; one that no longer does (changed, login deleted or deactivated) is dropped from the file."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ class Command(BaseCommand):
                 if state.user is None:
                     shown = "(login deleted)"
                 elif state.password is None:
-                    shown = "(changed since loading, not shown)"
+                    shown = "(changed since loading, or not kept on this machine: not shown)"
                 else:
                     shown = state.password
                 self.stdout.write(f"  {spec.username:<20} {shown}")
