@@ -30,7 +30,7 @@ from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.cases import clock
 from gridgov.cases.attachments import Photo, attachments_add, photos_check
 from gridgov.cases.errors import ActionForbidden, CaseConflict
-from gridgov.cases.grants import action_allowed_as, sees_reporter, user_standing
+from gridgov.cases.grants import action_allowed_as, duty_refusal, sees_reporter, user_standing
 from gridgov.cases.models import (
     AssigneeKind,
     Attachment,
@@ -500,8 +500,10 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
     """Take `action` on the case as `actor` (None = the system). The only way a case changes state.
 
     Locks the case row; refuses (and changes nothing) when the action is unknown (ValidationError), not
-    allowed in the current state or the case moved on since `expected_version` (CaseConflict → 409), not
-    granted to the actor (ActionForbidden → 403), or its input is bad (ValidationError naming the field).
+    allowed in the current state or the case moved on since `expected_version` (CaseConflict → 409), refused
+    to the actor by the separation of duties (they handled this round: ActionForbidden → 403 naming the
+    rule) or not granted to them (ActionForbidden → 403), or its input is bad (ValidationError naming the
+    field).
     Otherwise applies the action and the clock rule, bumps the version and writes one event, in one
     transaction."""
     t = TRANSITIONS.get(action)
@@ -527,6 +529,9 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
                                % {"action": t.label, "state": locked.get_state_display()},
                                code="state", state=locked.state, version=locked.version)
         standing = user_standing(actor, locked)
+        refusal = duty_refusal(standing, action)  # 监督与处置分离: above every grant
+        if refusal:
+            raise ActionForbidden(refusal)
         as_role = action_allowed_as(actor, locked, action, standing=standing)
         if as_role is None:
             raise ActionForbidden(_("you may not %(action)s this case") % {"action": str(t.label).lower()})
