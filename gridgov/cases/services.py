@@ -45,7 +45,7 @@ from gridgov.cases.models import (
     RequestKind,
     RoutingRule,
 )
-from gridgov.cases.notify import ancestors_at_depths, assignee_users, leaders_at, notify
+from gridgov.cases.notify import ancestors_at_depths, assignee_users, leaders_at, notify, offices_over
 from gridgov.cases.policy import level_notify_depths, policy_catalogue, policy_for
 from gridgov.cases.reporter_notices import reporter_notice_after
 from gridgov.cases.routing import Assignee, case_route, completion_predict, target_resolve
@@ -872,9 +872,15 @@ def _notify_after(case: Case, action: str, *, event: CaseEvent, policy) -> None:
     if action in ("dispatch", "reroute", "verify_fail", "reopen"):
         notify(users=assignee_users(case), case=case, kind=action, key=key,
                text=_("case %(number)s is yours to handle") % {"number": number})
-    elif action in ("return", "report_back", "request_extension", "request_parking"):
+    elif action == "return":
         notify(users={case.owner} if case.owner_id else set(), case=case, kind=action, key=key,
                text=_("case %(number)s: %(what)s") % {"number": number, "what": TRANSITIONS[action].label})
+    elif action in ("report_back", "request_extension", "request_parking"):
+        # told to who checks or decides: the owner and the grid offices over the cell, never the round's
+        # handlers (an owner who accepted the case is one of them: 监督与处置分离)
+        users = ({case.owner} if case.owner_id else set()) | offices_over(case.node)
+        notify(users={u for u in users if not user_standing(u, case).handled_round}, case=case, kind=action,
+               key=key, text=_("case %(number)s: %(what)s") % {"number": number, "what": TRANSITIONS[action].label})
     elif action in ("approve_extension", "reject_extension", "approve_parking", "reject_parking"):
         notify(users=assignee_users(case), case=case, kind=action, key=key,
                text=_("case %(number)s: %(what)s") % {"number": number, "what": TRANSITIONS[action].label})

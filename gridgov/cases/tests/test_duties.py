@@ -296,3 +296,41 @@ def test_case_page_offers_no_check_to_a_handler_and_refuses_the_form_naming_the_
     client.force_login(loop.office)
     assert 'data-action="verify_pass"' in client.get(f"/cases/{case.number}/").content.decode()
 
+
+
+def test_admin_shows_a_handler_neither_the_tracking_code_nor_who_reported(loop, client):
+    # given a grid worker's patrol report handled by the water team, whose handler may view cases in the admin
+    from django.contrib.auth.models import Permission
+
+    lon, lat = point_in(loop.tree["g1"])
+    case = case_report(actor=loop.worker, channel=Channel.PATROL, matter="01001", lon=lon, lat=lat,
+                       description="井盖缺失", photos=[png()], attributes={"problem": "missing"}).case
+    case = _reported_back_by_water(loop, case)
+    code = case.tracking_code
+    perms = Permission.objects.filter(content_type__app_label="cases", codename__in=["view_case", "view_caseevent"])
+    loop.handler.user_permissions.add(*perms)
+    loop.office.user_permissions.add(*perms)
+    report = case.events.get(kind="report")
+    client.force_login(loop.handler)
+    # when the handler opens the case and its report event in the admin
+    page = client.get(f"/admin/cases/case/{case.pk}/change/")
+    event = client.get(f"/admin/cases/caseevent/{report.pk}/change/")
+    # then neither the code nor the reporter (the grid worker) is on them
+    assert page.status_code == 200 and code not in page.content.decode()
+    assert loop.worker.username not in page.content.decode()
+    assert event.status_code == 200 and loop.worker.username not in event.content.decode()
+    assert f'"owner_id": {loop.worker.pk}' not in event.content.decode()
+    # while the office, who took no part in handling it, sees both
+    client.force_login(loop.office)
+    assert code in client.get(f"/admin/cases/case/{case.pk}/change/").content.decode()
+
+
+def test_a_report_back_is_told_to_who_verifies_not_to_the_handler_who_owns_it(loop):
+    # given the water team's handler accepted the case (so owns it)
+    from gridgov.cases.models import Notification
+
+    # when he reports back
+    case = _reported_back_by_water(loop)
+    told = set(Notification.objects.filter(case=case, kind="report_back").values_list("recipient_id", flat=True))
+    # then the street's grid office is told, the handler (its owner) is not
+    assert loop.office.pk in told and loop.handler.pk not in told
