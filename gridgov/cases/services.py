@@ -664,7 +664,10 @@ def _h_reroute(case: Case, *, actor, now, assignee=None, **kw) -> dict:
 
 def _h_accept(case: Case, *, actor, now, **kw) -> dict:
     if case.assignee_kind != AssigneeKind.GRID_WORKER and getattr(actor, "is_authenticated", False):
-        case.owner = actor  # the one who accepts for a team or community owns it from now on
+        # the one who accepts for a team or community owns it from now on (首问首办: re-routing, parking
+        # requests, notes); owning never makes them its verifier (OWNER holds no verification grant, and
+        # `grants.duty_refusal` refuses every handler of the round whatever they hold)
+        case.owner = actor
     return {}
 
 
