@@ -160,7 +160,7 @@ def action_allowed_as(user, case: Case, action: str, *, standing: Standing | Non
     if duty_refusal(standing, action):
         return None
     # cheap holders first: a role lookup or a team query only when nothing simpler grants the action
-    cost = {"SYSTEM": 0, "CENTRE": 0, "OWNER": 0, "FINDER": 0, "ASSIGNEE": 1, "ROLE": 2, "REPORT_IN": 3}
+    cost = {"SYSTEM": 0, "CENTRE": 0, "OWNER": 0, "FINDER": 0, "REPORTER": 1, "ASSIGNEE": 1, "ROLE": 2, "REPORT_IN": 3}
     for grant in sorted(_grants(case, action), key=lambda g: cost.get(g.holder, 4)):
         label = grant_match(standing, grant)
         if label:
