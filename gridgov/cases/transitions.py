@@ -226,7 +226,7 @@ def markdown() -> str:
             "",
             "- A **round** starts at `dispatch`, at rework (`verify_fail`) and at `reopen`; handling done before",
             "  a case's first dispatch (`self_handle`, `partial_handle`) belongs to its first round",
-            "  (`selectors.case_round_events`, the one definition).",
+            "  (`selectors.case_rounds`, the one definition).",
             "- The **handlers of a round** are the current assignee (the assigned person, every member of the",
             "  assigned team, everyone assigned to the assigned community) and everyone who, in the round, took",
             "  an action of duty HANDLES (accept, partial handling, stage done, report back, handling on the",
