@@ -78,11 +78,6 @@ def case_rounds(case: Case) -> list[list[CaseEvent]]:
     return rounds
 
 
-def case_round_events(case: Case) -> list[CaseEvent]:
-    """The events of the case's current round of handling (see `case_rounds`)."""
-    return case_rounds(case)[-1]
-
-
 def round_handler_ids(events) -> set[int]:
     """Who acted as a handler in these events: took an action of duty HANDLES (accept, report back,
     handling on the spot ...) or any action under the ASSIGNEE standing."""

@@ -14,7 +14,7 @@ action under the ASSIGNEE standing) makes the actor a handler of the current rou
 (verify pass / fail, evaluate, reopen) is refused to every handler of the round, whatever other standing
 they hold (owner, office, even the centre). A round starts at dispatch, rework (verify_fail) and reopen;
 handling done before a case's first dispatch (on the spot, in part by the finder) belongs to its first
-round (`selectors.case_round_events`). The rule is enforced by `grants` for both `actions_for` and
+round (`selectors.case_rounds`). The rule is enforced by `grants` for both `actions_for` and
 `services.case_transition`, never by a view.
 """
 
