@@ -256,6 +256,7 @@ HOLDER_LABELS = {
     "OWNER": gettext_lazy("Owner (first receiver)"),
     "ASSIGNEE": gettext_lazy("Handler"),
     "FINDER": gettext_lazy("Finder"),
+    "REPORTER": gettext_lazy("Reporter (verifying)"),
     "REPORT_IN": gettext_lazy("Department called to report in"),
     "SYSTEM": gettext_lazy("System"),
     "merge": gettext_lazy("Merge"),
