@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.cases.grants import event_hides_reporter, event_values, owner_shown, sees_reporter, sees_tracking_code
 from gridgov.cases.models import (
     ActionGrant,
     Case,
@@ -38,11 +39,24 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["number_display", "state", "matter", "node", "channel", "report_level", "sla_status", "due_at",
                     "reported_at"]
     list_filter = ["state", "sla_status", "channel", "report_level", "handling_mode", "publication"]
-    search_fields = ["tracking_code", "matter__code", "node__code"]
+    search_fields = ["matter__code", "node__code"]
     date_hierarchy = "reported_at"
     # the reporter's sealed contact is never shown here; the API reveals it with a purpose, logged
     exclude = ["reporter_name_sealed", "reporter_phone_sealed"]
     inlines = [StageInline, EventInline]
+
+    def get_exclude(self, request, obj=None):
+        """Who reported and the tracking code follow the same rules as the pages and the API: the reporter
+        (and an owner who is the reporter) only for those allowed to see who reported, the tracking code
+        never for one who handled the case."""
+        hidden = list(self.exclude)
+        if obj is None or not sees_reporter(request.user, obj):
+            hidden += ["reporter", "reporter_phone_masked", "anonymous"]
+            if obj is None or not owner_shown(obj, sees=False):
+                hidden.append("owner")
+        if obj is None or not sees_tracking_code(request.user, obj):
+            hidden.append("tracking_code")
+        return hidden
 
     @admin.display(description=_("case number"))
     def number_display(self, obj):
@@ -56,6 +70,18 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["case", "seq", "kind", "at", "actor_role", "from_state", "to_state"]
     list_filter = ["kind"]
+
+    def get_exclude(self, request, obj=None):
+        """An event that would name the reporter (its actor, an owner who is the reporter) shows neither its
+        actor nor its values to one who may not see who reported."""
+        if obj is None or sees_reporter(request.user, obj.case):
+            return []
+        hidden = []
+        if event_hides_reporter(obj, obj.case, sees=False):
+            hidden += ["actor", "actor_role"]
+        if any(event_values(v, obj.case, sees=False) != v for v in (obj.old_values, obj.new_values)):
+            hidden += ["old_values", "new_values"]
+        return hidden
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(case__in=case_scope(Case.objects.all(), request.user))

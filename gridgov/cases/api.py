@@ -11,7 +11,9 @@
 - `inbox/`, `notifications/`, `workflow/` and the routing rules.
 
 A case outside the caller's scope is a 404. Who reported a case never reaches a user that
-`grants.sees_reporter` does not allow; personal data never travels in a URL.
+`grants.sees_reporter` does not allow, nor its tracking code a handler of it (`grants.sees_tracking_code`);
+an action the separation of duties refuses (a handler verifying, closing or rating their own round) is a 403
+naming the rule; personal data never travels in a URL.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from rest_framework.response import Response
 from gridgov.accounts.selectors import user_scope_paths
 from gridgov.cases.attachments import attachment_response
 from gridgov.cases.filters import CaseFilter, NotificationFilter
-from gridgov.cases.grants import sees_reporter
+from gridgov.cases.grants import sees_reporter, sees_tracking_code
 from gridgov.cases.models import Attachment, Case, Escalation, Notification, ReportIn, RoutingRule
 from gridgov.cases.selectors import (
     case_duplicates,
@@ -146,7 +148,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         fresh = _detail_queryset().get(pk=case.pk) if reload else case
         user = self.request.user
         data = serializer(fresh, context={"request": self.request, "sees_reporter": sees_reporter(user, fresh),
-                                          **context}).data
+                                          "sees_tracking_code": sees_tracking_code(user, fresh), **context}).data
         return Response(data, status=code, headers={"ETag": f'"{fresh.version}"'})
 
     def _visible_duplicates(self, rows) -> list[dict]:
@@ -212,8 +214,8 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def timeline(self, request, pk=None):
         case = self._case()
         rows = case_timeline(case)
-        return Response(EventSerializer(rows, many=True,
-                                        context={"sees_reporter": sees_reporter(request.user, case)}).data)
+        return Response(EventSerializer(rows, many=True, context={
+            "case": case, "sees_reporter": sees_reporter(request.user, case)}).data)
 
     @extend_schema(tags=[TAG], summary="Open cases of the same matter nearby",
                    responses=DuplicateSerializer(many=True))

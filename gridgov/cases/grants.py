@@ -2,18 +2,27 @@
 
 A user is, for one case, any of: CENTRE (sees the whole territory), OWNER (首问首办), ASSIGNEE (the
 assigned person, a member of the assigned team, or someone assigned to the assigned community),
-FINDER (reported it), REPORT_IN (member of a department called by a whistle and not yet reported in),
-and ROLE holders (each current assignment on the case's cell or an ancestor of it). The system
-itself (no user) is SYSTEM.
+FINDER (reported it), REPORTER (reported it, in a scheme whose case policy lets reporters verify),
+REPORT_IN (member of a department called by a whistle and not yet reported in), and ROLE holders (each
+current assignment on the case's cell or an ancestor of it). The system itself (no user) is SYSTEM.
+
+Above every grant stands the separation of duties (监督与处置分离, `duty_refusal`): whoever handled the
+current round of a case never takes an action the table marks CHECKS or DECIDES on it (verify, close,
+rate, decide on applications), whatever grant they hold; `actions_for` and `action_allowed_as` (hence
+`services.case_transition`) both apply it. Handlers do not see the case's tracking code (the public
+page's key to rating it) either.
 """
 
 from __future__ import annotations
 
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import Assignment
-from gridgov.cases.models import ActionGrant, AssigneeKind, Case, ReportIn
-from gridgov.cases.transitions import TRANSITIONS
+from gridgov.cases.models import ActionGrant, AssigneeKind, Case, CaseEvent, ReportIn
+from gridgov.cases.policy import policy_for
+from gridgov.cases.selectors import case_rounds, round_handler_ids
+from gridgov.cases.transitions import TRANSITIONS, Duty
 
 
 class Standing:
@@ -24,7 +33,32 @@ class Standing:
         self.user, self.case = user, case
         self._known: dict[str, bool] = {}
         self._roles: list[tuple[int, str, int, str]] | None = None
+        self._handled: tuple[bool, bool] | None = None
         self.active = user is not None and getattr(user, "is_authenticated", False) and user.is_active
+
+    def _handling(self) -> tuple[bool, bool]:
+        """(handled the current round, handled any round): the current assignee (person, team member,
+        someone assigned to the assigned community) handles the current round; otherwise whoever acted as
+        a handler in a round (`selectors.round_handler_ids`)."""
+        if self._handled is None:
+            if not self.active:
+                self._handled = (False, False)
+            else:
+                rounds = case_rounds(self.case)
+                current = case_is_assignee(self.user, self.case) or self.user.pk in round_handler_ids(rounds[-1])
+                ever = current or any(self.user.pk in round_handler_ids(r) for r in rounds[:-1])
+                self._handled = (current, ever)
+        return self._handled
+
+    @property
+    def handled_round(self) -> bool:
+        """Whether the user is a handler of the case's current round (see `transitions`, Separation of duties)."""
+        return self._handling()[0]
+
+    @property
+    def handled_case(self) -> bool:
+        """Whether the user handled any round of the case."""
+        return self._handling()[1]
 
     @property
     def roles(self) -> list[tuple[int, str, int, str]]:
@@ -56,6 +90,8 @@ class Standing:
             return case.owner_id == user.pk
         if holder == "FINDER":
             return case.reporter_id == user.pk
+        if holder == "REPORTER":
+            return case.reporter_id == user.pk and policy_for(case.scheme_id).reporter_verifies
         if holder == "ASSIGNEE":
             return case_is_assignee(user, case)
         if holder == "REPORT_IN":
@@ -105,12 +141,26 @@ def grant_match(standing: Standing, grant: ActionGrant) -> str | None:
     return None
 
 
+def duty_refusal(standing: Standing, action: str) -> str | None:
+    """The separation of duties (监督与处置分离): why this user may not take `action` on the case whatever
+    grant they hold — they handled its current round and the action checks or decides on that handling —
+    or None. The system itself (the public tracking page, the sampler) is never a handler."""
+    t = TRANSITIONS.get(action)
+    if t is None or not t.duty.refuses_handlers or not standing.active or not standing.handled_round:
+        return None
+    if t.duty == Duty.DECIDES:
+        return _("you handled this case; deciding on its applications belongs to someone else")
+    return _("you handled this case; its verification belongs to someone else")
+
+
 def action_allowed_as(user, case: Case, action: str, *, standing: Standing | None = None) -> str | None:
     """The standing under which `user` may take `action` on `case` ("CENTRE", "ROLE:grid_worker@grid" ...),
-    or None if no grant allows it."""
+    or None if no grant allows it or the separation of duties refuses it (`duty_refusal`)."""
     standing = standing or user_standing(user, case)
+    if duty_refusal(standing, action):
+        return None
     # cheap holders first: a role lookup or a team query only when nothing simpler grants the action
-    cost = {"SYSTEM": 0, "CENTRE": 0, "OWNER": 0, "FINDER": 0, "ASSIGNEE": 1, "ROLE": 2, "REPORT_IN": 3}
+    cost = {"SYSTEM": 0, "CENTRE": 0, "OWNER": 0, "FINDER": 0, "REPORTER": 1, "ASSIGNEE": 1, "ROLE": 2, "REPORT_IN": 3}
     for grant in sorted(_grants(case, action), key=lambda g: cost.get(g.holder, 4)):
         label = grant_match(standing, grant)
         if label:
@@ -119,12 +169,14 @@ def action_allowed_as(user, case: Case, action: str, *, standing: Standing | Non
 
 
 def actions_for(user, case: Case) -> list[str]:
-    """The actions of the table this user may take on this case now (state and grants both)."""
+    """The actions of the table this user may take on this case now (state, grants and the separation of
+    duties)."""
     standing = user_standing(user, case)
     grants = list(_grants(case))
     out = []
     for action, t in TRANSITIONS.items():
-        if case.state in t.sources and any(g.action == action and grant_match(standing, g) for g in grants):
+        if case.state in t.sources and any(g.action == action and grant_match(standing, g) for g in grants) \
+                and not duty_refusal(standing, action):
             out.append(action)
     return out
 
@@ -139,3 +191,35 @@ def sees_reporter(user, case: Case) -> bool:
         return True
     standing = user_standing(user, case)
     return any(grant_match(standing, g) for g in _grants(case).filter(sees_reporter=True))
+
+
+def sees_tracking_code(user, case: Case) -> bool:
+    """Whether `user` may read the case's tracking code, the reporter's key to the public tracking page (and
+    to rating the case there): those allowed to see who reported it (the hotline operator reads it out to the
+    caller), never anyone who handled a round of it."""
+    if not sees_reporter(user, case):
+        return False
+    return not user_standing(user, case).handled_case
+
+
+def owner_shown(case: Case, *, sees: bool) -> bool:
+    """Whether the owner (首问首办) may be named to a viewer: the first receiver of a staff channel is who
+    reported the case, so it is named only to those allowed to see who reported it."""
+    return case.owner_id is not None and (sees or case.owner_id != case.reporter_id)
+
+
+def event_hides_reporter(event: CaseEvent, case: Case, *, sees: bool) -> bool:
+    """Whether the event's actor (and standing) must be hidden from a viewer who may not see who reported:
+    the report itself, what the reporter did as its finder, and anything else the reporter did."""
+    if sees:
+        return False
+    return (event.kind == "report" or event.actor_role in ("FINDER", "REPORTER")
+            or (case.reporter_id is not None and event.actor_id == case.reporter_id))
+
+
+def event_values(values: dict, case: Case, *, sees: bool) -> dict:
+    """An event's old or new values as a viewer may read them: for one who may not see who reported, the
+    owner is left out where it is the reporter (a staff channel's report is owned by its reporter)."""
+    if sees or case.reporter_id is None or not values:
+        return values
+    return {k: v for k, v in values.items() if not (k == "owner_id" and v == case.reporter_id)}

@@ -102,6 +102,10 @@ class CasePolicy(models.Model):
         _("levels told of urgent and major cases"), default=dict, blank=True,
         help_text=_('Depth of the territory levels whose leaders and offices are told, e.g. '
                     '{"URGENT": [1], "MAJOR": [0, 1]}'))
+    reporter_verifies = models.BooleanField(
+        _("the reporter verifies the handling"), default=False,
+        help_text=_("The reporter may verify (close or send back) the handling of their report, beside the "
+                    "command centre and the grid office; never a reporter who handled it themselves"))
     dissatisfied_below = models.PositiveSmallIntegerField(
         _("dissatisfied below score"), default=3,
         help_text=_("A satisfaction score (1–5) below this reopens the case"))
@@ -139,6 +143,7 @@ class ActionGrant(models.Model):
         OWNER = "OWNER", _("The case's owner (首问首办)")
         ASSIGNEE = "ASSIGNEE", _("The case's current assignee")
         FINDER = "FINDER", _("Who reported it")
+        REPORTER = "REPORTER", _("Who reported it, where the case policy lets reporters verify")
         REPORT_IN = "REPORT_IN", _("A department called to report in")
         SYSTEM = "SYSTEM", _("The system itself")
 

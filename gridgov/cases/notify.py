@@ -33,6 +33,15 @@ def leaders_at(node: Node) -> set:
                     person__user__isnull=False).select_related("person__user")}
 
 
+def offices_over(node: Node) -> set:
+    """Logins of grid office staff assigned to `node` or a cell above it: who verifies a case and decides on
+    its applications by default."""
+    ids = [int(p) for p in node.path.strip("/").split("/") if p]
+    return {a.person.user for a in Assignment.objects.current()
+            .filter(node_id__in=ids, role__category=RoleCategory.OFFICE, person__user__isnull=False,
+                    person__user__is_active=True).select_related("person__user")}
+
+
 def ancestors_at_depths(node: Node, depths: Iterable[int]) -> list[Node]:
     ids = [int(p) for p in node.path.strip("/").split("/") if p]
     wanted = set(depths)

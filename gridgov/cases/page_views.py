@@ -35,7 +35,15 @@ from gridgov.cases.attachments import attachment_response
 from gridgov.cases.errors import CaseConflict
 from gridgov.cases.filters import CaseFilter
 from gridgov.cases.forms import ACTION_FORMS, SYSTEM_ACTIONS, CaseFilterForm
-from gridgov.cases.grants import action_allowed_as, actions_for, sees_reporter
+from gridgov.cases.grants import (
+    action_allowed_as,
+    actions_for,
+    duty_refusal,
+    event_hides_reporter,
+    owner_shown,
+    sees_reporter,
+    user_standing,
+)
 from gridgov.cases.models import (
     OPEN_STATES,
     AssigneeKind,
@@ -248,6 +256,7 @@ HOLDER_LABELS = {
     "OWNER": gettext_lazy("Owner (first receiver)"),
     "ASSIGNEE": gettext_lazy("Handler"),
     "FINDER": gettext_lazy("Finder"),
+    "REPORTER": gettext_lazy("Reporter (verifying)"),
     "REPORT_IN": gettext_lazy("Department called to report in"),
     "SYSTEM": gettext_lazy("System"),
     "merge": gettext_lazy("Merge"),
@@ -290,8 +299,7 @@ def _timeline(case: Case, *, sees: bool) -> list[dict]:
     states = dict(CaseState.choices)
     out = []
     for e in events:
-        hidden = not sees and (e.kind == "report" or e.actor_role == "FINDER"
-                               or (case.reporter_id is not None and e.actor_id == case.reporter_id))
+        hidden = event_hides_reporter(e, case, sees=sees)
         t = TRANSITIONS.get(e.kind)
         out.append({
             "event": e,
@@ -393,7 +401,7 @@ def case_detail(request, number: str):
         "timeline": _timeline(case, sees=sees),
         "assignee_kind_label": AssigneeKind(case.assignee_kind).label if case.assignee_kind else "",
         # the first receiver of a staff channel is who took the report: shown as the reporter is
-        "show_owner": case.owner_id is not None and (sees or case.owner_id != case.reporter_id),
+        "show_owner": owner_shown(case, sees=sees),
     }
     return render(request, "cases/detail.html", context)
 
@@ -443,9 +451,12 @@ def case_act(request, number: str, action: str):
         if case.state not in t.sources:
             return _action_page(request, case=case, action=action, form=None, status=409, fragment=fragment,
                                 problem=str(CHANGED))
-        if action_allowed_as(user, case, action) is None:
+        standing = user_standing(user, case)
+        refusal = duty_refusal(standing, action)
+        if refusal or action_allowed_as(user, case, action, standing=standing) is None:
             return _action_page(request, case=case, action=action, form=None, status=403, fragment=fragment,
-                                problem=_("Your role may not %(action)s this case.") % {"action": str(t.label).lower()})
+                                problem=refusal or _("Your role may not %(action)s this case.")
+                                % {"action": str(t.label).lower()})
         return _action_page(request, case=case, action=action, form=form, fragment=fragment)
     form = form_class(request.POST, request.FILES, case=case, user=user, action=action)
     if not form.is_valid():

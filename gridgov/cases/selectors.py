@@ -13,6 +13,7 @@ from gridgov.accounts.models import Assignment
 from gridgov.accounts.selectors import paths_q, user_scope_paths
 from gridgov.cases.models import OPEN_STATES, Case, CaseEvent, CasePolicy
 from gridgov.cases.policy import policy_for
+from gridgov.cases.transitions import TRANSITIONS, Duty
 from gridgov.territory.models import Node
 
 
@@ -53,6 +54,40 @@ def case_inbox(user) -> QuerySet[Case]:
 
 def case_timeline(case: Case) -> QuerySet[CaseEvent]:
     return CaseEvent.objects.filter(case=case).select_related("actor").order_by("seq")
+
+
+# =========================================================================== rounds (监督与处置分离)
+# a round of handling starts when the case is given to a handler, sent back for rework or reopened
+ROUND_STARTS = ("dispatch", "verify_fail", "reopen")
+
+
+def case_rounds(case: Case) -> list[list[CaseEvent]]:
+    """The case's events cut into rounds of handling, oldest first; the last one is the current round.
+
+    A round starts at each `dispatch`, `verify_fail` (rework) and `reopen`. Handling done before the case's
+    first dispatch (on the spot, or in part by the finder) belongs to its first round: the events before
+    the first dispatch open the first round rather than forming one of their own. This is the one
+    definition of a round; the separation of duties (`grants.duty_refusal`) reads it."""
+    rounds: list[list[CaseEvent]] = [[]]
+    dispatched = False
+    for event in CaseEvent.objects.filter(case=case).order_by("seq"):
+        if event.kind in ROUND_STARTS and (dispatched or event.kind != "dispatch"):
+            rounds.append([])
+        dispatched = dispatched or event.kind == "dispatch"
+        rounds[-1].append(event)
+    return rounds
+
+
+def round_handler_ids(events) -> set[int]:
+    """Who acted as a handler in these events: took an action of duty HANDLES (accept, report back,
+    handling on the spot ...) or any action under the ASSIGNEE standing."""
+    out = set()
+    for event in events:
+        t = TRANSITIONS.get(event.kind)
+        if event.actor_id is not None and ((t is not None and t.duty == Duty.HANDLES)
+                                           or event.actor_role == "ASSIGNEE"):
+            out.add(event.actor_id)
+    return out
 
 
 def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:

@@ -2,8 +2,9 @@
 
 Answers never carry a sealed column. Who reported a case (`reporter`: login, masked phone, anonymity)
 is put in a case's detail only for users that `grants.sees_reporter` allows; for the others the key is
-absent and, on the timeline, the actor of the report (and of anything the reporter did as its finder)
-is null. Input bodies only shape and bound the input; the services decide what it means.
+absent, the owner is null where it is the reporter and, on the timeline, the actor of the report (and of
+anything the reporter did) is null and no value names the reporter. The tracking code is only for users
+`grants.sees_tracking_code` allows: never a handler of the case. Input bodies only shape and bound the input; the services decide what it means.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from gridgov.accounts.models import Department
-from gridgov.cases.grants import actions_for
+from gridgov.cases.grants import actions_for, event_hides_reporter, event_values, owner_shown
 from gridgov.cases.models import (
     AssigneeKind,
     Attachment,
@@ -37,7 +38,7 @@ from gridgov.cases.models import (
     SlaStatus,
 )
 from gridgov.cases.policy import policy_catalogue, policy_for
-from gridgov.cases.transitions import SYSTEM_EVENTS, TRANSITIONS
+from gridgov.cases.transitions import SYSTEM_EVENTS, TRANSITIONS, Duty
 from gridgov.catalogue.models import Category, HandlingMode, Matter, ReportLevel
 from gridgov.territory.models import Level, Node
 from gridgov.workdays.calendar import LimitUnit
@@ -275,23 +276,28 @@ class CaseDetailSerializer(CaseListSerializer):
     actions = serializers.SerializerMethodField()
     reporter = ReporterSerializer(source="*", required=False,
                                   help_text="only for users allowed to see who reported the case")
+    tracking_code = serializers.CharField(read_only=True, required=False,
+                                          help_text="the reporter's key to the public tracking page: only for "
+                                                    "users allowed to see who reported who never handled the case")
 
     class Meta(CaseListSerializer.Meta):
         fields = [*CaseListSerializer.Meta.fields, "tracking_code", "lon", "lat", "description", "external_ref",
                   "attributes", "owner", "routing_rule", "predicted_at", "parked_at", "escalation_depth",
                   "merged_into", "rework_count", "satisfaction", "registered_at", "dispatched_at", "handled_at",
                   "stages", "escalations", "pending_requests", "attachments", "actions", "reporter"]
-        read_only_fields = [f for f in fields if f != "reporter"]
+        read_only_fields = [f for f in fields if f not in ("reporter", "tracking_code")]
 
     def to_representation(self, case):
         data = super().to_representation(case)
         if not self.context.get("sees_reporter"):
             data.pop("reporter", None)
+        if not self.context.get("sees_tracking_code"):
+            data.pop("tracking_code", None)
         return data
 
     @extend_schema_field(UserBriefSerializer(allow_null=True))
     def get_owner(self, case) -> dict | None:
-        return _user(case.owner)
+        return _user(case.owner) if owner_shown(case, sees=bool(self.context.get("sees_reporter"))) else None
 
     @extend_schema_field(inline_serializer("MergedInto", {"id": serializers.IntegerField(),
                                                           "number": serializers.CharField()}, allow_null=True))
@@ -354,10 +360,15 @@ class EventSerializer(serializers.ModelSerializer):
 
     def _hidden(self, event) -> bool:
         """The reporter's identity is hidden from users who may not see it: the report itself, and what
-        the reporter did as its finder (evaluating, handling on the spot)."""
-        if self.context.get("sees_reporter"):
-            return False
-        return event.kind == "report" or event.actor_role == "FINDER"
+        the reporter did (as its finder, or otherwise)."""
+        return event_hides_reporter(event, self.context["case"], sees=bool(self.context.get("sees_reporter")))
+
+    def to_representation(self, event):
+        data = super().to_representation(event)
+        sees = bool(self.context.get("sees_reporter"))
+        data["old_values"] = event_values(data["old_values"], self.context["case"], sees=sees)
+        data["new_values"] = event_values(data["new_values"], self.context["case"], sees=sees)
+        return data
 
     def get_label(self, event) -> str:
         found = TRANSITIONS.get(event.kind)
@@ -399,6 +410,9 @@ WorkflowSerializer = inline_serializer("Workflow", {
         "clock": serializers.CharField(), "reason_required": serializers.BooleanField(),
         "evidence_required": serializers.ListField(child=serializers.CharField()),
         "fields": serializers.ListField(child=serializers.CharField()),
+        "duty": serializers.ChoiceField(choices=[(d.value, d.value) for d in Duty],
+                                        help_text="separation of duties: HANDLES makes the actor a handler of the "
+                                                  "round; CHECKS and DECIDES are refused to its handlers"),
     }, many=True),
     "mermaid": serializers.CharField(help_text="the table as a Mermaid state diagram"),
 })

@@ -30,7 +30,7 @@ from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.cases import clock
 from gridgov.cases.attachments import Photo, attachments_add, photos_check
 from gridgov.cases.errors import ActionForbidden, CaseConflict
-from gridgov.cases.grants import action_allowed_as, sees_reporter, user_standing
+from gridgov.cases.grants import action_allowed_as, duty_refusal, sees_reporter, user_standing
 from gridgov.cases.models import (
     AssigneeKind,
     Attachment,
@@ -45,7 +45,7 @@ from gridgov.cases.models import (
     RequestKind,
     RoutingRule,
 )
-from gridgov.cases.notify import ancestors_at_depths, assignee_users, leaders_at, notify
+from gridgov.cases.notify import ancestors_at_depths, assignee_users, leaders_at, notify, offices_over
 from gridgov.cases.policy import level_notify_depths, policy_catalogue, policy_for
 from gridgov.cases.reporter_notices import reporter_notice_after
 from gridgov.cases.routing import Assignee, case_route, completion_predict, target_resolve
@@ -503,8 +503,10 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
     """Take `action` on the case as `actor` (None = the system). The only way a case changes state.
 
     Locks the case row; refuses (and changes nothing) when the action is unknown (ValidationError), not
-    allowed in the current state or the case moved on since `expected_version` (CaseConflict → 409), not
-    granted to the actor (ActionForbidden → 403), or its input is bad (ValidationError naming the field).
+    allowed in the current state or the case moved on since `expected_version` (CaseConflict → 409), refused
+    to the actor by the separation of duties (they handled this round: ActionForbidden → 403 naming the
+    rule) or not granted to them (ActionForbidden → 403), or its input is bad (ValidationError naming the
+    field).
     Otherwise applies the action and the clock rule, bumps the version and writes one event, in one
     transaction."""
     t = TRANSITIONS.get(action)
@@ -530,6 +532,9 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
                                % {"action": t.label, "state": locked.get_state_display()},
                                code="state", state=locked.state, version=locked.version)
         standing = user_standing(actor, locked)
+        refusal = duty_refusal(standing, action)  # 监督与处置分离: above every grant
+        if refusal:
+            raise ActionForbidden(refusal)
         as_role = action_allowed_as(actor, locked, action, standing=standing)
         if as_role is None:
             raise ActionForbidden(_("you may not %(action)s this case") % {"action": str(t.label).lower()})
@@ -662,7 +667,10 @@ def _h_reroute(case: Case, *, actor, now, assignee=None, **kw) -> dict:
 
 def _h_accept(case: Case, *, actor, now, **kw) -> dict:
     if case.assignee_kind != AssigneeKind.GRID_WORKER and getattr(actor, "is_authenticated", False):
-        case.owner = actor  # the one who accepts for a team or community owns it from now on
+        # the one who accepts for a team or community owns it from now on (首问首办: re-routing, parking
+        # requests, notes); owning never makes them its verifier (OWNER holds no verification grant, and
+        # `grants.duty_refusal` refuses every handler of the round whatever they hold)
+        case.owner = actor
     return {}
 
 
@@ -870,9 +878,15 @@ def _notify_after(case: Case, action: str, *, event: CaseEvent, policy) -> None:
     if action in ("dispatch", "reroute", "verify_fail", "reopen"):
         notify(users=assignee_users(case), case=case, kind=action, key=key,
                text=_("case %(number)s is yours to handle") % {"number": number})
-    elif action in ("return", "report_back", "request_extension", "request_parking"):
+    elif action == "return":
         notify(users={case.owner} if case.owner_id else set(), case=case, kind=action, key=key,
                text=_("case %(number)s: %(what)s") % {"number": number, "what": TRANSITIONS[action].label})
+    elif action in ("report_back", "request_extension", "request_parking"):
+        # told to who checks or decides: the owner and the grid offices over the cell, never the round's
+        # handlers (an owner who accepted the case is one of them: 监督与处置分离)
+        users = ({case.owner} if case.owner_id else set()) | offices_over(case.node)
+        notify(users={u for u in users if not user_standing(u, case).handled_round}, case=case, kind=action,
+               key=key, text=_("case %(number)s: %(what)s") % {"number": number, "what": TRANSITIONS[action].label})
     elif action in ("approve_extension", "reject_extension", "approve_parking", "reject_parking"):
         notify(users=assignee_users(case), case=case, kind=action, key=key,
                text=_("case %(number)s: %(what)s") % {"number": number, "what": TRANSITIONS[action].label})

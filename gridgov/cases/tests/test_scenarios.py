@@ -67,7 +67,7 @@ def test_licheng_manhole_cover_self_handled_by_the_unit_leader_on_time(loop):
     for action in ("register", "dispatch"):
         ActionGrant.objects.create(scheme=scheme, action=action, holder="ROLE", role=unit_leader_role,
                                    sees_reporter=True)
-    ActionGrant.objects.create(scheme=scheme, action="verify_pass", holder="FINDER")
+    CasePolicy.objects.filter(scheme=scheme).update(reporter_verifies=True)  # the resident confirms
     grid_list = duty_list_create(scheme=scheme, key="grid", name_zh="网格事项清单", duty_tier="GRID")
     request = admission_apply(actor=loop.handler, duty_list=grid_list, matter=matter("01001"),
                               department=loop.water, reason="井盖缺失由单元长第一时间处置")
