@@ -26,7 +26,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from gridgov.accounts.selectors import user_scope_paths
@@ -69,7 +69,7 @@ from gridgov.cases.services import (
     routing_rule_save,
 )
 from gridgov.cases.transitions import mermaid, table_document
-from gridgov.core.api import client_address
+from gridgov.core.api import JSONParser, client_address
 from gridgov.territory.models import LevelScheme, Node
 
 TAG = "cases"

@@ -45,6 +45,7 @@ from gridgov.catalogue.models import (
     ReportLevel,
 )
 from gridgov.catalogue.services import LoadReport, catalogue_load, matter_clean
+from gridgov.core import uploads
 from gridgov.workdays.calendar import LimitUnit
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -327,10 +328,18 @@ class _Errors:
 
 
 def _open(file) -> Workbook:
+    """The workbook, once its zip passed the catalogue upload limits and every part's checksum
+    (`core.uploads`): a workbook that would inflate past them is refused before openpyxl opens it."""
     if isinstance(file, bytes | bytearray):
         file = io.BytesIO(file)
     elif isinstance(file, str | Path):
         file = Path(file)
+    try:
+        uploads.xlsx_check(file, kind="catalogue", name=getattr(file, "name", None) or _("the workbook"))
+    except uploads.UploadError as exc:
+        raise exc.as_validation_error() from None
+    if hasattr(file, "seek"):
+        file.seek(0)
     try:
         return load_workbook(file, read_only=True, data_only=True)
     except Exception as exc:  # zipfile, XML and openpyxl errors alike: the file is not a workbook we can read

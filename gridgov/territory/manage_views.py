@@ -30,7 +30,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from gridgov.accounts.models import Assignment
 from gridgov.accounts.selectors import user_scope_paths
-from gridgov.core import import_log
+from gridgov.core import import_log, uploads
 from gridgov.core.manage_views import (
     errors_to_form,
     is_fragment,
@@ -46,7 +46,6 @@ from gridgov.territory.models import Level, LevelScheme, Node
 from gridgov.territory.selectors import node_children, node_list_for_user, node_scope
 
 SEARCH_LIMIT = 50
-MAX_UPLOAD_MB = 20
 IMPORT_PERMISSION = "territory.import_territory"
 DETAIL_TARGET = "node-detail"
 FIELD_LABELS = {"geometry": gettext_lazy("Polygon"), "parent_code": gettext_lazy("Parent code"),
@@ -228,9 +227,10 @@ class GridMapForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
-            raise ValidationError(_("the file is larger than %(mb)d MB; import it with “manage.py import_gridmap” "
-                                    "on the server") % {"mb": MAX_UPLOAD_MB})
+        try:
+            uploads.size_check(kind=gridmaps.UPLOAD_KIND, size=upload.size, name=upload.name)
+        except uploads.UploadError as exc:
+            raise ValidationError(str(exc)) from None
         suffix = Path(upload.name).suffix.lower()
         if suffix not in (".geojson", ".json", ".zip"):
             raise ValidationError(_("use a GeoJSON file (.geojson, .json) or a Shapefile zipped with its .shx, .dbf "
@@ -319,7 +319,7 @@ def gridmap_import(request):
         status = 400
     recent = import_log.records_for(user, kind="gridmap", limit=10)
     return render(request, "manage/gridmap_import.html",
-                  {"form": form, "may_import": may, "max_mb": MAX_UPLOAD_MB, "recent": recent}, status=status)
+                  {"form": form, "may_import": may, "max_mb": uploads.upload_limits(gridmaps.UPLOAD_KIND).max_bytes >> 20, "recent": recent}, status=status)
 
 
 def _record(request, token: str) -> import_log.ImportRecord:
