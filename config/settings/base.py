@@ -252,7 +252,7 @@ UPLOAD_XLSX_IN_MEMORY_BYTES = env_int("UPLOAD_XLSX_IN_MEMORY_BYTES", 32 * _MB)
 JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
 MIDDLEWARE = [*MIDDLEWARE, "gridgov.core.uploads.JsonDepthMiddleware"]
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
-    "gridgov.core.api.JSONParser",
+    "gridgov.core.parsers.JSONParser",
     "rest_framework.parsers.FormParser",
     "rest_framework.parsers.MultiPartParser",
 ]

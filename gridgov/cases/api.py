@@ -69,7 +69,8 @@ from gridgov.cases.services import (
     routing_rule_save,
 )
 from gridgov.cases.transitions import mermaid, table_document
-from gridgov.core.api import JSONParser, client_address
+from gridgov.core.api import client_address
+from gridgov.core.parsers import JSONParser
 from gridgov.territory.models import LevelScheme, Node
 
 TAG = "cases"

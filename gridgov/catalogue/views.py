@@ -227,7 +227,8 @@ def _run_catalogue_import(request, *, record: import_log.ImportRecord, data: byt
     options = record.options
     try:
         report = xlsx.catalogue_import_xlsx(key=options["key"], file=data, actor=request.user, dry_run=dry_run,
-                                            name_zh=options.get("name_zh", ""), name_en=options.get("name_en", ""))
+                                            name_zh=options.get("name_zh", ""), name_en=options.get("name_en", ""),
+                                            filename=record.source)
     except ValidationError as exc:
         messages_ = (exc.message_dict.get("file") or [m for ms in exc.message_dict.values() for m in ms]
                      if hasattr(exc, "error_dict") else exc.messages)

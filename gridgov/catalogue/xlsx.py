@@ -327,7 +327,7 @@ class _Errors:
             raise ValidationError({"file": messages})
 
 
-def _open(file) -> Workbook:
+def _open(file, *, filename: str = "") -> Workbook:
     """The workbook, once its zip passed the catalogue upload limits and every part's checksum
     (`core.uploads`): a workbook that would inflate past them is refused before openpyxl opens it."""
     if isinstance(file, bytes | bytearray):
@@ -335,7 +335,7 @@ def _open(file) -> Workbook:
     elif isinstance(file, str | Path):
         file = Path(file)
     try:
-        uploads.xlsx_check(file, kind="catalogue", name=getattr(file, "name", None) or _("the workbook"))
+        uploads.xlsx_check(file, kind="catalogue", name=filename or getattr(file, "name", None) or _("the workbook"))
     except uploads.UploadError as exc:
         raise exc.as_validation_error() from None
     if hasattr(file, "seek"):
@@ -519,12 +519,13 @@ def _loader_error(exc: ValidationError, tables: dict[str, _Table], index: _Index
 
 
 def catalogue_import_xlsx(*, key: str, file, actor=None, dry_run: bool = False, name_zh: str = "",
-                          name_en: str = "") -> LoadReport:
+                          name_en: str = "", filename: str = "") -> LoadReport:
     """Load the catalogue `key` from a workbook of the exported layout (`file`: a path, bytes or a file
     object). All or nothing; every unreadable cell is reported at once (ValidationError on "file", each
-    message naming the sheet, row, column and reason). `dry_run` checks and counts without writing."""
+    message naming the sheet, row, column and reason). `dry_run` checks and counts without writing.
+    `filename` names the upload in messages (a file object's own name is used otherwise)."""
     errors = _Errors()
-    book = _open(file)
+    book = _open(file, filename=filename)
     try:
         sheets = _find_sheets(book, errors)
         errors.raise_any()

@@ -17,7 +17,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from gridgov.core.api import JSONParser
+from gridgov.core.parsers import JSONParser
 from gridgov.people import imports
 from gridgov.people.bulk import KINDS, REQUIRED
 from gridgov.people.models import DataJob, JobKind

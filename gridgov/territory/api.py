@@ -19,8 +19,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gridgov.core.api import JSONParser
 from gridgov.core.filters import IdFilter
+from gridgov.core.parsers import JSONParser
 from gridgov.territory import locate as locating
 from gridgov.territory import services
 from gridgov.territory.models import Level, LevelScheme, Node, NodeVersion, Term

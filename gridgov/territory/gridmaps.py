@@ -20,7 +20,11 @@ Policy (the report lists every row with its status and reasons; nothing is dropp
   parent, polygon sticking out of its parent by more than the area tolerance
   (settings.TERRITORY_AREA_TOLERANCE_M2, or one part in a million of the polygon), unknown type or
   class, missing name. A rejected row changes nothing already stored.
-- warnings (rows imported, the problem reported): overlaps between siblings, gaps inside a parent.
+- rejected too: a polygon of more than TERRITORY_MAX_VERTICES vertices (counted before it is built).
+- warnings (rows imported, the problem reported): overlaps between siblings, gaps inside a parent. Points
+  in an overlap stay in the older cell (`locate()`: deepest, then lowest id), so a newcomer drawn over
+  its sibling never captures them; the warning names the cell that keeps them.
+- the file itself: held to the grid-map upload limits (`core.uploads`) and GRIDMAP_MAX_FEATURES.
 - mode "per_row": good rows are kept, each rejected row is listed with its reasons.
   mode "all_or_nothing": one rejected row rolls the whole file back; the report still says what
   each row would have done. `dry_run` validates and reports, then rolls back, in either mode.
@@ -40,7 +44,7 @@ import json
 import os
 import re
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -379,8 +383,8 @@ def _read_shapefile(parts: dict[str, IO[bytes]], *, label: str) -> list[FeatureR
         except (struct.error, ValueError, IndexError, KeyError, TypeError, EOFError, OverflowError,
                 MemoryError) as exc:
             # a damaged .shp / .shx / .dbf (bad header, truncated records, field lengths that do not add up)
-            raise GridMapError(_("%(label)s: the Shapefile is damaged and cannot be read (%(error)s); export it "
-                                 "again") % {"label": label, "error": type(exc).__name__}) from exc
+            raise GridMapError(_("%(label)s: the Shapefile is damaged and cannot be read (its .shp, .shx or .dbf "
+                                 "is truncated or malformed); export it again") % {"label": label}) from exc
         break
     else:
         raise GridMapError(_("%(label)s: the attribute text is in none of %(encodings)s; add a .cpg file naming "
@@ -508,13 +512,15 @@ def gridmap_import(
     reason: str = "",
     source: str = "",
     effective_date: dt.date | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> GridMapReport:
     """Import grid map rows into `scheme`; returns the report of every row (see the module docstring).
 
     `level` applies to rows that name none; `property_map` maps a field (name, code, level,
     parent_code, node_type, management_class, attributes) to the property name(s) holding it, tried
     before the defaults. Arguments that make the whole import impossible (unknown mode or level)
-    raise ValidationError naming the argument; problems of single rows go into the report."""
+    raise ValidationError naming the argument; problems of single rows go into the report. `progress`,
+    when given, is called now and then with (rows done, rows in all)."""
     if mode not in {m.value for m in ImportMode}:
         raise ValidationError({"mode": _("mode must be one of %(modes)s") % {"modes": ", ".join(ImportMode)}})
     file_level = services.level_resolve(scheme=scheme, value=level) if level else None
@@ -529,7 +535,8 @@ def gridmap_import(
     try:
         with transaction.atomic():
             importer = _Importer(scheme=scheme, report=report, actor=actor, effective_date=effective_date,
-                                 reason=reason or _("grid map import %(source)s") % {"source": source or ""})
+                                 reason=reason or _("grid map import %(source)s") % {"source": source or ""},
+                                 progress=progress)
             importer.run(work)
             _check_sibling_groups(report, scheme=scheme, groups=importer.touched_groups(work),
                                   rows_by_node={w.result.node_id: w.result for w in work
@@ -671,7 +678,7 @@ class _Importer:
     """Writes the prepared rows level by level (top first), each row in its own savepoint."""
 
     def __init__(self, *, scheme: LevelScheme, report: GridMapReport, actor, reason: str,
-                 effective_date: dt.date | None):
+                 effective_date: dt.date | None, progress: Callable[[int, int], None] | None = None):
         self.scheme = scheme
         self.report = report
         self.actor = actor
@@ -680,10 +687,21 @@ class _Importer:
         self.levels_by_depth = {lv.depth: lv for lv in scheme.levels.all()}
         self.parent_indexes: dict[int, _ParentIndex] = {}
         self.rejected_codes: dict[str, int] = {}
+        self.progress = progress
+        self._writes = 0
+
+    def _tick(self, work: list[_Work], *, force: bool = False) -> None:
+        """Report progress every 2 % of the rows (a row is done once it has a status)."""
+        if self.progress is None:
+            return
+        self._writes += 1
+        if force or self._writes % max(1, len(work) // 50) == 0:
+            self.progress(sum(1 for w in work if w.result.status is not None), len(work))
 
     def run(self, work: list[_Work]) -> None:
         for w in work:
             self._note_rejected(w)
+        self._tick(work, force=True)
         depths = sorted({w.level.depth for w in work if not w.rejected and w.level is not None})
         for depth in depths:
             batch = [w for w in work if not w.rejected and w.level is not None and w.level.depth == depth]
@@ -697,9 +715,12 @@ class _Importer:
             for w in ready:
                 if id(w) not in auto_ids:
                     self._write(w)
+                    self._tick(work)
             for group in _by_parent(auto):
                 for w in _in_reading_order(group):
                     self._write(w)
+                    self._tick(work)
+        self._tick(work, force=True)
 
     def _note_rejected(self, w: _Work) -> None:
         if w.rejected and w.result.code:
@@ -975,10 +996,13 @@ def _check_overlaps(report, parent: Node, siblings: list[Node], geoms: list, row
             "a": {"code": a.code, "name": a.name}, "b": {"code": b.code, "name": b.name},
             "rows": rows, "area_m2": round(area, 1),
         })
+        older = a if a.pk < b.pk else b
+        report.overlaps[-1]["keeps_points"] = {"code": older.code, "name": older.name}
         for r, other in ((row_a, b), (row_b, a)):
             if r is not None:
-                r.warnings.append(_("overlaps %(code)s %(name)s by %(area).0f m²")
-                                  % {"code": other.code, "name": other.name, "area": area})
+                r.warnings.append(_("overlaps %(code)s %(name)s by %(area).0f m²; points in the overlap stay in the "
+                                    "older cell %(older)s") % {"code": other.code, "name": other.name, "area": area,
+                                                               "older": older.code or older.name})
 
 
 def _check_gaps(report, parent: Node, siblings: list[Node], geoms: list) -> None:
