@@ -18,6 +18,7 @@ from django.urls import reverse
 from huey.contrib.djhuey import HUEY
 from rest_framework.test import APIClient
 
+from gridgov.accounts.tests.factories import make_staff
 from gridgov.core import import_log
 from gridgov.core.tests import bombs
 from gridgov.territory import gridmaps, services
@@ -300,3 +301,45 @@ def test_an_overlapping_newcomer_never_captures_points_of_the_older_cell(tree, s
     assert report.overlaps[0]["keeps_points"]["code"] == older.code
     # and a point inside both stays in the older cell, however small the newcomer is
     assert locate(116.02, 40.05).pk == older.pk
+
+
+def test_a_large_api_import_answers_202_and_its_status_url_gives_the_report(api, tree, settings, queued):
+    # given a file above the inline threshold
+    settings.GRIDMAP_INLINE_FEATURES = 2
+    g1 = tree["g1"]
+    cells = [feature(square(116.0 + i * 0.01, 40.0, 116.01 + i * 0.01, 40.01), name=f"微{i}", level="microgrid",
+                     parent_code=g1.code) for i in range(3)]
+
+    # when it is posted for a dry run
+    res = post_file(api, tree, geojson(*cells), "big.geojson")
+
+    # then the answer comes at once, the check is queued
+    assert res.status_code == 202
+    body = res.json()
+    assert body["state"] == "checking" and "report" not in body
+    assert queued() == 1
+    done = api.get(body["status_url"]).json()
+    assert done["state"] == "checked" and done["report"]["counts"]["imported"] == 3
+    # and the run is its owner's
+    other = APIClient()
+    other.force_authenticate(make_staff(g1, perms=("territory.import_territory",)))
+    assert other.get(body["status_url"]).status_code == 404
+
+
+def test_the_api_writes_nothing_outside_the_importers_territory(tree):
+    # given staff of g2 allowed to import, and a file putting a micro-grid under g1
+    user = make_staff(tree["g2"], perms=("territory.import_territory",))
+    client = APIClient()
+    client.force_authenticate(user)
+    before = Node.objects.count()
+    data = geojson(feature(square(116.0, 40.0, 116.01, 40.01), name="越界", level="microgrid",
+                           parent_code=tree["g1"].code))
+
+    # when
+    res = client.post(IMPORT_URL, {"file": named(data, "map.geojson"), "scheme": tree["g1"].scheme.key},
+                      format="multipart")
+
+    # then
+    assert res.status_code == 403
+    assert res.json()["outside_scope"][0]["row"] == 1 and not res.json()["committed"]
+    assert Node.objects.count() == before
