@@ -334,8 +334,14 @@ def _open(file, *, filename: str = "") -> Workbook:
         file = io.BytesIO(file)
     elif isinstance(file, str | Path):
         file = Path(file)
+    name = filename or getattr(file, "name", None) or _("the workbook")
     try:
-        uploads.xlsx_check(file, kind="catalogue", name=filename or getattr(file, "name", None) or _("the workbook"))
+        uploads.xlsx_check(file, kind="catalogue", name=name)
+    except uploads.ArchiveDamaged as exc:
+        if exc.member is not None:
+            raise exc.as_validation_error() from None
+        raise ValidationError({"file": _("%(name)s is not an XLSX workbook (damaged, or saved in another format: "
+                                         "save it as Excel Workbook .xlsx)") % {"name": Path(str(name)).name}}) from None
     except uploads.UploadError as exc:
         raise exc.as_validation_error() from None
     if hasattr(file, "seek"):
