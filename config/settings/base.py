@@ -308,3 +308,45 @@ CASE_PHOTO_MAX_EDGE = env_int("CASE_PHOTO_MAX_EDGE", 2560)
 CASE_PHOTO_THUMB_EDGE = env_int("CASE_PHOTO_THUMB_EDGE", 320)
 # An upload declaring more pixels than this is refused before it is decoded (decompression bombs).
 CASE_PHOTO_MAX_PIXELS = env_int("CASE_PHOTO_MAX_PIXELS", 40_000_000)
+
+# --- upload limits (issue 11)
+# Caps per kind of upload (grid maps, people imports, catalogue workbooks), checked by gridgov.core.uploads
+# before anything is decompressed: the file as uploaded, each file inside an archive (a zipped Shapefile; an
+# XLSX is a zip too) and all of them together once inflated, the number of files in an archive and how
+# many times a file may inflate (members smaller than the floor are not held to the ratio).
+_MB = 1 << 20
+UPLOAD_MAX_BYTES = {
+    "gridmap": env_int("UPLOAD_GRIDMAP_MAX_BYTES", 20 * _MB),
+    "people": env_int("UPLOAD_PEOPLE_MAX_BYTES", 50 * _MB),
+    "catalogue": env_int("UPLOAD_CATALOGUE_MAX_BYTES", 10 * _MB),
+}
+UPLOAD_MEMBER_MAX_BYTES = {
+    "gridmap": env_int("UPLOAD_GRIDMAP_MEMBER_MAX_BYTES", 200 * _MB),
+    "people": env_int("UPLOAD_PEOPLE_MEMBER_MAX_BYTES", 512 * _MB),
+    "catalogue": env_int("UPLOAD_CATALOGUE_MEMBER_MAX_BYTES", 50 * _MB),
+}
+UPLOAD_UNCOMPRESSED_MAX_BYTES = {
+    "gridmap": env_int("UPLOAD_GRIDMAP_UNCOMPRESSED_MAX_BYTES", 300 * _MB),
+    "people": env_int("UPLOAD_PEOPLE_UNCOMPRESSED_MAX_BYTES", 1024 * _MB),
+    "catalogue": env_int("UPLOAD_CATALOGUE_UNCOMPRESSED_MAX_BYTES", 100 * _MB),
+}
+UPLOAD_ZIP_MAX_MEMBERS = env_int("UPLOAD_ZIP_MAX_MEMBERS", 500)
+UPLOAD_ZIP_MAX_RATIO = env_float("UPLOAD_ZIP_MAX_RATIO", 100.0)
+UPLOAD_ZIP_RATIO_FLOOR_BYTES = env_int("UPLOAD_ZIP_RATIO_FLOOR_BYTES", 1 * _MB)
+# A workbook sheet up to this size (uncompressed XML) is read with calamine, which holds the sheet in memory;
+# a larger one is streamed row by row with openpyxl.
+UPLOAD_XLSX_IN_MEMORY_BYTES = env_int("UPLOAD_XLSX_IN_MEMORY_BYTES", 32 * _MB)
+# JSON request bodies and GeoJSON files: deeper nesting is refused with a 400 (gridgov.core.uploads).
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
+MIDDLEWARE = [*MIDDLEWARE, "gridgov.core.uploads.JsonDepthMiddleware"]
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "gridgov.core.parsers.JSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+# Grid maps: at most this many features in one file; above the inline threshold the dry run (and the
+# confirmed import) of the management page runs as a background task with a progress page.
+GRIDMAP_MAX_FEATURES = env_int("GRIDMAP_MAX_FEATURES", 50_000)
+GRIDMAP_INLINE_FEATURES = env_int("GRIDMAP_INLINE_FEATURES", 2_000)
+# Vertices of one cell polygon (all its rings and parts); more is refused with a per-row error.
+TERRITORY_MAX_VERTICES = env_int("TERRITORY_MAX_VERTICES", 20_000)

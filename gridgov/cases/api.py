@@ -28,7 +28,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from gridgov.accounts.selectors import user_scope_paths
@@ -72,6 +72,7 @@ from gridgov.cases.services import (
 )
 from gridgov.cases.transitions import mermaid, table_document
 from gridgov.core.api import client_address
+from gridgov.core.parsers import JSONParser
 from gridgov.territory.models import LevelScheme, Node
 
 TAG = "cases"

@@ -38,12 +38,11 @@ from gridgov.catalogue.models import (
     Matter,
     ReportLevel,
 )
-from gridgov.core import import_log
+from gridgov.core import import_log, uploads
 from gridgov.core.manage_views import catalogue_page, errors_to_form, visible_schemes
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
 
 PAGE_SIZE = 100
-IMPORT_MAX_MB = 10
 
 
 def _amount(value: Decimal) -> str:
@@ -179,8 +178,10 @@ class CatalogueImportForm(forms.Form):
         upload = self.cleaned_data["file"]
         if Path(upload.name).suffix.lower() != ".xlsx":
             raise ValidationError(_("choose an .xlsx workbook (save the spreadsheet as Excel Workbook)"))
-        if upload.size > IMPORT_MAX_MB * 1024 * 1024:
-            raise ValidationError(_("the workbook is larger than %(mb)d MB") % {"mb": IMPORT_MAX_MB})
+        try:
+            uploads.size_check(kind="catalogue", size=upload.size, name=upload.name)
+        except uploads.UploadError as exc:
+            raise ValidationError(str(exc)) from None
         return upload
 
 
@@ -226,7 +227,8 @@ def _run_catalogue_import(request, *, record: import_log.ImportRecord, data: byt
     options = record.options
     try:
         report = xlsx.catalogue_import_xlsx(key=options["key"], file=data, actor=request.user, dry_run=dry_run,
-                                            name_zh=options.get("name_zh", ""), name_en=options.get("name_en", ""))
+                                            name_zh=options.get("name_zh", ""), name_en=options.get("name_en", ""),
+                                            filename=record.source)
     except ValidationError as exc:
         messages_ = (exc.message_dict.get("file") or [m for ms in exc.message_dict.values() for m in ms]
                      if hasattr(exc, "error_dict") else exc.messages)
@@ -278,7 +280,7 @@ def catalogue_import(request):
                 return redirect("manage:catalogue_import_result", token=record.token)
         status = 400
     return render(request, "manage/catalogue_import.html", {
-        "form": form, "may_import": may, "errors": errors, "max_mb": IMPORT_MAX_MB,
+        "form": form, "may_import": may, "errors": errors, "max_mb": uploads.upload_limits("catalogue").max_bytes >> 20,
         "recent": import_log.records_for(user, kind="catalogue", limit=10),
     }, status=status)
 

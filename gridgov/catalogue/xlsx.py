@@ -45,6 +45,7 @@ from gridgov.catalogue.models import (
     ReportLevel,
 )
 from gridgov.catalogue.services import LoadReport, catalogue_load, matter_clean
+from gridgov.core import uploads
 from gridgov.workdays.calendar import LimitUnit
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -326,11 +327,25 @@ class _Errors:
             raise ValidationError({"file": messages})
 
 
-def _open(file) -> Workbook:
+def _open(file, *, filename: str = "") -> Workbook:
+    """The workbook, once its zip passed the catalogue upload limits and every part's checksum
+    (`core.uploads`): a workbook that would inflate past them is refused before openpyxl opens it."""
     if isinstance(file, bytes | bytearray):
         file = io.BytesIO(file)
     elif isinstance(file, str | Path):
         file = Path(file)
+    name = filename or getattr(file, "name", None) or _("the workbook")
+    try:
+        uploads.xlsx_check(file, kind="catalogue", name=name)
+    except uploads.ArchiveDamaged as exc:
+        if exc.member is not None:
+            raise exc.as_validation_error() from None
+        raise ValidationError({"file": _("%(name)s is not an XLSX workbook (damaged, or saved in another format: "
+                                         "save it as Excel Workbook .xlsx)") % {"name": Path(str(name)).name}}) from None
+    except uploads.UploadError as exc:
+        raise exc.as_validation_error() from None
+    if hasattr(file, "seek"):
+        file.seek(0)
     try:
         return load_workbook(file, read_only=True, data_only=True)
     except Exception as exc:  # zipfile, XML and openpyxl errors alike: the file is not a workbook we can read
@@ -510,12 +525,13 @@ def _loader_error(exc: ValidationError, tables: dict[str, _Table], index: _Index
 
 
 def catalogue_import_xlsx(*, key: str, file, actor=None, dry_run: bool = False, name_zh: str = "",
-                          name_en: str = "") -> LoadReport:
+                          name_en: str = "", filename: str = "") -> LoadReport:
     """Load the catalogue `key` from a workbook of the exported layout (`file`: a path, bytes or a file
     object). All or nothing; every unreadable cell is reported at once (ValidationError on "file", each
-    message naming the sheet, row, column and reason). `dry_run` checks and counts without writing."""
+    message naming the sheet, row, column and reason). `dry_run` checks and counts without writing.
+    `filename` names the upload in messages (a file object's own name is used otherwise)."""
     errors = _Errors()
-    book = _open(file)
+    book = _open(file, filename=filename)
     try:
         sheets = _find_sheets(book, errors)
         errors.raise_any()

@@ -33,6 +33,7 @@ SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
 
 
 class RecordState(StrEnum):
+    CHECKING = "checking"  # a dry run working in the background (a large file); its page shows the progress
     CHECKED = "checked"    # a dry run: the report is ready, nothing written; may be confirmed
     RUNNING = "running"
     DONE = "done"          # written (with or without rejected rows)
@@ -41,6 +42,7 @@ class RecordState(StrEnum):
 
 
 STATE_LABELS = {
+    RecordState.CHECKING: _("Checking"),
     RecordState.CHECKED: _("Dry run done"),
     RecordState.RUNNING: _("Running"),
     RecordState.DONE: _("Done"),
@@ -78,6 +80,17 @@ class ImportRecord:
     @property
     def state_label(self) -> str:
         return str(STATE_LABELS.get(RecordState(self.state), self.state))
+
+    @property
+    def working(self) -> bool:
+        """A background task is checking or running it: its page refreshes until it is done."""
+        return self.state in (RecordState.CHECKING, RecordState.RUNNING)
+
+    @property
+    def progress(self) -> int:
+        """Percent of the rows done while working (from counts "done" / "total")."""
+        total = self.counts.get("total") or 0
+        return min(100, int(100 * (self.counts.get("done") or 0) / total)) if total else 0
 
     @property
     def confirmable(self) -> bool:
@@ -127,7 +140,8 @@ def record_create(*, kind: str, owner, source: str, options: dict[str, Any], upl
 
 
 def record_save(record: ImportRecord, *, report: dict[str, Any] | None = None) -> None:
-    if record.state not in (RecordState.CHECKED, RecordState.RUNNING) and not record.finished_at:
+    if record.state not in (RecordState.CHECKING, RecordState.CHECKED, RecordState.RUNNING) \
+            and not record.finished_at:
         record.finished_at = timezone.now().isoformat()
     if report is not None:
         _write_json(_report_path(record.kind, record.token), report)

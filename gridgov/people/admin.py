@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
@@ -185,7 +185,20 @@ class BaseRecordAdmin(ScopedForeignKeysMixin, ServiceAdminMixin, admin.ModelAdmi
             sets.append((_("Personal data (masked)"), {"fields": personal}))
         sets.append((None, {"fields": [*self.readonly_on_change, *self.change_fields, "expected_version"]}))
         sets.append((_("State"), {"fields": [*STATE_FIELDS, "version"]}))
+        if not self.has_change_permission(request, obj):
+            # view only: the admin shows every field read-only, and a read-only field must be something to
+            # read; inputs that exist only to write (new_phone, expected_version, state_reason) have nothing
+            sets = [(title, {"fields": [f for f in options["fields"] if self._readable(f)]})
+                    for title, options in sets]
         return sets
+
+    def _readable(self, name: str) -> bool:
+        """A model field or a display method: what a read-only field of the admin can show."""
+        try:
+            self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return hasattr(self, name) or hasattr(self.model, name)
+        return True
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

@@ -15,9 +15,10 @@ from django.utils.translation import gettext as _
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from gridgov.core.parsers import JSONParser
 from gridgov.people import imports
 from gridgov.people.bulk import KINDS, REQUIRED
 from gridgov.people.models import DataJob, JobKind

@@ -1,8 +1,10 @@
 """Spreadsheet imports of base data: read a file, map its columns, check it, run it in the background.
 
-Reading (`table_read`): XLSX with python-calamine (openpyxl when calamine cannot open the file), CSV
-in UTF-8 (with or without BOM) else GB18030 (a superset of GBK, what Excel writes on a Chinese
-Windows). The first non-empty row holds the headers; rows come one at a time with their row number
+Reading (`table_read`): XLSX with python-calamine (openpyxl when calamine cannot open the file, or
+for sheets too large to hold in memory), after its zip passed the upload limits of `core.uploads`;
+CSV in the encoding `core.uploads.text_encoding` detects (a byte-order mark for UTF-8 / UTF-16 /
+UTF-32, else UTF-8, else GB18030, the superset of GBK Excel writes on a Chinese Windows), refused
+rather than read as mojibake. The first non-empty row holds the headers; rows come one at a time with their row number
 as the user sees it in the spreadsheet, so a million rows are never all in memory.
 
 Mapping (`mapping_suggest`): the file's headers to the canonical fields of the kind (`bulk.KINDS`),
@@ -22,7 +24,6 @@ personal data.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import logging
 import re
@@ -32,12 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gridgov.core import uploads
 from gridgov.people.access import access_log_write
 from gridgov.people.bulk import KINDS, REQUIRED, ROW_KEY, BulkReport, as_text, people_bulk_upsert
 from gridgov.people.files import private_dir, private_open, private_path
@@ -49,7 +52,7 @@ logger = logging.getLogger(__name__)
 SUFFIXES = (".xlsx", ".xlsm", ".csv")
 MAX_HEADERS = 200
 REASON_HEADER = "错误原因/Reason"
-SAMPLE_BYTES = 1 << 20
+UPLOAD_KIND = "people"
 
 # The names users give their columns, per canonical field (compared without spaces, '*', case, and a
 # trailing bracket such as "（必填）"). Kind-specific names come first where a word means different
@@ -128,40 +131,43 @@ def _suffix(path: Path | str) -> str:
     return suffix
 
 
-def _csv_encoding(path: Path) -> str:
-    """utf-8-sig when the whole file is UTF-8, else gb18030."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def _csv_rows(path: Path, *, name: str = "") -> Iterator[list[Any]]:
     try:
-        with path.open("rb") as f:
-            while block := f.read(SAMPLE_BYTES):
-                decoder.decode(block)
-            decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return "gb18030"
-    return "utf-8-sig"
-
-
-def _csv_rows(path: Path) -> Iterator[list[Any]]:
-    encoding = _csv_encoding(path)
-    with path.open(encoding=encoding, errors="replace", newline="") as f:
+        encoding = uploads.text_encoding(path, name=name or path.name)
+    except uploads.UploadError as exc:
+        raise ImportFileError(str(exc)) from None
+    with path.open(encoding=encoding, errors="strict", newline="") as f:
         sample = f.read(64 * 1024)
         f.seek(0)
         try:
             dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
         except csv.Error:
             dialect = csv.excel
-        yield from csv.reader(f, dialect)
+        reader = csv.reader(f, dialect)
+        try:
+            yield from reader
+        except csv.Error as exc:  # a field past csv's size limit, a NUL byte ...
+            raise ImportFileError(_("line %(line)d cannot be read as CSV: %(error)s")
+                                  % {"line": reader.line_num, "error": exc}) from None
 
 
-def _xlsx_rows(path: Path) -> tuple[Iterator[list[Any]], int]:
+def _xlsx_rows(path: Path, *, name: str = "", verify: bool = False) -> tuple[Iterator[list[Any]], int]:
+    """The first sheet's rows. The workbook's zip is checked against the people-upload limits before any
+    spreadsheet library opens it (and, at upload, every part's checksum); calamine, which holds a sheet in
+    memory, reads only sheets up to UPLOAD_XLSX_IN_MEMORY_BYTES, openpyxl streams larger ones."""
     try:
-        from python_calamine import CalamineWorkbook
+        sheets = uploads.xlsx_check(path, kind=UPLOAD_KIND, name=name or path.name, verify=verify)
+    except uploads.UploadError as exc:
+        raise ImportFileError(str(exc)) from None
+    if max(sheets.values(), default=0) <= settings.UPLOAD_XLSX_IN_MEMORY_BYTES:
+        try:
+            from python_calamine import CalamineWorkbook
 
-        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
-        # rows come from the sheet's first row on, so their position is their row number
-        return iter(sheet.iter_rows()), (sheet.end[0] + 1) if sheet.end else 0
-    except Exception:  # calamine raises its own types; openpyxl may read what it cannot
-        logger.info("calamine could not open an upload, reading it with openpyxl")
+            sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+            # rows come from the sheet's first row on, so their position is their row number
+            return iter(sheet.iter_rows()), (sheet.end[0] + 1) if sheet.end else 0
+        except Exception:  # calamine raises its own types; openpyxl may read what it cannot
+            logger.info("calamine could not open an upload, reading it with openpyxl")
     import openpyxl
 
     try:
@@ -174,6 +180,8 @@ def _xlsx_rows(path: Path) -> tuple[Iterator[list[Any]], int]:
         try:
             for values in sheet.iter_rows(values_only=True):
                 yield list(values)
+        except Exception as exc:  # a part that stops parsing half-way (the checksums held)
+            raise ImportFileError(_("the file is not a readable XLSX workbook")) from exc
         finally:
             workbook.close()
 
@@ -185,13 +193,15 @@ def _empty(values: list[Any]) -> bool:
 
 
 @contextmanager
-def table_read(path: Path | str) -> Iterator[Table]:
-    """The table in the file at `path` (first sheet of a workbook)."""
+def table_read(path: Path | str, *, name: str = "", verify: bool = False) -> Iterator[Table]:
+    """The table in the file at `path` (first sheet of a workbook); `name` is the file's name as uploaded
+    (for messages), `verify` reads every part of a workbook once (at upload: a damaged file is refused
+    then, not half-way through the import)."""
     path = Path(path)
     if _suffix(path) == ".csv":
-        source, last_row = _csv_rows(path), None
+        source, last_row = _csv_rows(path, name=name), None
     else:
-        source, last_row = _xlsx_rows(path)
+        source, last_row = _xlsx_rows(path, name=name, verify=verify)
     numbered = enumerate(source, start=1)
     header_row, headers = 0, []
     for number, values in numbered:
@@ -212,7 +222,7 @@ def table_read(path: Path | str) -> Iterator[Table]:
                 yield number, list(values[:width]) + [None] * (width - len(values))
 
     if last_row is None:
-        last_row = sum(1 for _row in _csv_rows(path))
+        last_row = sum(1 for _row in _csv_rows(path, name=name))
     yield Table(headers=headers, header_row=header_row, rows=data(), total=max(last_row - header_row, 0))
 
 
@@ -407,16 +417,12 @@ def import_job_create(*, scheme: LevelScheme, owner, record_type: str, uploaded_
     job = DataJob.objects.create(kind=JobKind.IMPORT, record_type=record_type, scheme=scheme, owner=owner,
                                  status=JobStatus.NEW, file_name=name)
     path = private_path(job.pk, suffix, role="upload")
-    with path.open("wb") as f:
-        if hasattr(uploaded_file, "chunks"):
-            for block in uploaded_file.chunks():
-                f.write(block)
-        else:
-            f.write(uploaded_file.read())
     try:
-        with table_read(path) as table:
+        with path.open("wb") as f:
+            uploads.copy_capped(uploaded_file, f, kind=UPLOAD_KIND, name=name)
+        with table_read(path, name=name, verify=True) as table:
             headers, total = table.headers, table.total
-    except ImportFileError as exc:
+    except (ImportFileError, uploads.UploadError) as exc:
         path.unlink(missing_ok=True)
         raise ValidationError({"file": str(exc)}) from None
     job.file_path = path.name

@@ -4,22 +4,27 @@ grid map import / export. Views validate input, call one service or selector, an
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gridgov.core.filters import IdFilter
+from gridgov.core.parsers import JSONParser
 from gridgov.territory import locate as locating
 from gridgov.territory import services
 from gridgov.territory.models import Level, LevelScheme, Node, NodeVersion, Term
@@ -442,7 +447,11 @@ class GridMapImportSerializer(serializers.Serializer):
 
 
 class GridMapImportView(APIView):
-    """Upload grid polygons; answers the validation report (which rows were imported, which not, why)."""
+    """Upload grid polygons; answers the validation report (which rows were imported, which not, why).
+
+    A file of more than GRIDMAP_INLINE_FEATURES features is checked (`dry_run`) or imported by a background
+    task: the answer is then 202 with the run's token and `status_url`, which answers its state, progress
+    and, once done, the report."""
 
     parser_classes = [MultiPartParser, FormParser]
 
@@ -451,7 +460,8 @@ class GridMapImportView(APIView):
         if not request.user.has_perm("territory.import_territory"):
             return Response({"detail": _("you do not have permission to import grid maps")},
                             status=status.HTTP_403_FORBIDDEN)
-        from gridgov.territory import gridmaps
+        from gridgov.core import uploads
+        from gridgov.territory import gridmap_runs, gridmaps
 
         data = GridMapImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -462,13 +472,69 @@ class GridMapImportView(APIView):
         level = services.level_resolve(scheme=scheme, value=v["level"]) if v.get("level") else None
         upload = v["file"]
         try:
-            rows = gridmaps.gridmap_read(path_or_file=upload, filename=upload.name)
+            body = uploads.read_capped(upload, kind=gridmaps.UPLOAD_KIND, name=upload.name)
+            rows = gridmaps.gridmap_read(path_or_file=io.BytesIO(body), filename=upload.name)
         except (ValueError, gridmaps.GridMapError) as exc:
             raise ValidationError({"file": str(exc)}) from exc
-        report = gridmaps.gridmap_import(scheme=scheme, rows=rows, level=level, mode=v["mode"], dry_run=v["dry_run"],
-                                         actor=request.user, reason=v["reason"], source=upload.name)
-        body = report.to_dict()
+        if gridmap_runs.gridmap_in_background(features=len(rows)):
+            return self._in_background(request, scheme=scheme, level=level, v=v, name=upload.name, data=body,
+                                       features=len(rows))
+        with transaction.atomic():
+            report = gridmaps.gridmap_import(scheme=scheme, rows=rows, level=level, mode=v["mode"],
+                                             dry_run=v["dry_run"], actor=request.user, reason=v["reason"],
+                                             source=upload.name)
+            outside = gridmap_runs.gridmap_outside_scope(request.user, scheme, report.to_dict()["rows"])
+            if outside and report.committed:
+                transaction.set_rollback(True)  # as on the page: nothing outside the user's territory is written
+        body = gridmap_runs.gridmap_report_body(report, outside)
+        if outside and report.committed:
+            body["committed"] = False
+            for row in body["rows"]:
+                row["written"] = False
+            body["detail"] = _("Nothing was written: %(n)d rows are outside your territory.") % {"n": len(outside)}
+            return Response(body, status=status.HTTP_403_FORBIDDEN)
         return Response(body, status=status.HTTP_200_OK)
+
+    @staticmethod
+    def _in_background(request, *, scheme, level, v, name: str, data: bytes, features: int) -> Response:
+        from gridgov.core import import_log
+        from gridgov.territory.tasks import gridmap_check_task, gridmap_run_task
+
+        State = import_log.RecordState
+        record = import_log.record_create(
+            kind="gridmap", owner=request.user, source=name, upload=data, suffix=Path(name).suffix,
+            state=State.CHECKING if v["dry_run"] else State.RUNNING,
+            options={"scheme": scheme.key, "level": level.key if level else "", "mode": v["mode"],
+                     "reason": v["reason"], "features": features})
+        record.counts = {"done": 0, "total": features}
+        import_log.record_save(record)
+        (gridmap_check_task if v["dry_run"] else gridmap_run_task)(record.token, request.user.pk)
+        return Response(_run_status(request, record), status=status.HTTP_202_ACCEPTED)
+
+
+def _run_status(request, record) -> dict:
+    from gridgov.core import import_log
+
+    body = {"token": record.token, "state": record.state, "progress": record.progress, "message": record.message,
+            "status_url": request.build_absolute_uri(reverse("territory-gridmap-run", args=[record.token]))}
+    if not record.working:
+        body["report"] = import_log.record_report(record)
+    return body
+
+
+class GridMapRunView(APIView):
+    """A grid-map import run in the background: its state (checking, checked, running, done, refused,
+    failed), progress in percent and, once finished, its report. Its owner's only (anyone else: 404)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, token: str):
+        from gridgov.core import import_log
+
+        try:
+            record = import_log.record_get(kind="gridmap", token=token, user=request.user)
+        except LookupError:
+            raise Http404 from None
+        return Response(_run_status(request, record))
 
 
 class GridMapExportView(APIView):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("locate/bulk", api.BulkLocateView.as_view(), name="territory-locate-bulk"),
     path("tree", api.TreeView.as_view(), name="territory-tree"),
     path("gridmaps/import", api.GridMapImportView.as_view(), name="territory-gridmap-import"),
+    path("gridmaps/runs/<str:token>", api.GridMapRunView.as_view(), name="territory-gridmap-run"),
     path("gridmaps/export", api.GridMapExportView.as_view(), name="territory-gridmap-export"),
     *router.urls,
 ]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import shapely
+from django.utils.translation import gettext
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.validation import explain_validity
 
@@ -43,6 +44,12 @@ def parse_geometry(value: Any) -> Polygon | MultiPolygon:
     gtype = value.get("type")
     if gtype not in POLYGON_TYPES:
         raise GeometryError(f"geometry type must be Polygon or MultiPolygon, got {gtype!r}")
+    vertices, limit = vertex_count(value), max_vertices()
+    if vertices > limit:
+        # counted before shapely builds anything: a million-vertex polygon costs nothing to refuse
+        raise GeometryError(gettext("the polygon has %(n)d vertices; a cell may have at most %(max)d "
+                                    "(TERRITORY_MAX_VERTICES): simplify it and import it again")
+                            % {"n": vertices, "max": limit})
     try:
         geom = shape(value)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.GEOSException) as exc:
@@ -60,6 +67,27 @@ def parse_geometry(value: Any) -> Polygon | MultiPolygon:
     if geom.area <= 0:
         raise GeometryError("the polygon has no area")
     return geom
+
+
+def max_vertices() -> int:
+    """The most vertices one cell polygon may have (all rings and parts), TERRITORY_MAX_VERTICES."""
+    from django.conf import settings
+
+    return int(getattr(settings, "TERRITORY_MAX_VERTICES", 20_000))
+
+
+def vertex_count(geometry: dict) -> int:
+    """Vertices of a GeoJSON Polygon / MultiPolygon as written (every ring, every part), without building it;
+    0 for coordinates of the wrong shape (shapely then says what is wrong)."""
+    coords = geometry.get("coordinates")
+    polygons = [coords] if geometry.get("type") == "Polygon" else coords
+    if not isinstance(polygons, list):
+        return 0
+    total = 0
+    for polygon in polygons:
+        if isinstance(polygon, list):
+            total += sum(len(ring) for ring in polygon if isinstance(ring, list))
+    return total
 
 
 def to_geojson(geom) -> dict:

@@ -20,7 +20,11 @@ Policy (the report lists every row with its status and reasons; nothing is dropp
   parent, polygon sticking out of its parent by more than the area tolerance
   (settings.TERRITORY_AREA_TOLERANCE_M2, or one part in a million of the polygon), unknown type or
   class, missing name. A rejected row changes nothing already stored.
-- warnings (rows imported, the problem reported): overlaps between siblings, gaps inside a parent.
+- rejected too: a polygon of more than TERRITORY_MAX_VERTICES vertices (counted before it is built).
+- warnings (rows imported, the problem reported): overlaps between siblings, gaps inside a parent. Points
+  in an overlap stay in the older cell (`locate()`: deepest, then lowest id), so a newcomer drawn over
+  its sibling never captures them; the warning names the cell that keeps them.
+- the file itself: held to the grid-map upload limits (`core.uploads`) and GRIDMAP_MAX_FEATURES.
 - mode "per_row": good rows are kept, each rejected row is listed with its reasons.
   mode "all_or_nothing": one rejected row rolls the whole file back; the report still says what
   each row would have done. `dry_run` validates and reports, then rolls back, in either mode.
@@ -39,8 +43,8 @@ import io
 import json
 import os
 import re
-import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+import struct
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -48,12 +52,14 @@ from typing import IO, Any
 
 import shapefile
 import shapely
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from shapely.geometry import mapping, shape
 from shapely.validation import explain_validity
 
+from gridgov.core import uploads
 from gridgov.core.audit import audit_record
 from gridgov.territory import geometry as geo
 from gridgov.territory import services
@@ -76,6 +82,8 @@ PROPERTY_ALIASES: dict[str, tuple[str, ...]] = {
 DERIVED_PROPERTIES = ("level_name", "层级名称", "area_m2", "面积")
 
 SHAPEFILE_PARTS = ("shp", "shx", "dbf", "prj", "cpg")
+SMALL_PART_BYTES = 64 * 1024
+UPLOAD_KIND = "gridmap"
 POLYGON_SHAPE_TYPES = (shapefile.POLYGON, shapefile.POLYGONZ, shapefile.POLYGONM)
 GEOGRAPHIC_DATUMS = ("WGS_1984", "WGS_84", "WGS84", "CGCS2000", "CGCS_2000", "CHINA_2000",
                      "CHINA_GEODETIC_COORDINATE_SYSTEM_2000")
@@ -208,39 +216,49 @@ def gridmap_read(*, path_or_file: str | os.PathLike | IO[bytes], filename: str |
 
     The format comes from the extension of `filename` (or the path / the file's name): .geojson or
     .json; .zip holding one Shapefile; .shp (a path only: its .dbf, .prj, .cpg are read beside it).
-    Raises GridMapError naming the problem when the file cannot be used at all."""
+    Every file is held to the grid-map upload limits (`gridgov.core.uploads`: size, zip members, inflated
+    size and ratio, JSON depth) and to GRIDMAP_MAX_FEATURES, refused before it is inflated or parsed past
+    them. Raises GridMapError naming the problem when the file cannot be used at all."""
     is_path = isinstance(path_or_file, str | os.PathLike)
     name = filename or (os.fspath(path_or_file) if is_path else getattr(path_or_file, "name", "") or "")
     suffix = Path(str(name)).suffix.lower()
-    if suffix == ".shp":
-        if not is_path:
-            raise GridMapError(_("a Shapefile upload must be one .zip holding the .shp, .shx, .dbf, .prj "
-                                 "(and .cpg) files"))
-        return _read_shapefile(_shapefile_parts_beside(Path(path_or_file)), label=Path(path_or_file).name)
-    if suffix not in (".geojson", ".json", ".zip"):
-        raise GridMapError(_("%(name)r: unsupported file type; use GeoJSON (.geojson, .json) or a Shapefile "
-                             "(.shp, or a .zip holding it)") % {"name": Path(str(name)).name})
-    data = _read_bytes(path_or_file, is_path=is_path)
-    if suffix == ".zip":
-        return _read_shapefile(_shapefile_parts_in_zip(data), label=Path(str(name)).name)
-    return _read_geojson(data)
+    label = Path(str(name)).name
+    try:
+        if suffix == ".shp":
+            if not is_path:
+                raise GridMapError(_("a Shapefile upload must be one .zip holding the .shp, .shx, .dbf, .prj "
+                                     "(and .cpg) files"))
+            rows = _read_shapefile(_shapefile_parts_beside(Path(path_or_file)), label=label)
+        elif suffix not in (".geojson", ".json", ".zip"):
+            raise GridMapError(_("%(name)r: unsupported file type; use GeoJSON (.geojson, .json) or a Shapefile "
+                                 "(.shp, or a .zip holding it)") % {"name": label})
+        elif suffix == ".zip":
+            with uploads.zip_open(path_or_file, kind=UPLOAD_KIND, name=label) as archive:
+                rows = _read_shapefile(_shapefile_parts_in_zip(archive), label=label)
+        else:
+            rows = _read_geojson(_read_bytes(path_or_file, name=label), label=label)
+    except uploads.UploadError as exc:
+        raise GridMapError(str(exc)) from exc
+    return rows
 
 
-def _read_bytes(path_or_file, *, is_path: bool) -> bytes:
-    if is_path:
-        try:
-            return Path(path_or_file).read_bytes()
-        except OSError as exc:
-            raise GridMapError(_("cannot read %(path)s: %(error)s") % {"path": path_or_file,
-                                                                      "error": exc.strerror}) from exc
-    if hasattr(path_or_file, "seek"):
-        path_or_file.seek(0)
-    data = path_or_file.read()
-    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+def _features_check(count: int, *, label: str) -> None:
+    limit = settings.GRIDMAP_MAX_FEATURES
+    if count > limit:
+        raise GridMapError(_("%(label)s holds %(n)d features; a grid map may hold at most %(max)d: split it into "
+                             "several files") % {"label": label, "n": count, "max": limit})
+
+
+def _read_bytes(path_or_file, *, name: str) -> bytes:
+    try:
+        return uploads.read_capped(path_or_file, kind=UPLOAD_KIND, name=name)
+    except OSError as exc:
+        raise GridMapError(_("cannot read %(path)s: %(error)s") % {"path": path_or_file,
+                                                                  "error": exc.strerror}) from exc
 
 
 # --------------------------------------------------------------------------- GeoJSON
-def _read_geojson(data: bytes) -> list[FeatureRow]:
+def _read_geojson(data: bytes, *, label: str = "") -> list[FeatureRow]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -250,7 +268,7 @@ def _read_geojson(data: bytes) -> list[FeatureRow]:
         except UnicodeDecodeError as exc:
             raise GridMapError(_("the GeoJSON text is neither UTF-8 nor GBK/GB18030")) from exc
     try:
-        doc = json.loads(text)
+        doc = uploads.json_loads(text, name=label or _("the GeoJSON file"))
     except json.JSONDecodeError as exc:
         raise GridMapError(_("not valid JSON: %(msg)s at line %(line)d column %(col)d")
                            % {"msg": exc.msg, "line": exc.lineno, "col": exc.colno}) from exc
@@ -267,6 +285,7 @@ def _read_geojson(data: bytes) -> list[FeatureRow]:
         raise GridMapError(_("expected a GeoJSON FeatureCollection, got type %(type)r") % {"type": doc.get("type")})
     if not features:
         raise GridMapError(_("the file holds no features"))
+    _features_check(len(features), label=label or _("the file"))
     rows = []
     for number, feature in enumerate(features, start=1):
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
@@ -293,65 +312,79 @@ def _check_geojson_crs(crs) -> None:
 
 
 # --------------------------------------------------------------------------- Shapefile
-def _shapefile_parts_beside(shp_path: Path) -> dict[str, bytes]:
+def _shapefile_parts_beside(shp_path: Path) -> dict[str, IO[bytes]]:
     folder, stem = shp_path.parent, shp_path.stem
-    parts: dict[str, bytes] = {}
+    limits = uploads.upload_limits(UPLOAD_KIND)
+    parts: dict[str, IO[bytes]] = {}
     try:
         for entry in folder.iterdir():
             ext = entry.suffix.lower().lstrip(".")
             if entry.stem == stem and ext in SHAPEFILE_PARTS:
-                parts[ext] = entry.read_bytes()
+                if entry.stat().st_size > limits.member_bytes:
+                    raise GridMapError(_("%(name)s is larger than %(max)d MB") % {
+                        "name": entry.name, "max": limits.member_bytes >> 20})
+                parts[ext] = io.BytesIO(entry.read_bytes())
     except OSError as exc:
         raise GridMapError(_("cannot read %(path)s: %(error)s") % {"path": shp_path, "error": exc.strerror}) from exc
     return parts
 
 
-def _shapefile_parts_in_zip(data: bytes) -> dict[str, bytes]:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise GridMapError(_("not a valid .zip file")) from exc
-    with archive:
-        members = [m for m in archive.infolist() if not m.is_dir() and not Path(m.filename).name.startswith(".")
-                   and "__MACOSX" not in m.filename]
-        shps = [m for m in members if m.filename.lower().endswith(".shp")]
-        if len(shps) != 1:
-            found = ", ".join(m.filename for m in shps) or "-"
-            raise GridMapError(_("the .zip must hold exactly one .shp file; found: %(found)s") % {"found": found})
-        stem = shps[0].filename[:-4]
-        parts: dict[str, bytes] = {}
-        for m in members:
-            base, dot, ext = m.filename.rpartition(".")
-            if dot and base == stem and ext.lower() in SHAPEFILE_PARTS:
-                if m.file_size > 2_000_000_000:
-                    raise GridMapError(_("%(name)s is too large") % {"name": m.filename})
-                parts[ext.lower()] = archive.read(m)
+def _shapefile_parts_in_zip(archive: uploads.SafeZip) -> dict[str, IO[bytes]]:
+    """The parts of the one Shapefile in the archive (whose limits are checked), each copied in blocks."""
+    members = [m for m in archive.members if not Path(m.filename).name.startswith(".")
+               and "__MACOSX" not in m.filename]
+    shps = [m for m in members if m.filename.lower().endswith(".shp")]
+    if len(shps) != 1:
+        found = ", ".join(m.filename for m in shps) or "-"
+        raise GridMapError(_("the .zip must hold exactly one .shp file; found: %(found)s") % {"found": found})
+    stem = shps[0].filename[:-4]
+    parts: dict[str, IO[bytes]] = {}
+    for m in members:
+        base, dot, ext = m.filename.rpartition(".")
+        if dot and base == stem and ext.lower() in SHAPEFILE_PARTS:
+            parts[ext.lower()] = archive.spool(m)
     return parts
 
 
-def _read_shapefile(parts: dict[str, bytes], *, label: str) -> list[FeatureRow]:
+def _small_part(parts: dict[str, IO[bytes]], ext: str) -> bytes:
+    """A .prj or .cpg: a line of text, read at most 64 KB of it."""
+    part = parts.get(ext)
+    if part is None:
+        return b""
+    part.seek(0)
+    return part.read(SMALL_PART_BYTES)
+
+
+def _read_shapefile(parts: dict[str, IO[bytes]], *, label: str) -> list[FeatureRow]:
     for required in ("shp", "dbf"):
         if required not in parts:
             raise GridMapError(_("%(label)s: the .%(ext)s file is missing; a Shapefile needs its .shp, .shx, .dbf "
                                  "and .prj files together") % {"label": label, "ext": required})
-    prj = parts.get("prj", b"").decode("latin-1").strip()
+    prj = _small_part(parts, "prj").decode("latin-1").strip()
     if prj:
         _check_prj(prj)
     encodings = []
-    cpg_codec = _codec_from_cpg(parts.get("cpg", b""))
+    cpg_codec = _codec_from_cpg(_small_part(parts, "cpg"))
     for candidate in (cpg_codec, "utf-8", "gb18030"):
         if candidate and candidate not in encodings:
             encodings.append(candidate)
     for encoding in encodings:
         try:
-            rows, bbox = _shapefile_rows(parts, encoding=encoding)
+            rows, bbox = _shapefile_rows(parts, encoding=encoding, label=label)
+        except GridMapError:
+            raise
+        except UnicodeDecodeError:
+            continue
         except shapefile.ShapefileException as exc:
             if "decode" in str(exc).lower():
                 continue
             raise GridMapError(_("%(label)s: cannot read the Shapefile: %(error)s")
                                % {"label": label, "error": exc}) from exc
-        except UnicodeDecodeError:
-            continue
+        except (struct.error, ValueError, IndexError, KeyError, TypeError, EOFError, OverflowError,
+                MemoryError) as exc:
+            # a damaged .shp / .shx / .dbf (bad header, truncated records, field lengths that do not add up)
+            raise GridMapError(_("%(label)s: the Shapefile is damaged and cannot be read (its .shp, .shx or .dbf "
+                                 "is truncated or malformed); export it again") % {"label": label}) from exc
         break
     else:
         raise GridMapError(_("%(label)s: the attribute text is in none of %(encodings)s; add a .cpg file naming "
@@ -368,13 +401,16 @@ def _read_shapefile(parts: dict[str, bytes], *, label: str) -> list[FeatureRow]:
     return rows
 
 
-def _shapefile_rows(parts: dict[str, bytes], *, encoding: str) -> tuple[list[FeatureRow], tuple | None]:
-    shx = io.BytesIO(parts["shx"]) if "shx" in parts else None
-    with shapefile.Reader(shp=io.BytesIO(parts["shp"]), shx=shx, dbf=io.BytesIO(parts["dbf"]),
+def _shapefile_rows(parts: dict[str, IO[bytes]], *, encoding: str,
+                    label: str = "") -> tuple[list[FeatureRow], tuple | None]:
+    for part in parts.values():
+        part.seek(0)
+    with shapefile.Reader(shp=parts["shp"], shx=parts.get("shx"), dbf=parts["dbf"],
                           encoding=encoding, encodingErrors="strict") as reader:
         if reader.shapeType not in (*POLYGON_SHAPE_TYPES, shapefile.NULL):
             kind = shapefile.SHAPETYPE_LOOKUP.get(reader.shapeType, str(reader.shapeType))
             raise GridMapError(_("the Shapefile holds %(kind)s shapes; grid maps need polygons") % {"kind": kind})
+        _features_check(len(reader), label=label or _("the Shapefile"))
         rows = []
         for number, item in enumerate(reader.iterShapeRecords(), start=1):
             geometry = None
@@ -476,13 +512,15 @@ def gridmap_import(
     reason: str = "",
     source: str = "",
     effective_date: dt.date | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> GridMapReport:
     """Import grid map rows into `scheme`; returns the report of every row (see the module docstring).
 
     `level` applies to rows that name none; `property_map` maps a field (name, code, level,
     parent_code, node_type, management_class, attributes) to the property name(s) holding it, tried
     before the defaults. Arguments that make the whole import impossible (unknown mode or level)
-    raise ValidationError naming the argument; problems of single rows go into the report."""
+    raise ValidationError naming the argument; problems of single rows go into the report. `progress`,
+    when given, is called now and then with (rows done, rows in all)."""
     if mode not in {m.value for m in ImportMode}:
         raise ValidationError({"mode": _("mode must be one of %(modes)s") % {"modes": ", ".join(ImportMode)}})
     file_level = services.level_resolve(scheme=scheme, value=level) if level else None
@@ -497,7 +535,8 @@ def gridmap_import(
     try:
         with transaction.atomic():
             importer = _Importer(scheme=scheme, report=report, actor=actor, effective_date=effective_date,
-                                 reason=reason or _("grid map import %(source)s") % {"source": source or ""})
+                                 reason=reason or _("grid map import %(source)s") % {"source": source or ""},
+                                 progress=progress)
             importer.run(work)
             _check_sibling_groups(report, scheme=scheme, groups=importer.touched_groups(work),
                                   rows_by_node={w.result.node_id: w.result for w in work
@@ -639,7 +678,7 @@ class _Importer:
     """Writes the prepared rows level by level (top first), each row in its own savepoint."""
 
     def __init__(self, *, scheme: LevelScheme, report: GridMapReport, actor, reason: str,
-                 effective_date: dt.date | None):
+                 effective_date: dt.date | None, progress: Callable[[int, int], None] | None = None):
         self.scheme = scheme
         self.report = report
         self.actor = actor
@@ -648,10 +687,21 @@ class _Importer:
         self.levels_by_depth = {lv.depth: lv for lv in scheme.levels.all()}
         self.parent_indexes: dict[int, _ParentIndex] = {}
         self.rejected_codes: dict[str, int] = {}
+        self.progress = progress
+        self._writes = 0
+
+    def _tick(self, work: list[_Work], *, force: bool = False) -> None:
+        """Report progress every 2 % of the rows (a row is done once it has a status)."""
+        if self.progress is None:
+            return
+        self._writes += 1
+        if force or self._writes % max(1, len(work) // 50) == 0:
+            self.progress(sum(1 for w in work if w.result.status is not None), len(work))
 
     def run(self, work: list[_Work]) -> None:
         for w in work:
             self._note_rejected(w)
+        self._tick(work, force=True)
         depths = sorted({w.level.depth for w in work if not w.rejected and w.level is not None})
         for depth in depths:
             batch = [w for w in work if not w.rejected and w.level is not None and w.level.depth == depth]
@@ -665,9 +715,12 @@ class _Importer:
             for w in ready:
                 if id(w) not in auto_ids:
                     self._write(w)
+                    self._tick(work)
             for group in _by_parent(auto):
                 for w in _in_reading_order(group):
                     self._write(w)
+                    self._tick(work)
+        self._tick(work, force=True)
 
     def _note_rejected(self, w: _Work) -> None:
         if w.rejected and w.result.code:
@@ -943,10 +996,13 @@ def _check_overlaps(report, parent: Node, siblings: list[Node], geoms: list, row
             "a": {"code": a.code, "name": a.name}, "b": {"code": b.code, "name": b.name},
             "rows": rows, "area_m2": round(area, 1),
         })
+        older = a if a.pk < b.pk else b
+        report.overlaps[-1]["keeps_points"] = {"code": older.code, "name": older.name}
         for r, other in ((row_a, b), (row_b, a)):
             if r is not None:
-                r.warnings.append(_("overlaps %(code)s %(name)s by %(area).0f m²")
-                                  % {"code": other.code, "name": other.name, "area": area})
+                r.warnings.append(_("overlaps %(code)s %(name)s by %(area).0f m²; points in the overlap stay in the "
+                                    "older cell %(older)s") % {"code": other.code, "name": other.name, "area": area,
+                                                               "older": older.code or older.name})
 
 
 def _check_gaps(report, parent: Node, siblings: list[Node], geoms: list) -> None:

@@ -6,8 +6,11 @@ version it was built at with `TerritoryVersion` in the database (every structura
 change bumps it in the writing transaction), so an edit made by another process is seen on the
 next call. `TERRITORY_INDEX_RECHECK_SECONDS` > 0 trades that for fewer queries.
 
-Ties: a point on a shared edge, or in an overlap of siblings, goes to the deepest node, then the
-smallest polygon, then the lowest id — deterministic, so a retried report lands in the same cell.
+Ties: a point on a shared edge, or in an overlap of siblings, goes to the deepest node, then to the
+older node (the lowest id: created first) — deterministic, so a retried report lands in the same cell,
+and a newcomer drawn over its sibling (a grid map imported later, a polygon edited in) never captures
+the points the older cell already held, however small or detailed it is. The import reports every such
+overlap (`gridmaps`, "Overlaps between siblings"); the rule is written down in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ class SpatialIndex:
     tree: shapely.STRtree
     node_ids: np.ndarray  # int64, aligned with the tree's geometries
     depths: np.ndarray  # level depth; deeper wins
-    areas: np.ndarray  # m²; smaller wins among equals
+    areas: np.ndarray  # m² (kept for callers; ties are decided by depth, then age)
 
     def __len__(self) -> int:
         return len(self.node_ids)
@@ -129,7 +132,7 @@ def _pick(index: SpatialIndex, candidates: np.ndarray) -> int:
         return NOT_FOUND
     if candidates.size == 1:
         return int(index.node_ids[candidates[0]])
-    order = np.lexsort((index.node_ids[candidates], index.areas[candidates], -index.depths[candidates]))
+    order = np.lexsort((index.node_ids[candidates], -index.depths[candidates]))
     return int(index.node_ids[candidates[order[0]]])
 
 
@@ -169,8 +172,8 @@ def locate_many(lons, lats, *, scheme: LevelScheme | int | None = None) -> np.nd
     point_idx, geom_idx = index.tree.query(points, predicate="intersects")
     if point_idx.size == 0:
         return result
-    # best candidate per point: deepest, then smallest area, then lowest id
-    order = np.lexsort((index.node_ids[geom_idx], index.areas[geom_idx], -index.depths[geom_idx], point_idx))
+    # best candidate per point: deepest, then oldest (lowest id)
+    order = np.lexsort((index.node_ids[geom_idx], -index.depths[geom_idx], point_idx))
     point_sorted = point_idx[order]
     first = np.ones(point_sorted.size, dtype=bool)
     first[1:] = point_sorted[1:] != point_sorted[:-1]

@@ -5,9 +5,10 @@ Every node is read through `node_scope`: one outside the user's territory is a 4
 runs `gridmaps.gridmap_import` (the service of `manage.py import_gridmap` and the API): the upload is
 first run as a dry run whose report (rejected rows with their reasons, invalid polygons, polygons
 sticking out of their parent, overlaps, gaps) is shown before anything is written; confirming runs the
-same file for real. Both run inside the request (the button says it is working): a grid map of a
-district is a few thousand polygons, seconds of work. Rows that would write outside the user's territory
-are refused for anyone but district-wide staff."""
+same file for real (`gridmap_runs`). Both run inside the request for a file of up to
+GRIDMAP_INLINE_FEATURES features, seconds of work; a larger file is checked and run by a background
+task while its report page shows the progress and refreshes until the report is there. Rows that would
+write outside the user's territory are refused for anyone but district-wide staff."""
 
 from __future__ import annotations
 
@@ -18,19 +19,16 @@ from pathlib import Path
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from gridgov.accounts.models import Assignment
-from gridgov.accounts.selectors import user_scope_paths
-from gridgov.core import import_log
+from gridgov.core import import_log, uploads
 from gridgov.core.manage_views import (
     errors_to_form,
     is_fragment,
@@ -41,12 +39,12 @@ from gridgov.core.manage_views import (
 )
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
 from gridgov.people.masking import mask_phone
-from gridgov.territory import gridmaps
+from gridgov.territory import gridmap_runs, gridmaps, services
 from gridgov.territory.models import Level, LevelScheme, Node
 from gridgov.territory.selectors import node_children, node_list_for_user, node_scope
+from gridgov.territory.tasks import gridmap_check_task, gridmap_run_task
 
 SEARCH_LIMIT = 50
-MAX_UPLOAD_MB = 20
 IMPORT_PERMISSION = "territory.import_territory"
 DETAIL_TARGET = "node-detail"
 FIELD_LABELS = {"geometry": gettext_lazy("Polygon"), "parent_code": gettext_lazy("Parent code"),
@@ -228,9 +226,10 @@ class GridMapForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
-            raise ValidationError(_("the file is larger than %(mb)d MB; import it with “manage.py import_gridmap” "
-                                    "on the server") % {"mb": MAX_UPLOAD_MB})
+        try:
+            uploads.size_check(kind=gridmaps.UPLOAD_KIND, size=upload.size, name=upload.name)
+        except uploads.UploadError as exc:
+            raise ValidationError(str(exc)) from None
         suffix = Path(upload.name).suffix.lower()
         if suffix not in (".geojson", ".json", ".zip"):
             raise ValidationError(_("use a GeoJSON file (.geojson, .json) or a Shapefile zipped with its .shx, .dbf "
@@ -253,34 +252,6 @@ def _may_import(user) -> bool:
     return user.has_perm(IMPORT_PERMISSION)
 
 
-def _outside_scope(user, scheme: LevelScheme, rows: list[dict]) -> list[dict]:
-    """Rows (not rejected) that would write outside the user's territory: an existing cell outside it, or a
-    new cell whose parent is outside it. Empty for district-wide staff."""
-    paths = user_scope_paths(user)
-    if paths is None:
-        return []
-    live = [r for r in rows if r.get("status") != gridmaps.RowStatus.REJECTED]
-    node_paths = dict(Node.objects.filter(pk__in=[r["node_id"] for r in live if r.get("node_id")])
-                      .values_list("pk", "path"))
-    parent_paths = dict(Node.objects.filter(scheme=scheme, code__in=[r["parent_code"] for r in live
-                                                                     if r.get("parent_code")])
-                        .values_list("code", "path"))
-    out = []
-    for r in live:
-        path = node_paths.get(r["node_id"]) if r.get("node_id") else parent_paths.get(r.get("parent_code") or "")
-        if path is None or not any(path.startswith(p) for p in paths):
-            out.append({"row": r["row"], "code": r.get("code", ""), "name": r.get("name", ""),
-                        "parent_code": r.get("parent_code", ""),
-                        "reason": _("this cell, or the parent it goes under, is outside your territory")})
-    return out
-
-
-def _report_for_page(report: gridmaps.GridMapReport, outside: list[dict]) -> dict:
-    body = report.to_dict()
-    body["outside_scope"] = outside
-    return body
-
-
 @require_http_methods(["GET", "HEAD", "POST"])
 @manage_page
 def gridmap_import(request):
@@ -296,30 +267,40 @@ def gridmap_import(request):
         if form.is_valid():
             upload = form.cleaned_data["file"]
             scheme = form.schemes[form.cleaned_data["scheme"]]
-            data = upload.read()
             try:
+                data = uploads.read_capped(upload, kind=gridmaps.UPLOAD_KIND, name=upload.name)
                 rows = gridmaps.gridmap_read(path_or_file=io.BytesIO(data), filename=upload.name)
-                report = gridmaps.gridmap_import(
-                    scheme=scheme, rows=rows, level=form.cleaned_data.get("level_key") or None,
-                    mode=form.cleaned_data["mode"], dry_run=True, actor=user,
-                    reason=form.cleaned_data["reason"], source=upload.name)
-            except gridmaps.GridMapError as exc:
+                level = form.cleaned_data.get("level_key") or None
+                if level:
+                    services.level_resolve(scheme=scheme, value=level)
+            except (gridmaps.GridMapError, uploads.UploadError) as exc:
                 form.add_error("file", str(exc))
             except ValidationError as exc:
                 errors_to_form(form, exc)
             else:
-                body = _report_for_page(report, _outside_scope(user, scheme, report.to_dict()["rows"]))
+                background = gridmap_runs.gridmap_in_background(features=len(rows))
                 record = import_log.record_create(
                     kind="gridmap", owner=user, source=upload.name, upload=data, suffix=Path(upload.name).suffix,
-                    options={"scheme": scheme.key, "level": form.cleaned_data.get("level_key") or "",
-                             "mode": form.cleaned_data["mode"], "reason": form.cleaned_data["reason"]})
-                record.counts = report.counts
-                import_log.record_save(record, report=body)
+                    state=import_log.RecordState.CHECKING if background else import_log.RecordState.CHECKED,
+                    options={"scheme": scheme.key, "level": level or "", "mode": form.cleaned_data["mode"],
+                             "reason": form.cleaned_data["reason"], "features": len(rows)})
+                if background:
+                    record.counts = {"done": 0, "total": len(rows)}
+                    import_log.record_save(record)
+                    gridmap_check_task(record.token, user.pk)
+                else:
+                    record = gridmap_runs.gridmap_record_check(record=record, user=user, rows=rows)
+                    if record.state == import_log.RecordState.FAILED:
+                        form.add_error("file", record.message)
+                        return render(request, "manage/gridmap_import.html", {
+                            "form": form, "may_import": may, "recent": import_log.records_for(
+                                user, kind="gridmap", limit=10),
+                            "max_mb": uploads.upload_limits(gridmaps.UPLOAD_KIND).max_bytes >> 20}, status=400)
                 return redirect("manage:gridmap_report", token=record.token)
         status = 400
     recent = import_log.records_for(user, kind="gridmap", limit=10)
     return render(request, "manage/gridmap_import.html",
-                  {"form": form, "may_import": may, "max_mb": MAX_UPLOAD_MB, "recent": recent}, status=status)
+                  {"form": form, "may_import": may, "max_mb": uploads.upload_limits(gridmaps.UPLOAD_KIND).max_bytes >> 20, "recent": recent}, status=status)
 
 
 def _record(request, token: str) -> import_log.ImportRecord:
@@ -359,6 +340,7 @@ def gridmap_report(request, token: str):
     all_or_nothing_blocked = record.options.get("mode") == "all_or_nothing" and counts.get("rejected", 0) > 0
     return render(request, "manage/gridmap_report.html", {
         "record": record, "report": report, "counts": counts, "rejected": _rejected_lines(report),
+        "working": record.working, "progress": record.progress,
         "outside": outside, "writes": writes, "all_or_nothing_blocked": all_or_nothing_blocked,
         "may_confirm": (record.confirmable and _may_import(request.user) and writes > 0 and not outside
                         and not all_or_nothing_blocked),
@@ -374,6 +356,7 @@ def gridmap_confirm(request, token: str):
     user = request.user
     if not _may_import(user):
         raise PermissionDenied(_("You may not import grid maps: ask for the permission to import territory."))
+    background = False
     try:
         with import_log.record_lock(record):
             record = _record(request, token)  # as it is now, not as it was before the lock
@@ -384,54 +367,27 @@ def gridmap_confirm(request, token: str):
             if scheme is None or scheme not in visible_schemes(user):
                 raise Http404
             record.state = import_log.RecordState.RUNNING
+            background = gridmap_runs.gridmap_in_background(features=int(record.options.get("features") or 0))
+            if background:
+                record.counts = {"done": 0, "total": int(record.options.get("features") or 0)}
             import_log.record_save(record)
-            _run_import(request, record, scheme)
+            if not background:
+                _run_import(request, record)
     except import_log.RecordBusy:
         messages.warning(request, _("This import is running already; its report shows the result when it is done."))
+    else:
+        if background:
+            gridmap_run_task(record.token, user.pk)  # after the lock: the task takes it itself
     return redirect("manage:gridmap_report", token=token)
 
 
-def _run_import(request, record: import_log.ImportRecord, scheme: LevelScheme) -> None:
-    user = request.user
-    State = import_log.RecordState
-    try:
-        rows = gridmaps.gridmap_read(path_or_file=import_log.upload_path(record), filename=record.source)
-        with transaction.atomic():
-            report = gridmaps.gridmap_import(
-                scheme=scheme, rows=rows, level=record.options.get("level") or None, mode=record.options["mode"],
-                dry_run=False, actor=user, reason=record.options.get("reason", ""), source=record.source)
-            outside = _outside_scope(user, scheme, report.to_dict()["rows"]) if report.committed else []
-            if outside:
-                transaction.set_rollback(True)  # nothing outside the user's territory is written
-    except (gridmaps.GridMapError, ValidationError, OSError) as exc:
-        record.state, record.message = State.FAILED, "; ".join(getattr(exc, "messages", None) or [str(exc)])
-        import_log.record_save(record)
-        messages.error(request, _("The import failed and wrote nothing: %(error)s") % {"error": record.message})
-        return
-    except Exception:
-        # an unexpected error (logged by Django as a 500): the record must not stay "running" for ever
-        record.state, record.message = State.FAILED, _("An unexpected error stopped the import; nothing was written.")
-        import_log.record_save(record)
-        raise
-    body = _report_for_page(report, outside)
-    if outside:
-        body["committed"] = False
-        for row in body["rows"]:
-            row["written"] = False
-        record.state = State.REFUSED
-        record.message = _("Nothing was written: %(n)d rows are outside your territory.") % {"n": len(outside)}
-        messages.error(request, record.message)
-    elif report.committed:
-        record.state = State.DONE
+def _run_import(request, record: import_log.ImportRecord) -> None:
+    record = gridmap_runs.gridmap_record_run(record=record, user=request.user)
+    if record.state == import_log.RecordState.DONE:
         messages.success(request, _("The grid map was imported: %(imported)d new cells, %(updated)d updated.")
-                         % report.counts)
+                         % record.counts)
     else:
-        record.state = State.REFUSED
-        record.message = _("Nothing was written: some rows were rejected and the file is imported all or nothing.")
         messages.error(request, record.message)
-    record.counts = report.counts
-    record.finished_at = timezone.now().isoformat()
-    import_log.record_save(record, report=body)
 
 
 @require_safe

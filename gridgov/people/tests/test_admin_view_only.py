@@ -1,0 +1,54 @@
+"""Staff who may only view residents, households and legal-entity units open their admin change pages:
+every field read-only and masked, never a 500 (the write-only inputs have nothing to show)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from gridgov.accounts.tests.factories import make_staff
+from gridgov.people import services
+from gridgov.people.tests.factories import credit_code, make_household, make_resident
+
+pytestmark = pytest.mark.django_db
+
+NAME, PHONE = "孙悟空", "13698765432"
+
+
+@pytest.fixture
+def records(scheme, tree):
+    household, _ = make_household(scheme, tree["g1"])
+    resident = make_resident(scheme, tree["g1"], name=NAME, phone=PHONE, household=household, relation="CHILD")
+    entity = services.entity_create(scheme=scheme, name="白云商店", credit_code=credit_code(), node=tree["g1"],
+                                    representative="唐三藏", phone="13612345678")
+    return {"resident": resident, "household": household, "legalentity": entity}
+
+
+@pytest.mark.parametrize("model", ["resident", "household", "legalentity"])
+def test_view_only_staff_see_the_change_page_read_only(tree, records, model):
+    # given staff of g1 holding only the view permission
+    viewer = make_staff(tree["g1"], perms=(f"people.view_{model}",))
+    client = Client(raise_request_exception=False)
+    client.force_login(viewer)
+    obj = records[model]
+
+    # when
+    res = client.get(reverse(f"admin:people_{model}_change", args=[obj.pk]))
+
+    # then a read-only page: no inputs to write, nothing personal in clear
+    html = res.content.decode()
+    assert res.status_code == 200
+    assert 'name="new_phone"' not in html and 'name="expected_version"' not in html
+    assert PHONE not in html and "13612345678" not in html and NAME not in html
+
+
+def test_a_view_only_post_is_refused_not_written(tree, records):
+    viewer = make_staff(tree["g1"], perms=("people.view_resident",))
+    client = Client(raise_request_exception=False)
+    client.force_login(viewer)
+    resident = records["resident"]
+    res = client.post(reverse("admin:people_resident_change", args=[resident.pk]), {"new_phone": "13900000000"})
+    assert res.status_code == 403
+    resident.refresh_from_db()
+    assert resident.version == records["resident"].version
