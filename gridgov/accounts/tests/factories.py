@@ -41,10 +41,15 @@ def totp_device(user):
 
 
 def totp_code(device, *, step_offset: int = 0) -> str:
-    """The code the user's authenticator app shows now (what a phone computes from the shared key)."""
+    """The code the user's authenticator app shows now (what a phone computes from the shared key). A code is
+    taken once: when this step's code was already used (a second login within 30 s), the next step's, which
+    the one-step tolerance accepts."""
     from django_otp.oath import TOTP
 
+    device.refresh_from_db()
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    if not step_offset and device.last_t is not None and device.last_t >= totp.t():
+        step_offset = 1
     totp.time = totp.time + step_offset * device.step
     return f"{totp.token():0{device.digits}d}"
 
