@@ -86,6 +86,23 @@ def test_failures_of_one_name_from_one_address_back_off_doubling(settings):
     assert _login("grid3", PASSWORD, OWNER) is not None
 
 
+def test_a_held_back_login_says_when_to_try_again_on_the_page_and_at_the_token_endpoint(client, settings):
+    # given a name that failed too often from this address
+    settings.LOGIN_FAILURE_LIMIT = 2
+    _resident_login()
+    for _ in range(2):
+        client.post(reverse("login"), {"username": "plain", "password": "wrong"}, REMOTE_ADDR=OWNER)
+    # when the right password comes from there, on the page and at the token endpoint
+    page = client.post(reverse("login"), {"username": "plain", "password": PASSWORD}, REMOTE_ADDR=OWNER)
+    token = client.post(reverse("api-token"), {"username": "plain", "password": PASSWORD}, REMOTE_ADDR=OWNER,
+                        content_type="application/json")
+    # then both say to wait, and no session or token is given
+    assert page.status_code == 200 and "Too many failed logins from your address" in page.content.decode()
+    assert not _logged_in(client)
+    assert token.status_code == 429 and int(token["Retry-After"]) > 0
+    assert not AuthToken.objects.exists()
+
+
 def test_an_address_trying_many_names_is_held_back(settings):
     # given
     settings.LOGIN_ADDRESS_FAILURES = 5
