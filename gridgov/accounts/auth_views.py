@@ -31,7 +31,6 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from gridgov.accounts import security, services
-from gridgov.accounts.middleware import SEEN, STARTED
 from gridgov.accounts.passwords import password_expired
 from gridgov.core.api import client_address
 
@@ -94,8 +93,6 @@ def _next_step(request, state, user):
     device = TOTPDevice.objects.filter(pk=state["device"], user=user).first() if state["device"] else None
     if device is not None:
         otp_login(request, device)
-    now = int(time.time())
-    request.session[STARTED] = request.session[SEEN] = now
     how = "admin" if state["next"].startswith(reverse("admin:index")) else "session"
     security.login_logged(user=user, address=client_address(request), how=how, two_factor=device is not None)
     return redirect(state["next"])

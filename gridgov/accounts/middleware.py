@@ -7,12 +7,24 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, logout
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
 
 from gridgov.accounts.security import logout_logged
 from gridgov.core.api import client_address
 
 SEEN = "gridgov_seen_at"
 STARTED = "gridgov_started_at"
+# the last use is written at most this often (seconds), so a session is not saved on every request
+SEEN_GRANULARITY = 60
+
+
+@receiver(user_logged_in, dispatch_uid="gridgov_session_clock")
+def _start_clock(sender, request, user, **kwargs):
+    """Both clocks start with the session, in the same save as the login itself (whatever logged in)."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[STARTED] = session[SEEN] = int(time.time())
 
 
 class IdleTimeoutMiddleware:
@@ -34,6 +46,6 @@ class IdleTimeoutMiddleware:
             else:
                 if started is None:
                     session[STARTED] = now
-                if seen is None or now - seen >= 30:  # sliding, without writing the session on every request
+                if seen is None or now - seen >= SEEN_GRANULARITY:  # sliding, without a write on every request
                     session[SEEN] = now
         return self.get_response(request)
