@@ -393,3 +393,16 @@ class TeamAdmin(admin.ModelAdmin):
     def member_count(self, obj):
         return len(obj.members.all())
 
+
+
+# --------------------------------------------------------------------------- two factors
+# django-otp's own admin of TOTP devices shows each device's secret key (anyone reading it could make the
+# codes): devices are managed only through the login flow and the "reset two-factor login" action above.
+def _hide_totp_device_admin() -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if admin.site.is_registered(TOTPDevice):
+        admin.site.unregister(TOTPDevice)
+
+
+_hide_totp_device_admin()

@@ -14,4 +14,5 @@ urlpatterns = [
     path("account/password/", auth_views.password_change, name="password-change"),
     path("admin/login/", auth_views.LoginView.as_view(), name="admin-login"),
     path("admin/logout/", auth_views.LogoutView.as_view(), name="admin-logout"),
+    path("admin/password_change/", auth_views.password_change, name="admin-password-change"),
 ]

@@ -399,6 +399,16 @@ def test_the_password_change_page_ends_other_sessions_and_tokens(client):
     assert AuditEntry.objects.filter(action="accounts.password_change", target_id=str(user.pk)).exists()
 
 
+def test_the_admin_password_change_is_the_same_page(client):
+    user = _resident_login()
+    client.force_login(user)
+    response = client.post(reverse("admin:password_change"), {"old_password": PASSWORD,
+                                                              "new_password1": "Fresh-horse-8",
+                                                              "new_password2": "Fresh-horse-8"})
+    assert response.status_code == 302
+    assert AuditEntry.objects.filter(action="accounts.password_change", target_id=str(user.pk)).exists()
+
+
 # =========================================================================== sessions
 @pytest.mark.parametrize(("idle_minutes", "kept"), [(29, True), (31, False)])
 def test_a_session_ends_after_30_idle_minutes_and_slides_with_use(client, idle_minutes, kept):
@@ -433,3 +443,10 @@ def test_login_with_two_factors_helper_lands_logged_in(client):
     user = services.staff_user_create(username="office6", password=PASSWORD)
     response = login_with_two_factors(client, user, PASSWORD)
     assert response.status_code == 200 and _logged_in(client)
+
+
+def test_the_admin_shows_no_totp_secret(client):
+    admin = get_user_model().objects.create_superuser("root", password=PASSWORD)
+    totp_device(admin)
+    client.force_login(admin)
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
