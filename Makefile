@@ -27,6 +27,7 @@ dev-deps: $(VENV)/.dev-installed
 
 migrate: venv
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
 
 demo: migrate
 	$(PY) manage.py load_profile $(PROFILE) --if-empty

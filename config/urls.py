@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -9,9 +8,8 @@ from gridgov.core.api_docs import ApiDocsPermission
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("gridgov.accounts.auth_urls")),  # login, logout, account pages; also /admin/login/
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[ApiDocsPermission]), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[ApiDocsPermission]),
          name="api-docs"),

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -36,7 +36,7 @@ def _keep_test_connection():
 def token(db):
     user = get_user_model().objects.create_superuser("fuzz", password="Fuzz-pass-2026!")
     make_tree(make_scheme("fuzz"))
-    return Token.objects.create(user=user).key
+    return AuthToken.objects.create(user=user)[1]
 
 
 @pytest.mark.django_db

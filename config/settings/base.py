@@ -38,7 +38,9 @@ INSTALLED_APPS = [
     "gridgov.core",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
@@ -97,14 +99,10 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
+# AUTH_PASSWORD_VALIDATORS: from the PASSWORD_POLICY preset (end of this file)
 AUTHENTICATION_BACKENDS = ["gridgov.accounts.backends.LockoutModelBackend"]
-# Lock an account after this many failed logins in a row, for this many minutes.
+# One name from one address is held back after this many failed logins (see LOGIN_BACKOFF_SECONDS below);
+# an account lock lasts this many minutes.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 30)
 LOGIN_URL = "login"
@@ -189,7 +187,7 @@ else:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "gridgov.accounts.authentication.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -350,3 +348,73 @@ GRIDMAP_MAX_FEATURES = env_int("GRIDMAP_MAX_FEATURES", 50_000)
 GRIDMAP_INLINE_FEATURES = env_int("GRIDMAP_INLINE_FEATURES", 2_000)
 # Vertices of one cell polygon (all its rings and parts); more is refused with a per-row error.
 TERRITORY_MAX_VERTICES = env_int("TERRITORY_MAX_VERTICES", 20_000)
+
+# --- identity and rate limits (issue 11)
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+                  "gridgov.accounts.middleware.IdleTimeoutMiddleware")
+# Reverse proxies whose X-Forwarded-For is believed (CIDRs, comma-separated). The client address is the
+# rightmost address of that header not in these networks; from any other peer the header is ignored.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+# Counters of every rate limit live in this named cache, shared by every process: a table of the database
+# (created by `migrate`) by default, Redis when REDIS_URL is set.
+RATELIMIT_CACHE = "ratelimit"
+CACHES[RATELIMIT_CACHE] = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "rl"}
+    if REDIS_URL else
+    {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "gridgov_ratelimit_cache",
+     "OPTIONS": {"MAX_ENTRIES": 100000}}
+)
+# Login failures: an address is refused after LOGIN_ADDRESS_FAILURES failures within LOGIN_WINDOW_MINUTES
+# (any names); one name from one address after LOGIN_FAILURE_LIMIT failures, then for a delay that doubles
+# with each further failure (LOGIN_BACKOFF_SECONDS, at most LOGIN_LOCKOUT_MINUTES). The account itself is
+# locked for LOGIN_LOCKOUT_MINUTES only after LOGIN_ACCOUNT_LOCK_FAILURES failures in a row coming from at
+# least LOGIN_ACCOUNT_LOCK_ADDRESSES different addresses (0 = never lock the account); an administrator
+# unlocks it earlier.
+LOGIN_WINDOW_MINUTES = env_int("LOGIN_WINDOW_MINUTES", 15)
+LOGIN_ADDRESS_FAILURES = env_int("LOGIN_ADDRESS_FAILURES", 30)
+LOGIN_BACKOFF_SECONDS = env_int("LOGIN_BACKOFF_SECONDS", 60)
+LOGIN_ACCOUNT_LOCK_FAILURES = env_int("LOGIN_ACCOUNT_LOCK_FAILURES", 20)
+LOGIN_ACCOUNT_LOCK_ADDRESSES = env_int("LOGIN_ACCOUNT_LOCK_ADDRESSES", 3)
+# REST API: unsafe requests (POST, PUT, PATCH, DELETE) per minute, per user and per address.
+API_WRITES_PER_MINUTE_USER = env_int("API_WRITES_PER_MINUTE_USER", 120)
+API_WRITES_PER_MINUTE_ADDRESS = env_int("API_WRITES_PER_MINUTE_ADDRESS", 300)
+# Open311: service requests posted per hour from one address (every API key behind it counts).
+OPEN311_POSTS_PER_HOUR = env_int("OPEN311_POSTS_PER_HOUR", 120)
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["gridgov.core.ratelimit.WriteUserThrottle",
+                                              "gridgov.core.ratelimit.WriteAddressThrottle"]
+# API tokens (django-rest-knox): sent as "Authorization: Token <key>", valid for API_TOKEN_HOURS, and refused
+# once the password changed after they were issued, or the account is locked or deactivated.
+API_TOKEN_HOURS = env_int("API_TOKEN_HOURS", 10)
+REST_KNOX = {"TOKEN_TTL": __import__("datetime").timedelta(hours=API_TOKEN_HOURS), "AUTH_HEADER_PREFIX": "Token",
+             "TOKEN_LIMIT_PER_USER": None, "AUTO_REFRESH": False}
+# Two factors (TOTP, django-otp) for staff, administrators and holders of roles that may reveal personal data.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "gridgov")
+# Sessions end after SESSION_IDLE_MINUTES without a request (sliding), and SESSION_COOKIE_AGE after login at most.
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
+# Password policy preset: "MLPS" (GB/T 22239 level 3: at least 8 characters of 3 of the 4 classes, none of the
+# last 5 passwords, changed every 90 days) or "ASVS" (OWASP ASVS: at least 12 characters, no composition rules,
+# no common passwords, no expiry).
+PASSWORD_POLICY = env_str("PASSWORD_POLICY", "MLPS").strip().upper()
+_PASSWORD_PRESETS = {
+    "MLPS": {
+        "validators": [
+            {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+            {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+            {"NAME": "gridgov.accounts.passwords.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
+            {"NAME": "gridgov.accounts.passwords.PasswordHistoryValidator", "OPTIONS": {"count": 5}},
+        ],
+        "max_age_days": 90,
+    },
+    "ASVS": {
+        "validators": [
+            {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+            {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+        ],
+        "max_age_days": 0,
+    },
+}
+if PASSWORD_POLICY not in _PASSWORD_PRESETS:
+    raise ValueError(f"PASSWORD_POLICY must be one of {', '.join(_PASSWORD_PRESETS)}, got {PASSWORD_POLICY!r}")
+AUTH_PASSWORD_VALIDATORS = _PASSWORD_PRESETS[PASSWORD_POLICY]["validators"]
+# days a password stays valid (0 = no expiry); an expired password must be changed right after the login
+PASSWORD_MAX_AGE_DAYS = env_int("PASSWORD_MAX_AGE_DAYS", _PASSWORD_PRESETS[PASSWORD_POLICY]["max_age_days"])

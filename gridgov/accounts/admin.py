@@ -19,6 +19,7 @@ from gridgov.accounts import services
 from gridgov.accounts.models import Assignment, Department, Person, Role, Team, User
 from gridgov.accounts.selectors import assignment_scope, person_scope, user_scope_paths
 from gridgov.core.admin import ServiceAdminMixin, ServiceModelForm
+from gridgov.core.api import client_address
 from gridgov.core.audit import audit_record
 from gridgov.territory.models import Node
 from gridgov.territory.selectors import node_scope
@@ -36,7 +37,7 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ["is_staff", "is_superuser", "is_active", "sees_everything"]
     search_fields = ["username", "person__name"]
     list_select_related = ["person"]
-    actions = ["unlock"]
+    actions = ["unlock", "reset_two_factor"]
 
     # only superusers grant powers: a staff user editing logins cannot raise anyone's (or their own) rights
     ESCALATING = ["is_superuser", "is_staff", "groups", "user_permissions", "sees_everything"]
@@ -61,9 +62,24 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description=_("Unlock the selected accounts"), permissions=["change"])
     def unlock(self, request, queryset):
-        count = queryset.filter(Q(locked_until__isnull=False) | Q(failed_login_count__gt=0)).update(
-            locked_until=None, failed_login_count=0)
+        address = client_address(request)
+        count = sum(services.user_unlock(actor=request.user, user=user, address=address)
+                    for user in queryset.filter(Q(locked_until__isnull=False) | Q(failed_login_count__gt=0)))
         self.message_user(request, ngettext("%(n)d account unlocked.", "%(n)d accounts unlocked.", count)
+                          % {"n": count}, messages.SUCCESS)
+
+    @admin.action(description=_("Reset the two-factor login of the selected accounts"), permissions=["change"])
+    def reset_two_factor(self, request, queryset):
+        address, count = client_address(request), 0
+        for user in queryset:
+            try:
+                services.user_two_factor_reset(actor=request.user, user=user, address=address)
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+                continue
+            count += 1
+        self.message_user(request, ngettext("%(n)d account sets up two-factor login again at its next login.",
+                                            "%(n)d accounts set up two-factor login again at their next login.", count)
                           % {"n": count}, messages.SUCCESS)
 
 
@@ -377,3 +393,16 @@ class TeamAdmin(admin.ModelAdmin):
     def member_count(self, obj):
         return len(obj.members.all())
 
+
+
+# --------------------------------------------------------------------------- two factors
+# django-otp's own admin of TOTP devices shows each device's secret key (anyone reading it could make the
+# codes): devices are managed only through the login flow and the "reset two-factor login" action above.
+def _hide_totp_device_admin() -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if admin.site.is_registered(TOTPDevice):
+        admin.site.unregister(TOTPDevice)
+
+
+_hide_totp_device_admin()

@@ -19,10 +19,14 @@ from gridgov.core.names import validate_name
 
 
 class User(AbstractUser):
-    """A login. Lock-out state lives here; personal details of people in charge live on `Person`."""
+    """A login. Lock-out state lives here; personal details of people in charge live on `Person`.
+
+    `password_changed_at` is set whenever a password is set: API tokens issued before it are refused and the
+    password policy's expiry counts from it."""
 
     failed_login_count = models.PositiveSmallIntegerField(_("failed logins in a row"), default=0)
     locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
     sees_everything = models.BooleanField(
         _("sees the whole territory"), default=False,
         help_text=_("District-wide staff (command centre, grid office) see every node without assignments"),
@@ -34,6 +38,31 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    def set_password(self, raw_password):
+        super().set_password(raw_password)
+        from django.utils import timezone
+
+        self.password_changed_at = timezone.now()
+
+
+class PasswordHistory(models.Model):
+    """A hash of a password a user had, so the policy can refuse reusing one of the last few (written by the
+    password policy's validator whenever a password is saved; older rows beyond the policy's count go)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_history",
+                             verbose_name=_("user"))
+    password = models.CharField(_("password hash"), max_length=128)
+    set_at = models.DateTimeField(_("set at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("former password")
+        verbose_name_plural = _("former passwords")
+        ordering = ["user", "-set_at", "-id"]
+        indexes = [models.Index(fields=["user", "-set_at"], name="password_history_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.set_at:%Y-%m-%d}"
 
 
 class RoleCategory(models.TextChoices):

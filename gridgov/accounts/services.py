@@ -153,3 +153,70 @@ def position_record(*, user, lon: float, lat: float, accuracy_m: int | None,
         if PositionReport.objects.filter(user=user, reported_at__gt=now - POSITION_EVERY).exists():
             return None
         return PositionReport.objects.create(user=user, lon=lon, lat=lat, accuracy_m=accuracy_m, reported_at=now)
+
+
+# =========================================================================== identity (MLPS 身份鉴别)
+def user_tokens_revoke(*, user) -> int:
+    """End every API token of `user` (on a password change, a lock, a deactivation); returns how many."""
+    from knox.models import AuthToken
+
+    deleted, _detail = AuthToken.objects.filter(user=user).delete()
+    return deleted
+
+
+@transaction.atomic
+def user_unlock(*, actor, user, address: str | None = None) -> bool:
+    """An administrator lifts the lock of an account and its count of failures; audited. False when there
+    was nothing to lift."""
+    user_model = get_user_model()
+    locked = user_model.objects.select_for_update().filter(pk=user.pk).values("locked_until", "failed_login_count")
+    before = locked.first() or {}
+    if not before.get("locked_until") and not before.get("failed_login_count"):
+        return False
+    user_model.objects.filter(pk=user.pk).update(locked_until=None, failed_login_count=0)
+    user.locked_until, user.failed_login_count = None, 0
+    audit_record(actor=actor, action="accounts.user_unlock", target=user, address=address,
+                 summary=f"{user.get_username()} unlocked",
+                 changes={"locked_until": [before["locked_until"].isoformat() if before.get("locked_until") else None,
+                                           None],
+                          "failed_login_count": [before.get("failed_login_count", 0), 0]})
+    return True
+
+
+@transaction.atomic
+def user_two_factor_reset(*, actor, user, address: str | None = None) -> int:
+    """Recovery of a lost authenticator: an administrator removes the user's TOTP devices, so the next login
+    enrols a new one after the password step; the user's API tokens end too. Audited."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if actor is not None and getattr(actor, "pk", None) == user.pk:
+        raise ValidationError({"user": _("another administrator must reset your own two-factor login")})
+    removed, _detail = TOTPDevice.objects.filter(user=user).delete()
+    user_tokens_revoke(user=user)
+    audit_record(actor=actor, action="accounts.two_factor_reset", target=user, address=address,
+                 summary=f"two-factor login of {user.get_username()} reset", changes={"devices_removed": removed})
+    return removed
+
+
+@transaction.atomic
+def user_two_factor_enrol(*, user, device, address: str | None = None) -> None:
+    """The user proved their new authenticator with a valid code: it becomes their device (others go)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    audit_record(actor=user, action="accounts.two_factor_enrol", target=user, address=address,
+                 summary=f"{user.get_username()} set up two-factor login")
+
+
+@transaction.atomic
+def user_password_change(*, user, password: str, actor=None, address: str | None = None) -> None:
+    """Set a new password (already validated against the policy by the form) and end everything obtained
+    with the old one: API tokens now, other sessions at their next request (their session hash no longer
+    matches). The caller keeps its own session with `update_session_auth_hash`."""
+    user.set_password(password)
+    user.save()
+    user_tokens_revoke(user=user)
+    audit_record(actor=actor or user, action="accounts.password_change", target=user, address=address,
+                 summary=f"password of {user.get_username()} changed")

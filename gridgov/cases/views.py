@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -32,19 +31,14 @@ from gridgov.cases.models import Case, CaseState, Channel
 from gridgov.cases.selectors import case_by_tracking_code, case_public_progress
 from gridgov.cases.services import case_evaluate, case_report
 from gridgov.core.api import client_address
+from gridgov.core.ratelimit import ratelimit_hit
 from gridgov.territory.views import public_cell
 
 
 def _over_limit(request, *, what: str, limit: int, seconds: int) -> bool:
-    """Count this request against the caller's address; True once `limit` is passed within `seconds`."""
-    key = f"{what}:{client_address(request) or 'unknown'}"
-    if cache.add(key, 1, timeout=seconds):
-        return False
-    try:
-        return cache.incr(key) > limit
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=seconds)
-        return False
+    """Count this request against the caller's address (behind a trusted proxy: the client's, see
+    `client_address`) in the shared limits cache; True once `limit` is passed within `seconds`."""
+    return ratelimit_hit(scope=what, key=client_address(request) or "unknown", limit=limit, seconds=seconds).over
 
 
 # =========================================================================== report form
@@ -260,25 +254,38 @@ def case_track(request, code: str = ""):
     return _track_page(request, case)
 
 
+def _not_rated(request, *, error: str, status: int) -> HttpResponse:
+    """The one answer to a rating that is not taken, whether the code is unknown, the case not closed or
+    already rated, or the form incomplete: the POST never tells a real code from a made-up one (the page for a
+    real code is reached by the rate-limited lookup)."""
+    response = render(request, "cases/track.html", {"error": error}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def _case_rate(request, code: str) -> HttpResponse:
     """The reporter rates the closed case. The tracking code is what proves they reported it: the page acts
-    as the system (actor None), which the `evaluate` and `reopen` grants allow (migration 0004)."""
-    case = case_by_tracking_code(code)
-    if case is None:
-        return _not_found(request)
+    as the system (actor None), which the `evaluate` and `reopen` grants allow (migration 0004).
+
+    A rating counts as a lookup and as a rating of the address before anything is looked up; the form is
+    checked before the code; an unknown code and a case that cannot be rated get the same answer, after the
+    same work."""
     form = RatingForm(request.POST)
-    limit = settings.CASE_PUBLIC_RATINGS_PER_HOUR
-    if _over_limit(request, what="case-rate", limit=limit, seconds=3600):
-        response = _track_page(request, case, form=form, status=429,
-                               rating_error=_("Too many ratings from your address: please try again in an hour."))
+    over_lookups = _over_limit(request, what="case-track", limit=settings.CASE_TRACK_LOOKUPS_PER_MINUTE, seconds=60)
+    if over_lookups or _over_limit(request, what="case-rate", limit=settings.CASE_PUBLIC_RATINGS_PER_HOUR,
+                                   seconds=3600):
+        response = _not_rated(request, status=429, error=_("Too many ratings from your address: please try again "
+                                                          "in an hour."))
         response["Retry-After"] = "3600"
         return response
-    if not _rateable(case):
-        error = (_("This case has already been rated.") if case.satisfaction is not None
-                 else _("A case can be rated once it is closed."))
-        return _track_page(request, case, rating_error=error, status=409)
     if not form.is_valid():
-        return _track_page(request, case, form=form, status=400)
+        return _not_rated(request, status=400, error=_("Choose one of the five answers, then send your rating "
+                                                       "again from the tracking page."))
+    case = case_by_tracking_code(code)
+    if case is None or not _rateable(case):
+        return _not_rated(request, status=409, error=_("No rating can be taken for this code now: a case is rated "
+                                                       "once, after it is closed. Open the tracking page with your "
+                                                       "code to see where it stands."))
     score, comment = form.cleaned_data["satisfaction"], form.cleaned_data["comment"].strip()
     # the comment stays with the staff: it goes to the case's internal timeline, never to this page
     reason = _("rated %(score)s of 5 by the reporter on the tracking page") % {"score": score}

@@ -3,6 +3,11 @@ action refused because the case is in another state or changed meanwhile is a 40
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -28,6 +33,49 @@ def exception_handler(exc, context):
     return drf_exception_handler(exc, context)
 
 
+@functools.lru_cache(maxsize=8)
+def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from exc
+
+
+def _address(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    raw = raw.strip()
+    if raw.startswith("[") and "]" in raw:  # [v6]:port
+        raw = raw[1:raw.index("]")]
+    elif raw.count(":") == 1:  # v4:port
+        raw = raw.split(":")[0]
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return None
+    return getattr(address, "ipv4_mapped", None) or address
+
+
 def client_address(request) -> str | None:
-    """The caller's address as the proxy in front handed it over (for the access and audit logs)."""
-    return request.META.get("REMOTE_ADDR") or None
+    """The caller's address: the one rule every log and every rate limit uses.
+
+    `REMOTE_ADDR` unless the peer is one of `TRUSTED_PROXIES`; then `X-Forwarded-For` is read from the right,
+    skipping the trusted proxies, and the first address that is not one of them is the client (an address a
+    client put at the left of the header is never believed). A malformed hop ends the walk at the last
+    trusted proxy seen."""
+    remote = _address(request.META.get("REMOTE_ADDR") or "")
+    if remote is None:
+        return None
+    trusted = _networks(tuple(getattr(settings, "TRUSTED_PROXIES", ()) or ()))
+    if not trusted:
+        return str(remote)
+
+    def is_trusted(address) -> bool:
+        return any(address.version == net.version and address in net for net in trusted)
+
+    client = remote
+    hops = [h for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    while is_trusted(client) and hops:
+        hop = _address(hops.pop())
+        if hop is None:
+            break
+        client = hop
+    return str(client)

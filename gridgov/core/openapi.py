@@ -24,6 +24,7 @@ ERRORS = {
     "405": ("ErrorDetail", "Method not allowed"),
     "406": ("ErrorDetail", "Not acceptable"),
     "415": ("ErrorDetail", "Unsupported media type"),
+    "429": ("ErrorDetail", "Too many requests: wait the seconds in Retry-After"),
 }
 
 

@@ -37,6 +37,8 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 
 from gridgov.cases.models import OPEN_STATES, Case, CaseState, SlaStatus
 from gridgov.catalogue.models import Matter
+from gridgov.core.api import client_address
+from gridgov.core.ratelimit import ratelimit_hit
 from gridgov.integrations.selectors import (
     RequestQuery,
     jurisdiction_resolve,
@@ -379,6 +381,12 @@ def requests(request: HttpRequest, fmt: str) -> HttpResponse:
 @sensitive_variables("params", "key", "submission")
 @sensitive_post_parameters("api_key", "email", "phone", "first_name", "last_name", "device_id", "account_id")
 def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
+    # limited per client address before anything is read (behind a trusted proxy: the client's own address)
+    hit = ratelimit_hit(scope="open311-post", key=client_address(request) or "unknown",
+                        limit=settings.OPEN311_POSTS_PER_HOUR, seconds=3600)
+    if hit.over:
+        raise Open311Error(429, [_("too many requests from your address: try again in %(s)d seconds")
+                                 % {"s": hit.retry_after}])
     params, attributes = _submitted(request)
 
     def first(name: str) -> str:

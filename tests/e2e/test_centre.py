@@ -21,6 +21,7 @@ from gridgov.cases.tests.factories import make_loop
 from gridgov.dashboard.tests.scenario import WEEK, build_week
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.a11y import assert_accessible, no_horizontal_scroll
+from tests.e2e.pages import second_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -57,6 +58,7 @@ def login(page, live_server, user):
     page.fill("#id_username", user.username)
     page.fill("#id_password", PASSWORD)
     page.press("#id_password", "Enter")
+    second_factor(page, user)
     page.wait_for_url(re.compile(r".*/(centre|m|inbox|cases|manage|people)/.*"))
     page.wait_for_load_state("networkidle")  # the home page's own requests done before moving on
 

@@ -17,7 +17,7 @@ from gridgov.cases.models import Case, CaseState
 from gridgov.cases.tests.factories import make_loop, png
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.a11y import assert_accessible, low_contrast, no_horizontal_scroll, unlabelled_fields
-from tests.e2e.pages import SCREENSHOTS, STAFF_PASSWORD, log_in
+from tests.e2e.pages import SCREENSHOTS, STAFF_PASSWORD, log_in, second_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -157,6 +157,7 @@ def test_log_in_and_act_with_the_keyboard_only(live_server, loop, new_page):
     page.keyboard.press("Tab")
     page.keyboard.type(STAFF_PASSWORD)
     page.keyboard.press("Enter")
+    second_factor(page, loop.centre)  # the code field has the focus; typed and entered
     page.wait_for_selector(".case-buttons [data-action=register]")
     # then the skip link is the first stop and leads to the content
     page.keyboard.press("Tab")

@@ -14,6 +14,7 @@ from gridgov.accounts.models import RoleCategory
 from gridgov.territory import services
 from gridgov.territory.tests.factories import SINCE, level, make_scheme, make_tree, square
 from gridgov.territory.tests.qr import svg_encodes
+from tests.e2e.pages import second_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -57,7 +58,8 @@ def login(page, live_server):
     page.goto(f"{live_server.url}/admin/login/?next=/admin/")
     page.fill("#id_username", "root")
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("main button[type=submit]")  # the admin logs in through the site's login flow
+    second_factor(page, get_user_model().objects.get(username="root"))
     page.wait_for_url(f"{live_server.url}/admin/")
 
 

@@ -9,6 +9,7 @@ from gridgov.people.access import clear_value
 from gridgov.people.models import AccessLog
 from gridgov.people.tests.factories import make_household
 from gridgov.territory.tests.factories import make_scheme, make_tree
+from tests.e2e.pages import second_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -32,7 +33,8 @@ def test_cell_figures_drill_down_and_reveal(live_server, village, new_page):
     page.goto(f"{live_server.url}/admin/login/?next=/people/cells/{tree['community'].pk}/")
     page.fill("#id_username", "root")
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("main button[type=submit]")  # the admin logs in through the site's login flow
+    second_factor(page, get_user_model().objects.get(username="root"))
     page.wait_for_url(f"**/people/cells/{tree['community'].pk}/")
     # the village has 5 residents in 2 households; drill down into 一网格 (3 residents)
     body = page.locator("main").inner_text()
@@ -70,7 +72,8 @@ def test_export_a_filtered_list_at_phone_width(live_server, village, new_page, s
     page.goto(f"{live_server.url}/admin/login/?next=/people/cells/{tree['g1'].pk}/residents/")
     page.fill("#id_username", "root")
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("main button[type=submit]")  # the admin logs in through the site's login flow
+    second_factor(page, get_user_model().objects.get(username="root"))
     page.wait_for_url(f"**/people/cells/{tree['g1'].pk}/residents/")
     # when they open the export control and export as CSV
     page.locator("details.export-box summary").click()

@@ -8,7 +8,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -46,7 +46,7 @@ def token(scheme, tree):
     case_transition(case=first, actor=loop.office, action="dispatch",
                     assignee={"kind": "DEPARTMENT", "department": "water"})
     case_report(actor=loop.worker, channel=Channel.PATROL, matter="02001", lon=lon, lat=lat, description="占道经营")
-    return Token.objects.create(user=loop.office).key
+    return AuthToken.objects.create(user=loop.office)[1]
 
 
 @pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from gridgov.cases.models import ActionGrant, Case, CaseState, Channel
-from gridgov.cases.services import case_report, case_transition
+from gridgov.cases.services import case_evaluate, case_report, case_transition
 from gridgov.cases.tests.factories import make_loop, png, point_in
 
 WATER = {"kind": "DEPARTMENT", "department": "water"}
@@ -227,7 +227,7 @@ def test_the_reporter_rates_a_closed_case_once(loop):
     # and a second rating is refused, changing nothing
     again = client.post(url, {"satisfaction": "1"})
     case.refresh_from_db()
-    assert again.status_code == 409 and "already been rated" in again.content.decode()
+    assert again.status_code == 409 and "a case is rated once, after it is closed" in again.content.decode()
     assert (case.state, case.satisfaction) == (CaseState.EVALUATED, 4)
 
 
@@ -258,18 +258,47 @@ def test_rating_needs_a_closed_case_a_score_and_is_rate_limited(loop, settings):
     client = Client()
     # a case not yet closed cannot be rated
     response = client.post(f"/cases/track/{open_case.tracking_code}/", {"satisfaction": "5"})
-    assert response.status_code == 409 and "once it is closed" in response.content.decode()
-    # no score chosen: what to fix, the comment kept
+    assert response.status_code == 409 and "after it is closed" in response.content.decode()
+    # no score chosen: what to fix (the page of a real code is not shown: see the test below)
     response = client.post(f"/cases/track/{first.tracking_code}/", {"comment": "还行"})
-    assert response.status_code == 400 and "Choose one of the five answers." in response.content.decode()
-    assert "还行" in response.content.decode()
+    assert response.status_code == 400 and "Choose one of the five answers" in response.content.decode()
     # past the limit per address, nothing more is taken
     settings.CASE_PUBLIC_RATINGS_PER_HOUR = 2  # two tries made above
     response = client.post(f"/cases/track/{second.tracking_code}/", {"satisfaction": "5"})
     assert response.status_code == 429 and response["Retry-After"] == "3600"
     second.refresh_from_db()
     assert second.state == CaseState.CLOSED and second.satisfaction is None
-    assert client.post("/cases/track/NOSUCHCODE/", {"satisfaction": "5"}).status_code == 404
+    assert client.post("/cases/track/NOSUCHCODE/", {"satisfaction": "5"}).status_code == 429
+
+
+def _answer(response, code: str) -> tuple[int, str]:
+    """Status and body, without what differs by request alone: the CSRF token and the page's own address
+    (the language switch returns to it)."""
+    body = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+    return response.status_code, body.replace(code, "CODE")
+
+
+@pytest.mark.parametrize("form", [{"satisfaction": "5"}, {"comment": "还行"}])
+def test_a_rating_post_answers_the_same_for_a_made_up_code_and_a_real_one(loop, form):
+    # given a real case that cannot be rated (open), one already rated, and a made-up code
+    open_case = _resident_case(loop)
+    rated = _closed(loop)
+    case_evaluate(case=rated, actor=None, satisfaction=4, reason="rated", expected_version=rated.version)
+    made_up = "ZZZZ" + open_case.tracking_code[4:]
+    # when each is posted a rating from separate addresses
+    answers = [_answer(Client(REMOTE_ADDR=f"192.0.2.{n}").post(f"/cases/track/{code}/", form), code)
+               for n, code in enumerate([open_case.tracking_code, rated.tracking_code, made_up], start=1)]
+    # then status and body are the same: the POST tells nothing about which codes exist
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0][0] in (400, 409)
+
+
+def test_rating_posts_count_as_lookups_so_guessing_by_posting_is_cut_off_too(loop, settings):
+    settings.CASE_TRACK_LOOKUPS_PER_MINUTE = 3
+    client = Client()
+    statuses = [client.post(f"/cases/track/WRONG{i}/", {"satisfaction": "5"}).status_code for i in range(5)]
+    assert statuses == [409, 409, 409, 429, 429]
+    assert client.get("/cases/track/WRONG9/").status_code == 429
 
 
 def test_a_rejected_case_ends_its_progress_with_the_outcome(loop):

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -43,7 +43,7 @@ def token(scheme):
     done = admission_apply(actor=user, duty_list=duty_list, matter=catalogue.matters.get(code="07002"), reason="请纳入")
     admission_decide(actor=user, request=done, approve=True)
     admission_apply(actor=user, duty_list=duty_list, matter=catalogue.matters.get(code="07008"), reason="请纳入")
-    return Token.objects.create(user=user).key
+    return AuthToken.objects.create(user=user)[1]
 
 
 @pytest.mark.django_db

@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from gridgov.accounts import services as account_services
+from gridgov.accounts.tests.factories import login_with_two_factors
 from gridgov.cases.tests.factories import make_loop
 from gridgov.core.workspaces import UserWorkspaces
 from gridgov.territory.tests.factories import make_scheme, make_tree
@@ -50,8 +51,8 @@ def test_a_login_with_no_role_has_no_workspace(loop):
 def test_logging_in_lands_on_the_role_home(client, loop, who, home):
     # given
     user = getattr(loop, who)
-    # when
-    res = client.post(reverse("login"), {"username": user.username, "password": PASSWORD}, follow=True)
+    # when (staff log in with their password and the code of their authenticator app)
+    res = login_with_two_factors(client, user, PASSWORD)
     # then
     assert res.redirect_chain[-1][0] == home
     assert res.status_code == 200
