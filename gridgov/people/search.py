@@ -18,11 +18,9 @@ reveal rule (`access.reveal_paths`, written once):
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -30,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.selectors import paths_q
 from gridgov.core.audit import audit_record
+from gridgov.core.ratelimit import ratelimit_hit
 from gridgov.people import crypto
 from gridgov.people.access import purpose_clean, reveal_paths
 from gridgov.people.identifiers import PERSON, id_number_clean, phone_clean
@@ -68,22 +67,14 @@ def search_rate() -> tuple[int, int]:
 
 
 def search_throttle(user, *, remote_addr: str | None = None) -> None:
-    """Count one search for `user` in the current fixed window; SearchThrottled past the rate."""
+    """Count one search for `user` on the shared rate-limit counters; SearchThrottled past the rate."""
     allowed, window = search_rate()
-    now = int(time.time())
-    start = now - now % window
-    key = f"gridgov:people-search:{user.pk}:{start}"
-    cache.add(key, 0, timeout=window + 5)
-    try:
-        used = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window + 5)
-        used = 1
-    if used > allowed:
-        wait = start + window - now
-        audit_record(actor=user, action="people.search_throttled", summary=f"{used} searches in {window} s"[:300],
-                     changes={"rate": str(settings.PEOPLE_SEARCH_RATE), "used": used}, address=remote_addr)
-        raise SearchThrottled(wait=wait)
+    hit = ratelimit_hit(scope="people-search", key=str(user.pk), limit=allowed, seconds=window)
+    if hit.over:
+        audit_record(actor=user, action="people.search_throttled",
+                     summary=f"{hit.count} searches in {window} s"[:300],
+                     changes={"rate": str(settings.PEOPLE_SEARCH_RATE), "used": hit.count}, address=remote_addr)
+        raise SearchThrottled(wait=hit.retry_after)
 
 
 def _lookup(qs: QuerySet[Resident], by: str, value: str) -> tuple[QuerySet[Resident], str]:
