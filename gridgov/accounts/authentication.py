@@ -6,6 +6,7 @@ when a path forgot to)."""
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
 from rest_framework import exceptions
 
@@ -21,3 +22,15 @@ class ExpiringTokenAuthentication(TokenAuthentication):
             auth_token.delete()
             raise exceptions.AuthenticationFailed(_("Invalid token: the password changed since it was issued."))
         return user, auth_token
+
+
+class ExpiringTokenScheme(OpenApiAuthenticationExtension):
+    """How the schema documents the token: `Authorization: Token <key>`, from POST /api/accounts/token."""
+
+    target_class = "gridgov.accounts.authentication.ExpiringTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`Token <key>`; keys expire (API_TOKEN_HOURS) and end with a password change, "
+                               "a lock or a deactivation"}
