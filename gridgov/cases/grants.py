@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.db.models import Q
 
 from gridgov.accounts.models import Assignment
+from gridgov.accounts.selectors import user_is_district_wide
 from gridgov.cases.models import ActionGrant, AssigneeKind, Case, ReportIn
 from gridgov.cases.transitions import TRANSITIONS
 
@@ -51,7 +52,7 @@ class Standing:
         if not self.active:
             return False
         if holder == "CENTRE":
-            return bool(user.is_superuser or getattr(user, "sees_everything", False))
+            return user_is_district_wide(user, case.scheme_id)
         if holder == "OWNER":
             return case.owner_id == user.pk
         if holder == "FINDER":

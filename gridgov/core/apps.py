@@ -6,3 +6,6 @@ class CoreConfig(AppConfig):
     name = "gridgov.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self):
+        from gridgov.core import checks  # noqa: F401  (registers the system checks)

@@ -711,7 +711,8 @@ class Build:
             user_model = get_user_model()
             validate_password(password, user_model(username=username))
             user = account_services.staff_user_create(username=username, password=password, person=person,
-                                                      sees_everything=spec.sees_everything, actor=self.actor)
+                                                      sees_everything=spec.sees_everything, scheme=self.scheme,
+                                                      actor=self.actor)
             user.user_permissions.add(*permissions(spec.perms))
             created.append(username)
         return created
