@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gridgov.accounts import services
 from gridgov.accounts.admin_roles import admin_role_may_grant
-from gridgov.accounts.models import Assignment, Department, Person, Role, Team, User
+from gridgov.accounts.models import AdminRole, Assignment, Department, Person, Role, Team, User
 from gridgov.accounts.selectors import assignment_scope, person_scope, user_scope_paths
 from gridgov.core.admin import ServiceAdminMixin, ServiceModelForm, service_errors_to_form
 from gridgov.core.audit import audit_record
@@ -196,8 +196,10 @@ class RoleAdmin(admin.ModelAdmin):
         return super().get_queryset(request).prefetch_related("levels")
 
     def get_readonly_fields(self, request, obj=None):
-        # letting holders reveal personal data is a grant: the security administrator's
+        # letting holders reveal personal data is a grant: the security administrator's, and only that
         readonly = list(super().get_readonly_fields(request, obj))
+        if request.user.admin_role == AdminRole.SECURITY:
+            return [f for f in self.form.Meta.fields if f != "reveals_personal_data"]
         return readonly if admin_role_may_grant(request.user) else [*readonly, "reveals_personal_data"]
 
     def save_model(self, request, obj, form, change):
@@ -373,7 +375,15 @@ class AssignmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
     date_hierarchy = "start_date"
 
     def get_queryset(self, request):
+        if request.user.admin_role == AdminRole.SECURITY:
+            # the security administrator's part of this page: the assignments that let holders reveal
+            qs = super().get_queryset(request).filter(role__reveals_personal_data=True)
+            return qs.filter(node__scheme_id=request.user.scheme_id) if request.user.scheme_id else qs
         return assignment_scope(super().get_queryset(request), request.user)
+
+    def get_autocomplete_fields(self, request):
+        # the security administrator has no territory pages to search: plain choices instead
+        return [] if request.user.admin_role == AdminRole.SECURITY else super().get_autocomplete_fields(request)
 
     def has_delete_permission(self, request, obj=None):
         # assignments are ended, never deleted: they are the record of who was in charge when
@@ -410,6 +420,9 @@ class AssignmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "role":
             kwargs["queryset"] = Role.objects.select_related("scheme").order_by("scheme__key", "order", "key")
+        elif db_field.name == "node" and request.user.admin_role == AdminRole.SECURITY:
+            nodes = Node.objects.current()
+            kwargs["queryset"] = nodes.filter(scheme_id=request.user.scheme_id) if request.user.scheme_id else nodes
         elif db_field.name == "node":
             # what the autocomplete offers is scoped by NodeAdmin; what is accepted must be too
             kwargs["queryset"] = node_scope(Node.objects.current(), request.user)

@@ -21,6 +21,10 @@ GRANT_MODELS = frozenset({
     "auth.group", "auth.permission", "accounts.user", "cases.actiongrant", "integrations.apiclient",
     "authtoken.token", "authtoken.tokenproxy", "knox.authtoken", "otp_totp.totpdevice", "otp_static.staticdevice",
 })
+# where configuration and grants meet: the security administrator assigns (and ends) roles that reveal
+# personal data and sets a role's revealing flag; everything else on these pages is the system administrator's
+SECURITY_ALSO = {"accounts.assignment": {"view", "add", "change"}, "accounts.role": {"view", "change"},
+                 "accounts.person": {"view"}}
 GRANT_APPS = frozenset({"auth", "accounts", "cases", "integrations", "authtoken", "knox", "otp_totp", "otp_static"})
 # the audit records: read (and exported) by the audit administrator
 AUDIT_MODELS = frozenset({"core.auditentry", "people.accesslog", "admin.logentry"})
@@ -46,7 +50,7 @@ def admin_role_allows(user, perm: str) -> bool | None:
     if role == "AUDIT":
         return perm in AUDIT_READ_PERMS
     if role == "SECURITY":
-        return key in GRANT_MODELS
+        return key in GRANT_MODELS or perm.partition(".")[2].partition("_")[0] in SECURITY_ALSO.get(key, ())
     if key in AUDIT_ONLY_MODELS:
         return False
     if role == "SYSTEM" and (key in GRANT_MODELS or key in AUDIT_MODELS):

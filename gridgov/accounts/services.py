@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridgov.accounts.admin_roles import admin_role_may_grant
+from gridgov.accounts.admin_roles import admin_role_may_configure, admin_role_may_grant
 from gridgov.accounts.models import Assignment, Person, PositionReport, Role, RoleCategory
 from gridgov.core.audit import audit_record
 from gridgov.territory.models import Level, LevelScheme, Node
@@ -213,6 +213,9 @@ def assignment_create(*, person: Person, node: Node, role: Role, start_date: dt.
         raise ValidationError({"role": _("role %(r)s belongs to another scheme than %(n)s") % {"r": role, "n": node}})
     if role.reveals_personal_data and not admin_role_may_grant(actor):
         raise ValidationError({"role": _("%(r)s may reveal personal data: only the security administrator assigns it")
+                               % {"r": role.name_zh}})
+    if not role.reveals_personal_data and not admin_role_may_configure(actor):
+        raise ValidationError({"role": _("%(r)s grants nothing: assigning it is the system administrator's work")
                                % {"r": role.name_zh}})
     allowed = list(role.levels.all())
     if allowed and node.level_id not in {lv.pk for lv in allowed}:

@@ -31,6 +31,8 @@ pytestmark = pytest.mark.django_db
 GRANTS = {"auth.group", "accounts.user", "cases.actiongrant", "integrations.apiclient", "authtoken.tokenproxy",
           "knox.authtoken", "otp_totp.totpdevice", "otp_static.staticdevice"}
 AUDIT = {"core.auditentry", "people.accesslog"}
+# pages shared with configuration, where the security administrator handles the revealing grants only
+REVEAL_GRANTS = {"accounts.assignment", "accounts.role", "accounts.person"}
 REGISTERED = sorted(admin.site._registry, key=lambda m: m._meta.label_lower)
 _n = itertools.count(1)
 
@@ -71,6 +73,8 @@ def test_every_admin_obeys_the_three_roles(model):
     # the security administrator only grants
     if key in GRANTS:
         assert security["view"]
+    elif key in REVEAL_GRANTS:
+        assert security["view"] and not security["delete"]
     else:
         assert without_module(security) == nothing
     # the system administrator neither grants nor reads the audit log, and configures as a plain login does
@@ -222,6 +226,11 @@ def test_revealing_roles_are_assigned_by_the_security_administrator_only(scheme,
         services.assignment_create(person=person, node=tree["g1"], role=revealing, actor=system)
     assert "role" in exc.value.message_dict
     assert services.assignment_create(person=person, node=tree["g1"], role=revealing, actor=security).pk
+    # and the security administrator does not configure who is in charge otherwise
+    with pytest.raises(ValidationError) as exc:
+        services.assignment_create(person=services.person_create(name="赵六"), node=tree["g2"], role=plain_role,
+                                   actor=security)
+    assert "role" in exc.value.message_dict
 
 
 def test_logins_are_deactivated_never_deleted():

@@ -238,3 +238,19 @@ def test_the_first_row_starts_from_the_genesis_hash():
     row = write(1)[0]
     # then
     assert row.seq == 1 and row.prev_hash == GENESIS
+
+
+def test_the_daily_job_prunes_like_the_command(settings):
+    # given
+    from gridgov.core.tasks import audit_prune_task
+
+    settings.AUDIT_RETENTION_DAYS = 180
+    old = old_rows(2, 365)
+    young = write(1)
+    # when the periodic job runs
+    pruned = audit_prune_task.call_local()
+    # then
+    assert pruned == 2
+    assert not AuditEntry.objects.filter(pk__in=[r.pk for r in old]).exists()
+    assert AuditEntry.objects.filter(pk=young[0].pk).exists()
+    assert list(audit_verify()) == []
