@@ -14,6 +14,7 @@ import json
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.forms.models import model_to_dict
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.core.models import AuditEntry
@@ -76,6 +77,55 @@ class ServiceAdminMixin:
     def save_related(self, request, form, formsets, change):
         if not isinstance(form, ServiceModelForm):
             super().save_related(request, form, formsets, change)
+
+
+def _plain(values: dict) -> dict:
+    """Form-field values as JSON: related rows by primary key (sorted lists for many-to-many)."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, list | tuple | set) or hasattr(value, "all"):
+            items = value.all() if hasattr(value, "all") else value
+            value = sorted(getattr(v, "pk", v) for v in items)
+        elif hasattr(value, "pk"):
+            value = value.pk
+        out[key] = value
+    return json.loads(json.dumps(out, default=str))
+
+
+class AuditedAdminMixin:
+    """Settings with history: every add, change and delete made in this admin leaves an audit row with
+    the old and new values of the fields that changed (action `<app>.<model>_add|change|delete`)."""
+
+    def _audit_snapshot(self, obj) -> dict:
+        fresh = type(obj)._default_manager.filter(pk=obj.pk).first() if obj.pk is not None else None
+        return _plain(model_to_dict(fresh)) if fresh is not None else {}
+
+    def _audit(self, request, obj, verb: str, changes: dict) -> None:
+        from gridgov.core.audit import audit_record
+
+        if changes:
+            audit_record(actor=request.user, action=f"{obj._meta.label_lower}_{verb}", target=obj, changes=changes,
+                         summary=str(obj), address=request.META.get("REMOTE_ADDR"))
+
+    def save_model(self, request, obj, form, change):
+        request._audit_before = self._audit_snapshot(obj) if change else {}
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        before, after = getattr(request, "_audit_before", {}), self._audit_snapshot(form.instance)
+        self._audit(request, form.instance, "change" if change else "add",
+                    {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v})
+
+    def delete_model(self, request, obj):
+        before, pk = self._audit_snapshot(obj), obj.pk
+        super().delete_model(request, obj)
+        obj.pk = pk  # the deletion cleared it; the audit row names the row that was
+        self._audit(request, obj, "delete", {k: [v, None] for k, v in before.items()})
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 class ReadOnlyAdminMixin:

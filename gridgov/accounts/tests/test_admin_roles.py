@@ -285,3 +285,26 @@ def test_a_superuser_next_to_the_three_administrators_is_warned_about():
     get_user_model().objects.create_superuser("installer", "i@example.org", "Grid-demo-2026!")
     # then the system check says so
     assert "gridgov.W011" in [w.id for w in administrators(None)]
+
+
+def test_an_action_grant_changed_in_the_admin_is_audited_with_old_and_new_values():
+    # given the security administrator on a shipped action grant
+    from gridgov.cases.models import ActionGrant
+
+    security = login("SECURITY", all_perms=False)
+    grant = ActionGrant.objects.filter(sees_reporter=False).order_by("pk").first()
+    client = Client()
+    client.force_login(security)
+    url = reverse("admin:cases_actiongrant_change", args=[grant.pk])
+    data = form_data(client.get(url).context["adminform"].form)
+    # when they let its holders see who reported
+    data["sees_reporter"] = "on"
+    res = client.post(url, data)
+    # then
+    assert res.status_code == 302, res.context["adminform"].form.errors if res.context else res
+    entry = AuditEntry.objects.get(action="cases.actiongrant_change", target_id=str(grant.pk))
+    assert entry.actor == security and entry.changes == {"sees_reporter": [False, True]}
+    # and a system administrator may not even open it
+    system = Client()
+    system.force_login(login("SYSTEM"))
+    assert system.get(url).status_code == 403
