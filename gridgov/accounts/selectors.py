@@ -65,14 +65,16 @@ def user_scope_paths(user, *, on: dt.date | None = None) -> list[str] | None:
         return []
     if user_is_platform_wide(user):
         return None
-    if user_is_district_wide(user):
-        from gridgov.territory.models import Node
-
-        return sorted(Node.objects.filter(scheme_id=user_scheme_id(user), parent__isnull=True)
-                      .values_list("path", flat=True))
     cache_key = ("_scope_paths", on)
     cached = getattr(user, "_gridgov_scope_cache", {})
     if cache_key in cached:
+        return cached[cache_key]
+    if user_is_district_wide(user):
+        from gridgov.territory.models import Node
+
+        cached[cache_key] = sorted(Node.objects.filter(scheme_id=user_scheme_id(user), parent__isnull=True)
+                                   .values_list("path", flat=True))
+        user._gridgov_scope_cache = cached
         return cached[cache_key]
     paths = sorted(set(
         Assignment.objects.current(on).filter(person__user=user, role__grants_scope=True, node__valid_to__isnull=True)
