@@ -713,7 +713,7 @@ class Build:
             user = account_services.staff_user_create(username=username, password=password, person=person,
                                                       sees_everything=spec.sees_everything, scheme=self.scheme,
                                                       actor=self.actor)
-            user.user_permissions.add(*permissions(spec.perms))
+            account_services.user_grants_update(user=user, actor=self.actor, user_permissions=permissions(spec.perms))
             created.append(username)
         return created
 
