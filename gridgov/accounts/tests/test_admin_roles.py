@@ -308,3 +308,28 @@ def test_an_action_grant_changed_in_the_admin_is_audited_with_old_and_new_values
     system = Client()
     system.force_login(login("SYSTEM"))
     assert system.get(url).status_code == 403
+
+
+def test_a_roles_revealing_flag_is_the_security_administrators_and_audited(scheme):
+    # given a role that does not reveal, edited by the system administrator, then by the security administrator
+    role = make_role(scheme, key="helper", levels=("grid",))
+    url = reverse("admin:accounts_role_change", args=[role.pk])
+    system, security = Client(), Client()
+    system.force_login(login("SYSTEM"))
+    security_user = login("SECURITY", all_perms=False)
+    security.force_login(security_user)
+    # when the system administrator posts the flag, it is not theirs to set (read-only there)
+    data = form_data(system.get(url).context["adminform"].form)
+    data["reveals_personal_data"] = "on"
+    system.post(url, data)
+    role.refresh_from_db()
+    assert not role.reveals_personal_data
+    # when the security administrator sets it, only it is editable, and it is audited
+    form = security.get(url).context["adminform"].form
+    assert list(form.fields) == ["reveals_personal_data"]
+    res = security.post(url, {"reveals_personal_data": "on"})
+    assert res.status_code == 302
+    role.refresh_from_db()
+    assert role.reveals_personal_data
+    entry = AuditEntry.objects.get(action="accounts.role_grants_change", target_id=str(role.pk))
+    assert entry.actor == security_user and entry.changes == {"reveals_personal_data": [False, True]}
