@@ -105,6 +105,8 @@ AUTHENTICATION_BACKENDS = ["gridgov.accounts.backends.LockoutModelBackend"]
 # an account lock lasts this many minutes.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 30)
+# Keep the security audit log this many days (MLPS level 3: at least 180; less is refused).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 180)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "territory:home"  # the home page sends each user on to their workspace
 SESSION_COOKIE_HTTPONLY = True

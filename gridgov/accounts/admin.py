@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
@@ -16,9 +19,10 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.accounts import services
-from gridgov.accounts.models import Assignment, Department, Person, Role, Team, User
+from gridgov.accounts.admin_roles import admin_role_may_grant
+from gridgov.accounts.models import AdminRole, Assignment, Department, Person, Role, Team, User
 from gridgov.accounts.selectors import assignment_scope, person_scope, user_scope_paths
-from gridgov.core.admin import ServiceAdminMixin, ServiceModelForm
+from gridgov.core.admin import ServiceAdminMixin, ServiceModelForm, service_errors_to_form
 from gridgov.core.api import client_address
 from gridgov.core.audit import audit_record
 from gridgov.territory.models import Node
@@ -26,34 +30,93 @@ from gridgov.territory.selectors import node_scope
 
 
 # --------------------------------------------------------------------------- users
+class UserGrantsForm(DjangoUserChangeForm):
+    """The change form of a login: a change of powers goes through `services.user_grants_check` (the
+    security administrator only, never on oneself), whatever the form lets through."""
+
+    actor = None  # the request's user, set by UserAdmin.get_form
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None or self.errors:
+            return data
+        before = services.user_grants_snapshot(self.instance)
+        after = dict(before)
+        for flag in services.GRANT_FLAGS:
+            name = flag.removesuffix("_id")
+            if name in self.cleaned_data:
+                value = self.cleaned_data[name]
+                after[flag] = value.pk if flag == "scheme_id" and value is not None else value
+        if "groups" in self.cleaned_data:
+            after["groups"] = sorted(g.name for g in self.cleaned_data["groups"])
+        if "user_permissions" in self.cleaned_data:
+            after["user_permissions"] = sorted(f"{p.content_type.app_label}.{p.codename}"
+                                               for p in self.cleaned_data["user_permissions"])
+        try:
+            services.user_grants_check(actor=self.actor, user=self.instance, before=before, after=after)
+        except ValidationError as exc:
+            service_errors_to_form(self, exc)
+        return data
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = UserGrantsForm
     fieldsets = [
         *DjangoUserAdmin.fieldsets,
-        (_("Territory and lock-out"), {"fields": ["sees_everything", "failed_login_count", "locked_until"]}),
+        (_("Territory and lock-out"), {"fields": ["sees_everything", "scheme", "failed_login_count", "locked_until"]}),
+        (_("Administrator role and platform"), {"fields": ["admin_role", "platform_wide"]}),
     ]
-    list_display = ["username", "person_name", "is_staff", "is_superuser", "sees_everything", "is_active",
-                    "locked_until", "last_login"]
-    list_filter = ["is_staff", "is_superuser", "is_active", "sees_everything"]
+    list_display = ["username", "person_name", "is_staff", "is_superuser", "sees_everything", "scheme", "admin_role",
+                    "is_active", "locked_until", "last_login"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "sees_everything", "admin_role", "platform_wide"]
     search_fields = ["username", "person__name"]
-    list_select_related = ["person"]
+    list_select_related = ["person", "scheme"]
     actions = ["unlock", "reset_two_factor"]
 
-    # only superusers grant powers: a staff user editing logins cannot raise anyone's (or their own) rights
-    ESCALATING = ["is_superuser", "is_staff", "groups", "user_permissions", "sees_everything"]
+    # only the security administrator grants powers, never their own (三员分立, accounts.admin_roles)
+    ESCALATING = ["is_superuser", "is_staff", "groups", "user_permissions", "sees_everything", "scheme",
+                  "admin_role", "platform_wide"]
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
-        if user_scope_paths(request.user) is None:
+        if user_scope_paths(request.user) is None or request.user.admin_role == "SECURITY":
             return qs
         people = person_scope(Person.objects.all(), request.user)
         return qs.filter(Q(pk=request.user.pk) | Q(person__in=people))
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = request.user
+        return form
+
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
-        if not request.user.is_superuser:
+        user = request.user
+        if not user.is_superuser and (not admin_role_may_grant(user) or (obj is not None and obj.pk == user.pk)):
             readonly += self.ESCALATING
+        elif not user.is_superuser:
+            readonly.append("is_superuser")  # superusers are made at installation only
         return readonly
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # logins are deactivated, never deleted: audit and history rows point at them
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        request._grants_before = services.user_grants_snapshot(obj) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        before = getattr(request, "_grants_before", None)
+        if before is not None:
+            services.user_grants_audit(user=form.instance, before=before, actor=request.user,
+                                       address=client_address(request))
 
     @admin.display(description=_("person in charge"), ordering="person__name")
     def person_name(self, obj):
@@ -81,6 +144,42 @@ class UserAdmin(DjangoUserAdmin):
         self.message_user(request, ngettext("%(n)d account sets up two-factor login again at its next login.",
                                             "%(n)d accounts set up two-factor login again at their next login.", count)
                           % {"n": count}, messages.SUCCESS)
+
+
+# --------------------------------------------------------------------------- groups
+def _group_snapshot(group) -> dict:
+    return {"name": group.name, "permissions": sorted(f"{a}.{c}" for a, c in Group.objects.get(pk=group.pk)
+                                                      .permissions.values_list("content_type__app_label", "codename"))}
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    """Groups carry permissions: only the security administrator edits them (admin_roles), each change
+    audited with old and new values."""
+
+    def save_model(self, request, obj, form, change):
+        request._group_before = _group_snapshot(obj) if change else {"name": None, "permissions": []}
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        changes = services.grants_diff(request._group_before, _group_snapshot(form.instance))
+        if changes:
+            audit_record(actor=request.user, action="auth.group_change", target=form.instance, changes=changes,
+                         address=client_address(request))
+
+    def delete_model(self, request, obj):
+        before = _group_snapshot(obj)
+        super().delete_model(request, obj)
+        audit_record(actor=request.user, action="auth.group_delete", changes={"group": [before, None]},
+                     summary=before["name"], address=client_address(request))
+
+    def delete_queryset(self, request, queryset):
+        for group in queryset:
+            self.delete_model(request, group)
 
 
 # --------------------------------------------------------------------------- roles
@@ -111,6 +210,22 @@ class RoleAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("levels")
+
+    def get_readonly_fields(self, request, obj=None):
+        # letting holders reveal personal data is a grant: the security administrator's, and only that
+        readonly = list(super().get_readonly_fields(request, obj))
+        if request.user.admin_role == AdminRole.SECURITY:
+            return [f for f in self.form.Meta.fields if f != "reveals_personal_data"]
+        return readonly if admin_role_may_grant(request.user) else [*readonly, "reveals_personal_data"]
+
+    def save_model(self, request, obj, form, change):
+        old = Role.objects.filter(pk=obj.pk).values("grants_scope", "reveals_personal_data").first() or {}
+        super().save_model(request, obj, form, change)
+        changes = {f: [old.get(f), getattr(obj, f)] for f in ("grants_scope", "reveals_personal_data")
+                   if old.get(f) != getattr(obj, f)}
+        if changes:
+            audit_record(actor=request.user, action="accounts.role_grants_change", target=obj, changes=changes,
+                         address=client_address(request))
 
     @admin.display(description=_("levels"))
     def level_names(self, obj):
@@ -276,7 +391,15 @@ class AssignmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
     date_hierarchy = "start_date"
 
     def get_queryset(self, request):
+        if request.user.admin_role == AdminRole.SECURITY:
+            # the security administrator's part of this page: the assignments that let holders reveal
+            qs = super().get_queryset(request).filter(role__reveals_personal_data=True)
+            return qs.filter(node__scheme_id=request.user.scheme_id) if request.user.scheme_id else qs
         return assignment_scope(super().get_queryset(request), request.user)
+
+    def get_autocomplete_fields(self, request):
+        # the security administrator has no territory pages to search: plain choices instead
+        return [] if request.user.admin_role == AdminRole.SECURITY else super().get_autocomplete_fields(request)
 
     def has_delete_permission(self, request, obj=None):
         # assignments are ended, never deleted: they are the record of who was in charge when
@@ -313,6 +436,9 @@ class AssignmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "role":
             kwargs["queryset"] = Role.objects.select_related("scheme").order_by("scheme__key", "order", "key")
+        elif db_field.name == "node" and request.user.admin_role == AdminRole.SECURITY:
+            nodes = Node.objects.current()
+            kwargs["queryset"] = nodes.filter(scheme_id=request.user.scheme_id) if request.user.scheme_id else nodes
         elif db_field.name == "node":
             # what the autocomplete offers is scoped by NodeAdmin; what is accepted must be too
             kwargs["queryset"] = node_scope(Node.objects.current(), request.user)

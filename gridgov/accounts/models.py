@@ -18,23 +18,49 @@ from gridgov.core.i18n import localized
 from gridgov.core.names import validate_name
 
 
+class AdminRole(models.TextChoices):
+    """The three administrators of MLPS level 3 (三员分立). One field, so one account holds at most one of
+    them; what each may do is decided by `accounts.admin_roles.admin_role_allows` alone."""
+
+    SYSTEM = "SYSTEM", _("System administrator")
+    SECURITY = "SECURITY", _("Security administrator")
+    AUDIT = "AUDIT", _("Audit administrator")
+
+
 class User(AbstractUser):
     """A login. Lock-out state lives here; personal details of people in charge live on `Person`.
 
     `password_changed_at` is set whenever a password is set: API tokens issued before it are refused and the
-    password policy's expiry counts from it."""
+    password policy's expiry counts from it.
+    Logins are deactivated, never deleted (`accounts.services.user_deactivate`): audit and history rows
+    keep pointing at them."""
 
     failed_login_count = models.PositiveSmallIntegerField(_("failed logins in a row"), default=0)
     locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
     password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
     sees_everything = models.BooleanField(
         _("sees the whole territory"), default=False,
-        help_text=_("District-wide staff (command centre, grid office) see every node without assignments"),
+        help_text=_("District-wide staff (command centre, grid office) see every node of their scheme without "
+                    "assignments"),
     )
+    scheme = models.ForeignKey(
+        "territory.LevelScheme", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("scheme"),
+        help_text=_("The deployment this login works in; a district-wide login sees this scheme only"))
+    platform_wide = models.BooleanField(
+        _("platform role (every scheme)"), default=False,
+        help_text=_("Sees every deployment in this database. Only for platform operators; granted and "
+                    "revoked in the audit log"))
+    admin_role = models.CharField(_("administrator role"), max_length=10, choices=AdminRole.choices, blank=True,
+                                  default="",
+                                  help_text=_("System, security or audit administrator (at most one)"))
 
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        constraints = [
+            models.CheckConstraint(condition=Q(admin_role__in=["", *AdminRole.values]), name="user_admin_role_known"),
+        ]
 
     def __str__(self) -> str:
         return self.username
@@ -44,6 +70,23 @@ class User(AbstractUser):
         from django.utils import timezone
 
         self.password_changed_at = timezone.now()
+
+    def has_perm(self, perm, obj=None):
+        # the administrator role decides first (三员分立); every ModelAdmin's has_*_permission lands here
+        from gridgov.accounts.admin_roles import admin_role_allows
+
+        verdict = admin_role_allows(self, perm)
+        if verdict is not None:
+            return verdict
+        return super().has_perm(perm, obj)
+
+    def has_module_perms(self, app_label):
+        from gridgov.accounts.admin_roles import admin_role_allows_module
+
+        verdict = admin_role_allows_module(self, app_label)
+        if verdict is not None:
+            return verdict
+        return super().has_module_perms(app_label)
 
 
 class PasswordHistory(models.Model):

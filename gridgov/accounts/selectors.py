@@ -1,9 +1,13 @@
 """Reads for people in charge, and the one place where a user's territorial scope is decided.
 
-Scope: a user sees the subtrees of the nodes of their current assignments whose role grants scope;
-superusers and users marked `sees_everything` see all. Every list, API and export goes through the
-`<model>_scope(qs, user)` functions here and in `territory.selectors`; an object outside the scope
-is a 404, never a 403."""
+Scope: a user sees the subtrees of the nodes of their current assignments whose role grants scope.
+A district-wide login (`sees_everything`) sees every cell of ITS scheme (deployment) only: the scheme
+is `User.scheme`, or, when that is empty, the one scheme of the login's current assignments (a login
+whose assignments span schemes, or who has none and no scheme, is district-wide for nothing).
+Every scheme at once only for the platform role (`User.platform_wide`, granted by the security
+administrator and audited) and the installation superuser. `user_is_district_wide` is the one rule;
+every list, API and export goes through the `<model>_scope(qs, user)` functions here and in
+`territory.selectors`; an object outside the scope is a 404, never a 403."""
 
 from __future__ import annotations
 
@@ -14,15 +18,63 @@ from django.db.models import Q, QuerySet
 from gridgov.accounts.models import Assignment, Person
 
 
+def _active(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
+
+
+def user_is_platform_wide(user) -> bool:
+    """Sees every deployment in the database: the explicit platform role, or the installation superuser."""
+    return _active(user) and bool(user.is_superuser or getattr(user, "platform_wide", False))
+
+
+def user_scheme_id(user) -> int | None:
+    """The scheme a login works in: `User.scheme`, else the single scheme of its current assignments."""
+    if not _active(user):
+        return None
+    if getattr(user, "scheme_id", None):
+        return user.scheme_id
+    cached = getattr(user, "_gridgov_scope_cache", {})
+    if "_scheme" not in cached:
+        schemes = set(Assignment.objects.current().filter(person__user=user).values_list("node__scheme_id", flat=True))
+        cached["_scheme"] = schemes.pop() if len(schemes) == 1 else None
+        user._gridgov_scope_cache = cached
+    return cached["_scheme"]
+
+
+def user_is_district_wide(user, scheme=None) -> bool:
+    """THE rule: is `user` district-wide for `scheme` (a LevelScheme, its id, or None = for their own
+    scheme, whichever it is)? Platform-wide users are district-wide everywhere."""
+    if not _active(user):
+        return False
+    if user_is_platform_wide(user):
+        return True
+    if not getattr(user, "sees_everything", False):
+        return False
+    own = user_scheme_id(user)
+    if own is None:
+        return False
+    if scheme is None:
+        return True
+    return own == (scheme if isinstance(scheme, int) else scheme.pk)
+
+
 def user_scope_paths(user, *, on: dt.date | None = None) -> list[str] | None:
-    """The node paths whose subtrees the user may see; None means everything, [] nothing."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+    """The node paths whose subtrees the user may see; None means every scheme (platform-wide only),
+    [] nothing. A district-wide user gets the root paths of their own scheme."""
+    if not _active(user):
         return []
-    if user.is_superuser or getattr(user, "sees_everything", False):
+    if user_is_platform_wide(user):
         return None
     cache_key = ("_scope_paths", on)
     cached = getattr(user, "_gridgov_scope_cache", {})
     if cache_key in cached:
+        return cached[cache_key]
+    if user_is_district_wide(user):
+        from gridgov.territory.models import Node
+
+        cached[cache_key] = sorted(Node.objects.filter(scheme_id=user_scheme_id(user), parent__isnull=True)
+                                   .values_list("path", flat=True))
+        user._gridgov_scope_cache = cached
         return cached[cache_key]
     paths = sorted(set(
         Assignment.objects.current(on).filter(person__user=user, role__grants_scope=True, node__valid_to__isnull=True)

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gridgov.accounts.admin_roles import admin_role_may_configure, admin_role_may_grant
 from gridgov.accounts.models import Assignment, Person, PositionReport, Role, RoleCategory
 from gridgov.core.audit import audit_record
 from gridgov.core.names import name_clean
@@ -64,13 +65,20 @@ def person_create(*, name: str, phone: str = "", organisation: str = "", note: s
 
 @transaction.atomic
 def staff_user_create(*, username: str, password: str, person: Person | None = None, sees_everything: bool = False,
-                      is_staff: bool = True, is_superuser: bool = False, actor=None):
-    """A login for a person in charge (or a district-wide operator with `sees_everything`)."""
+                      is_staff: bool = True, is_superuser: bool = False, scheme: LevelScheme | None = None,
+                      actor=None):
+    """A login for a person in charge (or a district-wide operator with `sees_everything`, who then needs
+    the scheme they work in: district-wide means for that one deployment)."""
     user_model = get_user_model()
     if user_model.objects.filter(username=username).exists():
         raise ValidationError({"username": _("the username %(u)s is taken") % {"u": username}})
+    if sees_everything and scheme is None:
+        raise ValidationError({"scheme": _("a district-wide login needs the scheme it works in")})
+    if (sees_everything or is_superuser) and not admin_role_may_grant(actor):
+        raise ValidationError({"sees_everything": _("only the security administrator grants district-wide "
+                                                    "or superuser rights")})
     user = user_model(username=username, is_staff=is_staff, is_superuser=is_superuser,
-                      sees_everything=sees_everything)
+                      sees_everything=sees_everything, scheme=scheme)
     user.set_password(password)
     user.save()
     if person is not None:
@@ -78,8 +86,117 @@ def staff_user_create(*, username: str, password: str, person: Person | None = N
             raise ValidationError({"person": _("%(p)s already has a login") % {"p": person}})
         person.user = user
         person.save(update_fields=["user"])
-    audit_record(actor=actor, action="accounts.user_create", target=user)
+    audit_record(actor=actor, action="accounts.user_create", target=user,
+                 changes={"grants": [None, user_grants_snapshot(user)]})
     return user
+
+
+# ------------------------------------------------------------------ powers of logins (audited, 三员分立)
+GRANT_FLAGS = ("is_active", "is_staff", "is_superuser", "sees_everything", "platform_wide", "admin_role", "scheme_id")
+
+
+def user_grants_snapshot(user) -> dict:
+    """Everything that gives a login power, as plain values: flags, administrator role, scheme, groups and
+    direct permissions ('app.codename', sorted)."""
+    user = get_user_model().objects.get(pk=user.pk)
+    return {
+        **{flag: getattr(user, flag) for flag in GRANT_FLAGS},
+        "groups": sorted(user.groups.values_list("name", flat=True)),
+        "user_permissions": sorted(f"{a}.{c}" for a, c in user.user_permissions.values_list(
+            "content_type__app_label", "codename")),
+    }
+
+
+def grants_diff(before: dict, after: dict) -> dict:
+    """{key: [old, new]} for every key that changed."""
+    return {key: [before.get(key), after.get(key)] for key in sorted(set(before) | set(after))
+            if before.get(key) != after.get(key)}
+
+
+def user_grants_audit(*, user, before: dict, actor, address: str | None = None) -> dict:
+    """Write one `accounts.user_grants_change` row with old and new values when anything that gives `user`
+    power changed since `before` (a `user_grants_snapshot`); returns the changes ({} = nothing changed)."""
+    changes = grants_diff(before, user_grants_snapshot(user))
+    if changes:
+        audit_record(actor=actor, action="accounts.user_grants_change", target=user, changes=changes,
+                     summary=", ".join(changes), address=address)
+    return changes
+
+
+def user_grants_check(*, actor, user, before: dict, after: dict) -> None:
+    """Refuse a change of powers `actor` may not make (三员分立): only the security administrator (or the
+    installation superuser) grants; nobody raises their own powers or changes their own administrator
+    role; only the superuser makes superusers; a district-wide login needs a scheme."""
+    changes = grants_diff(before, after)
+    if not changes or changes == {"is_active": [True, False]}:
+        return  # switching a login off takes powers away: whoever may edit the login may do it
+    field = next(iter(changes))
+    if not admin_role_may_grant(actor):
+        raise ValidationError({field: _("only the security administrator grants or takes powers")})
+    if actor is not None and actor.pk == user.pk and not actor.is_superuser:
+        raise ValidationError({field: _("nobody changes their own powers; ask another security administrator")})
+    if "is_superuser" in changes and actor is not None and not actor.is_superuser:
+        raise ValidationError({"is_superuser": _("only the installation superuser makes superusers")})
+    if after.get("sees_everything") and not after.get("scheme_id"):
+        raise ValidationError({"scheme": _("a district-wide login needs the scheme it works in")})
+
+
+@transaction.atomic
+def user_grants_update(*, user, actor, address: str | None = None, groups=None, user_permissions=None,
+                       **flags) -> dict:
+    """Change what gives `user` power (flags in GRANT_FLAGS, groups, direct permissions) through the rules of
+    `user_grants_check`, and audit it with old and new values. Returns the changes."""
+    unknown = set(flags) - set(GRANT_FLAGS) - {"scheme"}
+    if unknown:
+        raise ValidationError({sorted(unknown)[0]: _("not a power of a login")})
+    if "scheme" in flags:
+        scheme = flags.pop("scheme")
+        flags["scheme_id"] = scheme.pk if scheme is not None else None
+    user = get_user_model().objects.select_for_update().get(pk=user.pk)
+    before = user_grants_snapshot(user)
+    after = {**before, **flags}
+    if groups is not None:
+        after["groups"] = sorted(g.name for g in groups)
+    if user_permissions is not None:
+        after["user_permissions"] = sorted(f"{p.content_type.app_label}.{p.codename}" for p in user_permissions)
+    user_grants_check(actor=actor, user=user, before=before, after=after)
+    for flag, value in flags.items():
+        setattr(user, flag, value)
+    try:
+        user.full_clean(exclude=["password", "username", "first_name", "last_name", "email"])
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict) from exc
+    user.save()
+    if groups is not None:
+        user.groups.set(groups)
+    if user_permissions is not None:
+        user.user_permissions.set(user_permissions)
+    return user_grants_audit(user=user, before=before, actor=actor, address=address)
+
+
+@transaction.atomic
+def user_deactivate(*, user, actor, reason: str = "", address: str | None = None):
+    """Logins are never deleted (audit and history rows point at them): this switches one off."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("say why the login is switched off")})
+    if not admin_role_may_grant(actor):
+        raise ValidationError({"is_active": _("only the security administrator switches logins off")})
+    user = get_user_model().objects.select_for_update().get(pk=user.pk)
+    if not user.is_active:
+        raise ValidationError({"is_active": _("%(u)s is already inactive") % {"u": user.username}})
+    before = user_grants_snapshot(user)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    user_tokens_revoke(user=user)  # its sessions end by themselves: Django's backend refuses inactive logins
+    audit_record(actor=actor, action="accounts.user_deactivate", target=user, summary=reason,
+                 changes=grants_diff(before, user_grants_snapshot(user)), address=address)
+    return user
+
+
+def user_delete(*, user, actor):
+    """Always refused: a login is deactivated instead (`user_deactivate`)."""
+    raise ValidationError({"user": _("logins are never deleted: %(u)s can be deactivated instead")
+                           % {"u": user.username}})
 
 
 @transaction.atomic
@@ -96,6 +213,12 @@ def assignment_create(*, person: Person, node: Node, role: Role, start_date: dt.
                                % {"e": end_date, "s": start}})
     if role.scheme_id != node.scheme_id:
         raise ValidationError({"role": _("role %(r)s belongs to another scheme than %(n)s") % {"r": role, "n": node}})
+    if role.reveals_personal_data and not admin_role_may_grant(actor):
+        raise ValidationError({"role": _("%(r)s may reveal personal data: only the security administrator assigns it")
+                               % {"r": role.name_zh}})
+    if not role.reveals_personal_data and not admin_role_may_configure(actor):
+        raise ValidationError({"role": _("%(r)s grants nothing: assigning it is the system administrator's work")
+                               % {"r": role.name_zh}})
     allowed = list(role.levels.all())
     if allowed and node.level_id not in {lv.pk for lv in allowed}:
         raise ValidationError({"role": _("a %(r)s cannot be assigned to a %(l)s; allowed levels: %(a)s")

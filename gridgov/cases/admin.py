@@ -17,7 +17,7 @@ from gridgov.cases.models import (
     RoutingRule,
 )
 from gridgov.cases.selectors import case_scope
-from gridgov.core.admin import ReadOnlyAdminMixin
+from gridgov.core.admin import AuditedAdminMixin, ReadOnlyAdminMixin
 
 
 class StageInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -109,6 +109,6 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(ActionGrant)
-class ActionGrantAdmin(admin.ModelAdmin):
+class ActionGrantAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["action", "holder", "role", "role_category", "level", "scheme", "sees_reporter"]
     list_filter = ["action", "holder", "scheme"]

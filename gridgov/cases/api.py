@@ -31,7 +31,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from gridgov.accounts.selectors import user_scope_paths
+from gridgov.accounts.selectors import user_is_district_wide, user_scope_paths
 from gridgov.cases.attachments import attachment_response
 from gridgov.cases.filters import CaseFilter, NotificationFilter
 from gridgov.cases.grants import sees_reporter, sees_tracking_code
@@ -298,8 +298,7 @@ class RoutingRulePermission(permissions.BasePermission):
             return False
         if request.method in permissions.SAFE_METHODS:
             return True
-        return bool(user.is_superuser or getattr(user, "sees_everything", False)
-                    or user.has_perm("cases.change_routingrule"))
+        return bool(user_is_district_wide(user) or user.has_perm("cases.change_routingrule"))
 
 
 @extend_schema_view(

@@ -84,7 +84,7 @@ def demo_cases(*, scheme, count: int = 40, seed: int = 7, now: dt.datetime | Non
     rng = random.Random(f"{scheme.key}:{seed}")
     now = now or timezone.now()
     report = DemoReport()
-    centre = get_user_model().objects.filter(sees_everything=True, is_active=True).order_by("pk").first()
+    centre = get_user_model().objects.filter(sees_everything=True, scheme=scheme, is_active=True).order_by("pk").first()
     workers = _workers(scheme)
     catalogue = policy_catalogue(policy_for(scheme))
     matters = list(Matter.objects.filter(catalogue=catalogue, active=True).order_by("code")) if catalogue else []

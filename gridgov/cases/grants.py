@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import Assignment
+from gridgov.accounts.selectors import user_is_district_wide
 from gridgov.cases.models import ActionGrant, AssigneeKind, Case, CaseEvent, ReportIn
 from gridgov.cases.policy import policy_for
 from gridgov.cases.selectors import case_rounds, round_handler_ids
@@ -85,7 +86,7 @@ class Standing:
         if not self.active:
             return False
         if holder == "CENTRE":
-            return bool(user.is_superuser or getattr(user, "sees_everything", False))
+            return user_is_district_wide(user, case.scheme_id)
         if holder == "OWNER":
             return case.owner_id == user.pk
         if holder == "FINDER":

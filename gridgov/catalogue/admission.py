@@ -24,7 +24,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import Assignment, Department, Team
-from gridgov.accounts.selectors import user_scope_paths
+from gridgov.accounts.selectors import user_is_district_wide, user_scheme_id, user_scope_paths
 from gridgov.catalogue.models import (
     AdmissionRequest,
     AdmissionState,
@@ -56,7 +56,7 @@ def _authenticated(user) -> bool:
 
 
 def _central(user) -> bool:
-    return _authenticated(user) and (user.is_superuser or getattr(user, "sees_everything", False))
+    return _authenticated(user) and user_is_district_wide(user)
 
 
 def admission_may_decide(user) -> bool:
@@ -305,7 +305,8 @@ def duty_list_entries_current(*, duty_list: DutyList) -> QuerySet[DutyListEntry]
 
 
 def admission_request_scope(qs: QuerySet[AdmissionRequest], user) -> QuerySet[AdmissionRequest]:
-    """Requests the user may see: all for superusers and district-wide staff; else those they applied
+    """Requests the user may see: all for platform-wide users, those of their scheme for district-wide
+    staff; else those they applied
     for, those of their teams' departments, and those on lists of schemes where they hold a current
     assignment."""
     paths = user_scope_paths(user)
@@ -315,4 +316,6 @@ def admission_request_scope(qs: QuerySet[AdmissionRequest], user) -> QuerySet[Ad
         return qs.none()
     schemes = Assignment.objects.current().filter(person__user=user).values("node__scheme_id")
     departments = Team.objects.filter(members=user).values("department_id")
-    return qs.filter(Q(applied_by=user) | Q(duty_list__scheme_id__in=schemes) | Q(department_id__in=departments))
+    own = Q(duty_list__scheme_id=user_scheme_id(user)) if user_is_district_wide(user) else Q(pk__in=[])
+    return qs.filter(Q(applied_by=user) | Q(duty_list__scheme_id__in=schemes) | Q(department_id__in=departments)
+                     | own)

@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from gridgov.accounts.models import Assignment, Team
-from gridgov.accounts.selectors import assignment_scope, user_scope_paths
+from gridgov.accounts.selectors import assignment_scope, user_is_district_wide, user_scheme_id, user_scope_paths
 from gridgov.core import import_log
 from gridgov.core.workspaces import UserWorkspaces
 from gridgov.territory.models import Level, LevelScheme, Node
@@ -82,12 +82,15 @@ def errors_to_form(form, exc: ValidationError, fields: dict[str, str] | None = N
 
 
 def visible_schemes(user) -> QuerySet[LevelScheme]:
-    """The level schemes the user works in: all for district-wide staff, else those of their current
+    """The level schemes the user works in: all for platform-wide users, their own for district-wide staff,
+    and those of their current
     assignments and of their teams' departments."""
     if user_scope_paths(user) is None:
         return LevelScheme.objects.all()
     ids = set(Assignment.objects.current().filter(person__user=user).values_list("node__scheme_id", flat=True))
     ids |= set(Team.objects.filter(members=user).values_list("department__scheme_id", flat=True))
+    if user_is_district_wide(user):
+        ids.add(user_scheme_id(user))
     return LevelScheme.objects.filter(pk__in=ids)
 
 

@@ -13,6 +13,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.accounts.models import Assignment, RoleCategory
+from gridgov.accounts.selectors import user_is_district_wide
 
 # Role categories whose holders watch and run a territory (grid offices, leaders, party secretaries).
 CENTRE_CATEGORIES = {RoleCategory.OFFICE, RoleCategory.LEADER, RoleCategory.PARTY}
@@ -60,7 +61,7 @@ class UserWorkspaces:
 
     @property
     def district_wide(self) -> bool:
-        return self._active and bool(self.user.is_superuser or getattr(self.user, "sees_everything", False))
+        return self._active and user_is_district_wide(self.user)
 
     @cached_property
     def in_team(self) -> bool:

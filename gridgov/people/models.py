@@ -60,9 +60,9 @@ class BaseRecord(models.Model):
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                    related_name="+", verbose_name=_("created by"))
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                    related_name="+", verbose_name=_("updated by"))
 
     class Meta:
@@ -386,7 +386,7 @@ class RecordHistory(models.Model):
     version = models.PositiveIntegerField(_("version"))
     action = models.CharField(_("action"), max_length=10, choices=HistoryAction.choices)
     at = models.DateTimeField(_("at"), db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                               related_name="+", verbose_name=_("by"))
     source = models.CharField(_("source"), max_length=60, blank=True,
                               help_text=_("Where the change came from: a form, the API, import job #n"))

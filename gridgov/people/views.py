@@ -566,7 +566,7 @@ def reveal(request, record_type: str, pk: int):
         try:
             values = personal_data_reveal(user=request.user, record=record, fields=form.cleaned_data["which"],
                                           purpose=form.cleaned_data["purpose"],
-                                          remote_addr=request.META.get("REMOTE_ADDR"))
+                                          remote_addr=client_address(request))
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error({"fields": "which"}.get(field, field) if field in ("purpose", "fields") else None, errors)

@@ -23,6 +23,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gridgov.accounts.selectors import user_is_district_wide
 from gridgov.core.filters import IdFilter
 from gridgov.core.parsers import JSONParser
 from gridgov.territory import locate as locating
@@ -228,9 +229,9 @@ class NodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         data.is_valid(raise_exception=True)
         v = data.validated_data
         parent = _scoped_node(request.user, v["parent"]) if v.get("parent") else None
-        if parent is None and not (request.user.is_superuser or request.user.sees_everything):
-            raise ValidationError({"parent": _("only district-wide staff can create top-level nodes")})
         scheme = parent.scheme if parent else LevelScheme.objects.filter(key=v.get("scheme", "")).first()
+        if parent is None and not user_is_district_wide(request.user, scheme):
+            raise ValidationError({"parent": _("only district-wide staff can create top-level nodes")})
         if scheme is None:
             raise ValidationError({"scheme": _("unknown scheme %(s)r") % {"s": v.get("scheme")}})
         if not v.get("level"):
@@ -557,7 +558,7 @@ class GridMapExportView(APIView):
                 root_node = _scoped_node(request.user, int(root))
             except ValueError as exc:
                 raise ValidationError({"root": _("root must be a node id")}) from exc
-        elif not (request.user.is_superuser or request.user.sees_everything):
+        elif not user_is_district_wide(request.user, scheme):
             raise ValidationError({"root": _("choose a root node in your territory")})
         on = _parse_date(request.query_params.get("as_of"), "as_of")
         levels = [services.level_resolve(scheme=scheme, value=key) for key in request.query_params.getlist("level")]

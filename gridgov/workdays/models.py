@@ -21,7 +21,7 @@ class CalendarDay(models.Model):
     is_workday = models.BooleanField(_("working day"))
     name = models.CharField(_("name"), max_length=60, blank=True, help_text=_("e.g. 春节, 国庆节, 调休上班"))
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                    related_name="+", verbose_name=_("updated by"))
 
     class Meta:

@@ -86,7 +86,7 @@ def make_loop(scheme, tree, *, rules: bool = True) -> Loop:
     worker_role = account_services.role_create(scheme=scheme, key=f"worker{n}", name_zh="网格员",
                                                category=RoleCategory.GRID_WORKER, levels=("grid",))
     centre = account_services.staff_user_create(username=f"centre{n}", password="Grid-demo-2026!",
-                                                sees_everything=True)
+                                                sees_everything=True, scheme=scheme)
     office = make_staff(tree["street"], role=office_role)
     leader = make_staff(tree["community"], role=leader_role)
     worker = make_staff(tree["g1"], role=worker_role)

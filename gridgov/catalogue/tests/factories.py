@@ -45,8 +45,12 @@ def make_catalogue(key: str = "default") -> Catalogue:
 
 
 def make_user(*, perms=(), sees_everything: bool = False, username: str | None = None):
+    from gridgov.territory.models import LevelScheme
+
+    # a district-wide login is district-wide for its own scheme (here: the test's one scheme)
+    scheme = LevelScheme.objects.order_by("pk").first() if sees_everything else None
     user = get_user_model().objects.create_user(username=username or f"user{next(_n)}", password="Grid-demo-2026!",
-                                                sees_everything=sees_everything, is_staff=True)
+                                                sees_everything=sees_everything, scheme=scheme, is_staff=True)
     for perm in perms:
         app, codename = perm.split(".")
         user.user_permissions.add(Permission.objects.get(content_type__app_label=app, codename=codename))

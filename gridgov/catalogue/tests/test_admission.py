@@ -303,10 +303,14 @@ def test_request_scope(tree, grid_list, office):
     make_department(elsewhere.scheme, members=[member])
     theirs.department = elsewhere.scheme.departments.get()
     theirs.save()
-    everything = make_user(sees_everything=True)
+    everything = make_user(sees_everything=True)  # district-wide for the tree's scheme only
+    platform = make_user()
+    platform.platform_wide = True
+    platform.save()
     qs = AdmissionRequest.objects.all()
     # then
-    assert set(admission_request_scope(qs, everything)) == {mine, theirs}
+    assert set(admission_request_scope(qs, everything)) == {mine}
+    assert set(admission_request_scope(qs, platform)) == {mine, theirs}
     assert set(admission_request_scope(qs, office)) == {mine, theirs}  # applied for both
     assert set(admission_request_scope(qs, in_scheme)) == {mine}
     assert set(admission_request_scope(qs, member)) == {theirs}

@@ -103,8 +103,13 @@ def test_centre_offers_a_scheme_select_when_the_user_sees_several(client, loop, 
     # given a second deployment's tree
     other = make_scheme()
     other_tree = make_tree(other, origin=(117.0, 40.0))
+    # a district-wide login sees its own deployment only: nothing to choose
     client.force_login(loop.centre)
-    # when the district-wide user opens the centre, then asks for the other scheme
+    assert "scheme" not in client.get(reverse("centre:index")).context["form"].fields
+    # when a login with the platform role opens the centre, then asks for the other scheme
+    platform = type(loop.centre).objects.create_user("platform", password="Grid-demo-2026!", is_staff=True,
+                                                     platform_wide=True)
+    client.force_login(platform)
     first = client.get(reverse("centre:index"))
     second = client.get(reverse("centre:index"), {"scheme": other.key})
     switched = client.get(reverse("centre:index"), {"scheme": other.key, "cell": tree["g1"].pk})

@@ -771,8 +771,9 @@ class Build:
             user_model = get_user_model()
             validate_password(password, user_model(username=username))
             user = account_services.staff_user_create(username=username, password=password, person=person,
-                                                      sees_everything=spec.sees_everything, actor=self.actor)
-            user.user_permissions.add(*permissions(spec.perms))
+                                                      sees_everything=spec.sees_everything, scheme=self.scheme,
+                                                      actor=self.actor)
+            account_services.user_grants_update(user=user, actor=self.actor, user_permissions=permissions(spec.perms))
             created.append(username)
             passwords[username] = password
         demo_passwords_keep(passwords)
