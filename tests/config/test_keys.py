@@ -19,7 +19,9 @@ from config.keys import installation_secret, key_file, new_data_key, new_secret_
 SETTINGS_PRINT = ("import django; from django.conf import settings; django.setup(); "
                   "print(settings.SECRET_KEY); print(settings.PERSONAL_DATA_KEY); print(settings.DEBUG)")
 SECRET_NAMES = ("SECRET_KEY", "SECRET_KEY_FILE", "GRIDGOV_DATA_KEY", "GRIDGOV_DATA_KEY_FILE", "DEBUG",
-                "DATABASE_URL", "GRIDGOV_KEYS_DIR")
+                "DATABASE_URL", "GRIDGOV_KEYS_DIR",
+                # set by the browser tests' conftest for Playwright in the same test process; no deployment has it
+                "DJANGO_ALLOW_ASYNC_UNSAFE")
 
 
 def _clean_env(**extra: str) -> dict[str, str]:

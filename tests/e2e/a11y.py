@@ -59,8 +59,9 @@ def low_contrast(page) -> list[str]:
 
 def assert_accessible(page) -> None:
     """Labels on every field and enough contrast for every text of the page as it is now."""
-    assert unlabelled_fields(page) == []
-    assert low_contrast(page) == []
+    unlabelled, faint = unlabelled_fields(page), low_contrast(page)
+    assert unlabelled == [], unlabelled
+    assert faint == [], faint
 
 
 def no_horizontal_scroll(page) -> bool:

@@ -21,7 +21,7 @@ from gridgov.cases.tests.factories import make_loop
 from gridgov.dashboard.tests.scenario import WEEK, build_week
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.a11y import assert_accessible, no_horizontal_scroll
-from tests.e2e.pages import second_factor
+from tests.e2e.pages import enrolled_device, second_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -54,11 +54,12 @@ def district(transactional_db):
 
 
 def login(page, live_server, user):
+    device = enrolled_device(user)  # before the password step: asked for a code, not an enrolment
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", user.username)
     page.fill("#id_password", PASSWORD)
     page.press("#id_password", "Enter")
-    second_factor(page, user)
+    second_factor(page, device)
     page.wait_for_url(re.compile(r".*/(centre|m|inbox|cases|manage|people)/.*"))
     page.wait_for_load_state("networkidle")  # the home page's own requests done before moving on
 

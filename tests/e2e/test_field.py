@@ -17,7 +17,7 @@ from gridgov.cases.watch import sla_watch
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.a11y import assert_accessible, no_horizontal_scroll
 from tests.e2e.conftest import ConsoleLog
-from tests.e2e.pages import second_factor
+from tests.e2e.pages import enrolled_device, second_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -52,11 +52,12 @@ def phone(browser, live_server, loop):
     context.grant_permissions(["geolocation"], origin=live_server.url)
     page = context.new_page()
     log = ConsoleLog(page)
+    device = enrolled_device(loop.worker)  # before the password step: asked for a code, not an enrolment
     page.goto(f"{live_server.url}/login/?next=/m/")
     page.fill("#id_username", loop.worker.username)
     page.fill("#id_password", PASSWORD)
     page.click("main button[type=submit]")
-    second_factor(page, loop.worker)
+    second_factor(page, device)
     page.wait_for_url(f"{live_server.url}/m/")
     yield page, log
     context.close()

@@ -17,7 +17,7 @@ from gridgov.cases.models import Case, CaseState
 from gridgov.cases.tests.factories import make_loop, png
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.a11y import assert_accessible, low_contrast, no_horizontal_scroll, unlabelled_fields
-from tests.e2e.pages import SCREENSHOTS, STAFF_PASSWORD, log_in, second_factor
+from tests.e2e.pages import SCREENSHOTS, STAFF_PASSWORD, enrolled_device, log_in, second_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -150,6 +150,7 @@ def test_log_in_and_act_with_the_keyboard_only(live_server, loop, new_page):
     case = case_report(actor=loop.office, channel="HOTLINE", matter="02001", node=loop.tree["g1"],
                        description="占道经营").case
     page, log = new_page(width=1280, height=900)
+    device = enrolled_device(loop.centre)  # before the password step: asked for a code, not an enrolment
     page.goto(f"{live_server.url}/login/?next={reverse('cases:detail', args=[case.number])}")
     # when the username field has the focus, and the rest is typed, tabbed and entered
     assert page.evaluate("document.activeElement.id") == "id_username"
@@ -157,7 +158,7 @@ def test_log_in_and_act_with_the_keyboard_only(live_server, loop, new_page):
     page.keyboard.press("Tab")
     page.keyboard.type(STAFF_PASSWORD)
     page.keyboard.press("Enter")
-    second_factor(page, loop.centre)  # the code field has the focus; typed and entered
+    second_factor(page, device)  # the code field has the focus; typed and entered
     page.wait_for_selector(".case-buttons [data-action=register]")
     # then the skip link is the first stop and leads to the content
     page.keyboard.press("Tab")

@@ -362,13 +362,16 @@ class PeopleMaker:
                 return number
 
 
-DEMO_CHARS = "abcdefghjkmnpqrstuvwxyz23456789"
+DEMO_CHARS = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
 def demo_password_new() -> str:
-    """A fresh random demo password (three groups of four unambiguous characters, ~59 bits)."""
-    chars = [secrets.choice(DEMO_CHARS) for _ in range(12)]
-    return "-".join("".join(chars[i:i + 4]) for i in range(0, 12, 4))
+    """A fresh random demo password: three groups of four unambiguous characters (~69 bits) holding a lower
+    case letter, an upper case letter and a digit, so it meets every password preset (MLPS: 3 of 4 classes)."""
+    while True:
+        chars = [secrets.choice(DEMO_CHARS) for _ in range(12)]
+        if any(c.islower() for c in chars) and any(c.isupper() for c in chars) and any(c.isdigit() for c in chars):
+            return "-".join("".join(chars[i:i + 4]) for i in range(0, 12, 4))
 
 
 def _demo_file() -> Path:
