@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gridgov.accounts.selectors import user_scope_paths
 from gridgov.core.admin import ReadOnlyAdminMixin, ServiceAdminMixin, ServiceModelForm
-from gridgov.people import services
+from gridgov.people import access, services
 from gridgov.people.access import PERSONAL_FIELDS, masked_value
 from gridgov.people.models import (
     AccessLog,
@@ -164,6 +164,8 @@ class BaseRecordAdmin(ScopedForeignKeysMixin, ServiceAdminMixin, admin.ModelAdmi
     add_fields: list = []
     change_fields: list = []
     readonly_on_change: list = []
+    # what the ID number encodes beyond its mask (the birth date): shown only where the user may reveal
+    derived_fields: list = []
 
     def get_queryset(self, request):
         return SCOPES[self.model._meta.model_name](super().get_queryset(request), request.user)
@@ -183,7 +185,8 @@ class BaseRecordAdmin(ScopedForeignKeysMixin, ServiceAdminMixin, admin.ModelAdmi
         sets = []
         if personal:
             sets.append((_("Personal data (masked)"), {"fields": personal}))
-        sets.append((None, {"fields": [*self.readonly_on_change, *self.change_fields, "expected_version"]}))
+        sets.append((None, {"fields": [*self._readonly_on_change(request, obj), *self.change_fields,
+                                       "expected_version"]}))
         sets.append((_("State"), {"fields": [*STATE_FIELDS, "version"]}))
         if not self.has_change_permission(request, obj):
             # view only: the admin shows every field read-only, and a read-only field must be something to
@@ -200,11 +203,18 @@ class BaseRecordAdmin(ScopedForeignKeysMixin, ServiceAdminMixin, admin.ModelAdmi
             return hasattr(self, name) or hasattr(self.model, name)
         return True
 
+    def _readonly_on_change(self, request, obj) -> list:
+        """The read-only facts of a stored record, less what the ID number encodes beyond its mask where the
+        user may not reveal (a birth date next to the mask would give the whole number away)."""
+        if access.derived_visible(request.user, obj):
+            return list(self.readonly_on_change)
+        return [f for f in self.readonly_on_change if f not in self.derived_fields]
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
         personal = [f"masked_{f}" for f in PERSONAL_FIELDS.get(self.model._meta.model_name, ())]
-        readonly = [*personal, *self.readonly_on_change, "version"]
+        readonly = [*personal, *self._readonly_on_change(request, obj), "version"]
         if not self.has_change_permission(request, obj):
             readonly += [*self.change_fields, *STATE_FIELDS]
         return readonly
@@ -406,6 +416,7 @@ class ResidentAdmin(BaseRecordAdmin):
                   "registered_here", "living_here", "new_registered_address", "new_actual_address", "moved_in_date",
                   "lon", "lat", "attributes"]
     readonly_on_change = ["scheme", "gender", "birth_date"]
+    derived_fields = ["birth_date"]
     change_fields = ["new_name", "new_id_number", "new_phone", "new_registered_address", "new_actual_address",
                      "node", "household", "relation", "house", "registered_here", "living_here", "moved_in_date",
                      "lon", "lat", "attributes"]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.formats import date_format
 
-from gridgov.accounts.tests.factories import make_staff
+from gridgov.accounts.tests.factories import make_role, make_staff
 from gridgov.people import services
 from gridgov.people.tests.factories import credit_code, make_household, make_resident
 
@@ -52,3 +53,28 @@ def test_a_view_only_post_is_refused_not_written(tree, records):
     assert res.status_code == 403
     resident.refresh_from_db()
     assert resident.version == records["resident"].version
+
+
+def test_the_birth_date_shows_on_the_change_page_only_where_the_user_may_reveal(scheme, tree, records):
+    # given a resident (masked ID number on the page) and two staff of g1 who may view residents: one
+    # in a role that reveals personal data, one not
+    resident = records["resident"]
+    born = date_format(resident.birth_date)  # as the admin shows a read-only date
+    role = make_role(scheme, key="reveal_staff", levels=("grid",))
+    role.reveals_personal_data = True
+    role.save()
+    revealer = make_staff(tree["g1"], role=role, perms=("people.view_resident",))
+    viewer = make_staff(tree["g1"], perms=("people.view_resident",))
+    url = reverse("admin:people_resident_change", args=[resident.pk])
+
+    def page(user) -> str:
+        client = Client(raise_request_exception=False)
+        client.force_login(user)
+        res = client.get(url)
+        assert res.status_code == 200
+        return res.content.decode()
+
+    # when / then: the birth date beside the mask would give the whole ID number away, so only the
+    # revealer is shown it
+    assert born in page(revealer)
+    assert born not in page(viewer) and "birth date" not in page(viewer).lower()

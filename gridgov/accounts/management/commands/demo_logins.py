@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from gridgov.accounts.security import must_use_two_factors
+from gridgov.accounts.selectors import user_is_district_wide
 from gridgov.territory.profiles import PROFILES, profile_demo_logins, profile_scheme
 
 
@@ -42,8 +44,11 @@ class Command(BaseCommand):
                     shown = state.password
                 self.stdout.write(f"  {spec.username:<20} {shown}")
                 self.stdout.write(f"      {spec.what_zh} · {spec.what_en}")
-                if state.user is not None and (state.user.sees_everything or state.user.is_superuser):
-                    self.stdout.write("      sees: the whole territory (every cell, every scheme)")
+                if state.user is not None and must_use_two_factors(state.user):
+                    self.stdout.write("      two factors: sets up an authenticator app (TOTP) at the first login, "
+                                      "then types its code after the password")
+                if state.user is not None and user_is_district_wide(state.user, profile_scheme(profile).pk):
+                    self.stdout.write(f"      sees: the whole territory of {profile.key} (every cell of this scheme)")
                     continue
                 by_role: dict = {}
                 for role, node in state.scopes:
