@@ -146,10 +146,12 @@ def test_report_without_javascript_falls_back_to_plain_fields(browser, live_serv
     # given a phone browser with JavaScript off
     context = browser.new_context(locale="en-US", viewport=PHONE, java_script_enabled=False)
     page = context.new_page()
+    device = enrolled_device(loop.worker)  # before the password step: asked for a code, not an enrolment
     page.goto(f"{live_server.url}/login/?next=/m/report/")
     page.fill("#id_username", loop.worker.username)
     page.fill("#id_password", PASSWORD)
     page.click("main button[type=submit]")
+    second_factor(page, device)  # the code page works without JavaScript too
     page.wait_for_url("**/m/report/")
     # then the matter is a select grouped by category, and the place a select of my cells
     assert page.locator("#matter").is_visible() and page.locator("#matter optgroup").count() == 3

@@ -18,7 +18,7 @@ from gridgov.cases.services import case_report, case_transition
 from gridgov.cases.tests.factories import make_loop, point_in
 from gridgov.territory import services
 from gridgov.territory.tests.factories import make_scheme, make_tree, square
-from tests.e2e.pages import log_in
+from tests.e2e.pages import enrolled_device, log_in, second_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -114,10 +114,12 @@ def test_a_renamed_cell_is_text_on_the_case_page_and_the_admin_map(live_server, 
     # the admin's map of the grid, in a superuser's session
     page.goto(f"{live_server.url}/admin/login/?next=/admin/")
     page.context.clear_cookies()
+    device = enrolled_device(get_user_model().objects.get(username="root"))  # before the password step
     page.goto(f"{live_server.url}/admin/login/?next=/admin/")
     page.fill("#id_username", "root")
     page.fill("#id_password", ROOT_PASSWORD)
-    page.click("input[type=submit]")
+    page.click("main button[type=submit]")  # the admin logs in through the site's login flow
+    second_factor(page, device)
     page.wait_for_url(f"{live_server.url}/admin/")
     page.goto(live_server.url + reverse("admin:territory_node_change", args=[loop.tree["g1"].pk]))
     page.locator("#node-map .leaflet-overlay-pane svg path").first.wait_for()

@@ -14,7 +14,7 @@ from gridgov.accounts.models import RoleCategory
 from gridgov.territory import services
 from gridgov.territory.tests.factories import SINCE, level, make_scheme, make_tree, square
 from gridgov.territory.tests.qr import svg_encodes
-from tests.e2e.pages import second_factor
+from tests.e2e.pages import enrolled_device, second_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -55,11 +55,12 @@ def card_path(node, name="territory:cell-card"):
 
 
 def login(page, live_server):
+    device = enrolled_device(get_user_model().objects.get(username="root"))  # before the password step
     page.goto(f"{live_server.url}/admin/login/?next=/admin/")
     page.fill("#id_username", "root")
     page.fill("#id_password", PASSWORD)
     page.click("main button[type=submit]")  # the admin logs in through the site's login flow
-    second_factor(page, get_user_model().objects.get(username="root"))
+    second_factor(page, device)
     page.wait_for_url(f"{live_server.url}/admin/")
 
 
