@@ -66,3 +66,10 @@ def _migration_seeded_rows(request):
         importlib.import_module("gridgov.people.migrations.0002_guards_and_groups").install(
             apps, SimpleNamespace(connection=connection))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _own_demo_logins_file(settings, tmp_path):
+    """The demo logins' passwords live in a file, not in the database, so no rollback clears them: each test
+    gets its own file, and a profile loaded by an earlier test on the same worker leaves nothing behind."""
+    settings.DEMO_LOGINS_FILE = tmp_path / "demo-logins.json"

@@ -20,6 +20,16 @@ def make_role(scheme, key="grid_worker", *, levels=("grid",), grants_scope=True)
                                 category=RoleCategory.GRID_WORKER, levels=levels, grants_scope=grants_scope)
 
 
+def make_revealing_role(scheme, key="reveal_worker", *, levels=("community", "grid")) -> Role:
+    """A grid-worker role whose holders may reveal personal data in their cells (set directly, as a fixture:
+    the service that sets the flag belongs to the security administrator and is tested on its own)."""
+    role = make_role(scheme, key=key, levels=levels)
+    if not role.reveals_personal_data:
+        role.reveals_personal_data = True
+        role.save(update_fields=["reveals_personal_data"])
+    return role
+
+
 def make_staff(node, *, role=None, perms=(), username=None):
     """A staff login in charge of `node` (as `role`), holding the given 'app.codename' permissions."""
     role = role or make_role(node.scheme, key=f"staff_{node.level.key}", levels=(node.level.key,))

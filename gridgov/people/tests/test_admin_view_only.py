@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.formats import date_format
 
-from gridgov.accounts.tests.factories import make_role, make_staff
+from gridgov.accounts.tests.factories import make_revealing_role, make_staff
 from gridgov.people import services
 from gridgov.people.tests.factories import credit_code, make_household, make_resident
 
@@ -60,10 +60,8 @@ def test_the_birth_date_shows_on_the_change_page_only_where_the_user_may_reveal(
     # in a role that reveals personal data, one not
     resident = records["resident"]
     born = date_format(resident.birth_date)  # as the admin shows a read-only date
-    role = make_role(scheme, key="reveal_staff", levels=("grid",))
-    role.reveals_personal_data = True
-    role.save()
-    revealer = make_staff(tree["g1"], role=role, perms=("people.view_resident",))
+    revealer = make_staff(tree["g1"], role=make_revealing_role(scheme, "reveal_staff", levels=("grid",)),
+                          perms=("people.view_resident",))
     viewer = make_staff(tree["g1"], perms=("people.view_resident",))
     url = reverse("admin:people_resident_change", args=[resident.pk])
 

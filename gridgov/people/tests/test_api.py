@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from gridgov.accounts import services as accounts_services
-from gridgov.accounts.tests.factories import make_role, make_staff
+from gridgov.accounts.tests.factories import make_revealing_role, make_staff
 from gridgov.people import services
 from gridgov.people.history import record_history
 from gridgov.people.models import AccessLog, GroupMembership, RecordHistory, Resident, SpecialGroup
@@ -28,13 +28,6 @@ def client_for(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
-
-
-def reveal_role(scheme):
-    role = make_role(scheme, key="reveal_worker", levels=("community", "grid"))
-    role.reveals_personal_data = True
-    role.save()
-    return role
 
 
 @pytest.fixture
@@ -60,7 +53,7 @@ def test_every_read_is_masked(scheme, tree, people):
     # given a worker in charge of the community, allowed to read everything, and one who may also reveal
     user = make_staff(tree["community"], perms=READ)
     client = client_for(user)
-    revealer = client_for(make_staff(tree["community"], role=reveal_role(scheme), perms=READ))
+    revealer = client_for(make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ))
     head = people["head"]
     secrets = (people["head_number"], "13912345678", "王建国", "3排12号")
     # when they read lists, details, the household with its members and a search
@@ -97,7 +90,7 @@ def test_personal_data_in_a_query_string_is_refused(tree, people):
 
 def test_search_in_the_body_by_id_number_phone_and_name(scheme, tree, people):
     # given a worker who may reveal in the community
-    client = client_for(make_staff(tree["community"], role=reveal_role(scheme), perms=READ))
+    client = client_for(make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ))
     # when / then
     by_phone = client.post("/api/people/residents/search/", {"phone": "139 1234 5678", "purpose": PURPOSE},
                            format="json").json()
@@ -128,7 +121,7 @@ def test_list_filters_on_cell_subtree_and_birth_year(scheme, tree, people):
     # the birth year is what the ID number's mask hides: only a user who may reveal filters on it
     refused = client.get("/api/people/residents/", {"birth_year_max": 1960})
     assert refused.status_code == 400 and "birth_year_max" in refused.json()
-    revealer = client_for(make_staff(tree["community"], role=reveal_role(scheme), perms=READ))
+    revealer = client_for(make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ))
     old = revealer.get("/api/people/residents/", {"birth_year_max": 1960}).json()
     assert [r["id"] for r in old["results"]] == [people["head"].pk]
 
@@ -136,7 +129,7 @@ def test_list_filters_on_cell_subtree_and_birth_year(scheme, tree, people):
 # ----------------------------------------------------------------------------------------------- reveal
 def test_reveal_is_logged_with_its_purpose(scheme, tree, people):
     # given a worker whose role may reveal, in charge of the community
-    user = make_staff(tree["community"], role=reveal_role(scheme), perms=READ)
+    user = make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ)
     head = people["head"]
     # when
     response = client_for(user).post(f"/api/people/residents/{head.pk}/reveal/",
@@ -159,7 +152,7 @@ def test_reveal_refused_without_a_revealing_role_or_outside_its_cells(scheme, tr
     assert refused.status_code == 403 and "may not reveal" in refused.json()["detail"]
     # given a worker who sees the community but may reveal only in g2
     user = make_staff(tree["community"], perms=READ)
-    accounts_services.assignment_create(person=user.person, node=tree["g2"], role=reveal_role(scheme))
+    accounts_services.assignment_create(person=user.person, node=tree["g2"], role=make_revealing_role(scheme))
     assert client_for(user).post(url, {"purpose": PURPOSE}, format="json").status_code == 403
     assert client_for(user).post(f"/api/people/residents/{people['other'].pk}/reveal/", {"purpose": PURPOSE},
                                  format="json").status_code == 200
@@ -171,7 +164,7 @@ def test_reveal_refused_without_a_revealing_role_or_outside_its_cells(scheme, tr
 
 def test_outside_the_territory_is_404(scheme, tree, people):
     # given a worker of g2 with every right, asking about the g1 household head
-    user = make_staff(tree["g2"], role=reveal_role(scheme), perms=[*WRITE, "people.erase_personal_data"])
+    user = make_staff(tree["g2"], role=make_revealing_role(scheme), perms=[*WRITE, "people.erase_personal_data"])
     client = client_for(user)
     pk = people["head"].pk
     # when / then
@@ -286,7 +279,7 @@ def test_sensitive_group_membership_only_where_one_may_reveal(scheme, tree, peop
     group = SpecialGroup.objects.create(key="key_person_t", name_zh="重点人员", sensitive=True)
     services.membership_add(resident=people["head"], group=group, start_date=dt.date(2024, 1, 1))
     plain = client_for(make_staff(tree["community"], perms=READ))
-    revealer = client_for(make_staff(tree["community"], role=reveal_role(scheme), perms=READ))
+    revealer = client_for(make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ))
     url = f"/api/people/residents/{people['head'].pk}/"
     # when / then: hidden from a role that may not reveal, everywhere it could show
     assert plain.get(url).json()["groups"] == []
@@ -334,7 +327,7 @@ def test_memberships_party_members_and_volunteers(scheme, tree, people):
 
 
 def test_access_log_needs_its_permission_and_is_scoped(scheme, tree, people):
-    revealer = make_staff(tree["g2"], role=reveal_role(scheme), perms=READ)
+    revealer = make_staff(tree["g2"], role=make_revealing_role(scheme), perms=READ)
     client_for(revealer).post(f"/api/people/residents/{people['other'].pk}/reveal/", {"purpose": PURPOSE},
                               format="json")
     assert client_for(make_staff(tree["community"], perms=READ)).get("/api/people/access-log/").status_code == 403

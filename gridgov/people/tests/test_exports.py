@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
-from gridgov.accounts.tests.factories import make_role, make_staff
+from gridgov.accounts.tests.factories import make_revealing_role, make_staff
 from gridgov.people.exports import export_job_create
 from gridgov.people.models import AccessLog, DataJob, JobStatus
 from gridgov.people.tests.factories import id_number, make_household, make_resident
@@ -32,13 +32,6 @@ def rows(scheme, tree):
     g2 = make_resident(scheme, tree["g2"], name="吴敏", id_number=numbers[1], phone="13655554444",
                        actual_address="北京市平谷区金海湖镇10号院")
     return {"g1": g1, "g2": g2, "g2_number": numbers[1]}
-
-
-def reveal_role(scheme):
-    role = make_role(scheme, key="reveal_worker", levels=("community", "grid"))
-    role.reveals_personal_data = True
-    role.save()
-    return role
 
 
 def client_for(user) -> APIClient:
@@ -86,7 +79,7 @@ def test_revealed_export_opens_only_the_cells_the_role_may(scheme, tree, rows):
     from gridgov.accounts import services as accounts_services
 
     user = make_staff(tree["community"], perms=["people.view_resident"])
-    accounts_services.assignment_create(person=user.person, node=tree["g2"], role=reveal_role(scheme))
+    accounts_services.assignment_create(person=user.person, node=tree["g2"], role=make_revealing_role(scheme))
     # when they export revealed, as CSV
     job = export_job_create(user=user, scheme=scheme, record_type="residents", filters={}, fmt="csv", reveal=True,
                             purpose=PURPOSE)
@@ -111,7 +104,7 @@ def test_revealing_needs_a_purpose_and_a_role_that_may(scheme, tree, rows):
     with pytest.raises(PermissionDenied):
         export_job_create(user=plain, scheme=scheme, record_type="residents", filters={}, fmt="csv", reveal=True,
                           purpose=PURPOSE)
-    revealer = make_staff(tree["community"], role=reveal_role(scheme), perms=["people.view_resident"])
+    revealer = make_staff(tree["community"], role=make_revealing_role(scheme), perms=["people.view_resident"])
     with pytest.raises(ValidationError) as err:
         export_job_create(user=revealer, scheme=scheme, record_type="residents", filters={}, fmt="csv", reveal=True)
     assert "purpose" in err.value.message_dict
@@ -177,7 +170,7 @@ def test_every_download_of_a_revealed_export_is_logged_and_audited(scheme, tree,
 
     from gridgov.core.models import AuditEntry
 
-    user = make_staff(tree["community"], role=reveal_role(scheme), perms=["people.view_resident"])
+    user = make_staff(tree["community"], role=make_revealing_role(scheme), perms=["people.view_resident"])
     job = export_job_create(user=user, scheme=scheme, record_type="residents", filters={}, fmt="csv", reveal=True,
                             purpose=PURPOSE, remote_addr="10.1.2.3")
     assert job.summary["revealed"] == 3
@@ -207,7 +200,7 @@ def test_downloading_a_masked_export_writes_no_download_row(scheme, tree, rows):
 # ------------------------------------------------------------------------------ an export that fails
 def test_an_export_that_fails_midway_leaves_no_file_and_no_reveal_rows_and_says_so(scheme, tree, rows):
     # given a revealing export whose last record cannot be opened (its sealed ID number is damaged)
-    user = make_staff(tree["community"], role=reveal_role(scheme), perms=["people.view_resident"])
+    user = make_staff(tree["community"], role=make_revealing_role(scheme), perms=["people.view_resident"])
     last = max((*rows["g1"], rows["g2"]), key=lambda r: r.pk)
     from gridgov.people.models import Resident
 
@@ -227,7 +220,7 @@ def test_an_export_that_fails_midway_leaves_no_file_and_no_reveal_rows_and_says_
 
 
 def test_a_finished_revealed_export_logs_its_rows_with_the_outcome(scheme, tree, rows):
-    user = make_staff(tree["community"], role=reveal_role(scheme), perms=["people.view_resident"])
+    user = make_staff(tree["community"], role=make_revealing_role(scheme), perms=["people.view_resident"])
     job = export_job_create(user=user, scheme=scheme, record_type="residents", filters={}, fmt="csv", reveal=True,
                             purpose=PURPOSE)
     per_record = AccessLog.objects.filter(user=user, kind="EXPORT_REVEALED", record_id__isnull=False)

@@ -16,7 +16,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from gridgov.accounts import services as accounts_services
-from gridgov.accounts.tests.factories import make_role, make_staff
+from gridgov.accounts.tests.factories import make_revealing_role, make_staff
 from gridgov.core.models import AuditEntry
 from gridgov.people.api import AGE_BANDS, age_band
 from gridgov.people.exports import export_job_create
@@ -33,13 +33,6 @@ def api_for(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
-
-
-def reveal_role(scheme):
-    role = make_role(scheme, key="reveal_worker", levels=("community", "grid"))
-    role.reveals_personal_data = True
-    role.save()
-    return role
 
 
 @pytest.fixture
@@ -126,7 +119,7 @@ def test_a_user_who_may_not_reveal_cannot_search_by_personal_data(tree, resident
 
 def test_a_search_is_logged_with_its_purpose_and_never_the_value(scheme, tree, residents):
     # given a worker who may reveal in the community
-    user = make_staff(tree["community"], role=reveal_role(scheme), perms=READ)
+    user = make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ)
     # when they search by ID number
     response = api_for(user).post(SEARCH, {"id_number": residents["number"], "purpose": PURPOSE}, format="json")
     # then they find the resident, masked
@@ -146,7 +139,7 @@ def test_a_search_is_logged_with_its_purpose_and_never_the_value(scheme, tree, r
 
 
 def test_a_search_without_a_purpose_is_refused_and_not_counted_as_done(scheme, tree, residents):
-    user = make_staff(tree["community"], role=reveal_role(scheme), perms=READ)
+    user = make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ)
     response = api_for(user).post(SEARCH, {"phone": "13912345678"}, format="json")
     assert response.status_code == 400 and "purpose" in response.json()
     assert not AccessLog.objects.exists() and not AuditEntry.objects.filter(action="people.search").exists()
@@ -155,7 +148,7 @@ def test_a_search_without_a_purpose_is_refused_and_not_counted_as_done(scheme, t
 def test_a_search_finds_only_residents_of_the_cells_where_the_user_may_reveal(scheme, tree, residents):
     # given a worker who sees the whole community but may reveal only in g2
     user = make_staff(tree["community"], perms=READ)
-    accounts_services.assignment_create(person=user.person, node=tree["g2"], role=reveal_role(scheme))
+    accounts_services.assignment_create(person=user.person, node=tree["g2"], role=make_revealing_role(scheme))
     client = api_for(user)
     # when they search for the g1 resident and for the g2 one
     in_g1 = client.post(SEARCH, {"id_number": residents["number"], "purpose": PURPOSE}, format="json").json()
@@ -168,7 +161,7 @@ def test_a_search_finds_only_residents_of_the_cells_where_the_user_may_reveal(sc
 def test_searches_are_throttled_per_user(scheme, tree, residents, settings):
     # given a rate of three searches an hour
     settings.PEOPLE_SEARCH_RATE = "3/h"
-    role = reveal_role(scheme)
+    role = make_revealing_role(scheme)
     user, other = (make_staff(tree["community"], role=role, perms=READ) for _ in range(2))
     client = api_for(user)
     body = {"id_number": residents["number"], "purpose": PURPOSE}
@@ -189,7 +182,7 @@ def test_the_list_page_search_needs_a_purpose_and_is_throttled(scheme, tree, res
 
     settings.PEOPLE_SEARCH_RATE = "1/m"
     client = Client()
-    client.force_login(make_staff(tree["community"], role=reveal_role(scheme), perms=READ))
+    client.force_login(make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ))
     url = reverse("people:residents", args=[tree["community"].pk])
     without = client.post(url, {"by": "phone", "value": "13912345678"})
     assert without.status_code == 400 and "state why you need" in without.content.decode()
@@ -209,7 +202,7 @@ def test_the_past_state_of_a_resident_shows_the_birth_date_only_to_who_may_revea
     url = reverse("people:resident", args=[head.pk]) + "?as_of=" + dt.date.today().isoformat()
     pages = []
     for user in (make_staff(tree["community"], perms=READ),
-                 make_staff(tree["community"], role=reveal_role(scheme), perms=READ)):
+                 make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ)):
         client = Client()
         client.force_login(user)
         pages.append(client.get(url).content.decode().split('class="as-of"')[1].split("</div>")[0])

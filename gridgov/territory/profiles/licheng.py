@@ -293,6 +293,8 @@ LOOP = LoopSpec(
     duty_lists=(
         DutyListSpec("grid", "网格员职责清单", "Grid workers' duty list", DutyTier.GRID, True, tier(DutyTier.GRID)),
     ),
+    # 核查反馈: the resident who reported confirms the fix (the manhole cover story), as well as the centre
+    reporter_verifies=True,
 )
 
 

@@ -60,6 +60,8 @@ class DutyListSpec:
 class LoopSpec:
     departments: tuple[DepartmentSpec, ...] = ()
     duty_lists: tuple[DutyListSpec, ...] = ()
+    # the reporter (besides the centre and the grid office) verifies the report-back (CasePolicy.reporter_verifies)
+    reporter_verifies: bool = False
 
 
 def tier(*tiers: str) -> Callable[[Matter], bool]:
@@ -209,11 +211,14 @@ def profile_loop_apply(profile, *, actor=None) -> LoopReport:
         catalogue_load_default(actor=actor)
         report.catalogue_loaded = True
     policy, created = CasePolicy.objects.get_or_create(scheme=scheme, defaults={
-        "catalogue": Catalogue.objects.get(key="default")})
+        "catalogue": Catalogue.objects.get(key="default"), "reporter_verifies": spec.reporter_verifies})
     report.policy_created = created
     if policy.catalogue_id is None:
         policy.catalogue = Catalogue.objects.get(key="default")
         policy.save(update_fields=["catalogue"])
+    if created is False and policy.reporter_verifies != spec.reporter_verifies:
+        policy.reporter_verifies = spec.reporter_verifies
+        policy.save(update_fields=["reporter_verifies"])
     catalogue = scheme_catalogue(scheme)
     # departments, each with a default team
     for dept in spec.departments:

@@ -181,3 +181,15 @@ def test_demo_cases_run_through_the_loaded_profile():
     assert report.created == 12 and not report.refused
     assert Case.objects.filter(scheme=scheme).count() == 12
     assert CaseEvent.objects.filter(case__scheme=scheme, kind="report").count() == 12
+
+
+def test_licheng_lets_the_reporter_verify_and_the_others_leave_it_to_the_centre(superuser):
+    from gridgov.cases.models import CasePolicy
+
+    # given every profile's loop applied
+    policies = {}
+    for module in (haimen, licheng, luohu, pinggu, xiangyang):
+        scheme, _report = apply(module, superuser=superuser)
+        policies[module.PROFILE.key] = CasePolicy.objects.get(scheme=scheme).reporter_verifies
+    # then only Licheng's residents confirm the fix themselves (核查反馈), by configuration
+    assert policies == {"haimen": False, "licheng": True, "luohu": False, "pinggu": False, "xiangyang": False}
