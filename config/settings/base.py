@@ -194,12 +194,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "gridgov.core.pagination.Pagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "gridgov.core.api.exception_handler",
 }
 # /api/schema/ and /api/docs/ for staff only (the production settings set it)
 API_DOCS_STAFF_ONLY = env_bool("API_DOCS_STAFF_ONLY", False)
+# Rows in one API page at most, whatever `limit` asks for (offsets are capped too: gridgov/core/pagination.py).
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000)
 SPECTACULAR_SETTINGS = {
     "TITLE": "gridgov API",
     "DESCRIPTION": "Grid-based community governance: territory, people in charge, cases.",
