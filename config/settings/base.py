@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
@@ -389,7 +390,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["gridgov.core.ratelimit.WriteUserT
 # API tokens (django-rest-knox): sent as "Authorization: Token <key>", valid for API_TOKEN_HOURS, and refused
 # once the password changed after they were issued, or the account is locked or deactivated.
 API_TOKEN_HOURS = env_int("API_TOKEN_HOURS", 10)
-REST_KNOX = {"TOKEN_TTL": __import__("datetime").timedelta(hours=API_TOKEN_HOURS), "AUTH_HEADER_PREFIX": "Token",
+REST_KNOX = {"TOKEN_TTL": dt.timedelta(hours=API_TOKEN_HOURS), "AUTH_HEADER_PREFIX": "Token",
              "TOKEN_LIMIT_PER_USER": None, "AUTO_REFRESH": False}
 # Two factors (TOTP, django-otp) for staff, administrators and holders of roles that may reveal personal data.
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "gridgov")
@@ -405,6 +406,7 @@ _PASSWORD_PRESETS = {
             {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
             {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
             {"NAME": "gridgov.accounts.passwords.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
+            {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
             {"NAME": "gridgov.accounts.passwords.PasswordHistoryValidator", "OPTIONS": {"count": 5}},
         ],
         "max_age_days": 90,
