@@ -83,7 +83,7 @@ def _save(request, state) -> None:
 
 def _next_step(request, state, user):
     """Send the pending login on to its next step, or complete it."""
-    if security.must_use_two_factors(user) and not state["second"]:
+    if security.asks_second_factor(user) and not state["second"]:
         has_device = security.two_factor_device(user) is not None
         return redirect("login-verify" if has_device else "login-enrol")
     if password_expired(user):

@@ -48,6 +48,12 @@ def two_factor_device(user):
     return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
 
 
+def asks_second_factor(user) -> bool:
+    """Whether a login of `user` needs the code of an authenticator app: whoever must use two factors, and
+    whoever set one up of their own accord (from the account page) — an enrolled app is never skipped."""
+    return must_use_two_factors(user) or two_factor_device(user) is not None
+
+
 # =========================================================================== failed logins
 def name_digest(name: str) -> str:
     """A typed name as the logs may keep it: a keyed digest (the same name gives the same digest)."""

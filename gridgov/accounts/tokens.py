@@ -52,7 +52,7 @@ class TokenView(APIView):
                                 status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(hold)})
             raise exceptions.ValidationError({"non_field_errors": [_("Unable to log in with these credentials.")]})
         two_factor = False
-        if security.must_use_two_factors(user):
+        if security.asks_second_factor(user):
             device = security.two_factor_device(user)
             if device is None:
                 raise exceptions.PermissionDenied(_("This account must use two factors: log in on the web once to "

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
+from rest_framework.test import APIClient
 
 from config.settings import base as base_settings
 from gridgov.accounts import services
@@ -215,6 +216,25 @@ def test_who_must_use_two_factors(tree):
     assert must_use_two_factors(revealer)
     assert must_use_two_factors(services.staff_user_create(username="office", password=PASSWORD))
     assert not must_use_two_factors(_resident_login())
+
+
+def test_a_login_that_set_up_an_app_of_its_own_accord_is_asked_for_its_code(client, settings):
+    # given a login that needs no second factor, who sets up an authenticator app from the account page
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    user = _resident_login("volunteer")
+    assert client.post(reverse("login"), {"username": "volunteer", "password": PASSWORD}).status_code == 302
+    assert _logged_in(client)
+    assert client.get(reverse("login-enrol")).status_code == 200
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    assert client.post(reverse("login-enrol"), {"code": totp_code(device)}).status_code == 302
+    client.logout()
+    # when it logs in again with the password
+    response = client.post(reverse("login"), {"username": "volunteer", "password": PASSWORD})
+    # then the code of that app is asked for before any session exists, and the token endpoint wants it too
+    assert response.status_code == 302 and response["Location"] == reverse("login-verify")
+    assert not _logged_in(client)
+    token = APIClient().post(reverse("api-token"), {"username": "volunteer", "password": PASSWORD}, format="json")
+    assert token.status_code == 400 and "otp" in token.json()
 
 
 def test_staff_without_an_authenticator_set_one_up_right_after_the_password(client, settings):
