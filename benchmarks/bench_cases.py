@@ -132,7 +132,8 @@ def _case_row(loop, matter_id: int, **values) -> dict:
            "assignee_team_id": None, "routing_rule_id": None, "predicted_at": None, "due_at": None,
            "sla_status": "NONE", "parked_at": None, "escalation_depth": None, "merged_into_id": None,
            "rework_count": 0, "satisfaction": None, "registered_at": None, "dispatched_at": None,
-           "handled_at": None, "closed_at": None, "attributes": "{}", **values}
+           "handled_at": None, "closed_at": None, "attributes": "{}", "publication": "PENDING", "publication_at": None,
+           "publication_by_id": None, "public_description": "", **values}
     missing = set(_columns(Case)) - set(row) - {"id"}
     assert not missing, f"bench_cases: give a value for the new case columns {missing}"
     return row
