@@ -12,7 +12,7 @@ import time
 import segno
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model, update_session_auth_hash
+from django.contrib.auth import get_user_model, password_validation, update_session_auth_hash
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -205,6 +205,11 @@ def login_enrol(request):
     return _enrol_page(request, user, form)[1]
 
 
+def _password_rules() -> dict:
+    """The password policy's rules, each as text (the form's own help is HTML built from them)."""
+    return {"password_rules": password_validation.password_validators_help_texts()}
+
+
 @never_cache
 @sensitive_post_parameters("new_password1", "new_password2")
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -218,7 +223,7 @@ def login_password(request):
         services.user_password_change(user=user, password=form.cleaned_data["new_password1"], actor=user,
                                       address=client_address(request))
         return _next_step(request, state, user)
-    return render(request, "accounts/password_form.html", {"form": form, "expired": True},
+    return render(request, "accounts/password_form.html", {"form": form, "expired": True, **_password_rules()},
                   status=400 if request.method == "POST" else 200)
 
 
@@ -238,5 +243,5 @@ def password_change(request):
         return redirect("password-change")
     return render(request, "accounts/password_form.html", {
         "form": form, "expired": False, "two_factor": security.two_factor_device(request.user) is not None,
-        "must_two_factor": security.must_use_two_factors(request.user),
+        "must_two_factor": security.must_use_two_factors(request.user), **_password_rules(),
     }, status=400 if request.method == "POST" else 200)
