@@ -75,3 +75,12 @@ def login_with_two_factors(client, user, password: str, *, next_url: str = ""):
     url = reverse("login") + (f"?next={next_url}" if next_url else "")
     client.post(url, {"username": user.get_username(), "password": password})
     return client.post(reverse("login-verify"), {"code": totp_code(device)}, follow=True)
+
+
+def api_client_for(user):
+    """A DRF test client authenticated as `user` (the API's own checks still apply)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from gridgov.accounts.tests.factories import api_client_for
 from gridgov.cases.models import Attachment, Case, CaseEvent, CaseState, Channel, Notification, RoutingRule
 from gridgov.cases.services import case_report, case_transition
 from gridgov.cases.tests.factories import make_loop, png, point_in
@@ -22,12 +23,6 @@ PHONE = "13812345678"
 @pytest.fixture
 def loop(scheme, tree):
     return make_loop(scheme, tree)
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def upload(data: bytes | None = None, name: str = "photo.png", content_type: str = "image/png"):
@@ -62,7 +57,7 @@ def act(client, case_id, **body):
 # ----------------------------------------------------------------------------------------------- intake
 def test_intake_json_creates_a_case_and_answers_it(loop):
     # given a grid worker on patrol in grid 1
-    client = client_for(loop.worker)
+    client = api_client_for(loop.worker)
     # when they report a street vendor as JSON
     response = client.post(URL, report_body(loop, channel="PATROL"), format="json")
     # then the case is created in grid 1 and answered with its number, actions and no duplicates
@@ -78,7 +73,7 @@ def test_intake_json_creates_a_case_and_answers_it(loop):
 
 def test_intake_multipart_with_a_real_photo(loop):
     # given a photo of a missing manhole cover
-    client = client_for(loop.office)
+    client = api_client_for(loop.office)
     data = png((10, 20, 30))
     # when the hotline operator reports it as multipart with the caller's phone
     response = client.post(URL, {**report_body(loop, matter="01001", description="井盖丢了", reporter_phone=PHONE,
@@ -96,7 +91,7 @@ def test_intake_multipart_with_a_real_photo(loop):
 
 def test_idempotency_key_replay_returns_the_same_case_with_200(loop):
     # given a report sent with an Idempotency-Key
-    client = client_for(loop.office)
+    client = api_client_for(loop.office)
     first = client.post(URL, report_body(loop), format="json", HTTP_IDEMPOTENCY_KEY="call-0001")
     # when the client sends it again with the same key
     again = client.post(URL, report_body(loop), format="json", HTTP_IDEMPOTENCY_KEY="call-0001")
@@ -107,7 +102,7 @@ def test_idempotency_key_replay_returns_the_same_case_with_200(loop):
 
 def test_nearby_open_case_is_offered_as_duplicate(loop):
     # given an open case of the same matter at the same spot
-    client = client_for(loop.office)
+    client = api_client_for(loop.office)
     first = client.post(URL, report_body(loop), format="json").json()
     # when a second one is reported
     second = client.post(URL, report_body(loop, description="又有占道"), format="json")
@@ -127,7 +122,7 @@ def test_nearby_open_case_is_offered_as_duplicate(loop):
 ])
 def test_bad_json_intake_names_the_field_and_creates_nothing(loop, change, field):
     # given a report with one bad part
-    client = client_for(loop.office)
+    client = api_client_for(loop.office)
     # when it is sent
     response = client.post(URL, report_body(loop, **change), format="json")
     # then it is refused naming the field, and nothing is written
@@ -143,7 +138,7 @@ def test_bad_json_intake_names_the_field_and_creates_nothing(loop, change, field
 def test_bad_photos_are_refused_and_nothing_is_stored(loop, settings, photos, field):
     # given a small photo limit and a grid worker reporting a missing manhole cover
     settings.CASE_PHOTO_MAX_BYTES = 150
-    client = client_for(loop.worker)
+    client = api_client_for(loop.worker)
     body = report_body(loop, channel="PATROL", matter="01001", description="井盖丢了")
     # when the report carries an oversize photo, a file that is no image, or no photo at all
     response = client.post(URL, {**body, "photos": photos()}, format="multipart")
@@ -157,7 +152,7 @@ def test_grid_worker_of_another_grid_gets_404(loop):
     # given a case in grid 1 that does not involve the grid worker of grid 2
     case = hotline_case(loop, photos=[png()])
     attachment = case.attachments.get()
-    client = client_for(loop.worker2)
+    client = api_client_for(loop.worker2)
     # when they ask for it in any way
     answers = [client.get(f"{URL}{case.pk}/"), client.get(f"{URL}{case.pk}/timeline/"),
                client.get(f"{URL}{case.pk}/duplicates/"), client.get(f"{URL}{case.pk}/attachments/{attachment.pk}/"),
@@ -166,13 +161,13 @@ def test_grid_worker_of_another_grid_gets_404(loop):
     # then it does not exist for them, and their list does not hold it
     assert [r.status_code for r in answers] == [404] * 6
     assert client.get(URL).json()["results"] == []
-    assert client_for(loop.worker).get(URL).json()["count"] == 1
+    assert api_client_for(loop.worker).get(URL).json()["count"] == 1
 
 
 def test_department_handler_sees_its_case_but_not_the_reporter(loop):
     # given a hotline caller's case dispatched to the water department's team
     case = dispatched_to_water(loop)
-    client = client_for(loop.handler)
+    client = api_client_for(loop.handler)
     # when the team member reads the case and its timeline
     detail = client.get(f"{URL}{case.pk}/")
     timeline = client.get(f"{URL}{case.pk}/timeline/").json()
@@ -186,15 +181,15 @@ def test_department_handler_sees_its_case_but_not_the_reporter(loop):
     reveal = client.post(f"{URL}{case.pk}/reveal-reporter/", {"purpose": "回访核实"}, format="json")
     assert reveal.status_code == 403 and AccessLog.objects.count() == 0
     # while the office that registered it does see the reporter
-    office = client_for(loop.office).get(f"{URL}{case.pk}/").json()
+    office = api_client_for(loop.office).get(f"{URL}{case.pk}/").json()
     assert office["reporter"]["user"] == loop.office.username and office["reporter"]["phone"].endswith("5678")
-    assert client_for(loop.office).get(f"{URL}{case.pk}/timeline/").json()[0]["actor"] == loop.office.username
+    assert api_client_for(loop.office).get(f"{URL}{case.pk}/timeline/").json()[0]["actor"] == loop.office.username
 
 
 def test_department_handler_does_not_see_the_reporter_after_accepting(loop):
     # given the water team member accepted the case (and so owns it now)
     case = dispatched_to_water(loop)
-    client = client_for(loop.handler)
+    client = api_client_for(loop.handler)
     assert act(client, case.pk, action="accept").status_code == 200
     assert Case.objects.get(pk=case.pk).owner == loop.handler
     # when they read it, its timeline, or ask for the contact
@@ -211,7 +206,7 @@ def test_role_without_grant_gets_403_and_nothing_changes(loop):
     # given a hotline case in grid 1, visible to the grid worker of grid 1
     case = hotline_case(loop)
     # when the grid worker tries to register it (only the centre, the office and the owner may)
-    response = act(client_for(loop.worker), case.pk, action="register")
+    response = act(api_client_for(loop.worker), case.pk, action="register")
     # then it is forbidden and the case is unchanged
     assert response.status_code == 403
     case.refresh_from_db()
@@ -222,7 +217,7 @@ def test_wrong_state_is_409(loop):
     # given a case just reported
     case = hotline_case(loop)
     # when the office tries to close it
-    response = act(client_for(loop.office), case.pk, action="verify_pass")
+    response = act(api_client_for(loop.office), case.pk, action="verify_pass")
     # then it is a conflict about the state
     assert response.status_code == 409
     assert response.json()["code"] == "state" and response.json()["state"] == "REPORTED"
@@ -232,7 +227,7 @@ def test_wrong_state_is_409(loop):
 def test_stale_version_is_409_by_body_and_by_if_match(loop):
     # given a case at version 1
     case = hotline_case(loop)
-    client = client_for(loop.office)
+    client = api_client_for(loop.office)
     # when an action names another version, in the body or in If-Match
     by_body = act(client, case.pk, action="register", expected_version=2)
     by_header = client.post(f"{URL}{case.pk}/actions/", {"action": "register"}, format="json", HTTP_IF_MATCH='"7"')
@@ -251,7 +246,7 @@ def test_stale_version_is_409_by_body_and_by_if_match(loop):
 def test_action_input_it_does_not_take_or_needs(loop):
     # given a registered case
     case = case_transition(case=hotline_case(loop), actor=loop.office, action="register")
-    client = client_for(loop.office)
+    client = api_client_for(loop.office)
     # when an action gets a field it does not take, or misses its reason
     extra = act(client, case.pk, action="dispatch", satisfaction=5)
     no_reason = act(client, case.pk, action="merge", into=str(case.pk))
@@ -267,7 +262,7 @@ def test_merge_target_outside_scope_is_unknown(loop, scheme):
     mine = case_report(actor=loop.worker, channel=Channel.PATROL, matter="02001", lon=lon, lat=lat,
                        description="占道").case
     # when they (its owner) merge theirs into the case they cannot see
-    response = act(client_for(loop.worker), mine.pk, action="merge", into=other.number, reason="同一摊位")
+    response = act(api_client_for(loop.worker), mine.pk, action="merge", into=other.number, reason="同一摊位")
     # then the target is unknown to them
     assert response.status_code == 400 and "into" in response.json()
     assert Case.objects.get(pk=mine.pk).state == CaseState.REPORTED
@@ -275,7 +270,7 @@ def test_merge_target_outside_scope_is_unknown(loop, scheme):
 
 # ------------------------------------------------------------------------------------------- whole loop
 def test_the_whole_loop_over_http(loop):
-    office, handler = client_for(loop.office), client_for(loop.handler)
+    office, handler = api_client_for(loop.office), api_client_for(loop.handler)
     # given a hotline report of a missing manhole cover with a photo
     created = office.post(URL, {**report_body(loop, matter="01001", description="井盖丢了", reporter_phone=PHONE,
                                               attributes='{"problem": "missing"}'),
@@ -319,7 +314,7 @@ def test_low_satisfaction_reopens_the_case(loop):
     case = case_transition(case=case, actor=loop.handler, action="report_back", after_photos=[png((1, 2, 3))])
     case = case_transition(case=case, actor=loop.office, action="verify_pass")
     # when the evaluation is poor
-    response = act(client_for(loop.office), case.pk, action="evaluate", satisfaction=1, reason="井盖又松了")
+    response = act(api_client_for(loop.office), case.pk, action="evaluate", satisfaction=1, reason="井盖又松了")
     # then the case is handled again
     assert response.status_code == 200 and response.json()["state"] == "IN_PROGRESS"
     assert response.json()["rework_count"] == 1
@@ -332,7 +327,7 @@ def test_attachment_download_is_scoped_and_safe(loop):
     case = hotline_case(loop, photos=[data])
     row = case.attachments.get()
     other = hotline_case(loop, cell="g2")
-    client = client_for(loop.office)
+    client = api_client_for(loop.office)
     # when the office downloads it
     response = client.get(f"{URL}{case.pk}/attachments/{row.pk}/")
     # then the file comes with its stored type, not sniffable, named only by its hash
@@ -342,13 +337,13 @@ def test_attachment_download_is_scoped_and_safe(loop):
     assert response["Content-Disposition"] == f'inline; filename="{row.sha256}.png"'
     # and it is not reachable through another case, nor by a user outside the scope
     assert client.get(f"{URL}{other.pk}/attachments/{row.pk}/").status_code == 404
-    assert client_for(loop.worker2).get(f"{URL}{case.pk}/attachments/{row.pk}/").status_code == 404
+    assert api_client_for(loop.worker2).get(f"{URL}{case.pk}/attachments/{row.pk}/").status_code == 404
 
 
 def test_reveal_reporter_is_logged(loop):
     # given a hotline case whose caller left a name and phone
     case = hotline_case(loop)
-    client = client_for(loop.office)
+    client = api_client_for(loop.office)
     # when the office reveals the contact without a purpose, then with one
     refused = client.post(f"{URL}{case.pk}/reveal-reporter/", {"purpose": "x"}, format="json")
     response = client.post(f"{URL}{case.pk}/reveal-reporter/", {"purpose": "回访核实处理结果"}, format="json")
@@ -368,7 +363,7 @@ def test_list_filters(loop):
     first = hotline_case(loop, cell="g1")
     second = hotline_case(loop, cell="g2", matter="01001")
     case_transition(case=second, actor=loop.office, action="register")
-    client = client_for(loop.office)
+    client = api_client_for(loop.office)
 
     def ids(**params):
         response = client.get(URL, params)
@@ -391,7 +386,7 @@ def test_list_filters(loop):
 def test_notifications_are_own_and_marked_read(loop):
     # given the water team told of a dispatched case
     dispatched_to_water(loop)
-    client = client_for(loop.handler)
+    client = api_client_for(loop.handler)
     # when the team member lists and reads their notifications
     rows = client.get(f"{URL}notifications/").json()["results"]
     # then they see theirs, and marking one read sets it
@@ -400,13 +395,13 @@ def test_notifications_are_own_and_marked_read(loop):
     assert read.status_code == 200 and read.json()["read_at"] is not None
     assert client.get(f"{URL}notifications/", {"unread": "true"}).json()["results"] == []
     # and another user cannot touch them
-    assert client_for(loop.worker2).post(f"{URL}notifications/{rows[0]['id']}/read/").status_code == 404
+    assert api_client_for(loop.worker2).post(f"{URL}notifications/{rows[0]['id']}/read/").status_code == 404
     assert Notification.objects.filter(recipient=loop.handler, read_at__isnull=False).count() == 1
 
 
 def test_workflow_table(loop):
     # when anyone logged in asks for the workflow
-    response = client_for(loop.handler).get(f"{URL}workflow/")
+    response = api_client_for(loop.handler).get(f"{URL}workflow/")
     # then the states, the actions and the diagram come back
     assert response.status_code == 200
     body = response.json()
@@ -428,13 +423,13 @@ def test_routing_rules_are_listed_in_scope_and_written_with_permission(loop):
 
     Department.objects.create(scheme=other_scheme, key="roads", name_zh="交通局")
     # given the office (in scope, no permission to write) and the centre
-    office, centre = client_for(loop.office), client_for(loop.centre)
+    office, centre = api_client_for(loop.office), api_client_for(loop.centre)
     body = {"scheme": loop.scheme.key, "order": 15, "name": "水务夜间", "target": "DEPARTMENT",
             "department": "water", "polygon": square, "time_from": "22:00", "time_to": "06:00"}
     # when the office lists and tries to write, then it reads its scheme's rules but may not write
     assert [r["order"] for r in office.get(rules).json()["results"]] == [10, 20, 90]
     assert office.post(rules, body, format="json").status_code == 403
-    assert client_for(loop.handler).get(rules).json()["results"] == []
+    assert api_client_for(loop.handler).get(rules).json()["results"] == []
     # when the centre writes bad rules, then each is refused naming the field
     for change, field in (({"polygon": bowtie}, "polygon"), ({"polygon": {"type": "Point", "coordinates": [1, 2]}},
                                                                "polygon"),

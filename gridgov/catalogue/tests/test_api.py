@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
-from gridgov.accounts.tests.factories import make_staff
+from gridgov.accounts.tests.factories import api_client_for, make_staff
 from gridgov.catalogue.admission import admission_apply, admission_decide
 from gridgov.catalogue.models import AdmissionState, Catalogue, Matter
 from gridgov.catalogue.tests.factories import make_catalogue, make_department, make_duty_list, make_user
@@ -18,12 +18,6 @@ from gridgov.territory.tests.factories import make_scheme
 
 pytestmark = pytest.mark.django_db
 API = "/api/catalogue"
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture
@@ -42,7 +36,7 @@ def matter(code: str) -> Matter:
 
 # --------------------------------------------------------------------------- catalogue
 def test_catalogues_categories_and_matters_with_filters(catalogue):
-    client = client_for(make_user())
+    client = api_client_for(make_user())
     assert client.get(f"{API}/catalogues/").json() == [
         {"id": catalogue.pk, "key": "default", "name_zh": "测试事项清单", "name_en": "", "version": 1,
          "updated_at": client.get(f"{API}/catalogues/").json()[0]["updated_at"], "matters": 4}]
@@ -66,7 +60,7 @@ def test_catalogues_categories_and_matters_with_filters(catalogue):
 
 
 def test_a_matter_detail_has_its_stages_and_attributes(catalogue):
-    body = client_for(make_user()).get(f"{API}/matters/{matter('11002').pk}/").json()
+    body = api_client_for(make_user()).get(f"{API}/matters/{matter('11002').pk}/").json()
     assert (body["category"], body["department"], body["evidence_before"]) == ("11", "区水务局", True)
     assert [(s["order"], s["name_zh"], s["amount"], s["unit"]) for s in body["stages"]] == [
         (1, "围挡警示", "3.00", "CLOCK_HOURS"), (2, "抢修", "8.00", "CLOCK_HOURS"), (3, "恢复路面", "5.00", "WORKING_DAYS")]
@@ -79,7 +73,7 @@ def test_the_catalogue_api_needs_a_login(catalogue):
 
 
 def test_export_gives_the_workbook(catalogue):
-    client = client_for(make_user())
+    client = api_client_for(make_user())
     res = client.get(f"{API}/catalogues/default/export.xlsx")
     assert res.status_code == 200 and res["Content-Type"] == CONTENT_TYPE
     assert 'filename="catalogue-default-v1.xlsx"' in res["Content-Disposition"]
@@ -94,7 +88,7 @@ def test_import_needs_the_permission_and_answers_the_report(catalogue):
     def upload(user, **extra):
         file = io.BytesIO(body)
         file.name = "catalogue.xlsx"
-        return client_for(user).post(f"{API}/catalogues/import/", {"key": "copy", "file": file, **extra},
+        return api_client_for(user).post(f"{API}/catalogues/import/", {"key": "copy", "file": file, **extra},
                                      format="multipart")
 
     assert upload(make_user()).status_code == 403
@@ -108,9 +102,9 @@ def test_import_needs_the_permission_and_answers_the_report(catalogue):
     assert Catalogue.objects.get(key="copy").name_zh == "副本"
     bad = io.BytesIO(b"not a workbook")
     bad.name = "catalogue.xlsx"
-    res = client_for(editor).post(f"{API}/catalogues/import/", {"key": "copy", "file": bad}, format="multipart")
+    res = api_client_for(editor).post(f"{API}/catalogues/import/", {"key": "copy", "file": bad}, format="multipart")
     assert res.status_code == 400 and "not an XLSX workbook" in res.json()["file"][0]
-    res = client_for(editor).post(f"{API}/catalogues/import/", {"key": "copy"}, format="multipart")
+    res = api_client_for(editor).post(f"{API}/catalogues/import/", {"key": "copy"}, format="multipart")
     assert res.status_code == 400 and "file" in res.json()
 
 
@@ -121,7 +115,7 @@ def test_duty_lists_now_and_as_of_a_version(scheme, catalogue, office):
     for code in ("07002", "07008"):
         request = admission_apply(actor=office, duty_list=duty_list, matter=matter(code), reason="请纳入")
         admission_decide(actor=office, request=request, approve=True)
-    client = client_for(make_user())
+    client = api_client_for(make_user())
     # then
     listed = client.get(f"{API}/duty-lists/", {"scheme": scheme.key}).json()
     assert [(d["key"], d["version"], d["current_entries"]) for d in listed] == [("grid", 2, 2)]
@@ -140,7 +134,7 @@ def test_apply_decide_and_withdraw_through_the_api(tree, catalogue, office):
     duty_list = make_duty_list(scheme)
     member = make_user()
     department = make_department(scheme, members=[member])
-    client = client_for(member)
+    client = api_client_for(member)
     # when: the department applies
     res = client.post(f"{API}/admission-requests/", {"duty_list": duty_list.pk, "matter": matter("07002").pk,
                                                      "department": department.pk, "reason": "网格员可现场处置"},
@@ -154,8 +148,8 @@ def test_apply_decide_and_withdraw_through_the_api(tree, catalogue, office):
     # even see the request)
     decide = f"{API}/admission-requests/{created['id']}/decide/"
     assert client.post(decide, {"approve": True}, format="json").status_code == 403
-    assert client_for(office).post(decide, {"approve": True}, format="json").status_code == 404
-    district_office = client_for(make_staff(tree["district"], perms=("catalogue.change_dutylist",)))
+    assert api_client_for(office).post(decide, {"approve": True}, format="json").status_code == 404
+    district_office = api_client_for(make_staff(tree["district"], perms=("catalogue.change_dutylist",)))
     res = district_office.post(decide, {"approve": True}, format="json")
     assert res.status_code == 200 and (res.json()["state"], res.json()["list_version"]) == ("APPROVED", 1)
     assert district_office.post(decide, {"approve": True}, format="json").status_code == 400
@@ -176,19 +170,19 @@ def test_apply_decide_and_withdraw_through_the_api(tree, catalogue, office):
 def test_bad_applications_are_400_naming_the_field(scheme, catalogue, office, payload, field):
     duty_list = make_duty_list(scheme)
     body = {"duty_list": duty_list.pk, "matter": matter("07002").pk, "reason": "请纳入", **payload}
-    res = client_for(office).post(f"{API}/admission-requests/", body, format="json")
+    res = api_client_for(office).post(f"{API}/admission-requests/", body, format="json")
     assert res.status_code == 400 and field in res.json(), res.json()
 
 
 def test_applying_without_right_is_403_and_rejecting_without_reason_400(scheme, catalogue, office):
     duty_list = make_duty_list(scheme)
     body = {"duty_list": duty_list.pk, "matter": matter("07002").pk, "reason": "请纳入"}
-    assert client_for(make_user()).post(f"{API}/admission-requests/", body, format="json").status_code == 403
-    created = client_for(office).post(f"{API}/admission-requests/", body, format="json").json()
-    res = client_for(office).post(f"{API}/admission-requests/{created['id']}/decide/", {"approve": False},
+    assert api_client_for(make_user()).post(f"{API}/admission-requests/", body, format="json").status_code == 403
+    created = api_client_for(office).post(f"{API}/admission-requests/", body, format="json").json()
+    res = api_client_for(office).post(f"{API}/admission-requests/{created['id']}/decide/", {"approve": False},
                                   format="json")
     assert res.status_code == 400 and "reason" in res.json()
-    assert client_for(office).post(f"{API}/admission-requests/{created['id']}/decide/", {}, format="json").json() == {
+    assert api_client_for(office).post(f"{API}/admission-requests/{created['id']}/decide/", {}, format="json").json() == {
         "approve": ["This field is required."]}
 
 
@@ -198,7 +192,7 @@ def test_requests_outside_the_scope_are_404(tree, catalogue, office):
     there = make_duty_list(make_scheme(), "grid2")
     mine = admission_apply(actor=office, duty_list=here, matter=matter("07002"), reason="请纳入")
     other = admission_apply(actor=office, duty_list=there, matter=matter("07002"), reason="请纳入")
-    staff = client_for(make_staff(tree["g1"], perms=("catalogue.change_dutylist",)))
+    staff = api_client_for(make_staff(tree["g1"], perms=("catalogue.change_dutylist",)))
     # then
     listed = staff.get(f"{API}/admission-requests/").json()["results"]
     assert [r["id"] for r in listed] == [mine.pk]
@@ -207,8 +201,8 @@ def test_requests_outside_the_scope_are_404(tree, catalogue, office):
                       format="json").status_code == 404
     assert staff.post(f"{API}/admission-requests/{mine.pk}/decide/", {"approve": True},
                       format="json").status_code == 200
-    assert client_for(make_user()).get(f"{API}/admission-requests/").json()["results"] == []
-    assert [r["id"] for r in client_for(office).get(f"{API}/admission-requests/", {"state": "PENDING"})
+    assert api_client_for(make_user()).get(f"{API}/admission-requests/").json()["results"] == []
+    assert [r["id"] for r in api_client_for(office).get(f"{API}/admission-requests/", {"state": "PENDING"})
             .json()["results"]] == [other.pk]
 
 

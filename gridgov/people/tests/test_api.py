@@ -7,10 +7,9 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from gridgov.accounts import services as accounts_services
-from gridgov.accounts.tests.factories import make_revealing_role, make_staff
+from gridgov.accounts.tests.factories import api_client_for, make_revealing_role, make_staff
 from gridgov.people import services
 from gridgov.people.history import record_history
 from gridgov.people.models import AccessLog, GroupMembership, RecordHistory, Resident, SpecialGroup
@@ -22,12 +21,6 @@ READ = ["people.view_resident", "people.view_household", "people.view_house", "p
 WRITE = [*READ, "people.add_resident", "people.change_resident", "people.add_household", "people.change_household",
          "people.add_partymember", "people.add_householdpairing", "people.add_volunteer"]
 PURPOSE = "入户走访核实"
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture
@@ -52,8 +45,8 @@ def assert_no_personal_data(content: bytes, *values: str) -> None:
 def test_every_read_is_masked(scheme, tree, people):
     # given a worker in charge of the community, allowed to read everything, and one who may also reveal
     user = make_staff(tree["community"], perms=READ)
-    client = client_for(user)
-    revealer = client_for(make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ))
+    client = api_client_for(user)
+    revealer = api_client_for(make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ))
     head = people["head"]
     secrets = (people["head_number"], "13912345678", "王建国", "3排12号")
     # when they read lists, details, the household with its members and a search
@@ -82,7 +75,7 @@ def test_every_read_is_masked(scheme, tree, people):
 
 
 def test_personal_data_in_a_query_string_is_refused(tree, people):
-    client = client_for(make_staff(tree["community"], perms=READ))
+    client = api_client_for(make_staff(tree["community"], perms=READ))
     for param in ("id_number", "phone", "name"):
         response = client.get("/api/people/residents/", {param: "x"})
         assert response.status_code == 400 and param in response.json()
@@ -90,7 +83,7 @@ def test_personal_data_in_a_query_string_is_refused(tree, people):
 
 def test_search_in_the_body_by_id_number_phone_and_name(scheme, tree, people):
     # given a worker who may reveal in the community
-    client = client_for(make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ))
+    client = api_client_for(make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ))
     # when / then
     by_phone = client.post("/api/people/residents/search/", {"phone": "139 1234 5678", "purpose": PURPOSE},
                            format="json").json()
@@ -105,7 +98,7 @@ def test_search_in_the_body_by_id_number_phone_and_name(scheme, tree, people):
 
 
 def test_generated_links_carry_no_personal_data(tree, people):
-    client = client_for(make_staff(tree["community"], perms=READ))
+    client = api_client_for(make_staff(tree["community"], perms=READ))
     response = client.get("/api/people/residents/", {"limit": 1, "cell": tree["community"].pk, "state": "ACTIVE"})
     body = response.json()
     assert body["count"] == 2 and body["next"]
@@ -115,13 +108,13 @@ def test_generated_links_carry_no_personal_data(tree, people):
 
 
 def test_list_filters_on_cell_subtree_and_birth_year(scheme, tree, people):
-    client = client_for(make_staff(tree["community"], perms=READ))
+    client = api_client_for(make_staff(tree["community"], perms=READ))
     in_g1 = client.get("/api/people/residents/", {"cell": tree["g1"].pk}).json()
     assert [r["id"] for r in in_g1["results"]] == [people["head"].pk]
     # the birth year is what the ID number's mask hides: only a user who may reveal filters on it
     refused = client.get("/api/people/residents/", {"birth_year_max": 1960})
     assert refused.status_code == 400 and "birth_year_max" in refused.json()
-    revealer = client_for(make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ))
+    revealer = api_client_for(make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ))
     old = revealer.get("/api/people/residents/", {"birth_year_max": 1960}).json()
     assert [r["id"] for r in old["results"]] == [people["head"].pk]
 
@@ -132,7 +125,7 @@ def test_reveal_is_logged_with_its_purpose(scheme, tree, people):
     user = make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ)
     head = people["head"]
     # when
-    response = client_for(user).post(f"/api/people/residents/{head.pk}/reveal/",
+    response = api_client_for(user).post(f"/api/people/residents/{head.pk}/reveal/",
                                      {"fields": ["phone", "id_number"], "purpose": PURPOSE}, format="json")
     # then
     assert response.status_code == 200
@@ -146,18 +139,18 @@ def test_reveal_refused_without_a_revealing_role_or_outside_its_cells(scheme, tr
     head = people["head"]
     url = f"/api/people/residents/{head.pk}/reveal/"
     # given a worker whose role may not reveal
-    plain = client_for(make_staff(tree["community"], perms=READ))
+    plain = api_client_for(make_staff(tree["community"], perms=READ))
     # when / then: a 403 with the reason, and nothing logged
     refused = plain.post(url, {"purpose": PURPOSE}, format="json")
     assert refused.status_code == 403 and "may not reveal" in refused.json()["detail"]
     # given a worker who sees the community but may reveal only in g2
     user = make_staff(tree["community"], perms=READ)
     accounts_services.assignment_create(person=user.person, node=tree["g2"], role=make_revealing_role(scheme))
-    assert client_for(user).post(url, {"purpose": PURPOSE}, format="json").status_code == 403
-    assert client_for(user).post(f"/api/people/residents/{people['other'].pk}/reveal/", {"purpose": PURPOSE},
+    assert api_client_for(user).post(url, {"purpose": PURPOSE}, format="json").status_code == 403
+    assert api_client_for(user).post(f"/api/people/residents/{people['other'].pk}/reveal/", {"purpose": PURPOSE},
                                  format="json").status_code == 200
     # a missing purpose is a 400 naming it
-    missing = client_for(user).post(f"/api/people/residents/{people['other'].pk}/reveal/", {}, format="json")
+    missing = api_client_for(user).post(f"/api/people/residents/{people['other'].pk}/reveal/", {}, format="json")
     assert missing.status_code == 400 and "purpose" in missing.json()
     assert AccessLog.objects.filter(record_id=head.pk).count() == 0
 
@@ -165,7 +158,7 @@ def test_reveal_refused_without_a_revealing_role_or_outside_its_cells(scheme, tr
 def test_outside_the_territory_is_404(scheme, tree, people):
     # given a worker of g2 with every right, asking about the g1 household head
     user = make_staff(tree["g2"], role=make_revealing_role(scheme), perms=[*WRITE, "people.erase_personal_data"])
-    client = client_for(user)
+    client = api_client_for(user)
     pk = people["head"].pk
     # when / then
     assert client.get(f"/api/people/residents/{pk}/").status_code == 404
@@ -183,7 +176,7 @@ def test_outside_the_territory_is_404(scheme, tree, people):
 # ------------------------------------------------------------------------------------------------ writes
 def test_create_echoes_masked_and_stale_versions_are_refused(scheme, tree):
     # given
-    client = client_for(make_staff(tree["community"], perms=WRITE))
+    client = api_client_for(make_staff(tree["community"], perms=WRITE))
     number = id_number(birth=dt.date(1990, 1, 2))
     # when a resident is created with the clear ID number in the body
     created = client.post("/api/people/residents/", {"node": tree["g1"].pk, "name": "孙悟空", "id_number": number,
@@ -204,11 +197,11 @@ def test_create_echoes_masked_and_stale_versions_are_refused(scheme, tree):
 
 
 def test_writes_need_the_model_permissions_and_cells_in_scope(scheme, tree):
-    reader = client_for(make_staff(tree["g1"], perms=READ))
+    reader = api_client_for(make_staff(tree["g1"], perms=READ))
     assert reader.post("/api/people/households/", {"node": tree["g1"].pk, "number": "X1"},
                        format="json").status_code == 403
-    assert client_for(make_staff(tree["g1"])).get("/api/people/residents/").status_code == 403
-    writer = client_for(make_staff(tree["g1"], perms=WRITE))
+    assert api_client_for(make_staff(tree["g1"])).get("/api/people/residents/").status_code == 403
+    writer = api_client_for(make_staff(tree["g1"], perms=WRITE))
     outside = writer.post("/api/people/households/", {"node": tree["g2"].pk, "number": "X1"}, format="json")
     assert outside.status_code == 400 and "node" in outside.json()
     located = writer.post("/api/people/households/", {"scheme": scheme.key, "lon": 116.07, "lat": 40.05,
@@ -221,7 +214,7 @@ def test_writes_need_the_model_permissions_and_cells_in_scope(scheme, tree):
 
 
 def test_state_change(tree, people):
-    client = client_for(make_staff(tree["community"], perms=WRITE))
+    client = api_client_for(make_staff(tree["community"], perms=WRITE))
     head = people["head"]
     today = timezone.localdate().isoformat()
     response = client.post(f"/api/people/residents/{head.pk}/state/",
@@ -235,10 +228,10 @@ def test_state_change(tree, people):
 
 def test_erasure_needs_its_permission(tree, people):
     pk = people["other"].pk
-    plain = client_for(make_staff(tree["community"], perms=WRITE))
+    plain = api_client_for(make_staff(tree["community"], perms=WRITE))
     refused = plain.post(f"/api/people/residents/{pk}/erase/", {"reason": "本人依法申请删除"}, format="json")
     assert refused.status_code == 403
-    officer = client_for(make_staff(tree["community"], perms=[*WRITE, "people.erase_personal_data"]))
+    officer = api_client_for(make_staff(tree["community"], perms=[*WRITE, "people.erase_personal_data"]))
     assert officer.post(f"/api/people/residents/{pk}/erase/", {"reason": "本人依法申请删除"},
                         format="json").status_code == 204
     assert officer.get(f"/api/people/residents/{pk}/").status_code == 404
@@ -249,7 +242,7 @@ def test_erasure_needs_its_permission(tree, people):
 def test_history_and_as_of_are_masked(tree, people):
     # given a resident whose address changed after a first write ten days ago
     user = make_staff(tree["community"], perms=WRITE)
-    client = client_for(user)
+    client = api_client_for(user)
     head = people["head"]
     client.patch(f"/api/people/residents/{head.pk}/", {"version": 1, "actual_address": "金海湖镇新区9号楼"},
                  format="json")
@@ -278,8 +271,8 @@ def test_sensitive_group_membership_only_where_one_may_reveal(scheme, tree, peop
     # given the head is in a sensitive group
     group = SpecialGroup.objects.create(key="key_person_t", name_zh="重点人员", sensitive=True)
     services.membership_add(resident=people["head"], group=group, start_date=dt.date(2024, 1, 1))
-    plain = client_for(make_staff(tree["community"], perms=READ))
-    revealer = client_for(make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ))
+    plain = api_client_for(make_staff(tree["community"], perms=READ))
+    revealer = api_client_for(make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ))
     url = f"/api/people/residents/{people['head'].pk}/"
     # when / then: hidden from a role that may not reveal, everywhere it could show
     assert plain.get(url).json()["groups"] == []
@@ -292,7 +285,7 @@ def test_sensitive_group_membership_only_where_one_may_reveal(scheme, tree, peop
 
 def test_memberships_party_members_and_volunteers(scheme, tree, people):
     user = make_staff(tree["community"], perms=[*WRITE, "people.add_groupmembership", "people.change_groupmembership"])
-    client = client_for(user)
+    client = api_client_for(user)
     SpecialGroup.objects.create(key="elderly_t", name_zh="独居老人")
     other, head = people["other"], people["head"]
     added = client.post("/api/people/memberships/", {"resident": head.pk, "group": "elderly_t",
@@ -317,7 +310,7 @@ def test_memberships_party_members_and_volunteers(scheme, tree, people):
     # ending needs the change permission; a member's pairings end with them
     member_url = f"/api/people/party-members/{member.json()['id']}/end/"
     assert client.post(member_url, {"end_date": "2024-12-31"}, format="json").status_code == 403
-    manager = client_for(make_staff(tree["community"], perms=[*WRITE, "people.change_partymember",
+    manager = api_client_for(make_staff(tree["community"], perms=[*WRITE, "people.change_partymember",
                                                               "people.change_volunteer"]))
     left = manager.post(member_url, {"end_date": "2024-12-31"}, format="json").json()
     assert left["end_date"] == "2024-12-31" and [p["end_date"] for p in left["pairings"]] == ["2024-12-31"]
@@ -328,18 +321,18 @@ def test_memberships_party_members_and_volunteers(scheme, tree, people):
 
 def test_access_log_needs_its_permission_and_is_scoped(scheme, tree, people):
     revealer = make_staff(tree["g2"], role=make_revealing_role(scheme), perms=READ)
-    client_for(revealer).post(f"/api/people/residents/{people['other'].pk}/reveal/", {"purpose": PURPOSE},
+    api_client_for(revealer).post(f"/api/people/residents/{people['other'].pk}/reveal/", {"purpose": PURPOSE},
                               format="json")
-    assert client_for(make_staff(tree["community"], perms=READ)).get("/api/people/access-log/").status_code == 403
-    auditor = client_for(make_staff(tree["community"], perms=["people.view_accesslog"]))
+    assert api_client_for(make_staff(tree["community"], perms=READ)).get("/api/people/access-log/").status_code == 403
+    auditor = api_client_for(make_staff(tree["community"], perms=["people.view_accesslog"]))
     assert auditor.get("/api/people/access-log/").json()["count"] == 5
-    g1_auditor = client_for(make_staff(tree["g1"], perms=["people.view_accesslog"]))
+    g1_auditor = api_client_for(make_staff(tree["g1"], perms=["people.view_accesslog"]))
     assert g1_auditor.get("/api/people/access-log/").json()["count"] == 0
 
 
 def test_household_lists_members_masked(scheme, tree):
     household, people_ = make_household(scheme, tree["g1"], head_name="钱多多", members=1)
-    client = client_for(make_staff(tree["g1"], perms=READ))
+    client = api_client_for(make_staff(tree["g1"], perms=READ))
     body = client.get(f"/api/people/households/{household.pk}/").json()
     assert [m["id"] for m in body["members"]] == [p.pk for p in people_]
     assert body["members"][0]["name"] == "钱**"

@@ -9,9 +9,8 @@ import io
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from openpyxl import load_workbook
-from rest_framework.test import APIClient
 
-from gridgov.accounts.tests.factories import make_revealing_role, make_staff
+from gridgov.accounts.tests.factories import api_client_for, make_revealing_role, make_staff
 from gridgov.people.exports import export_job_create
 from gridgov.people.models import AccessLog, DataJob, JobStatus
 from gridgov.people.tests.factories import id_number, make_household, make_resident
@@ -34,12 +33,6 @@ def rows(scheme, tree):
     return {"g1": g1, "g2": g2, "g2_number": numbers[1]}
 
 
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 def download(client, job_id) -> bytes:
     response = client.get(f"/api/people/exports/{job_id}/download/")
     assert response.status_code == 200
@@ -54,7 +47,7 @@ def xlsx_rows(content: bytes) -> list[list]:
 def test_export_is_masked_by_default_and_logged(scheme, tree, rows):
     # given a worker of the community
     user = make_staff(tree["community"], perms=["people.view_resident"])
-    client = client_for(user)
+    client = api_client_for(user)
     # when they export the residents of the community as XLSX
     created = client.post("/api/people/exports/", {"record_type": "residents",
                                                    "filters": {"cell": tree["community"].pk, "state": "ACTIVE"}},
@@ -84,7 +77,7 @@ def test_revealed_export_opens_only_the_cells_the_role_may(scheme, tree, rows):
     job = export_job_create(user=user, scheme=scheme, record_type="residents", filters={}, fmt="csv", reveal=True,
                             purpose=PURPOSE)
     # then g2's row is in clear, g1's rows stay masked, and the summary says so
-    content = download(client_for(user), job.pk)
+    content = download(api_client_for(user), job.pk)
     assert content.startswith("\ufeff".encode())
     table = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     by_id = {int(r[0]): r for r in table[1:]}
@@ -118,7 +111,7 @@ def test_large_export_runs_as_a_task(scheme, tree, rows, settings, django_captur
     # given exports above one row go to the background
     settings.PEOPLE_EXPORT_INLINE_ROWS = 1
     user = make_staff(tree["community"], perms=["people.view_household", "people.view_resident"])
-    client = client_for(user)
+    client = api_client_for(user)
     # when
     with django_capture_on_commit_callbacks(execute=True):
         created = client.post("/api/people/exports/", {"record_type": "residents", "scheme": scheme.key,
@@ -136,18 +129,18 @@ def test_only_the_owner_downloads(scheme, tree, rows):
     owner = make_staff(tree["community"], perms=["people.view_household"])
     job = export_job_create(user=owner, scheme=scheme, record_type="households", filters={}, fmt="xlsx")
     assert job.status == JobStatus.DONE
-    other = client_for(make_staff(tree["community"], perms=["people.view_household"]))
+    other = api_client_for(make_staff(tree["community"], perms=["people.view_household"]))
     assert other.get(f"/api/people/exports/{job.pk}/").status_code == 404
     assert other.get(f"/api/people/exports/{job.pk}/download/").status_code == 404
     assert other.get("/api/people/exports/").json()["count"] == 0
-    response = client_for(owner).get(f"/api/people/exports/{job.pk}/download/")
+    response = api_client_for(owner).get(f"/api/people/exports/{job.pk}/download/")
     assert response.status_code == 200 and response["Content-Disposition"].startswith("attachment")
     assert b"".join(response.streaming_content).startswith(b"PK")  # a zip: the xlsx
 
 
 def test_export_needs_the_view_permission_and_other_kinds_work(scheme, tree, rows):
     user = make_staff(tree["community"], perms=["people.view_groupmembership"])
-    client = client_for(user)
+    client = api_client_for(user)
     refused = client.post("/api/people/exports/", {"record_type": "residents", "scheme": scheme.key},
                           format="json")
     assert refused.status_code == 403
@@ -177,8 +170,8 @@ def test_every_download_of_a_revealed_export_is_logged_and_audited(scheme, tree,
     page = Client()
     page.force_login(user)
     # when the owner downloads it twice through the API and once from its page
-    download(client_for(user), job.pk)
-    download(client_for(user), job.pk)
+    download(api_client_for(user), job.pk)
+    download(api_client_for(user), job.pk)
     response = page.get(reverse("people:export_download", args=[job.pk]))
     assert response.status_code == 200
     b"".join(response.streaming_content)
@@ -193,7 +186,7 @@ def test_every_download_of_a_revealed_export_is_logged_and_audited(scheme, tree,
 def test_downloading_a_masked_export_writes_no_download_row(scheme, tree, rows):
     user = make_staff(tree["community"], perms=["people.view_resident"])
     job = export_job_create(user=user, scheme=scheme, record_type="residents", filters={}, fmt="csv")
-    download(client_for(user), job.pk)
+    download(api_client_for(user), job.pk)
     assert not AccessLog.objects.filter(kind="DOWNLOAD").exists()
 
 
@@ -216,7 +209,7 @@ def test_an_export_that_fails_midway_leaves_no_file_and_no_reveal_rows_and_says_
     entries = list(AccessLog.objects.filter(user=user))
     assert [(e.kind, e.record_id, e.rows, e.detail.get("outcome")) for e in entries] == [
         ("EXPORT_REVEALED", None, 0, "FAILED")]
-    assert client_for(user).get(f"/api/people/exports/{job.pk}/download/").status_code == 404
+    assert api_client_for(user).get(f"/api/people/exports/{job.pk}/download/").status_code == 404
 
 
 def test_a_finished_revealed_export_logs_its_rows_with_the_outcome(scheme, tree, rows):

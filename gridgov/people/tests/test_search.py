@@ -13,10 +13,9 @@ import re
 
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from gridgov.accounts import services as accounts_services
-from gridgov.accounts.tests.factories import make_revealing_role, make_staff
+from gridgov.accounts.tests.factories import api_client_for, make_revealing_role, make_staff
 from gridgov.core.models import AuditEntry
 from gridgov.people.api import AGE_BANDS, age_band
 from gridgov.people.exports import export_job_create
@@ -27,12 +26,6 @@ from gridgov.people.tests.factories import id_number, make_household, make_resid
 READ = ["people.view_resident", "people.view_household"]
 PURPOSE = "核实来电群众身份"
 SEARCH = "/api/people/residents/search/"
-
-
-def api_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture
@@ -71,7 +64,7 @@ def birth_candidates(masked: str, *, gender: str | None = None, birth_year: int 
 def test_what_a_non_revealing_user_is_shown_leaves_every_birth_date_the_mask_leaves(scheme, tree, residents):
     # given a worker of the community who may not reveal
     user = make_staff(tree["community"], perms=READ)
-    client = api_for(user)
+    client = api_client_for(user)
     head = residents["head"]
     # when they read the resident everywhere it is listed: the API detail and list, the household's members,
     # the list page and a masked export
@@ -101,7 +94,7 @@ def test_what_a_non_revealing_user_is_shown_leaves_every_birth_date_the_mask_lea
 
 def test_a_user_who_may_not_reveal_cannot_search_by_personal_data(tree, residents):
     # given a worker of the community who may not reveal, knowing the mask and trying the candidates
-    client = api_for(make_staff(tree["community"], perms=READ))
+    client = api_client_for(make_staff(tree["community"], perms=READ))
     url = reverse("people:residents", args=[tree["community"].pk])
     # when they search by ID number, phone or name through the API, and by number on the list page
     answers = [client.post(SEARCH, {"id_number": residents["number"], "purpose": PURPOSE}, format="json"),
@@ -121,7 +114,7 @@ def test_a_search_is_logged_with_its_purpose_and_never_the_value(scheme, tree, r
     # given a worker who may reveal in the community
     user = make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ)
     # when they search by ID number
-    response = api_for(user).post(SEARCH, {"id_number": residents["number"], "purpose": PURPOSE}, format="json")
+    response = api_client_for(user).post(SEARCH, {"id_number": residents["number"], "purpose": PURPOSE}, format="json")
     # then they find the resident, masked
     assert response.status_code == 200
     assert [r["id"] for r in response.json()["results"]] == [residents["head"].pk]
@@ -140,7 +133,7 @@ def test_a_search_is_logged_with_its_purpose_and_never_the_value(scheme, tree, r
 
 def test_a_search_without_a_purpose_is_refused_and_not_counted_as_done(scheme, tree, residents):
     user = make_staff(tree["community"], role=make_revealing_role(scheme), perms=READ)
-    response = api_for(user).post(SEARCH, {"phone": "13912345678"}, format="json")
+    response = api_client_for(user).post(SEARCH, {"phone": "13912345678"}, format="json")
     assert response.status_code == 400 and "purpose" in response.json()
     assert not AccessLog.objects.exists() and not AuditEntry.objects.filter(action="people.search").exists()
 
@@ -149,7 +142,7 @@ def test_a_search_finds_only_residents_of_the_cells_where_the_user_may_reveal(sc
     # given a worker who sees the whole community but may reveal only in g2
     user = make_staff(tree["community"], perms=READ)
     accounts_services.assignment_create(person=user.person, node=tree["g2"], role=make_revealing_role(scheme))
-    client = api_for(user)
+    client = api_client_for(user)
     # when they search for the g1 resident and for the g2 one
     in_g1 = client.post(SEARCH, {"id_number": residents["number"], "purpose": PURPOSE}, format="json").json()
     in_g2 = client.post(SEARCH, {"id_number": residents["other_number"], "purpose": PURPOSE}, format="json").json()
@@ -163,11 +156,11 @@ def test_searches_are_throttled_per_user(scheme, tree, residents, settings):
     settings.PEOPLE_SEARCH_RATE = "3/h"
     role = make_revealing_role(scheme)
     user, other = (make_staff(tree["community"], role=role, perms=READ) for _ in range(2))
-    client = api_for(user)
+    client = api_client_for(user)
     body = {"id_number": residents["number"], "purpose": PURPOSE}
     # when the user searches four times, and another user once
     codes = [client.post(SEARCH, body, format="json").status_code for _ in range(4)]
-    others = api_for(other).post(SEARCH, body, format="json")
+    others = api_client_for(other).post(SEARCH, body, format="json")
     # then the fourth is refused with 429 and a wait, audited; the other user is not held up
     assert codes == [200, 200, 200, 429]
     assert others.status_code == 200
