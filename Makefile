@@ -10,7 +10,7 @@ PROFILE ?= pinggu
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_LINK_MODE := copy
 
-.PHONY: run test venv dev-deps migrate demo lint format bench clean update-divisions vendor
+.PHONY: run test venv dev-deps migrate demo lint format bench clean update-divisions vendor screenshots
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -70,3 +70,11 @@ clean:
 ## refresh the vendored front-end files (Leaflet ...) from the npm registry (needs npm)
 vendor:
 	bash scripts/update-vendor.sh
+
+## refresh the README's screenshots from the last run of the browser tests (they write to test-artifacts/screenshots/)
+screenshots:
+	@test -d test-artifacts/screenshots || { echo "no test-artifacts/screenshots: run the browser tests first (CI=true make test, or pytest -m e2e)"; exit 1; }
+	@grep -o 'docs/screenshots/[A-Za-z0-9_.-]*\.png' README.md | sort -u | while read -r shot; do \
+	  src="test-artifacts/screenshots/$$(basename $$shot)"; \
+	  if test -f "$$src"; then cp "$$src" "$$shot"; echo "refreshed $$shot"; else echo "missing $$src (its test did not run)"; fi; \
+	done

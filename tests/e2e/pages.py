@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 # the password the test factories give staff logins (gridgov/accounts/tests/factories.py, cases factories)
 STAFF_PASSWORD = "Grid-demo-2026!"
 

@@ -1,6 +1,6 @@
 """The staff case pages in a real browser: the command centre's list and case page on a wide screen (the map
 of the case drawn, an action form loaded into the page and sent), and the department handler on a 360 px
-phone (accept, then report back with a photo). Screenshots go to docs/screenshots/cases-*.png."""
+phone (accept, then report back with a photo). Screenshots go to test-artifacts/screenshots/cases-*.png."""
 
 from __future__ import annotations
 

@@ -3,13 +3,12 @@ the clustered case markers and the workers' positions, the queue loads beside it
 a reload; the dashboard's charts draw (SVG) and a click on a bar or a map cell drills down. At 1920 px and
 at 360 px, with no console error.
 
-Screenshots go to docs/screenshots/ (centre-map.png, dashboard.png at 1920×1080, and the 360 px views)."""
+Screenshots go to test-artifacts/screenshots/ (centre-map.png, dashboard.png at 1920×1080, and the 360 px views)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -21,11 +20,10 @@ from gridgov.cases.tests.factories import make_loop
 from gridgov.dashboard.tests.scenario import WEEK, build_week
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.a11y import assert_accessible, no_horizontal_scroll
-from tests.e2e.pages import enrolled_device, second_factor
+from tests.e2e.pages import SCREENSHOTS, enrolled_device, second_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "Grid-demo-2026!"
 PERIOD = f"from={WEEK[0]:%Y-%m-%d}&to={WEEK[1]:%Y-%m-%d}"
 

@@ -1,11 +1,10 @@
 """The grid worker's phone pages in a real browser at 360 × 740: the home page with tasks and cells, and a
 report made with a camera photo, the phone's position (permission granted in the browser) and the matter
-found by its pinyin initials. Screenshots go to docs/screenshots/field-*.png."""
+found by its pinyin initials. Screenshots go to test-artifacts/screenshots/field-*.png."""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
@@ -17,11 +16,10 @@ from gridgov.cases.watch import sla_watch
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.a11y import assert_accessible, no_horizontal_scroll
 from tests.e2e.conftest import ConsoleLog
-from tests.e2e.pages import enrolled_device, second_factor
+from tests.e2e.pages import SCREENSHOTS, enrolled_device, second_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "Grid-demo-2026!"
 PHONE = {"width": 360, "height": 740}
 

@@ -6,7 +6,7 @@ photo from the inbox on a phone → the centre verifies and closes it → the re
 tracking page and rates it → the dashboard counts it. Also: keyboard-only use of the login and an action
 form, and the accessibility checks themselves catching what they should.
 
-Screenshots: docs/screenshots/loop-*.png."""
+Screenshots: test-artifacts/screenshots/loop-*.png."""
 
 from __future__ import annotations
 

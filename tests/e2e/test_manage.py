@@ -1,7 +1,7 @@
 """The management pages in a real browser: the territory tree opened from the keyboard, the cell's map drawing
 its children (choose one on the map to open it), the people in charge, and the grid-map check report.
 
-Screenshots go to docs/screenshots/manage-*.png."""
+Screenshots go to test-artifacts/screenshots/manage-*.png."""
 
 import json
 

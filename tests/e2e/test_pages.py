@@ -1,9 +1,8 @@
 """The public cell card and the admin's map preview and tree view, in a real browser.
 
-Screenshots go to docs/screenshots/ (referenced by the README)."""
+Screenshots go to test-artifacts/screenshots/ (referenced by the README)."""
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -14,11 +13,10 @@ from gridgov.accounts.models import RoleCategory
 from gridgov.territory import services
 from gridgov.territory.tests.factories import SINCE, level, make_scheme, make_tree, square
 from gridgov.territory.tests.qr import svg_encodes
-from tests.e2e.pages import enrolled_device, second_factor
+from tests.e2e.pages import SCREENSHOTS, enrolled_device, second_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "Root-pass-2026!"
 
 

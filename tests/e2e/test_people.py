@@ -9,12 +9,11 @@ from gridgov.people.access import clear_value
 from gridgov.people.models import AccessLog
 from gridgov.people.tests.factories import make_household
 from gridgov.territory.tests.factories import make_scheme, make_tree
-from tests.e2e.pages import enrolled_device, second_factor
+from tests.e2e.pages import SCREENSHOTS, enrolled_device, second_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "Root-pass-2026!"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
 """A resident on a 360 px phone, in a real browser: from the cell's card to a report with a camera photo and
 the phone's position, the tracking code, the tracking page, and the rating once the case is closed.
 
-Screenshots: docs/screenshots/resident-report.png, resident-track.png."""
+Screenshots: test-artifacts/screenshots/resident-report.png, resident-track.png."""
 
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -17,10 +16,10 @@ from gridgov.cases.services import case_transition
 from gridgov.cases.tests.factories import make_loop, png, point_in
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.a11y import assert_accessible, no_horizontal_scroll
+from tests.e2e.pages import SCREENSHOTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture
