@@ -2,7 +2,7 @@
 registered (or not taken up), dispatched, handled and closed, naming the step, the tracking code and the
 tracking page — never a name, never the description, never who handles it.
 
-- `reporter_notice_after` is called by `services._notify_after` inside the transition's transaction; it only
+- `reporter_notice_after` is called by `services.notifications.notices_after` inside the transition's transaction; it only
   registers an on-commit hook, so a rolled-back transition tells nobody and a slow or broken gateway never
   holds up or undoes a transition (the hook is `robust`: a queue failure is logged, not raised);
 - the huey task `reporter_sms_task` sends the message; a gateway failure is logged and the task retried.
@@ -86,7 +86,7 @@ def _claim_key(case: Case, step: str) -> str:
 def reporter_sms_send(*, case_id: int, step: str, seq: int) -> bool:
     """Send the reporter the message of `step`, reached by event `seq`. Returns whether a message went out;
     raises when the gateway failed (the task retries)."""
-    from gridgov.cases.services import reporter_contact
+    from gridgov.cases.services.reporter import reporter_contact
     from gridgov.integrations.sms import send_sms
 
     case = Case.objects.filter(pk=case_id).first()

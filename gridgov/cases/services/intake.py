@@ -1,0 +1,260 @@
+"""Intake: `case_report` creates a case from any channel — patrol, resident, hotline, police, camera,
+department, Open311 — with its cell, photos, protected reporter contact, an idempotency key and the nearby
+open cases of the same matter offered as duplicates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridgov.cases.attachments import attachments_add, photos_check
+from gridgov.cases.models import Attachment, Case, CaseState, Channel, IntakeKey
+from gridgov.cases.policy import policy_for
+from gridgov.cases.selectors import case_duplicates
+from gridgov.cases.services.events import case_snapshot, event_write
+from gridgov.cases.services.notifications import level_notify
+from gridgov.cases.services.resolve import matter_resolve, node_resolve, scheme_resolve
+from gridgov.cases.services.transition import case_transition
+from gridgov.catalogue.models import HandlingMode, Matter, ReportLevel
+from gridgov.core.names import name_clean
+from gridgov.people import crypto
+from gridgov.people.identifiers import phone_clean
+from gridgov.people.masking import mask_phone
+from gridgov.territory.models import LevelScheme, Node
+
+STAFF_CHANNELS = (Channel.PATROL, Channel.HOTLINE, Channel.POLICE, Channel.DEPARTMENT)
+SELF_SERVICE_CHANNELS = (Channel.RESIDENT, Channel.OPEN311, Channel.CAMERA)
+
+
+@dataclass
+class IntakeResult:
+    case: Case
+    created: bool
+    duplicates: list[tuple[Case, float]] = field(default_factory=list)
+
+
+def _fingerprint(**parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _tracking_code() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out on the phone
+    return "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | str | None = None,
+                matter: Matter | str | None = None, node: Node | str | None = None, lon: float | None = None,
+                lat: float | None = None, place: str = "", photos: list | None = None,
+                reporter_name: str = "", reporter_phone: str = "", anonymous: bool = False,
+                report_level: str | None = None, handling_mode: str | None = None, external_ref: str = "",
+                attributes: dict | None = None, idempotency_key: str = "", client: str = "",
+                self_handled: bool = False, before_photos: list | None = None, after_photos: list | None = None,
+                note: str = "", at: dt.datetime | None = None) -> IntakeResult:
+    """Create a case from any channel. Validates everything before writing anything; with an
+    `idempotency_key`, a retried submission (same client, same key, same content) returns the first case
+    and creates nothing. A finder who handled the problem on the spot (巡办合一, `self_handled` with
+    before and after photos) closes it at once unless it is sampled for verification."""
+    if channel not in Channel.values:
+        raise ValidationError({"channel": _("unknown channel %(channel)s") % {"channel": channel}})
+    description = (description or "").strip()
+    if not description:
+        raise ValidationError({"description": _("describe the problem")})
+    if len(description) > 4000:
+        raise ValidationError({"description": _("the description is longer than 4000 characters")})
+    scheme_obj = scheme_resolve(scheme, node)
+    policy = policy_for(scheme_obj)
+    matter_obj = matter_resolve(scheme=scheme_obj, matter=matter, policy=policy)
+    if channel in STAFF_CHANNELS and channel != Channel.DEPARTMENT and matter_obj is None and self_handled:
+        raise ValidationError({"matter": _("choose the matter of a problem handled on the spot")})
+    cell, lon_f, lat_f = node_resolve(scheme=scheme_obj, node=node, lon=lon, lat=lat, place=place)
+    if channel == Channel.PATROL:
+        from gridgov.accounts.selectors import user_scope_paths
+
+        paths = user_scope_paths(actor)
+        if paths is not None and not any(cell.path.startswith(p) for p in paths):
+            raise ValidationError({"location": _("cell %(code)s is outside your territory") % {"code": cell.code}})
+    if report_level and report_level not in ReportLevel.values:
+        raise ValidationError({"report_level": _("unknown report level %(level)s") % {"level": report_level}})
+    if handling_mode and handling_mode not in HandlingMode.values:
+        raise ValidationError({"handling_mode": _("unknown handling mode %(mode)s") % {"mode": handling_mode}})
+    phone = ""
+    if reporter_phone:
+        try:
+            phone = phone_clean(reporter_phone)
+        except ValidationError:
+            raise ValidationError({"reporter_phone": _("not a valid phone number")}) from None
+    reporter_name = name_clean(reporter_name, field="reporter_name", label=_("reporter's name"), limit=10**6,
+                               required=False)
+    if len(reporter_name) > 50:
+        raise ValidationError({"reporter_name": _("at most 50 characters")})
+    report_photos = photos_check(photos, field="photos")
+    before = photos_check(before_photos, field="before_photos")
+    after = photos_check(after_photos, field="after_photos")
+    if matter_obj and matter_obj.evidence_before and channel == Channel.PATROL and not (report_photos or before):
+        raise ValidationError({"photos": _("matter %(code)s needs a photo of the problem") % {"code": matter_obj.code}})
+    if self_handled:
+        if channel != Channel.PATROL:
+            raise ValidationError({"self_handled": _("only a patrol's finder handles a problem on the spot")})
+        if not (before or report_photos) or not after:
+            raise ValidationError({"after_photos" if not after else "before_photos":
+                                   _("a problem handled on the spot needs photos before and after")})
+    if attributes is not None and not isinstance(attributes, dict):
+        raise ValidationError({"attributes": _("give the attributes as a mapping of code to value")})
+    attributes = _attributes_clean(matter_obj, attributes or {}, channel=channel)
+
+    key = (idempotency_key or "").strip()
+    client_id = client or (f"user:{actor.pk}" if getattr(actor, "is_authenticated", False) else "anonymous")
+    if len(key) > 100:
+        raise ValidationError({"idempotency_key": _("at most 100 characters")})
+    fingerprint = _fingerprint(channel=channel, description=description, matter=getattr(matter_obj, "pk", None),
+                               node=cell.pk, lon=lon_f, lat=lat_f, place=place.strip(), attributes=attributes,
+                               photos=[p.sha256 for p in report_photos + before + after],
+                               external_ref=external_ref, reporter=[reporter_name.strip(), phone, anonymous],
+                               level=report_level, mode=handling_mode, self_handled=self_handled)
+    if key:
+        existing = _replayed(client_id, key, fingerprint)
+        if existing:
+            return IntakeResult(existing, created=False, duplicates=case_duplicates(existing, policy=policy))
+
+    now = at or timezone.now()
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    try:
+        with transaction.atomic():
+            case = Case.objects.create(
+                scheme=scheme_obj, node=cell, lon=lon_f, lat=lat_f, place=place.strip()[:300], matter=matter_obj,
+                channel=channel, external_ref=external_ref[:64], description=description,
+                report_level=report_level or (matter_obj.report_level if matter_obj else ReportLevel.ROUTINE),
+                handling_mode=(HandlingMode.SELF if self_handled else handling_mode
+                               or (matter_obj.handling_mode if matter_obj else HandlingMode.HANDOVER)),
+                tracking_code=_tracking_code(), reported_at=now, reporter=user,
+                reporter_name_sealed=crypto.seal(reporter_name.strip(), field="cases.case.reporter_name"),
+                reporter_phone_sealed=crypto.seal(phone, field="cases.case.reporter_phone"),
+                reporter_phone_masked=mask_phone(phone) if phone else "", anonymous=anonymous,
+                owner=user if channel in STAFF_CHANNELS else None, attributes=attributes)
+            stored = attachments_add(case=case, photos=report_photos, purpose=Attachment.Purpose.REPORT, actor=user)
+            event_write(case=case, kind="report", actor=user, actor_role=f"channel:{channel}",
+                        to_state=CaseState.REPORTED, note=note, new={"channel": channel, **case_snapshot(case)},
+                        attachments=stored, at=now)
+            if key:
+                IntakeKey.objects.create(client=client_id, key=key, fingerprint=fingerprint, case=case)
+            level_notify(case, kind="report", policy=policy)
+    except IntegrityError:
+        existing = _replayed(client_id, key, fingerprint) if key else None
+        if existing is None:
+            raise
+        return IntakeResult(existing, created=False, duplicates=case_duplicates(existing))
+    if self_handled:
+        case = case_transition(case=case, actor=actor, action="self_handle", before_photos=before or report_photos,
+                               after_photos=after, note=note, at=at)
+        case = _sample_or_close(case, at=at)
+    return IntakeResult(case, created=True, duplicates=case_duplicates(case, policy=policy))
+
+
+def _replayed(client: str, key: str, fingerprint: str) -> Case | None:
+    found = IntakeKey.objects.filter(client=client, key=key).select_related("case").first()
+    if found is None:
+        return None
+    if found.fingerprint != fingerprint:
+        raise ValidationError({"idempotency_key": _("this Idempotency-Key was used for a different report")})
+    return found.case
+
+
+# attributes a channel may add beside the matter's declared ones: Open311's media_url, a link to the
+# reporter's photo kept as given (never fetched)
+CHANNEL_ATTRIBUTES = frozenset({"media_url"})
+
+
+# channels where the reporter fills in the matter's form; relayed reports (hotline, police, camera,
+# department systems) may lack an answer to a required attribute, the registrar completes it
+FORM_CHANNELS = (Channel.PATROL, Channel.RESIDENT, Channel.OPEN311)
+
+
+def _attribute_value(matter: Matter, spec: dict, value: Any) -> Any:
+    code, datatype = spec["code"], spec.get("datatype", "string")
+    keys = [str(v["key"]) for v in spec.get("values", [])]
+
+    def bad(reason):
+        return ValidationError({"attributes": _("attribute %(code)s of matter %(matter)s: %(reason)s")
+                                % {"code": code, "matter": matter.code, "reason": reason}})
+
+    if datatype == "multivaluelist":
+        items = value if isinstance(value, list) else [value]
+        if any(str(v) not in keys for v in items):
+            raise bad(_("takes values among %(keys)s") % {"keys": ", ".join(keys)})
+        return [str(v) for v in items]
+    if isinstance(value, list | dict):
+        raise bad(_("takes a single value"))
+    text = str(value).strip()
+    if datatype == "singlevaluelist":
+        if text not in keys:
+            raise bad(_("takes one of %(keys)s") % {"keys": ", ".join(keys)})
+        return text
+    if datatype == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            raise bad(_("takes a number")) from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise bad(_("takes a number"))
+        return number
+    if datatype == "datetime":
+        try:
+            dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise bad(_("takes a date and time (ISO 8601)")) from None
+        return text
+    if len(text) > 2000:
+        raise bad(_("at most 2000 characters"))
+    return text
+
+
+def _attributes_clean(matter: Matter | None, values: dict, *, channel: str) -> dict:
+    """Check submitted attributes against the matter's declared ones (its Open311 service definition):
+    known codes, values of the declared type; required ones present on form channels."""
+    if matter is None:
+        if values:
+            raise ValidationError({"attributes": _("choose the matter the attributes belong to")})
+        return {}
+    declared = {a["code"]: a for a in (matter.attributes or [])}
+    out: dict[str, Any] = {}
+    for code, value in values.items():
+        spec = declared.get(str(code))
+        if spec is None and str(code) in CHANNEL_ATTRIBUTES:
+            out[str(code)] = str(value)[:2000]
+            continue
+        if spec is None:
+            raise ValidationError({"attributes": _("matter %(matter)s has no attribute %(code)s")
+                                   % {"matter": matter.code, "code": code}})
+        if value in (None, "", []):
+            continue
+        out[str(code)] = _attribute_value(matter, spec, value)
+    missing = [c for c, a in declared.items() if a.get("required") and c not in out]
+    if missing and channel in FORM_CHANNELS:
+        raise ValidationError({"attributes": _("required attributes missing: %(codes)s")
+                               % {"codes": ", ".join(missing)}})
+    return out
+
+
+def _sample_or_close(case: Case, *, at: dt.datetime | None = None) -> Case:
+    """巡办合一: a self-handled case closes at once, except a sample (the policy's share, chosen by a hash
+    of the case id so a retry decides the same) left for verification."""
+    share = float(policy_for(case.scheme).verification_sample_share)
+    bucket = int(hashlib.sha256(f"sample:{case.pk}".encode()).hexdigest()[:8], 16) % 1000
+    if bucket < share * 1000:
+        with transaction.atomic():
+            locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
+            event_write(case=locked, kind="sampled", actor=None, actor_role="SYSTEM", at=at,
+                        from_state=locked.state, to_state=locked.state,
+                        note=_("sampled for verification (%(share)s %% of self-handled cases)")
+                        % {"share": round(share * 100)})
+        return Case.objects.get(pk=case.pk)
+    return case_transition(case=case, actor=None, action="auto_close", at=at)

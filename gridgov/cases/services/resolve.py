@@ -1,0 +1,90 @@
+"""Resolving what a report names — its level scheme, its matter, its cell (by code, point or known
+address) — into rows, with a ValidationError naming the field when it cannot."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from gridgov.cases.policy import policy_catalogue, policy_for
+from gridgov.catalogue.models import Matter
+from gridgov.territory.locate import locate
+from gridgov.territory.models import LevelScheme, Node
+
+
+def scheme_resolve(scheme, node) -> LevelScheme:
+    if isinstance(scheme, LevelScheme):
+        return scheme
+    if scheme:
+        found = LevelScheme.objects.filter(key=str(scheme)).first()
+        if found is None:
+            raise ValidationError({"scheme": _("unknown level scheme %(key)s") % {"key": scheme}})
+        return found
+    if isinstance(node, Node):
+        return node.scheme
+    schemes = list(LevelScheme.objects.all()[:2])
+    if len(schemes) == 1:
+        return schemes[0]
+    raise ValidationError({"scheme": _("name the level scheme (jurisdiction) of the report")})
+
+
+def matter_resolve(*, scheme: LevelScheme, matter, field: str = "matter", policy=None) -> Matter | None:
+    """A matter of the scheme's catalogue, by instance, id or five-digit code."""
+    if matter in (None, ""):
+        return None
+    catalogue = policy_catalogue(policy or policy_for(scheme))
+    if isinstance(matter, Matter):
+        found = matter if catalogue is None or matter.catalogue_id == catalogue.pk else None
+    else:
+        code = str(matter).strip()
+        found = (Matter.objects.filter(catalogue=catalogue, code=code).select_related("category").first()
+                 if catalogue else None)
+    if found is None:
+        raise ValidationError({field: _("unknown matter %(code)s") % {"code": getattr(matter, "code", matter)}})
+    if not found.active:
+        raise ValidationError({field: _("matter %(code)s is no longer in use") % {"code": found.code}})
+    return found
+
+
+def node_resolve(*, scheme: LevelScheme, node, lon, lat, place: str) -> tuple[Node, float | None, float | None]:
+    if node not in (None, ""):
+        if not isinstance(node, Node):
+            key = str(node)
+            node = (Node.objects.filter(scheme=scheme, code=key).first()
+                    or (Node.objects.filter(scheme=scheme, pk=int(key)).first() if key.isdigit() and len(key) <= 18
+                        else None))
+            if node is None:
+                raise ValidationError({"node": _("unknown cell %(code)s") % {"code": key}})
+        if node.scheme_id != scheme.pk:
+            raise ValidationError({"node": _("the cell belongs to another level scheme")})
+        if node.valid_to is not None:
+            raise ValidationError({"node": _("the cell %(code)s is retired") % {"code": node.code}})
+        if lon is not None and lat is not None:
+            try:
+                found = locate(float(lon), float(lat), scheme=scheme)
+            except (TypeError, ValueError) as exc:
+                raise ValidationError({"location": str(exc)}) from None
+            if found is None or not found.path.startswith(node.path):
+                raise ValidationError({"location": _("the point (%(lon).6f, %(lat).6f) lies outside cell %(code)s")
+                                       % {"lon": float(lon), "lat": float(lat), "code": node.code}})
+            return found, float(lon), float(lat)
+        return node, lon, lat
+    if lon is not None and lat is not None:
+        try:
+            found = locate(float(lon), float(lat), scheme=scheme)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError({"location": str(exc)}) from None
+        if found is None:
+            raise ValidationError({"location": _("the point (%(lon).6f, %(lat).6f) lies outside every cell")
+                                   % {"lon": float(lon), "lat": float(lat)}})
+        return found, float(lon), float(lat)
+    if place:
+        from gridgov.people.models import Building
+
+        building = (Building.objects.filter(scheme=scheme, address=place.strip()).select_related("node").first()
+                    or Building.objects.filter(scheme=scheme, name=place.strip()).select_related("node").first())
+        if building is not None:
+            return building.node, building.lon, building.lat
+        raise ValidationError({"location": _("the address %(place)s is not a known building; give the point or "
+                                             "the cell") % {"place": place}})
+    raise ValidationError({"location": _("give the point (longitude and latitude), the cell or a known address")})

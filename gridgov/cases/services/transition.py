@@ -1,0 +1,156 @@
+"""`case_transition`, the only code that changes a case's state: it locks the row, checks the transition
+table and the grants, applies the action, bumps `version`, writes one typed event (and the notices) in the
+same transaction. The `case_<action>` helpers at the end are thin names for `case_transition` calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridgov.cases import clock
+from gridgov.cases.attachments import Photo, attachments_add, photos_check
+from gridgov.cases.errors import ActionForbidden, CaseConflict
+from gridgov.cases.grants import action_allowed_as, duty_refusal, user_standing
+from gridgov.cases.models import Attachment, Case, CaseState
+from gridgov.cases.policy import policy_for
+from gridgov.cases.services.events import case_snapshot, event_write
+from gridgov.cases.services.handlers import HANDLERS, satisfaction_clean
+from gridgov.cases.services.notifications import notices_after
+from gridgov.cases.transitions import TRANSITIONS, Clock
+
+
+def _evidence(case: Case, t, kw: dict) -> dict[str, list[Photo]]:
+    """The photos an action carries, checked, with the matter's required evidence enforced."""
+    photos = {
+        Attachment.Purpose.BEFORE: photos_check(kw.get("before_photos"), field="before_photos"),
+        Attachment.Purpose.AFTER: photos_check(kw.get("after_photos"), field="after_photos"),
+        Attachment.Purpose.EVIDENCE: photos_check(kw.get("photos"), field="photos"),
+    }
+    required = set(t.evidence)
+    if t.action in ("report_back",) and case.matter_id and case.matter.evidence_after:
+        required.add(Attachment.Purpose.AFTER)
+    if t.action == "self_handle" and case.attachments.filter(purpose=Attachment.Purpose.REPORT).exists():
+        required.discard(Attachment.Purpose.BEFORE)
+    for purpose in sorted(required):
+        if not photos[purpose]:
+            name = {"BEFORE": "before_photos", "AFTER": "after_photos"}.get(purpose, "photos")
+            raise ValidationError({name: _("%(action)s needs a photo (%(purpose)s)")
+                                   % {"action": t.label, "purpose": Attachment.Purpose(purpose).label}})
+    return photos
+
+
+def case_transition(*, case: Case | int, actor, action: str, note: str = "", reason: str = "",
+                    expected_version: int | None = None, at: dt.datetime | None = None, **kw: Any) -> Case:
+    """Take `action` on the case as `actor` (None = the system). The only way a case changes state.
+
+    Locks the case row; refuses (and changes nothing) when the action is unknown (ValidationError), not
+    allowed in the current state or the case moved on since `expected_version` (CaseConflict → 409), refused
+    to the actor by the separation of duties (they handled this round: ActionForbidden → 403 naming the
+    rule) or not granted to them (ActionForbidden → 403), or its input is bad (ValidationError naming the
+    field).
+    Otherwise applies the action and the clock rule, bumps the version and writes one event, in one
+    transaction."""
+    t = TRANSITIONS.get(action)
+    if t is None:
+        raise ValidationError({"action": _("unknown action %(action)s") % {"action": action}})
+    reason = (reason or "").strip()
+    note = (note or "").strip()
+    if t.reason and not reason:
+        raise ValidationError({"reason": _("%(action)s needs a reason") % {"action": t.label}})
+    case_id = case.pk if isinstance(case, Case) else int(case)
+    with transaction.atomic():
+        # of=self: matter and team are outer joins, which PostgreSQL refuses to lock
+        locked = (Case.objects.select_for_update(of=("self",))
+                  .select_related("scheme", "node", "matter", "assignee_team").filter(pk=case_id).first())
+        if locked is None:
+            raise Case.DoesNotExist(f"case {case_id}")
+        if expected_version is not None and int(expected_version) != locked.version:
+            raise CaseConflict(_("the case changed since you loaded it (your version %(mine)s, now %(now)s); "
+                                 "reload it and try again") % {"mine": expected_version, "now": locked.version},
+                               code="version", state=locked.state, version=locked.version)
+        if locked.state not in t.sources:
+            raise CaseConflict(_("%(action)s is not possible while the case is %(state)s")
+                               % {"action": t.label, "state": locked.get_state_display()},
+                               code="state", state=locked.state, version=locked.version)
+        standing = user_standing(actor, locked)
+        refusal = duty_refusal(standing, action)  # 监督与处置分离: above every grant
+        if refusal:
+            raise ActionForbidden(refusal)
+        as_role = action_allowed_as(actor, locked, action, standing=standing)
+        if as_role is None:
+            raise ActionForbidden(_("you may not %(action)s this case") % {"action": str(t.label).lower()})
+        now = at or timezone.now()
+        before = case_snapshot(locked)
+        from_state = locked.state
+        policy = policy_for(locked.scheme)
+        photos = _evidence(locked, t, kw)
+        extra_new: dict[str, Any] = {}
+        handler = HANDLERS.get(action)
+        if handler:
+            extra_new = handler(locked, actor=actor, reason=reason, now=now, policy=policy, **kw) or {}
+        if t.target:
+            locked.state = t.target
+        _clock_apply(locked, t.clock, now=now, policy=policy)
+        clock.case_clock_refresh(locked, now=now)
+        locked.version += 1
+        locked.save()
+        stored = []
+        for purpose, items in photos.items():
+            stored += attachments_add(case=locked, photos=items, purpose=purpose, actor=actor)
+        after = case_snapshot(locked)
+        old = {k: v for k, v in before.items() if after[k] != v}
+        new = {k: after[k] for k in old}
+        new.update(extra_new)
+        event = event_write(case=locked, kind=action, actor=actor, actor_role=as_role, from_state=from_state,
+                            to_state=locked.state, note="\n".join(x for x in (reason, note) if x), old=old, new=new,
+                            attachments=stored, at=now)
+        notices_after(locked, t.action, event=event, policy=policy)
+    return locked
+
+
+def _clock_apply(case: Case, rule: Clock, *, now: dt.datetime, policy) -> None:
+    if rule == Clock.START:
+        if not case.stages.exists():
+            clock.stages_plan(case, start=now, policy=policy)
+    elif rule == Clock.COMPLETE_STAGE:
+        if not clock.stages_complete(case, now=now, only_first=True):
+            raise ValidationError({"action": _("no stage of this case is open")})
+    elif rule == Clock.STOP:
+        if case.state == CaseState.REPORTED_BACK and not case.stages.exists():  # handled on the spot
+            clock.stages_plan(case, start=case.reported_at, policy=policy)
+        clock.stages_complete(case, now=now)
+    elif rule == Clock.PAUSE:
+        case.parked_at = now
+    elif rule == Clock.RESUME:
+        clock.stages_resume(case, since=case.parked_at or now, now=now)
+        case.parked_at = None
+    elif rule == Clock.RESTART:
+        clock.stages_restart(case, now=now, policy=policy)
+
+
+def case_register(*, case, actor, **kw) -> Case:
+    return case_transition(case=case, actor=actor, action="register", **kw)
+
+
+def case_dispatch(*, case, actor, assignee: dict | None = None, **kw) -> Case:
+    return case_transition(case=case, actor=actor, action="dispatch", assignee=assignee, **kw)
+
+
+def case_reroute(*, case, actor, reason: str, assignee: dict | None = None, **kw) -> Case:
+    return case_transition(case=case, actor=actor, action="reroute", reason=reason, assignee=assignee, **kw)
+
+
+def case_evaluate(*, case, actor, satisfaction: int, reason: str = "", **kw) -> Case:
+    """综合评价: a score at or above the policy's threshold ends the case; below it reopens it (with the
+    reason the person gave, or a default one)."""
+    score = satisfaction_clean(satisfaction)
+    case_obj = case if isinstance(case, Case) else Case.objects.get(pk=case)
+    if score < policy_for(case_obj.scheme).dissatisfied_below:
+        return case_transition(case=case_obj, actor=actor, action="reopen", satisfaction=score,
+                               reason=reason or _("dissatisfied (score %(s)s)") % {"s": score}, **kw)
+    return case_transition(case=case_obj, actor=actor, action="evaluate", satisfaction=score, note=reason, **kw)
