@@ -26,7 +26,7 @@ urlpatterns = [
     path("dashboard/", include("gridgov.dashboard.urls")),
     path("m/", include("gridgov.cases.field_urls")),
     path("inbox/", include("gridgov.cases.inbox_urls")),
-    path("manage/", include("gridgov.core.manage_urls")),
+    path("manage/", include("gridgov.manage.urls")),
     path("", include("gridgov.territory.urls")),
 ]
 handler404 = "gridgov.core.views.not_found"

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "gridgov.cases",
     "gridgov.integrations",
     "gridgov.dashboard",
+    "gridgov.manage",
 ]
 
 MIDDLEWARE = [
@@ -85,7 +86,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "gridgov.core.workspaces.workspaces",
+                "gridgov.accounts.workspaces.workspaces",
             ],
         },
     },

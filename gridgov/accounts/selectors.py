@@ -15,7 +15,8 @@ import datetime as dt
 
 from django.db.models import Q, QuerySet
 
-from gridgov.accounts.models import Assignment, Person
+from gridgov.accounts.models import Assignment, Person, Team
+from gridgov.territory.models import LevelScheme, Node
 
 
 def _active(user) -> bool:
@@ -70,8 +71,6 @@ def user_scope_paths(user, *, on: dt.date | None = None) -> list[str] | None:
     if cache_key in cached:
         return cached[cache_key]
     if user_is_district_wide(user):
-        from gridgov.territory.models import Node
-
         cached[cache_key] = sorted(Node.objects.filter(scheme_id=user_scheme_id(user), parent__isnull=True)
                                    .values_list("path", flat=True))
         user._gridgov_scope_cache = cached
@@ -119,3 +118,25 @@ def node_public_people(node, *, on: dt.date | None = None) -> QuerySet[Assignmen
     """Who is in charge of `node` now, as published on its card."""
     return (Assignment.objects.current(on).filter(node=node, is_public=True)
             .select_related("person", "role").order_by("role__order", "role__key", "person__name"))
+
+
+def visible_schemes(user) -> QuerySet[LevelScheme]:
+    """The level schemes the user works in: all for platform-wide users, their own for district-wide staff,
+    and those of their current assignments and of their teams' departments."""
+    if user_scope_paths(user) is None:
+        return LevelScheme.objects.all()
+    ids = set(Assignment.objects.current().filter(person__user=user).values_list("node__scheme_id", flat=True))
+    ids |= set(Team.objects.filter(members=user).values_list("department__scheme_id", flat=True))
+    if user_is_district_wide(user):
+        ids.add(user_scheme_id(user))
+    return LevelScheme.objects.filter(pk__in=ids)
+
+
+def scope_roots(user) -> QuerySet[Node]:
+    """The tops of the user's territory: the top nodes for district-wide staff, else the cells of their
+    assignments that grant scope (nested ones left out)."""
+    qs = Node.objects.current().select_related("level", "scheme")
+    paths = user_scope_paths(user)
+    if paths is None:
+        return qs.filter(parent__isnull=True)
+    return qs.filter(path__in=paths)

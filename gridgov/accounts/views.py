@@ -1,4 +1,4 @@
-"""Management pages of people in charge (routed from `core.manage_urls`, namespace "manage"): who holds which
+"""Management pages of people in charge (routed from `manage.urls`, namespace "manage"): who holds which
 role in which cell of the user's territory, filtered and exported exactly as shown; putting someone in
 charge of a cell and ending an assignment, through `accounts.services`.
 
@@ -26,8 +26,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from gridgov.accounts import services
 from gridgov.accounts.models import Assignment, Person, Role
-from gridgov.accounts.selectors import assignment_scope, person_scope
-from gridgov.core.manage_views import errors_to_form, manage_page, scope_roots
+from gridgov.accounts.selectors import assignment_scope, person_scope, scope_roots
+from gridgov.accounts.workspaces import manage_page
+from gridgov.core.pages import errors_to_form
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
 from gridgov.people.masking import mask_phone
 from gridgov.territory.models import Node

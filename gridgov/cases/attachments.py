@@ -28,7 +28,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from gridgov.cases.models import Attachment, Case
 from gridgov.core.audit import audit_record
-from gridgov.people.files import private_dir, private_open
+from gridgov.core.files import private_dir, private_open
 
 ACCEPTED = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
 THUMB = "thumb"

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 
+from gridgov.core.errors import Conflict
 
-class CaseConflict(Exception):
+
+class CaseConflict(Conflict):
     """The case is not in a state that allows the action, or it changed since the caller read it
     (HTTP 409). `code` is "state" or "version"."""
-
-    def __init__(self, message: str, *, code: str = "state", state: str = "", version: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.state = state
-        self.version = version
 
 
 class ActionForbidden(PermissionDenied):

@@ -34,6 +34,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from gridgov.accounts.models import Assignment
 from gridgov.accounts.selectors import node_public_people, paths_q
 from gridgov.accounts.services import POSITION_EVERY, position_record
+from gridgov.accounts.workspaces import FIELD_CATEGORIES
 from gridgov.cases.errors import CaseConflict
 from gridgov.cases.grants import actions_for
 from gridgov.cases.models import OPEN_STATES, Case, Channel, SlaStatus
@@ -43,7 +44,6 @@ from gridgov.cases.services import case_report
 from gridgov.cases.transitions import TRANSITIONS
 from gridgov.catalogue.models import Matter
 from gridgov.catalogue.search import matter_search
-from gridgov.core.workspaces import FIELD_CATEGORIES
 from gridgov.territory.models import LevelScheme, Node
 
 QUICK_ACTIONS = ("accept", "return", "report_back")

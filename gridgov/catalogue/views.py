@@ -1,4 +1,4 @@
-"""Management pages of the matter catalogue and of item admission (routed from `core.manage_urls`, namespace
+"""Management pages of the matter catalogue and of item admission (routed from `manage.urls`, namespace
 "manage"): browse a catalogue's categories and matters with their time-limit stages, export them, import
 a catalogue workbook (all or nothing, every bad cell listed); duty lists with their versions; admission
 requests, where a department applies to put a matter on a duty list (or take it off) and the grid office
@@ -28,6 +28,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from gridgov.accounts.models import Department
+from gridgov.accounts.selectors import visible_schemes
+from gridgov.accounts.workspaces import catalogue_page
 from gridgov.catalogue import admission, xlsx
 from gridgov.catalogue.models import (
     AdmissionRequest,
@@ -39,7 +41,7 @@ from gridgov.catalogue.models import (
     ReportLevel,
 )
 from gridgov.core import import_log, uploads
-from gridgov.core.manage_views import catalogue_page, errors_to_form, visible_schemes
+from gridgov.core.pages import errors_to_form
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
 
 PAGE_SIZE = 100

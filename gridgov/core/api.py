@@ -13,15 +13,15 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from gridgov.core.errors import Conflict
+
 
 def exception_handler(exc, context):
     """Let services raise Django's ValidationError (naming the field and the reason) and have the API
-    answer 400 with the same field → messages mapping as serializer errors; `CaseConflict` answers 409
+    answer 400 with the same field → messages mapping as serializer errors; `core.errors.Conflict` (a case's `CaseConflict` among them) answers 409
     with the message, its code ("state" or "version") and the case's current state and version, so a
     client can reload and retry."""
-    from gridgov.cases.errors import CaseConflict  # core must not import the cases app at load time
-
-    if isinstance(exc, CaseConflict):
+    if isinstance(exc, Conflict):
         return Response({"detail": str(exc.message), "code": exc.code, "state": exc.state or None,
                          "version": exc.version}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):

@@ -9,19 +9,24 @@ writers never read the same head; bulk writes are chained row by row under the s
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
-from gridgov.core.models import GENESIS, AuditChainHead, AuditEntry, AuditPrunePermit
+from gridgov.core.models import (  # the chain itself lives with the model it guards
+    GENESIS,
+    AuditChainHead,
+    AuditEntry,
+    AuditPrunePermit,
+    audit_append,
+    audit_chain_lock,
+    entry_digest_of,
+)
 
 MIN_RETENTION_DAYS = 180
 PRUNE_ACTION = "audit.pruned"
@@ -41,73 +46,6 @@ def audit_record(*, actor, action: str, target=None, summary: str = "", changes:
         changes=changes or {},
         address=address or None,
     )])[0]
-
-
-# ------------------------------------------------------------------------------------------ the chain
-def _canonical_at(at: dt.datetime) -> str:
-    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def entry_digest(*, seq: int, at: dt.datetime, actor_id: int | None, action: str, target_type: str, target_id: str,
-                 summary: str, changes: Any, address: str | None, prev_hash: str) -> str:
-    """The hash of one row: its canonical content (sorted-key JSON, UTC microseconds) and the previous hash."""
-    body = json.dumps({
-        "seq": seq, "at": _canonical_at(at), "actor": actor_id, "action": action, "target_type": target_type,
-        "target_id": target_id, "summary": summary, "changes": changes, "address": address, "prev": prev_hash,
-    }, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-def _digest_of(entry: AuditEntry) -> str:
-    return entry_digest(seq=entry.seq, at=entry.at, actor_id=entry.actor_id, action=entry.action,
-                        target_type=entry.target_type, target_id=entry.target_id, summary=entry.summary,
-                        changes=entry.changes, address=entry.address, prev_hash=entry.prev_hash)
-
-
-def _lock_head() -> AuditChainHead:
-    """Lock the chain head (creating it on the very first write, or after it was lost: then it is
-    rebuilt from the newest row, which `audit_verify` would flag if that row is not the true end)."""
-    for _attempt in range(2):
-        if AuditChainHead.objects.filter(pk=1).update(seq=F("seq")):
-            return AuditChainHead.objects.get(pk=1)
-        last = AuditEntry.objects.order_by("-seq").values("seq", "hash").first() or {"seq": 0, "hash": GENESIS}
-        try:
-            with transaction.atomic():
-                AuditChainHead.objects.create(pk=1, seq=last["seq"], hash=last["hash"])
-        except IntegrityError:
-            continue  # another writer created it meanwhile: lock theirs
-    return AuditChainHead.objects.select_for_update().get(pk=1)
-
-
-def _normalise(entry: AuditEntry) -> None:
-    field = AuditEntry._meta.get_field
-    entry.summary = (entry.summary or "")[:300]
-    # what the database gives back: JSON values, a normalised address, microsecond UTC time
-    entry.changes = json.loads(json.dumps(entry.changes or {}, ensure_ascii=False, default=str))
-    entry.address = field("address").to_python(entry.address) if entry.address else None
-    entry.target_type = entry.target_type or ""
-    entry.target_id = str(entry.target_id or "")
-    if entry.at is None:
-        entry.at = timezone.now()
-
-
-def audit_append(entries: list[AuditEntry]) -> list[AuditEntry]:
-    """Chain and insert `entries` (unsaved rows) in order, under the head lock, in one transaction."""
-    if not entries:
-        return []
-    with transaction.atomic():
-        head = _lock_head()
-        seq, prev = head.seq, head.hash
-        for entry in entries:
-            if entry.pk is not None:
-                raise ValueError("audit rows are appended, never saved again")
-            _normalise(entry)
-            seq += 1
-            entry.seq, entry.prev_hash = seq, prev
-            entry.hash = prev = _digest_of(entry)
-        created = super(type(AuditEntry.objects), AuditEntry.objects).bulk_create(entries)
-        AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev)
-    return created
 
 
 # ------------------------------------------------------------------------------------------ verifying
@@ -151,7 +89,7 @@ def audit_verify(*, chunk: int = 2000) -> Iterator[ChainProblem]:
                 yield ChainProblem(entry.seq, entry.id, f"rows {prev_seq + 1}–{entry.seq - 1} are missing")
             if entry.prev_hash != prev_hash:
                 yield ChainProblem(entry.seq, entry.id, "links to a hash that is not the previous row's")
-            if _digest_of(entry) != entry.hash:
+            if entry_digest_of(entry) != entry.hash:
                 yield ChainProblem(entry.seq, entry.id, "its content was altered (hash mismatch)")
             prev_seq, prev_hash = entry.seq, entry.hash
         last = batch[-1].seq
@@ -177,7 +115,7 @@ def audit_prune(*, now: dt.datetime | None = None, actor=None) -> int:
     pruned hash so the chain still verifies. Returns how many rows went."""
     cutoff = (now or timezone.now()) - dt.timedelta(days=audit_retention_days())
     with transaction.atomic():
-        _lock_head()
+        audit_chain_lock()
         young = AuditEntry.objects.filter(at__gte=cutoff).order_by("seq").values_list("seq", flat=True).first()
         doomed = AuditEntry.objects.filter(at__lt=cutoff)
         if young is not None:

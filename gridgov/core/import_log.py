@@ -25,7 +25,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from gridgov.people.files import private_dir
+from gridgov.core.files import private_dir
 
 KINDS = ("gridmap", "catalogue")
 TOKEN = re.compile(r"^[0-9a-f]{32}$")

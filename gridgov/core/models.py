@@ -1,15 +1,21 @@
 """Cross-cutting records: the security audit log of who did what to which record.
 
 The log is append-only (database triggers, `core.db`) and tamper-evident: every row stores the SHA-256
-of its canonical content and of the previous row's hash (`core.audit`), written under a lock on the
+of its canonical content and of the previous row's hash (`audit_append`, here beside the model), written under a lock on the
 chain head so concurrent writers never fork the chain; `manage.py audit_verify` recomputes it. Old rows
 leave only through `audit_prune` (at least `AUDIT_RETENTION_DAYS` >= 180 old), which writes an anchor row
 naming the last pruned hash so the rest still verifies."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -17,16 +23,12 @@ GENESIS = "0" * 64
 
 
 class AuditEntryManager(models.Manager):
-    """Every way of adding rows through the ORM goes through the hash chain (`core.audit.audit_append`)."""
+    """Every way of adding rows through the ORM goes through the hash chain (`audit_append` below)."""
 
     def create(self, **kwargs):
-        from gridgov.core.audit import audit_append
-
         return audit_append([self.model(**kwargs)])[0]
 
     def bulk_create(self, objs, *args, **kwargs):
-        from gridgov.core.audit import audit_append
-
         return audit_append(list(objs))
 
 
@@ -88,3 +90,70 @@ class AuditPrunePermit(models.Model):
 
     def __str__(self) -> str:
         return f"prune before {self.before:%Y-%m-%d}"
+
+
+# ------------------------------------------------------------------------------------------ the chain
+def _canonical_at(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_digest(*, seq: int, at: dt.datetime, actor_id: int | None, action: str, target_type: str, target_id: str,
+                 summary: str, changes: Any, address: str | None, prev_hash: str) -> str:
+    """The hash of one row: its canonical content (sorted-key JSON, UTC microseconds) and the previous hash."""
+    body = json.dumps({
+        "seq": seq, "at": _canonical_at(at), "actor": actor_id, "action": action, "target_type": target_type,
+        "target_id": target_id, "summary": summary, "changes": changes, "address": address, "prev": prev_hash,
+    }, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def entry_digest_of(entry: AuditEntry) -> str:
+    return entry_digest(seq=entry.seq, at=entry.at, actor_id=entry.actor_id, action=entry.action,
+                        target_type=entry.target_type, target_id=entry.target_id, summary=entry.summary,
+                        changes=entry.changes, address=entry.address, prev_hash=entry.prev_hash)
+
+
+def audit_chain_lock() -> AuditChainHead:
+    """Lock the chain head (creating it on the very first write, or after it was lost: then it is
+    rebuilt from the newest row, which `audit_verify` would flag if that row is not the true end)."""
+    for _attempt in range(2):
+        if AuditChainHead.objects.filter(pk=1).update(seq=F("seq")):
+            return AuditChainHead.objects.get(pk=1)
+        last = AuditEntry.objects.order_by("-seq").values("seq", "hash").first() or {"seq": 0, "hash": GENESIS}
+        try:
+            with transaction.atomic():
+                AuditChainHead.objects.create(pk=1, seq=last["seq"], hash=last["hash"])
+        except IntegrityError:
+            continue  # another writer created it meanwhile: lock theirs
+    return AuditChainHead.objects.select_for_update().get(pk=1)
+
+
+def _normalise(entry: AuditEntry) -> None:
+    field = AuditEntry._meta.get_field
+    entry.summary = (entry.summary or "")[:300]
+    # what the database gives back: JSON values, a normalised address, microsecond UTC time
+    entry.changes = json.loads(json.dumps(entry.changes or {}, ensure_ascii=False, default=str))
+    entry.address = field("address").to_python(entry.address) if entry.address else None
+    entry.target_type = entry.target_type or ""
+    entry.target_id = str(entry.target_id or "")
+    if entry.at is None:
+        entry.at = timezone.now()
+
+
+def audit_append(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Chain and insert `entries` (unsaved rows) in order, under the head lock, in one transaction."""
+    if not entries:
+        return []
+    with transaction.atomic():
+        head = audit_chain_lock()
+        seq, prev = head.seq, head.hash
+        for entry in entries:
+            if entry.pk is not None:
+                raise ValueError("audit rows are appended, never saved again")
+            _normalise(entry)
+            seq += 1
+            entry.seq, entry.prev_hash = seq, prev
+            entry.hash = prev = entry_digest_of(entry)
+        created = super(type(AuditEntry.objects), AuditEntry.objects).bulk_create(entries)
+        AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev)
+    return created

@@ -9,7 +9,7 @@
   key: equal values give equal digests, so a unique constraint and an exact search work without
   decrypting, while the digest alone cannot be reversed without the key.
 
-- `archive_key(salt=..., kid=...)` → a key of its own for one backup archive (`gridgov.core.backup`).
+- `archive_key(salt=..., kid=...)` → a key of its own for one backup archive (`gridgov.manage.backup`).
 
 The master key is the installation's own (``GRIDGOV_DATA_KEY``, 32 random bytes in base64: config/keys.py),
 never derived from SECRET_KEY: the development settings keep it in var/keys/data-key (mode 600), tests make

@@ -37,6 +37,7 @@ from huey.contrib.djhuey import db_task
 from openpyxl import Workbook
 
 from gridgov.core.audit import audit_record
+from gridgov.core.files import private_open, private_path
 from gridgov.core.tabular import bilingual, sheet_title
 from gridgov.core.tabular import cell_value as _cell_value
 from gridgov.people.access import (
@@ -48,7 +49,6 @@ from gridgov.people.access import (
     purpose_clean,
     reveal_paths,
 )
-from gridgov.people.files import private_open, private_path
 from gridgov.people.filters import (
     EntityFilter,
     HouseFilter,

@@ -41,9 +41,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.core import uploads
+from gridgov.core.files import private_dir, private_open, private_path
 from gridgov.people.access import access_log_write
 from gridgov.people.bulk import KINDS, REQUIRED, ROW_KEY, BulkReport, as_text, people_bulk_upsert
-from gridgov.people.files import private_dir, private_open, private_path
 from gridgov.people.models import AccessKind, DataJob, JobKind, JobStatus, SpecialGroup
 from gridgov.territory.models import LevelScheme
 

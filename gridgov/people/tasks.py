@@ -7,7 +7,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from gridgov.people import files, imports, sweep
+from gridgov.core import files, imports, sweep
 from gridgov.people.exports import export_run  # noqa: F401  (registers the export task with the consumer)
 from gridgov.people.models import DataJob, JobKind, JobStatus
 

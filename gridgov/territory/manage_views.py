@@ -28,20 +28,15 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from gridgov.accounts.models import Assignment
+from gridgov.accounts.selectors import scope_roots, visible_schemes
+from gridgov.accounts.workspaces import manage_page
 from gridgov.core import import_log, uploads
-from gridgov.core.manage_views import (
-    errors_to_form,
-    is_fragment,
-    manage_page,
-    scope_roots,
-    visible_schemes,
-    with_child_counts,
-)
+from gridgov.core.pages import errors_to_form, is_fragment
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
 from gridgov.people.masking import mask_phone
 from gridgov.territory import gridmap_runs, gridmaps, services
 from gridgov.territory.models import Level, LevelScheme, Node
-from gridgov.territory.selectors import node_children, node_list_for_user, node_scope
+from gridgov.territory.selectors import node_children, node_list_for_user, node_scope, with_child_counts
 from gridgov.territory.tasks import gridmap_check_task, gridmap_run_task
 
 SEARCH_LIMIT = 50

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from gridgov.accounts.selectors import paths_q, user_scope_paths
 from gridgov.territory.models import Node, NodeVersion
@@ -53,3 +53,7 @@ def node_tree_as_of(*, on: dt.date, scheme=None, root_id: int | None = None) -> 
 def node_children(node: Node, *, on: dt.date | None = None) -> QuerySet[Node]:
     qs = node.children.select_related("level", "node_type", "management_class")
     return (qs.active(on) if on else qs.current()).order_by("code", "name")
+
+
+def with_child_counts(qs: QuerySet[Node]) -> QuerySet[Node]:
+    return qs.annotate(child_count=Count("children", filter=Q(children__valid_to__isnull=True), distinct=True))

@@ -55,7 +55,7 @@ def _card_context(node: Node, request) -> dict:
 def home(request):
     """The public home page; a logged-in user is sent on to the workspace of their role."""
     if request.user.is_authenticated:
-        from gridgov.core.workspaces import UserWorkspaces
+        from gridgov.accounts.workspaces import UserWorkspaces
 
         home_workspace = UserWorkspaces(request.user).home
         if home_workspace is not None:

@@ -18,7 +18,7 @@ from gridgov.cases.attachments import photo_check, thumbnail_relative
 from gridgov.cases.models import Attachment, Channel
 from gridgov.cases.services import case_report
 from gridgov.cases.tests.factories import make_loop, point_in
-from gridgov.people.files import private_dir
+from gridgov.core.files import private_dir
 
 pytestmark = pytest.mark.django_db
 

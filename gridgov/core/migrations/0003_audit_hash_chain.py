@@ -8,7 +8,7 @@ from gridgov.core.db import append_only_install, append_only_remove
 
 
 def chain_existing(apps, schema_editor):
-    from gridgov.core.audit import entry_digest
+    from gridgov.core.models import entry_digest
     from gridgov.core.models import GENESIS
 
     AuditEntry = apps.get_model("core", "AuditEntry")

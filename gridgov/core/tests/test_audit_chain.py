@@ -109,12 +109,12 @@ def test_verify_names_a_row_altered_together_with_its_hash():
     # given
     rows = write(3)
     # when the tamperer also recomputes the altered row's own hash (but cannot re-link the next row)
-    from gridgov.core.audit import _digest_of
+    from gridgov.core.models import entry_digest_of
 
     forged = AuditEntry.objects.get(pk=rows[1].pk)
     forged.summary = "forged"
     with TriggerLifted():
-        raw("UPDATE core_auditentry SET summary = %s, hash = %s WHERE id = %s", ["forged", _digest_of(forged), forged.pk])
+        raw("UPDATE core_auditentry SET summary = %s, hash = %s WHERE id = %s", ["forged", entry_digest_of(forged), forged.pk])
     # then the next row's link gives it away
     problems = list(audit_verify())
     assert [(p.seq, "previous row" in p.reason) for p in problems] == [(rows[2].seq, True)]

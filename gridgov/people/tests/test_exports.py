@@ -203,7 +203,7 @@ def test_an_export_that_fails_midway_leaves_no_file_and_no_reveal_rows_and_says_
                             purpose=PURPOSE)
     # then it is FAILED, without a file, and its access log says so: no per-record reveal, one FAILED outcome
     assert job.status == JobStatus.FAILED and job.result_path == "" and job.error
-    from gridgov.people.files import private_dir
+    from gridgov.core.files import private_dir
 
     assert not any(private_dir().glob(f"*{job.pk}*"))
     entries = list(AccessLog.objects.filter(user=user))

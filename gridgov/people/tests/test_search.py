@@ -72,7 +72,7 @@ def test_what_a_non_revealing_user_is_shown_leaves_every_birth_date_the_mask_lea
     listed = next(r for r in client.get("/api/people/residents/").json()["results"] if r["id"] == head.pk)
     member = client.get(f"/api/people/households/{residents['household'].pk}/").json()["members"][0]
     job = export_job_create(user=user, scheme=scheme, record_type="residents", filters={}, fmt="csv")
-    from gridgov.people.files import private_open
+    from gridgov.core.files import private_open
 
     table = list(csv.reader(io.StringIO(private_open(job.result_path).read_text(encoding="utf-8-sig"))))
     year_column = next(i for i, h in enumerate(table[0]) if "birth year" in h.lower())

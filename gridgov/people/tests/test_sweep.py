@@ -19,9 +19,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from gridgov.accounts.tests.factories import make_staff
+from gridgov.core.files import private_dir, private_path
 from gridgov.people import imports
 from gridgov.people.exports import export_job_create
-from gridgov.people.files import private_dir, private_path
 from gridgov.people.models import AccessLog, DataJob, JobKind, JobStatus, Resident
 from gridgov.people.sweep import job_is_stale, jobs_sweep
 from gridgov.people.tests.factories import id_number, make_resident

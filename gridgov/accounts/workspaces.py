@@ -6,11 +6,16 @@ membership of a department's team), never stored: a new assignment changes the m
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.translation import gettext as _gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 
 from gridgov.accounts.models import Assignment, RoleCategory
 from gridgov.accounts.selectors import user_is_district_wide
@@ -115,3 +120,24 @@ def workspaces(request) -> dict:
     user = getattr(request, "user", None)
     ws = UserWorkspaces(user)
     return {"workspaces": ws, "map_tiles": {"url": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION}}
+
+
+# --------------------------------------------------------------------------- who may open a page
+def _guard(view, allowed):
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not allowed(UserWorkspaces(request.user)):
+            raise PermissionDenied(_gettext("The management pages are for the grid office and district staff."))
+        return view(request, *args, **kwargs)
+
+    return login_required(never_cache(wrapper))
+
+
+def manage_page(view):
+    """Login required; 403 unless the user runs a territory's management (grid office, district staff)."""
+    return _guard(view, lambda ws: ws.manage)
+
+
+def catalogue_page(view):
+    """Like `manage_page`, and also open to department handlers (they apply for admission of matters)."""
+    return _guard(view, lambda ws: ws.manage or ws.in_team)

@@ -1,5 +1,5 @@
 """`manage.py backup [--output PATH]`: the database and the private files in one archive encrypted with the
-data key (see `gridgov.core.backup`). Keep the archive and the data key in different places."""
+data key (see `gridgov.manage.backup`). Keep the archive and the data key in different places."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from gridgov.core.backup import BackupError, backup_create
+from gridgov.manage.backup import BackupError, backup_create
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from gridgov.core.backup import BackupError, backup_restore
+from gridgov.manage.backup import BackupError, backup_restore
 
 
 class Command(BaseCommand):

@@ -20,8 +20,8 @@ from django.test import override_settings
 from config.keys import new_data_key
 from gridgov.cases.demo import demo_cases
 from gridgov.cases.models import Attachment, Case, CaseEvent
-from gridgov.core.backup import MAGIC
 from gridgov.core.models import AuditEntry
+from gridgov.manage.backup import MAGIC
 from gridgov.people.access import personal_data_reveal
 from gridgov.people.models import AccessLog, Resident
 from gridgov.territory.profiles import profile_get, profile_load
@@ -151,7 +151,7 @@ def test_a_tampered_cut_off_or_foreign_archive_is_refused_before_anything_is_wri
 
 @pytest.mark.django_db(transaction=False)
 def test_missing_postgresql_client_tools_are_named(monkeypatch):
-    from gridgov.core.backup import BackupError, _pg_binary
+    from gridgov.manage.backup import BackupError, _pg_binary
 
     # given a machine without the PostgreSQL client tools on its PATH
     monkeypatch.setenv("PATH", "/nonexistent")

@@ -6,8 +6,8 @@ from django.urls import reverse
 
 from gridgov.accounts import services as account_services
 from gridgov.accounts.tests.factories import login_with_two_factors
+from gridgov.accounts.workspaces import UserWorkspaces
 from gridgov.cases.tests.factories import make_loop
-from gridgov.core.workspaces import UserWorkspaces
 from gridgov.territory.tests.factories import make_scheme, make_tree
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ from django.urls import path
 
 from gridgov.accounts import views as accounts_views
 from gridgov.catalogue import views as catalogue_views
-from gridgov.core import manage_views as views
+from gridgov.manage import views
 from gridgov.territory import manage_views as territory_views
 
 app_name = "manage"
