@@ -73,7 +73,9 @@ def cell_resolve(*, scheme: LevelScheme, node: Node | None = None, lon: float | 
 
 # -------------------------------------------------------------------------------------------- writing
 
-def _sealed(record_type: str, field: str, value: str) -> tuple[str, str]:
+def personal_value_seal(record_type: str, field: str, value: str) -> tuple[str, str]:
+    """The sealed token and the keyed digest of a cleaned personal value, under the field's label: the one
+    way ID numbers and phones are stored, one record at a time here and in bulk (`bulk`)."""
     label = seal_field(record_type, field)
     return crypto.seal(value, field=label), crypto.digest(value, field=label)
 
@@ -265,7 +267,7 @@ def household_update(*, household: Household, actor=None, source: str = "", expe
 def resident_identity_fields(id_number: str) -> dict[str, Any]:
     """The stored columns derived from an ID number: sealed, digest, masked, gender, birth date."""
     info = id_number_clean(id_number)
-    sealed, digest = _sealed("resident", "id_number", info.number)
+    sealed, digest = personal_value_seal("resident", "id_number", info.number)
     return {"id_sealed": sealed, "id_digest": digest, "id_masked": mask_id_number(info.number),
             "gender": info.gender, "birth_date": info.birth_date}
 
@@ -273,8 +275,13 @@ def resident_identity_fields(id_number: str) -> dict[str, Any]:
 def phone_fields(record_type: str, phone: str) -> dict[str, str]:
     """A unit's phone may be a service number, a resident's never (`identifiers.phone_clean`)."""
     cleaned = phone_clean(phone, kind=UNIT if record_type == "legalentity" else PERSON)
-    sealed, digest = _sealed(record_type, "phone", cleaned)
-    return {"phone_sealed": sealed, "phone_digest": digest, "phone_masked": mask_phone(cleaned)}
+    return phone_columns(record_type, cleaned)
+
+
+def phone_columns(record_type: str, phone: str) -> dict[str, str]:
+    """The stored columns of a cleaned phone: sealed, digest, masked."""
+    sealed, digest = personal_value_seal(record_type, "phone", phone)
+    return {"phone_sealed": sealed, "phone_digest": digest, "phone_masked": mask_phone(phone)}
 
 
 def _membership_check(household: Household | None, relation: str, *, resident: Resident | None = None) -> str:
