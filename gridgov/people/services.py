@@ -41,6 +41,7 @@ from gridgov.people.models import (
     SpecialGroup,
     Volunteer,
 )
+from gridgov.people.selectors import cell_in_scope, scoped_record_get
 from gridgov.territory.locate import locate
 from gridgov.territory.models import LevelScheme, Node
 
@@ -614,3 +615,56 @@ def volunteer_register(*, resident: Resident, start_date: dt.date, node: Node | 
     volunteer = Volunteer.objects.create(resident=resident, node=cell, skills=_text(skills, 300), start_date=start_date)
     audit_record(actor=actor, action="people.volunteer_register", target=volunteer)
     return volunteer
+
+
+# ------------------------------------------------------------------------------------ creating by ids
+
+# per record type: its create service, the ids it takes (body field → model, in the order in which they
+# name the scheme) and those whose cell a new record inherits when no cell is given
+_CREATES: dict[str, tuple[Any, tuple[tuple[str, type[models.Model]], ...], tuple[str, ...]]] = {
+    "resident": (resident_create, (("node", Node), ("household", Household), ("house", House)),
+                 ("household", "house")),
+    "household": (household_create, (("node", Node), ("house", House)), ("house",)),
+    "house": (house_create, (("node", Node), ("building", Building)), ("building",)),
+    "building": (building_create, (("node", Node),), ()),
+    "legalentity": (entity_create, (("node", Node), ("dedicated_node", Node)), ()),
+}
+
+
+def _named_scheme(key: str | None, *records) -> LevelScheme:
+    """The scheme of the first record given, else the one named by `key`."""
+    for record in records:
+        if record is not None:
+            if key and record.scheme.key != key:
+                raise ValidationError({"scheme": _("the records given belong to another level scheme")})
+            return record.scheme
+    if not key:
+        raise ValidationError({"scheme": _("give the level scheme, or a cell or record it belongs to")})
+    scheme = LevelScheme.objects.filter(key=key).first()
+    if scheme is None:
+        raise ValidationError({"scheme": _("unknown level scheme")})
+    return scheme
+
+
+@transaction.atomic
+def record_create(*, record_type: str, values: dict[str, Any], actor, source: str) -> models.Model:
+    """A base-data record (`record_type`: resident, household, house, building, legalentity) from input
+    that names its cell and the records it belongs to by id, as the API takes it.
+
+    Every id is resolved within `actor`'s territory (one outside is refused like an unknown one). The
+    scheme is that of the first of the cell and those records given, else the one `values["scheme"]`
+    names; the cell is the one given (a unit's: else its dedicated cell), else that of the household /
+    house / building it belongs to, else the cell at its coordinates, and it must lie in the territory.
+    The rest of `values` goes to the record type's create service."""
+    create, refs, within = _CREATES[record_type]
+    v = dict(values)
+    found = {field: scoped_record_get(model=model, pk=v.pop(field, None), user=actor, field=field)
+             for field, model in refs}
+    node = found.pop("node") or found.get("dedicated_node")
+    scheme = _named_scheme(v.pop("scheme", None), node, *found.values())
+    parent = next((found[field] for field in within if found[field] is not None), None)
+    cell = cell_in_scope(cell=cell_resolve(scheme=scheme, node=node, lon=v.get("lon"), lat=v.get("lat"), within=parent),
+                         user=actor)
+    if record_type == "building":
+        v.setdefault("name", "")
+    return create(scheme=scheme, node=cell, **found, **v, actor=actor, source=source)
