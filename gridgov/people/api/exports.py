@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from gridgov.core.api import client_address
-from gridgov.people import exports
+from gridgov.people import export_jobs, exports
 from gridgov.people.api.base import PeopleViewMixin
 from gridgov.people.models import (
     DataJob,
@@ -49,7 +49,7 @@ class ExportViewSet(PeopleViewMixin, mixins.ListModelMixin, mixins.RetrieveModel
         if not request.user.has_perm(f"people.view_{kind.model._meta.model_name}"):
             raise PermissionDenied(_("you do not have permission to see these records"))
         scheme = exports.export_scheme(key=v.get("scheme"), filters=v["filters"])
-        job = exports.export_job_create(user=request.user, scheme=scheme, record_type=v["record_type"],
+        job = export_jobs.export_job_create(user=request.user, scheme=scheme, record_type=v["record_type"],
                                         filters=v["filters"], fmt=v["format"], reveal=v["reveal"],
                                         purpose=v["purpose"], remote_addr=client_address(request))
         job.refresh_from_db()
