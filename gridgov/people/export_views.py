@@ -3,7 +3,7 @@ progress, the download and the list of one's own exports.
 
 An export holds exactly the rows its list shows: the list page's own filter form (gridgov/people/views.py)
 validates the filters sent with the export, and `ExportList.params` maps each of them to the filter of the
-same meaning in gridgov/people/filters.py, which `exports.export_job_create` applies. The filters are
+same meaning in gridgov/people/filters.py, which `export_jobs.export_job_create` applies. The filters are
 non-personal and travel as hidden fields of a POST; the file is written by `exports` (masked unless revealed
 with a purpose by someone who may, every export in the access log). A job and its file are its owner's
 alone: anyone else gets a 404.
@@ -27,7 +27,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from gridgov.core.api import client_address
-from gridgov.people import exports
+from gridgov.people import export_jobs, exports
 from gridgov.people import views as list_views
 from gridgov.people.access import can_reveal, purpose_clean
 from gridgov.people.models import DataJob, JobKind, JobStatus, RecordState
@@ -200,7 +200,7 @@ def export_create(request, node_id: int, record_type: str):
     kind = exports.EXPORT_KINDS[spec.record_type]
     if posted and filters_valid and form.is_valid():
         try:
-            job = exports.export_job_create(
+            job = export_jobs.export_job_create(
                 user=request.user, scheme=node.scheme, record_type=spec.record_type, filters=filters,
                 fmt=form.cleaned_data["format"], reveal=bool(form.cleaned_data.get("reveal")),
                 purpose=form.cleaned_data.get("purpose", ""), remote_addr=client_address(request))

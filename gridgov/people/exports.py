@@ -13,7 +13,7 @@ Invariants:
   by the sweeper, `sweep.jobs_sweep`);
 - every download of a file holding personal data in clear is logged (`export_file_open`);
 - files are private (`files.private_path`), downloadable only by the job's owner.
-Lists up to PEOPLE_EXPORT_INLINE_ROWS rows are written during the request, longer ones by `export_run`.
+Lists up to PEOPLE_EXPORT_INLINE_ROWS rows are written during the request, longer ones by `tasks.export_run_task` (started by `export_jobs.export_job_create`).
 """
 
 from __future__ import annotations
@@ -26,14 +26,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from huey.contrib.djhuey import db_task
 from openpyxl import Workbook
 
 from gridgov.core.audit import audit_record
@@ -46,8 +44,6 @@ from gridgov.people.access import (
     can_reveal,
     clear_value,
     masked_value,
-    purpose_clean,
-    reveal_paths,
 )
 from gridgov.people.filters import (
     EntityFilter,
@@ -65,7 +61,6 @@ from gridgov.people.models import (
     GroupMembership,
     House,
     Household,
-    JobKind,
     JobStatus,
     LegalEntity,
     RecordState,
@@ -477,43 +472,3 @@ def export_file_open(*, job: DataJob, user, remote_addr: str | None = None):
             handle.close()
             raise
     return handle
-
-
-@db_task()
-def export_run(job_id: int) -> None:
-    """Background export (idempotent: a job already started or finished is left alone)."""
-    job = DataJob.objects.select_related("owner", "scheme").filter(
-        pk=job_id, kind=JobKind.EXPORT, status=JobStatus.QUEUED).first()
-    if job is not None:
-        export_produce(job)
-
-
-def export_job_create(*, user, scheme: LevelScheme, record_type: str, filters: dict[str, Any] | None, fmt: str,
-                      reveal: bool = False, purpose: str = "", remote_addr: str | None = None) -> DataJob:
-    """An export of the list `record_type` (residents, households, houses, entities, memberships) of
-    `scheme`, filtered like the API list, as `fmt` (xlsx or csv). Revealing needs a purpose and a role
-    that may reveal personal data somewhere; rows outside the cells where it may stay masked. Lists up to
-    PEOPLE_EXPORT_INLINE_ROWS rows are written now, longer ones by a task after the commit."""
-    kind = EXPORT_KINDS.get(record_type)
-    if kind is None:
-        raise ValidationError({"record_type": _("one of %(k)s") % {"k": ", ".join(EXPORT_KINDS)}})
-    if fmt not in FORMATS:
-        raise ValidationError({"format": _("one of %(f)s") % {"f": ", ".join(FORMATS)}})
-    cleaned = filters_clean(kind, filters)
-    qs = export_queryset(kind, scheme=scheme, filters=cleaned, user=user)  # validates the filters
-    if reveal:
-        purpose = purpose_clean(purpose)
-        if reveal_paths(user) == []:
-            raise PermissionDenied(_("your role may not reveal personal data: export the list masked"))
-    else:
-        purpose = " ".join((purpose or "").split())[:300]
-    total = qs.count()
-    job = DataJob.objects.create(
-        kind=JobKind.EXPORT, record_type=record_type, scheme=scheme, owner=user, status=JobStatus.QUEUED,
-        total=total, heartbeat_at=timezone.now(), file_name=f"{record_type}-{timezone.localdate():%Y%m%d}.{fmt}",
-        options={"format": fmt, "filters": cleaned, "reveal": reveal, "purpose": purpose,
-                 "remote_addr": remote_addr})
-    if total <= settings.PEOPLE_EXPORT_INLINE_ROWS:
-        return export_produce(job)
-    transaction.on_commit(lambda: export_run(job.pk))
-    return job

@@ -19,7 +19,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from gridgov.core.parsers import JSONParser
-from gridgov.people import imports
+from gridgov.people import import_jobs, imports
 from gridgov.people.bulk import KINDS, REQUIRED
 from gridgov.people.models import DataJob, JobKind
 from gridgov.people.selectors import job_scope
@@ -123,7 +123,7 @@ class ImportJobViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, viewset
     @action(detail=True, methods=["post"], url_path="dry-run")
     def dry_run(self, request, pk=None):
         try:
-            job = imports.import_job_check(job=self._job())
+            job = import_jobs.import_job_check(job=self._job())
         except ValidationError as exc:
             raise _validation(exc) from None
         return self._answer(job, status.HTTP_202_ACCEPTED)
@@ -131,7 +131,7 @@ class ImportJobViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, viewset
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
         try:
-            job = imports.import_job_start(job=self._job())
+            job = import_jobs.import_job_start(job=self._job())
         except ValidationError as exc:
             raise _validation(exc) from None
         return self._answer(job, status.HTTP_202_ACCEPTED)
@@ -140,7 +140,7 @@ class ImportJobViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, viewset
     def restart(self, request, pk=None):
         """Start a failed or stalled real run again: its chunks are idempotent upserts."""
         try:
-            job = imports.import_job_restart(job=self._job(), actor=request.user)
+            job = import_jobs.import_job_restart(job=self._job(), actor=request.user)
         except ValidationError as exc:
             raise _validation(exc) from None
         return self._answer(job, status.HTTP_202_ACCEPTED)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from gridgov.people import imports
+from gridgov.people import import_jobs, imports
 from gridgov.people.bulk import REQUIRED
 from gridgov.people.models import DataJob, JobKind, JobStatus
 from gridgov.people.selectors import job_scope
@@ -87,7 +87,7 @@ def import_detail(request, pk: int):
     job = _job(request, pk)
     context = {"job": job, "kind_label": KIND_LABELS.get(job.record_type, job.record_type),
                "required": REQUIRED.get(job.record_type, ()), "running": job.status in RUNNING,
-               "restartable": imports.import_job_restartable(job),
+               "restartable": import_jobs.import_job_restartable(job),
                "errors": job.summary.get("errors", [])[:FIRST_ERRORS], "mapping_errors": {}}
     if request.method == "POST":
         _may(request, job)
@@ -109,7 +109,7 @@ def import_check(request, pk: int):
     job = _job(request, pk)
     _may(request, job)
     with contextlib.suppress(ValidationError):  # a job not ready: its page says what it needs next
-        imports.import_job_check(job=job)
+        import_jobs.import_job_check(job=job)
     return redirect("people:import", pk=job.pk)
 
 
@@ -119,18 +119,18 @@ def import_start(request, pk: int):
     job = _job(request, pk)
     _may(request, job)
     with contextlib.suppress(ValidationError):
-        imports.import_job_start(job=job)
+        import_jobs.import_job_start(job=job)
     return redirect("people:import", pk=job.pk)
 
 
 @_page
 @require_POST
 def import_restart(request, pk: int):
-    """Start a failed or stalled real run again (`imports.import_job_restart`)."""
+    """Start a failed or stalled real run again (`import_jobs.import_job_restart`)."""
     job = _job(request, pk)
     _may(request, job)
     with contextlib.suppress(ValidationError):  # not restartable (any more): its page says what it is
-        imports.import_job_restart(job=job, actor=request.user)
+        import_jobs.import_job_restart(job=job, actor=request.user)
     return redirect("people:import", pk=job.pk)
 
 

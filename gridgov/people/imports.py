@@ -478,20 +478,6 @@ def _rejected_store(job: DataJob, report: BulkReport) -> None:
         rejected_file_write(source=upload, report=report, target=target.with_suffix(".csv"))
 
 
-def import_job_check(*, job: DataJob) -> DataJob:
-    """Queue a dry run of the mapped job."""
-    if job.status not in (JobStatus.MAPPED, JobStatus.CHECKED):
-        raise ValidationError({"status": _("map the columns first")})
-    job.status = JobStatus.CHECKING
-    job.heartbeat_at = timezone.now()
-    job.save(update_fields=["status", "heartbeat_at"])
-    from gridgov.people.tasks import import_job_dry_run_task
-
-    import_job_dry_run_task(job.pk)
-    job.refresh_from_db()
-    return job
-
-
 def import_job_dry_run(*, job: DataJob) -> BulkReport:
     """Run the import without keeping anything: the counts and the rejected rows a real run would give."""
     if job.status not in (JobStatus.MAPPED, JobStatus.CHECKING, JobStatus.CHECKED):
@@ -511,52 +497,6 @@ def import_job_dry_run(*, job: DataJob) -> BulkReport:
     job.error = ""
     job.save(update_fields=["summary", "status", "result_path", "error"])
     return report
-
-
-def import_job_start(*, job: DataJob) -> DataJob:
-    """Queue the real run of a mapped (and possibly checked) job."""
-    if job.status not in (JobStatus.MAPPED, JobStatus.CHECKED):
-        raise ValidationError({"status": _("map the columns first")})
-    job.status = JobStatus.QUEUED
-    job.done = 0
-    job.heartbeat_at = timezone.now()
-    job.save(update_fields=["status", "done", "heartbeat_at"])
-    return _enqueue_run(job)
-
-
-def _enqueue_run(job: DataJob) -> DataJob:
-    from gridgov.people.tasks import import_job_run_task
-
-    import_job_run_task(job.pk)
-    job.refresh_from_db()
-    return job
-
-
-def import_job_restartable(job: DataJob, *, now=None) -> bool:
-    """A failed real run, or one that stopped giving signs of life (`sweep.job_is_stale`), can be started
-    again by its owner: its chunks are upserts by natural key, so rows stored before the stop are found
-    and left unchanged, not duplicated."""
-    from gridgov.people.sweep import job_is_stale
-
-    if job.kind != JobKind.IMPORT:
-        return False
-    if job.status == JobStatus.FAILED:
-        return bool(job.mapping)
-    return job.status in (JobStatus.QUEUED, JobStatus.RUNNING) and job_is_stale(job, now=now)
-
-
-def import_job_restart(*, job: DataJob, actor) -> DataJob:
-    """Start a failed or stale real run again (see `import_job_restartable`), with a fresh count of
-    attempts; the run goes through the same claim as a first start, so a second click does nothing."""
-    if not import_job_restartable(job):
-        raise ValidationError({"status": _("only a failed import, or one that stopped responding, can be started "
-                                           "again (it is %(s)s)") % {"s": job.get_status_display()}})
-    restarted = DataJob.objects.filter(pk=job.pk, status=job.status).update(
-        status=JobStatus.QUEUED, done=0, error="", finished_at=None, heartbeat_at=timezone.now(), attempts=0)
-    if not restarted:
-        raise ValidationError({"status": _("the import changed meanwhile: reload the page")})
-    logger.info("import job %s restarted by user %s", job.pk, getattr(actor, "pk", None))
-    return _enqueue_run(job)
 
 
 def _fail(job: DataJob, exc: Exception, *, status: str = JobStatus.FAILED) -> None:

@@ -3,7 +3,9 @@ records whose cell lies in the user's territory (an out-of-scope record is a 404
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Model, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from gridgov.accounts.selectors import paths_q, user_scope_paths
 from gridgov.people import crypto
@@ -21,6 +23,8 @@ from gridgov.people.models import (
     Resident,
     Volunteer,
 )
+from gridgov.territory.models import Node
+from gridgov.territory.selectors import node_scope
 
 
 def _by_node(qs: QuerySet, user, field: str = "node__path") -> QuerySet:
@@ -80,6 +84,25 @@ SCOPES = {
 
 def record_scope(qs: QuerySet, user) -> QuerySet:
     return SCOPES[qs.model._meta.model_name](qs, user)
+
+
+def scoped_record_get(*, model: type[Model], pk: int | None, user, field: str) -> Model | None:
+    """The record (or cell) `pk` within `user`'s territory, None when no id is given. An unknown id and one
+    outside the territory are refused alike, naming `field`: the answer never confirms that it exists."""
+    if pk is None:
+        return None
+    scope = node_scope if model is Node else SCOPES[model._meta.model_name]
+    obj = scope(model.objects.filter(pk=pk), user).first()
+    if obj is None:
+        raise ValidationError({field: _("unknown, or outside your territory")})
+    return obj
+
+
+def cell_in_scope(*, cell: Node, user, field: str = "node") -> Node:
+    """`cell`, or a ValidationError naming `field` when it lies outside `user`'s territory."""
+    if not node_scope(Node.objects.filter(pk=cell.pk), user).exists():
+        raise ValidationError({field: _("the cell is outside your territory")})
+    return cell
 
 
 def resident_by_id_number(qs: QuerySet[Resident], number: str) -> QuerySet[Resident]:

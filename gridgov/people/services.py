@@ -41,6 +41,7 @@ from gridgov.people.models import (
     SpecialGroup,
     Volunteer,
 )
+from gridgov.people.selectors import cell_in_scope, scoped_record_get
 from gridgov.territory.locate import locate
 from gridgov.territory.models import LevelScheme, Node
 
@@ -73,7 +74,9 @@ def cell_resolve(*, scheme: LevelScheme, node: Node | None = None, lon: float | 
 
 # -------------------------------------------------------------------------------------------- writing
 
-def _sealed(record_type: str, field: str, value: str) -> tuple[str, str]:
+def personal_value_seal(record_type: str, field: str, value: str) -> tuple[str, str]:
+    """The sealed token and the keyed digest of a cleaned personal value, under the field's label: the one
+    way ID numbers and phones are stored, one record at a time here and in bulk (`bulk`)."""
     label = seal_field(record_type, field)
     return crypto.seal(value, field=label), crypto.digest(value, field=label)
 
@@ -265,7 +268,7 @@ def household_update(*, household: Household, actor=None, source: str = "", expe
 def resident_identity_fields(id_number: str) -> dict[str, Any]:
     """The stored columns derived from an ID number: sealed, digest, masked, gender, birth date."""
     info = id_number_clean(id_number)
-    sealed, digest = _sealed("resident", "id_number", info.number)
+    sealed, digest = personal_value_seal("resident", "id_number", info.number)
     return {"id_sealed": sealed, "id_digest": digest, "id_masked": mask_id_number(info.number),
             "gender": info.gender, "birth_date": info.birth_date}
 
@@ -273,8 +276,13 @@ def resident_identity_fields(id_number: str) -> dict[str, Any]:
 def phone_fields(record_type: str, phone: str) -> dict[str, str]:
     """A unit's phone may be a service number, a resident's never (`identifiers.phone_clean`)."""
     cleaned = phone_clean(phone, kind=UNIT if record_type == "legalentity" else PERSON)
-    sealed, digest = _sealed(record_type, "phone", cleaned)
-    return {"phone_sealed": sealed, "phone_digest": digest, "phone_masked": mask_phone(cleaned)}
+    return phone_columns(record_type, cleaned)
+
+
+def phone_columns(record_type: str, phone: str) -> dict[str, str]:
+    """The stored columns of a cleaned phone: sealed, digest, masked."""
+    sealed, digest = personal_value_seal(record_type, "phone", phone)
+    return {"phone_sealed": sealed, "phone_digest": digest, "phone_masked": mask_phone(phone)}
 
 
 def _membership_check(household: Household | None, relation: str, *, resident: Resident | None = None) -> str:
@@ -607,3 +615,56 @@ def volunteer_register(*, resident: Resident, start_date: dt.date, node: Node | 
     volunteer = Volunteer.objects.create(resident=resident, node=cell, skills=_text(skills, 300), start_date=start_date)
     audit_record(actor=actor, action="people.volunteer_register", target=volunteer)
     return volunteer
+
+
+# ------------------------------------------------------------------------------------ creating by ids
+
+# per record type: its create service, the ids it takes (body field → model, in the order in which they
+# name the scheme) and those whose cell a new record inherits when no cell is given
+_CREATES: dict[str, tuple[Any, tuple[tuple[str, type[models.Model]], ...], tuple[str, ...]]] = {
+    "resident": (resident_create, (("node", Node), ("household", Household), ("house", House)),
+                 ("household", "house")),
+    "household": (household_create, (("node", Node), ("house", House)), ("house",)),
+    "house": (house_create, (("node", Node), ("building", Building)), ("building",)),
+    "building": (building_create, (("node", Node),), ()),
+    "legalentity": (entity_create, (("node", Node), ("dedicated_node", Node)), ()),
+}
+
+
+def _named_scheme(key: str | None, *records) -> LevelScheme:
+    """The scheme of the first record given, else the one named by `key`."""
+    for record in records:
+        if record is not None:
+            if key and record.scheme.key != key:
+                raise ValidationError({"scheme": _("the records given belong to another level scheme")})
+            return record.scheme
+    if not key:
+        raise ValidationError({"scheme": _("give the level scheme, or a cell or record it belongs to")})
+    scheme = LevelScheme.objects.filter(key=key).first()
+    if scheme is None:
+        raise ValidationError({"scheme": _("unknown level scheme")})
+    return scheme
+
+
+@transaction.atomic
+def record_create(*, record_type: str, values: dict[str, Any], actor, source: str) -> models.Model:
+    """A base-data record (`record_type`: resident, household, house, building, legalentity) from input
+    that names its cell and the records it belongs to by id, as the API takes it.
+
+    Every id is resolved within `actor`'s territory (one outside is refused like an unknown one). The
+    scheme is that of the first of the cell and those records given, else the one `values["scheme"]`
+    names; the cell is the one given (a unit's: else its dedicated cell), else that of the household /
+    house / building it belongs to, else the cell at its coordinates, and it must lie in the territory.
+    The rest of `values` goes to the record type's create service."""
+    create, refs, within = _CREATES[record_type]
+    v = dict(values)
+    found = {field: scoped_record_get(model=model, pk=v.pop(field, None), user=actor, field=field)
+             for field, model in refs}
+    node = found.pop("node") or found.get("dedicated_node")
+    scheme = _named_scheme(v.pop("scheme", None), node, *found.values())
+    parent = next((found[field] for field in within if found[field] is not None), None)
+    cell = cell_in_scope(cell=cell_resolve(scheme=scheme, node=node, lon=v.get("lon"), lat=v.get("lat"), within=parent),
+                         user=actor)
+    if record_type == "building":
+        v.setdefault("name", "")
+    return create(scheme=scheme, node=cell, **found, **v, actor=actor, source=source)

@@ -12,19 +12,21 @@ is stale, and `jobs_sweep` settles it:
 - an export (QUEUED or RUNNING) is FAILED and its partial file removed (`exports.export_fail`, which logs
   the outcome; the per-record reveal rows of an export exist only for a finished file).
 Every change is a conditional update on the status and heartbeat read, so a job that beats meanwhile is
-left alone. Run by the huey periodic task `jobs_sweep_task` and by `manage.py people_jobs_sweep`.
+left alone. Run by the huey periodic task `tasks.jobs_sweep_task` and by `manage.py people_jobs_sweep`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gridgov.people import exports
 from gridgov.people.models import DataJob, JobKind, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -56,11 +58,9 @@ def _unchanged(job: DataJob) -> Q:
     return Q(pk=job.pk, status=job.status) & beat
 
 
-def jobs_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """Settle every stale job (see the module); the counts of what was done."""
-    from gridgov.people import exports
-    from gridgov.people.tasks import import_job_run_task
-
+def jobs_sweep(*, requeue: Callable[[int], None], now: dt.datetime | None = None) -> dict[str, int]:
+    """Settle every stale job (see the module); the counts of what was done. `requeue(job_id)` queues an
+    import's run again (`tasks.import_job_run_queue`: the tasks call this sweep, so it is handed in)."""
     now = now or timezone.now()
     counts = {"requeued": 0, "imports_failed": 0, "dry_runs_reset": 0, "exports_failed": 0}
     oldest = now - dt.timedelta(seconds=min(settings.PEOPLE_JOB_STALE_SECONDS,
@@ -90,5 +90,5 @@ def jobs_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
         elif DataJob.objects.filter(_unchanged(job)).update(status=JobStatus.QUEUED, heartbeat_at=now):
             counts["requeued"] += 1
             logger.warning("import job %s stopped responding (start %d); queued again", job.pk, job.attempts)
-            import_job_run_task(job.pk)
+            requeue(job.pk)
     return counts

@@ -18,7 +18,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from gridgov.accounts.tests.factories import make_role, make_staff
-from gridgov.people import export_views, exports, services
+from gridgov.people import export_jobs, export_views, exports, services
 from gridgov.people.access import clear_value
 from gridgov.people.models import AccessLog, DataJob, Household, JobStatus, Occupancy, RecordState, SpecialGroup
 from gridgov.people.tests import factories
@@ -358,7 +358,7 @@ def test_a_long_list_runs_in_the_background_with_a_progress_page(tree, data, set
 def test_a_failed_export_says_so(tree, data):
     # given an export whose job failed
     user = make_staff(tree["community"], perms=VIEW_PERMS)
-    job = exports.export_job_create(user=user, scheme=tree["community"].scheme, record_type="houses",
+    job = export_jobs.export_job_create(user=user, scheme=tree["community"].scheme, record_type="houses",
                                     filters={"cell": tree["community"].pk}, fmt="csv")
     DataJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, result_path="",
                                              error="the export failed; try again, or ask the administrator")

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from openpyxl import load_workbook
 
 from gridgov.accounts.tests.factories import api_client_for, make_revealing_role, make_staff
-from gridgov.people.exports import export_job_create
+from gridgov.people.export_jobs import export_job_create
 from gridgov.people.models import AccessLog, DataJob, JobStatus
 from gridgov.people.tests.factories import id_number, make_household, make_resident
 

@@ -47,6 +47,8 @@ def _api(user) -> APIClient:
 
 
 # ------------------------------------------------------------------------------------------------- API
+# the runs are queued on commit: this test commits, as a request does
+@pytest.mark.django_db(transaction=True)
 def test_api_import_flow(scheme, tree, importer):
     # given
     client = _api(importer)
@@ -79,6 +81,8 @@ def test_api_import_flow(scheme, tree, importer):
     assert sheet.cell(row=2, column=1).value == "李四" and "18 characters" in sheet.cell(row=2, column=5).value
 
 
+# the runs are queued on commit: this test commits, as a request does
+@pytest.mark.django_db(transaction=True)
 def test_api_jobs_are_their_owners(scheme, tree, importer):
     job = _api(importer).post("/api/people/imports/", {"scheme": scheme.key, "record_type": "residents",
                                                         "file": _upload()}, format="multipart").json()
@@ -108,6 +112,8 @@ def test_api_upload_needs_the_permission_and_the_scheme_in_scope(scheme, tree):
 
 
 # ----------------------------------------------------------------------------------------------- pages
+# the runs are queued on commit: this test commits, as a request does
+@pytest.mark.django_db(transaction=True)
 def test_pages_import_flow(client, scheme, tree, importer):
     # given
     client.force_login(importer)

@@ -12,9 +12,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import transaction
 
 from gridgov.accounts.tests.factories import make_staff
-from gridgov.people import imports
+from gridgov.people import import_jobs, imports
 from gridgov.people.models import AccessLog, DataJob, Household, JobStatus, RecordHistory, Resident
 from gridgov.people.tests.factories import id_number
 
@@ -95,6 +96,8 @@ def test_a_mapping_needs_the_required_fields_and_one_column_per_field():
                                       "__all__": ["map a column to every required field: id_number"]}
 
 
+# the runs are queued on commit: this test commits, as a request does
+@pytest.mark.django_db(transaction=True)
 def test_import_job_dry_run_then_run(scheme, tree, tmp_path, caplog):
     # given an uploaded workbook with two good and two bad rows
     owner = make_staff(tree["community"], perms=["people.add_resident"])
@@ -108,7 +111,7 @@ def test_import_job_dry_run_then_run(scheme, tree, tmp_path, caplog):
     imports.import_job_map(job=job, mapping=job.mapping)
     # when checked
     with caplog.at_level(logging.DEBUG):
-        job = imports.import_job_check(job=job)
+        job = import_jobs.import_job_check(job=job)
     # then nothing is stored and the summary says what a run would do
     assert job.status == JobStatus.CHECKED
     assert (Resident.objects.count(), Household.objects.count(), RecordHistory.objects.count()) == (0, 0, 0)
@@ -119,7 +122,7 @@ def test_import_job_dry_run_then_run(scheme, tree, tmp_path, caplog):
                                                                         (7, "所属网格")]
     # when run
     with caplog.at_level(logging.DEBUG):
-        job = imports.import_job_start(job=job)
+        job = import_jobs.import_job_start(job=job)
     # then the counts equal the dry run's, progress is complete and the import is logged
     assert job.status == JobStatus.DONE and job.started_at and job.finished_at
     assert {k: job.summary[k] for k in dry} == dry
@@ -144,18 +147,22 @@ def test_import_job_dry_run_then_run(scheme, tree, tmp_path, caplog):
             assert value not in caplog.text and value not in str(job.summary) and value not in str(entry.detail)
 
 
+# the runs are queued on commit: this test commits, as a request does
+@pytest.mark.django_db(transaction=True)
 def test_re_running_the_same_file_changes_nothing(scheme, tree, tmp_path):
     owner = make_staff(tree["community"])
     path = _xlsx(tmp_path / "people.xlsx", _rows()[:2])
     for expected in ({"created": 2, "unchanged": 0}, {"created": 0, "unchanged": 2}):
         job = imports.import_job_create(scheme=scheme, owner=owner, record_type="residents", uploaded_file=_upload(path))
         imports.import_job_map(job=job, mapping=job.mapping)
-        job = imports.import_job_start(job=job)
+        job = import_jobs.import_job_start(job=job)
         assert {k: job.summary[k] for k in expected} == expected
         assert job.result_path == ""
     assert set(Resident.objects.values_list("version", flat=True)) == {1}
 
 
+# the runs are queued on commit: this test commits, as a request does
+@pytest.mark.django_db(transaction=True)
 def test_a_csv_upload_gets_a_csv_of_its_rejected_rows_too(scheme, tree, tmp_path):
     owner = make_staff(tree["community"])
     buffer = io.StringIO()
@@ -166,7 +173,7 @@ def test_a_csv_upload_gets_a_csv_of_its_rejected_rows_too(scheme, tree, tmp_path
     upload = SimpleUploadedFile("people.csv", buffer.getvalue().encode("gb18030"))
     job = imports.import_job_create(scheme=scheme, owner=owner, record_type="residents", uploaded_file=upload)
     imports.import_job_map(job=job, mapping=job.mapping)
-    job = imports.import_job_start(job=job)
+    job = import_jobs.import_job_start(job=job)
     assert job.summary["created"] == 2
     with imports.import_job_rejected_file(job=job, fmt="csv").open(encoding="utf-8-sig") as f:
         lines = list(csv.reader(f))
@@ -195,3 +202,36 @@ def test_the_management_command(scheme, tree, tmp_path):
     assert openpyxl.load_workbook(tmp_path / "rejected.xlsx").active.max_row == 3
     call_command("import_people", scheme.key, "residents", str(path), stdout=io.StringIO(), stderr=io.StringIO())
     assert Resident.objects.count() == 2
+
+
+def test_a_run_is_queued_once_the_transaction_commits(scheme, tree, tmp_path, django_capture_on_commit_callbacks):
+    # given a mapped job
+    owner = make_staff(tree["community"], perms=["people.add_resident"])
+    job = import_jobs_mapped(scheme, owner, tmp_path)
+    # when it is started inside a transaction that is still open
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        started = import_jobs.import_job_start(job=job)
+        # then nothing has run yet
+        assert started.status == JobStatus.QUEUED and Resident.objects.count() == 0
+    # and the run happens after the commit
+    job.refresh_from_db()
+    assert len(callbacks) == 1 and job.status == JobStatus.DONE and Resident.objects.count() == 2
+
+
+def test_a_rolled_back_check_queues_nothing(scheme, tree, tmp_path, django_capture_on_commit_callbacks):
+    # given a mapped job
+    owner = make_staff(tree["community"], perms=["people.add_resident"])
+    job = import_jobs_mapped(scheme, owner, tmp_path)
+    # when its check is asked for in a transaction that is rolled back
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        import_jobs.import_job_check(job=job)
+        transaction.set_rollback(True)
+    # then no dry run was queued and the job is as it was
+    job.refresh_from_db()
+    assert callbacks == [] and job.status == JobStatus.MAPPED
+
+
+def import_jobs_mapped(scheme, owner, tmp_path) -> DataJob:
+    job = imports.import_job_create(scheme=scheme, owner=owner, record_type="residents",
+                                    uploaded_file=_upload(_xlsx(tmp_path / "people.xlsx", _rows())))
+    return imports.import_job_map(job=job, mapping=job.mapping)

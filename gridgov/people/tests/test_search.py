@@ -17,10 +17,10 @@ from django.urls import reverse
 from gridgov.accounts import services as accounts_services
 from gridgov.accounts.tests.factories import api_client_for, make_revealing_role, make_staff
 from gridgov.core.models import AuditEntry
-from gridgov.people.api import AGE_BANDS, age_band
-from gridgov.people.exports import export_job_create
+from gridgov.people.export_jobs import export_job_create
 from gridgov.people.identifiers import id_number_check_digit
 from gridgov.people.models import AccessLog
+from gridgov.people.serializers.records import AGE_BANDS, age_band
 from gridgov.people.tests.factories import id_number, make_household, make_resident
 
 READ = ["people.view_resident", "people.view_household"]

@@ -20,10 +20,11 @@ from rest_framework.test import APIClient
 
 from gridgov.accounts.tests.factories import make_staff
 from gridgov.core.files import private_dir, private_path
-from gridgov.people import imports
-from gridgov.people.exports import export_job_create
+from gridgov.people import import_jobs, imports
+from gridgov.people.export_jobs import export_job_create
 from gridgov.people.models import AccessLog, DataJob, JobKind, JobStatus, Resident
 from gridgov.people.sweep import job_is_stale, jobs_sweep
+from gridgov.people.tasks import import_job_run_queue
 from gridgov.people.tests.factories import id_number, make_resident
 
 ROWS = 5
@@ -72,12 +73,14 @@ def crash_after_first_chunk(job: DataJob, *, attempts: int = 1, minutes_ago: int
     job.refresh_from_db()
 
 
+# the runs are queued on commit: this test commits, as a request does
+@pytest.mark.django_db(transaction=True)
 def test_a_killed_import_is_queued_again_and_finishes_without_duplicates(job):
     # given an import whose worker died after its first chunk, an hour ago
     crash_after_first_chunk(job)
     assert Resident.objects.count() == 2 and job.progress == 40 and job_is_stale(job)
     # when the sweeper runs
-    counts = jobs_sweep()
+    counts = jobs_sweep(requeue=import_job_run_queue)
     # then it queued the job again, the run found the first chunk's rows and finished: five residents, once
     job.refresh_from_db()
     assert counts["requeued"] == 1
@@ -87,12 +90,14 @@ def test_a_killed_import_is_queued_again_and_finishes_without_duplicates(job):
     assert AccessLog.objects.filter(kind="IMPORT", detail__job=job.pk).count() == 1
 
 
+# the runs are queued on commit: this test commits, as a request does
+@pytest.mark.django_db(transaction=True)
 def test_a_job_that_keeps_dying_is_failed_and_its_owner_restarts_it(tree, job, owner, settings):
     # given an import that has already been started the most times allowed, and died again
     settings.PEOPLE_JOB_MAX_ATTEMPTS = 2
     crash_after_first_chunk(job, attempts=2)
     # when the sweeper runs
-    counts = jobs_sweep()
+    counts = jobs_sweep(requeue=import_job_run_queue)
     job.refresh_from_db()
     # then it gives the job up, saying so
     assert counts["imports_failed"] == 1 and job.status == JobStatus.FAILED
@@ -111,6 +116,8 @@ def test_a_job_that_keeps_dying_is_failed_and_its_owner_restarts_it(tree, job, o
     assert again.status_code == 400 and "status" in again.json()
 
 
+# the runs are queued on commit: this test commits, as a request does
+@pytest.mark.django_db(transaction=True)
 def test_a_stalled_import_is_restarted_from_its_page(job, owner):
     # given an import stalled for an hour, not yet swept
     crash_after_first_chunk(job)
@@ -129,22 +136,22 @@ def test_a_job_that_beats_is_left_alone(job):
     # given an import that died a minute ago only (its heartbeat is fresh)
     crash_after_first_chunk(job, minutes_ago=1)
     # when the sweeper runs
-    counts = jobs_sweep()
+    counts = jobs_sweep(requeue=import_job_run_queue)
     # then nothing is done to it, and its owner may not start a second run beside it
     job.refresh_from_db()
     assert counts == {"requeued": 0, "imports_failed": 0, "dry_runs_reset": 0, "exports_failed": 0}
-    assert job.status == JobStatus.RUNNING and not imports.import_job_restartable(job)
+    assert job.status == JobStatus.RUNNING and not import_jobs.import_job_restartable(job)
     with pytest.raises(ValidationError):
-        imports.import_job_restart(job=job, actor=job.owner)
+        import_jobs.import_job_restart(job=job, actor=job.owner)
     with pytest.raises(ValidationError):
-        imports.import_job_start(job=job)
+        import_jobs.import_job_start(job=job)
 
 
 def test_a_stale_dry_run_goes_back_to_be_run_again(job, settings):
     settings.PEOPLE_JOB_DRY_RUN_STALE_SECONDS = 60
     beat = timezone.now() - dt.timedelta(minutes=5)
     DataJob.objects.filter(pk=job.pk).update(status=JobStatus.CHECKING, heartbeat_at=beat)
-    assert jobs_sweep()["dry_runs_reset"] == 1
+    assert jobs_sweep(requeue=import_job_run_queue)["dry_runs_reset"] == 1
     job.refresh_from_db()
     assert job.status == JobStatus.MAPPED and "run it again" in job.error
 
@@ -176,12 +183,14 @@ def test_a_killed_export_is_failed_its_partial_file_removed_and_its_log_says_so(
     assert [(e.kind, e.rows, e.detail["outcome"]) for e in AccessLog.objects.filter(user=user)] == [
         ("EXPORT_REVEALED", 0, "FAILED")]
     # and a second sweep finds nothing more to do
-    assert jobs_sweep()["exports_failed"] == 0
+    assert jobs_sweep(requeue=import_job_run_queue)["exports_failed"] == 0
 
 
+# the runs are queued on commit: this test commits, as a request does
+@pytest.mark.django_db(transaction=True)
 def test_exports_and_imports_beat_while_they_run(scheme, tree, job, owner):
     before = timezone.now()
-    done = imports.import_job_start(job=job)
+    done = import_jobs.import_job_start(job=job)
     export = export_job_create(user=owner, scheme=scheme, record_type="residents", filters={}, fmt="csv")
     assert done.status == JobStatus.DONE and done.heartbeat_at >= before and done.attempts == 1
     assert export.status == JobStatus.DONE and export.heartbeat_at >= before and export.attempts == 1

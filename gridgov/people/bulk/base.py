@@ -1,0 +1,272 @@
+"""What every importer shares: the report, the cells, duplicate detection, chunk transactions and
+records with history; `KeyedImport` for records with a natural key, `LinkImport` for rows attached to
+a stored resident."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db import DatabaseError, connection, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridgov.people import crypto
+from gridgov.people.access import seal_field
+from gridgov.people.bulk.cells import Cells, cells_locate, scope_paths
+from gridgov.people.bulk.clean import Row
+from gridgov.people.bulk.kinds import ANALYZE_FIRST, REQUIRED
+from gridgov.people.bulk.report import BulkReport, RowError
+from gridgov.people.bulk.sql import Table, json_plain, marks
+from gridgov.people.history import SKIP as HISTORY_SKIP
+from gridgov.people.identifiers import id_number_clean
+from gridgov.people.models import (
+    RecordHistory,
+    RecordState,
+    Resident,
+    SpecialGroup,
+)
+from gridgov.territory.models import LevelScheme
+
+logger = logging.getLogger(__name__)
+
+class Import:
+    """What every kind shares: the report, the cells, duplicate detection, chunk transactions."""
+
+    record_type = ""
+    analyzed: tuple[type[models.Model], ...] = (RecordHistory,)
+
+    def __init__(self, *, scheme: LevelScheme, kind: str, actor, source: str, columns: dict[str, str]):
+        self.scheme = scheme
+        self.kind = kind
+        self.actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+        self.source = source[:60]
+        self.columns = columns
+        self.report = BulkReport(kind=kind)
+        self.cells = Cells(scheme, scope_paths=scope_paths(actor))
+        self.seen: dict[Any, int] = {}  # natural key → row number of its first occurrence in the file
+        self.today = timezone.localdate()
+        self.history_table = Table(RecordHistory, skip=("id",))
+        self.created_rows = 0
+        self.analyze_at = ANALYZE_FIRST
+        self.snapshot_columns: dict[str, list[str]] = {}
+
+    # ------------------------------------------------------------------ rows
+    def header(self, name: str) -> str:
+        return self.columns.get(name, name)
+
+    def reject(self, row: Row) -> None:
+        for name, reason in row.errors:
+            self.report.rejected.append(RowError(row=row.number, column=self.header(name), reason=reason))
+        self.report.rejected_rows += 1
+
+    def required(self, row: Row) -> None:
+        for name in REQUIRED[self.kind]:
+            if not row.given(name):
+                row.fail(name, _("required: this column is empty"))
+
+    def once(self, row: Row, key: Any, name: str) -> bool:
+        """False (and the row failed) when `key` came in an earlier row of the file."""
+        first = self.seen.get(key)
+        if first is not None:
+            row.fail(name, _("repeats row %(n)d") % {"n": first})
+            return False
+        self.seen[key] = row.number
+        return True
+
+    def cell(self, row: Row, name: str) -> int | None:
+        value = row.plain(name)
+        if not value:
+            return None
+        pk, reason = self.cells.resolve(value)
+        if reason:
+            row.fail(name, reason)
+        return pk
+
+    def place(self, items: list[Any], *, missing_ok: Callable[[Any], bool]) -> None:
+        """Give items without a cell the cell at their coordinates (one spatial query for the chunk);
+        an item with neither, unless `missing_ok(item)`, fails."""
+        wanted = [(item, item.lon, item.lat) for item in items if item.node_id is None and item.lon is not None]
+        for (item, _lon, _lat), pk in zip(wanted, cells_locate(self.scheme, wanted), strict=True):
+            if pk is None:
+                item.row.fail("lon", _("the point lies outside every cell"))
+            elif not self.cells.in_scope(pk):
+                item.row.fail("lon", _("the point lies outside your territory"))
+                pk = None
+            item.node_id = pk
+        for item in items:
+            if item.node_id is None and item.lon is None and not item.row.errors and not missing_ok(item):
+                item.row.fail("cell", _("give the grid, the coordinates or the house it belongs to"))
+            elif item.node_id is not None and not item.row.errors and not self.cells.in_scope(item.node_id):
+                item.row.fail("cell", _("the house or household it belongs to lies outside your territory"))
+
+    def outside(self, stored: dict[str, Any] | None, row: Row, name: str) -> bool:
+        """True (and the row failed) when the stored record the row names lies outside the importer's
+        territory: an import may not move or change what the importer could not open."""
+        if stored is None or self.cells.in_scope(stored["node_id"]):
+            return False
+        row.fail(name, _("this record is stored outside your territory"))
+        return True
+
+    # ------------------------------------------------------------------ chunks
+    def run_chunk(self, rows: list[Row]) -> None:
+        raise NotImplementedError
+
+    def finish(self, chunk_size: int) -> None:
+        """After the last chunk (rows held back until the whole file was seen)."""
+
+    def write(self, rows: list[Row], work: Callable[[], tuple[Counter, Counter]]) -> None:
+        """Run `work` (the chunk's writes; it returns (outcome counts, created by type)) in a transaction:
+        on a database error nothing of it stays and every row it held is reported rejected."""
+        try:
+            with transaction.atomic():
+                outcomes, created = work()
+        except DatabaseError as exc:
+            # the message may quote a failing row's values: log the kind of error only
+            logger.warning("people import: a chunk of %d rows (from row %d) was rolled back: %s", len(rows),
+                           rows[0].number if rows else 0, type(exc).__name__)
+            first, last = min(r.number for r in rows), max(r.number for r in rows)
+            for row in rows:
+                row.errors = [("", _("not saved: the database refused the rows %(a)d–%(b)d together, none of them "
+                                     "was written") % {"a": first, "b": last})]
+                self.reject(row)
+            self.rolled_back(rows)
+            return
+        self.report.created += outcomes["created"]
+        self.report.updated += outcomes["updated"]
+        self.report.unchanged += outcomes["unchanged"]
+        self.report.created_by_type += created  # (drops the zero counts)
+        self.created_rows += sum(created.values())
+        if self.created_rows >= self.analyze_at:
+            self.analyze()
+        self.committed()
+
+    def analyze(self) -> None:
+        """Refresh PostgreSQL's statistics each time the rows created here double: planned from an empty
+        table, the lookups by natural key would read whole tables once they hold a million rows."""
+        self.analyze_at = 2 * self.created_rows
+        if connection.vendor != "postgresql":
+            return
+        tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in self.analyzed)
+        # without the tables' ownership ANALYZE fails: the import is then slower, its result the same
+        with contextlib.suppress(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {tables}")
+
+    def rolled_back(self, rows: list[Row]) -> None:
+        """Forget what the chunk would have added to the import's memory."""
+
+    def committed(self) -> None:
+        """Keep what the chunk added to the import's memory."""
+
+    # ------------------------------------------------------------------ records with history
+    def history(self, table: Table, record_type: str, rows: list[tuple[dict[str, Any], str, list[str]]],
+                now: dt.datetime) -> None:
+        """History rows for records as written: (record, action, changed fields)."""
+        if not rows:
+            return
+        snap = self.snapshot_columns.get(record_type)
+        if snap is None:
+            snap = self.snapshot_columns[record_type] = [c for c in table.columns
+                                                         if table.fields[c].name not in HISTORY_SKIP]
+        self.history_table.insert([{
+            "record_type": record_type, "record_id": record["id"], "version": record["version"], "action": action,
+            "at": now, "actor_id": self.actor_id, "source": self.source, "changed": sorted(changed),
+            "snapshot": {c: json_plain(record[c]) for c in snap},
+        } for record, action, changed in rows])
+
+    def new_record(self, values: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+        return {"scheme_id": self.scheme.pk, "lon": None, "lat": None, "state": RecordState.ACTIVE.value,
+                "state_date": None, "state_reason": "", "attributes": {}, "version": 1, "created_at": now,
+                "updated_at": now, "created_by_id": self.actor_id, "updated_by_id": self.actor_id, **values}
+
+    def changes(self, stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+        return [c for c, v in wanted.items() if stored[c] != v]
+
+    def bump(self, stored: dict[str, Any], wanted: dict[str, Any], changed: list[str], now: dt.datetime) -> dict:
+        record = dict(stored)
+        for c in changed:
+            record[c] = wanted[c]
+        record["version"] = stored["version"] + 1
+        record["updated_at"] = now
+        record["updated_by_id"] = self.actor_id
+        return record
+
+    @staticmethod
+    def field_names(model: type[models.Model], changed: Iterable[str]) -> list[str]:
+        """attnames → field names (node_id → node), as `services` names changed fields."""
+        names = {f.attname: f.name for f in model._meta.concrete_fields}
+        return [names.get(c, c) for c in changed]
+
+
+
+class KeyedImport(Import):
+    """Rows of records with a natural key of their own (house code, credit code): one lookup of the stored
+    records per chunk, then `apply` creates or updates. Each kind defines `prepare(row)` (an item with
+    .row, .code, .node_id, .lon, .lat) and `apply(items, stored)`."""
+
+    key_column = ""  # the model's column holding the natural key
+    key_field = ""  # the row's field giving it
+
+    def run_chunk(self, rows: list[Row]) -> None:
+        items = [self.prepare(row) for row in rows]
+        codes = [item.code for item in items if item.code and not item.row.errors]
+        stored = {r[self.key_column]: r for r in self.table.select(
+            f"scheme_id = %s AND {self.key_column} IN ({marks(codes)})", [self.scheme.pk, *codes])} if codes else {}
+        for item in items:
+            self.outside(stored.get(item.code), item.row, self.key_field)
+        self.place([i for i in items if not i.row.errors], missing_ok=lambda item: item.code in stored)
+        good = []
+        for item in items:
+            if item.row.errors:
+                self.reject(item.row)
+            else:
+                good.append(item)
+        self.write([item.row for item in good], lambda: self.apply(good, stored))
+
+
+
+class LinkImport(Import):
+    """Rows that attach something to a stored resident, found by ID number."""
+
+    def resident_ids(self, rows: list[Row]) -> dict[int, tuple[int, int, str]]:
+        """row number → (resident id, node id, state) for the rows whose ID number is valid and stored."""
+        label = seal_field("resident", "id_number")
+        digests: dict[int, str] = {}
+        for row in rows:
+            if row.given("id_number"):
+                info = row.cleaned("id_number", id_number_clean)
+                if info is not None:
+                    digests[row.number] = crypto.digest(info.number, field=label)
+        wanted = list(set(digests.values()))
+        found = {d: (pk, node_id, state) for pk, d, node_id, state in Resident.objects.filter(
+            scheme=self.scheme, id_digest__in=wanted).order_by().values_list("id", "id_digest", "node_id", "state")}
+        result = {}
+        for row in rows:
+            digest = digests.get(row.number)
+            if digest is None:
+                continue
+            if digest not in found or not self.cells.in_scope(found[digest][1]):
+                row.fail("id_number", _("no resident with this ID number is stored in your territory; import the "
+                                        "residents first"))
+            else:
+                result[row.number] = found[digest]
+        return result
+
+    def start(self, row: Row) -> dt.date | None:
+        """The start date given (None: today for a new record, left as stored otherwise)."""
+        return row.date("start_date")
+
+
+def special_groups_by_name() -> dict[str, SpecialGroup]:
+    """Every special group under its key, Chinese and English names (and their lower case)."""
+    found: dict[str, SpecialGroup] = {}
+    for group in SpecialGroup.objects.all():
+        for name in (group.key, group.name_zh, group.name_en):
+            if name:
+                found.setdefault(name, group)
+                found.setdefault(name.lower(), group)
+    return found
