@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
-from config.env import BASE_DIR, database_config, env_bool, env_float, env_int, env_list, env_str
+from config.env import BASE_DIR, database_config, env_bool, env_float, env_int, env_list, env_str, map_tiles
 from config.keys import secret_from_environment
 
 VAR_DIR = BASE_DIR / env_str("GRIDGOV_VAR_DIR", "var")
@@ -230,9 +230,9 @@ TERRITORY_INDEX_RECHECK_SECONDS = env_float("TERRITORY_INDEX_RECHECK_SECONDS", 0
 # Geometry checks: areas below this (m²) are treated as slivers from floating point, not overlaps/gaps.
 TERRITORY_AREA_TOLERANCE_M2 = env_float("TERRITORY_AREA_TOLERANCE_M2", 1.0)
 
-# Map base layer (Leaflet). Empty = polygons on a plain background (offline intranet).
-MAP_TILE_URL = env_str("MAP_TILE_URL", "")
-MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "")
+# Map base layers (Leaflet): MAP_TILES names a preset (tianditu, amap; its key in MAP_TILE_KEY), or
+# MAP_TILE_URL / MAP_TILE_ATTRIBUTION a tile server. Neither = the cells on a plain background (offline).
+MAP_TILES = map_tiles()
 
 # Error reports never carry form values or local variables (they may hold personal data).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "gridgov.core.reporting.PersonalDataReporterFilter"
@@ -250,13 +250,13 @@ LOGGING = {
 # Every page is served with a Content-Security-Policy (django-csp): scripts and styles only from our own
 # static files or an element carrying the request's nonce ({{ request.csp_nonce }}), never inline handlers,
 # javascript: URLs or eval; no plug-ins, no <base>, no framing, forms post only here. Map tiles are images
-# from MAP_TILE_URL's host. User text is put into the page as text (gridgov/static/gridgov/dom.js), and the
+# from the hosts of MAP_TILES' layers. User text is put into the page as text (gridgov/static/gridgov/dom.js), and the
 # policy is the second wall should a place be missed.
 from csp.constants import NONCE, NONE, SELF  # noqa: E402
 
 
 def _tile_source(url: str) -> list[str]:
-    """The CSP source of the tile server in MAP_TILE_URL: its scheme and host, with a Leaflet placeholder
+    """The CSP source of a tile layer's URL: its scheme and host, with a Leaflet placeholder
     for the subdomain ({s}.tile.example.org) widened to a wildcard (*.tile.example.org)."""
     import re
     from urllib.parse import urlsplit
@@ -277,7 +277,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF, NONCE],
-        "img-src": [SELF, "data:", "blob:", *_tile_source(MAP_TILE_URL)],
+        "img-src": [SELF, "data:", "blob:", *dict.fromkeys(s for layer in MAP_TILES["layers"] for s in _tile_source(layer["url"]))],
         "font-src": [SELF],
         "connect-src": [SELF],
         "object-src": [NONE],

@@ -119,7 +119,7 @@ def workspaces(request) -> dict:
 
     user = getattr(request, "user", None)
     ws = UserWorkspaces(user)
-    return {"workspaces": ws, "map_tiles": {"url": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION}}
+    return {"workspaces": ws, "map_tiles": settings.MAP_TILES}
 
 
 # --------------------------------------------------------------------------- who may open a page

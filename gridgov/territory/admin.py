@@ -384,7 +384,7 @@ class NodeAdmin(ServiceAdminMixin, admin.ModelAdmin):
             "node": feature(node) if node.geometry else None,
             "parent": feature(node.parent) if node.parent_id and node.parent.geometry else None,
             "children": [feature(c) for c in children],
-            "tiles": {"url": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION},
+            "tiles": settings.MAP_TILES,
         }
 
     # ---- tree view

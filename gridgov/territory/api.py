@@ -462,7 +462,8 @@ class GridMapImportView(APIView):
             return Response({"detail": _("you do not have permission to import grid maps")},
                             status=status.HTTP_403_FORBIDDEN)
         from gridgov.core import uploads
-        from gridgov.territory import gridmap_runs, gridmaps
+        from gridgov.territory import gridmaps
+        from gridgov.territory.gridmaps import runs
 
         data = GridMapImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -477,17 +478,17 @@ class GridMapImportView(APIView):
             rows = gridmaps.gridmap_read(path_or_file=io.BytesIO(body), filename=upload.name)
         except (ValueError, gridmaps.GridMapError) as exc:
             raise ValidationError({"file": str(exc)}) from exc
-        if gridmap_runs.gridmap_in_background(features=len(rows)):
+        if runs.gridmap_in_background(features=len(rows)):
             return self._in_background(request, scheme=scheme, level=level, v=v, name=upload.name, data=body,
                                        features=len(rows))
         with transaction.atomic():
             report = gridmaps.gridmap_import(scheme=scheme, rows=rows, level=level, mode=v["mode"],
                                              dry_run=v["dry_run"], actor=request.user, reason=v["reason"],
                                              source=upload.name)
-            outside = gridmap_runs.gridmap_outside_scope(request.user, scheme, report.to_dict()["rows"])
+            outside = runs.gridmap_outside_scope(request.user, scheme, report.to_dict()["rows"])
             if outside and report.committed:
                 transaction.set_rollback(True)  # as on the page: nothing outside the user's territory is written
-        body = gridmap_runs.gridmap_report_body(report, outside)
+        body = runs.gridmap_report_body(report, outside)
         if outside and report.committed:
             body["committed"] = False
             for row in body["rows"]:

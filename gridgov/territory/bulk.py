@@ -2,8 +2,8 @@
 
 `nodes_bulk_upsert` keeps the invariants `services.node_create` and `services.node_update` keep, with a
 fixed number of queries per chunk of rows instead of several per row:
-- codes follow the rules of `services.code_validate` (format per level, prefix of the parent's code,
-  never used before in the scheme) and every code is kept in `IssuedCode`;
+- codes follow `codes.code_format_error` (format per level, prefix of the parent's code), as
+  `services.code_validate` does, are never used before in the scheme, and every code is kept in `IssuedCode`;
 - a new node's path is "/<ancestor ids>/<id>/" and it gets an open CREATE `NodeVersion`;
 - a changed node (name, boundary, attributes, type, management class) gets its open version closed and
   an UPDATE version appended, and an audit entry, as with `node_update`;
@@ -35,9 +35,8 @@ from django.utils.translation import gettext as _
 from gridgov.core.audit import audit_record
 from gridgov.core.models import AuditEntry
 from gridgov.territory import geometry as geo
+from gridgov.territory.codes import code_format_error
 from gridgov.territory.models import (
-    ADMIN_SIGNIFICANT_DIGITS,
-    NATIONAL_CODE_LENGTH,
     ChangeKind,
     IssuedCode,
     Level,
@@ -48,8 +47,6 @@ from gridgov.territory.models import (
     Vocabulary,
 )
 from gridgov.territory.services import (
-    DIGITS,
-    FREE_CODE,
     _apply_geometry,
     _parse_geometry_field,
     _user,
@@ -130,40 +127,6 @@ class _Known(NamedTuple):
 
 def _err(index: int, field_name: str, message: str) -> ValidationError:
     return ValidationError({f"rows[{index}].{field_name}": message})
-
-
-def code_format_error(*, level: Level, code: str, parent_code: str | None, parent_level: Level | None) -> str | None:
-    """Why `code` is not a valid code at `level` under a parent with `parent_code`, or None.
-
-    The format rules of `services.code_validate`, without its queries (uniqueness is checked in bulk)."""
-    if level.admin_rank:
-        sig = ADMIN_SIGNIFICANT_DIGITS[level.admin_rank]
-        if not DIGITS.match(code) or len(code) != NATIONAL_CODE_LENGTH:
-            return _("%(code)r: a %(level)s code is the 12-digit national statistical division code") % {
-                "code": code, "level": level.name_zh}
-        if code[sig:] != "0" * (NATIONAL_CODE_LENGTH - sig) or int(code[:sig]) == 0:
-            return _("%(code)r: a %(level)s code has %(n)d significant digits followed by zeros") % {
-                "code": code, "level": level.name_zh, "n": sig}
-        if parent_code and parent_level is not None and parent_level.admin_rank:
-            psig = ADMIN_SIGNIFICANT_DIGITS[parent_level.admin_rank]
-            if code[:psig] != parent_code[:psig]:
-                return _("%(code)r does not start with the parent's code %(p)s") % {"code": code,
-                                                                                     "p": parent_code[:psig]}
-        return None
-    if level.code_digits:
-        if not parent_code:
-            return _("a %(level)s code extends its parent's code, but the parent has none") % {
-                "level": level.name_zh}
-        expected = len(parent_code) + level.code_digits
-        if not DIGITS.match(code) or len(code) != expected or not code.startswith(parent_code):
-            return _("%(code)r: a %(level)s code is the parent's code %(p)s followed by %(n)d digits") % {
-                "code": code, "level": level.name_zh, "p": parent_code, "n": level.code_digits}
-        if int(code[len(parent_code):]) == 0:
-            return _("%(code)r: the sequence digits cannot all be zero") % {"code": code}
-        return None
-    if not FREE_CODE.match(code):
-        return _("%(code)r: use letters, digits, '-' or '_' (at most 32)") % {"code": code}
-    return None
 
 
 # The two lookups every chunk makes, by a few thousand codes at once, in plain SQL: the ORM's IN lookup

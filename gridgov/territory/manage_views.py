@@ -5,7 +5,7 @@ Every node is read through `node_scope`: one outside the user's territory is a 4
 runs `gridmaps.gridmap_import` (the service of `manage.py import_gridmap` and the API): the upload is
 first run as a dry run whose report (rejected rows with their reasons, invalid polygons, polygons
 sticking out of their parent, overlaps, gaps) is shown before anything is written; confirming runs the
-same file for real (`gridmap_runs`). Both run inside the request for a file of up to
+same file for real (`gridmaps.runs`). Both run inside the request for a file of up to
 GRIDMAP_INLINE_FEATURES features, seconds of work; a larger file is checked and run by a background
 task while its report page shows the progress and refreshes until the report is there. Rows that would
 write outside the user's territory are refused for anyone but district-wide staff."""
@@ -34,7 +34,8 @@ from gridgov.core import import_log, uploads
 from gridgov.core.pages import errors_to_form, is_fragment
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
 from gridgov.people.masking import mask_phone
-from gridgov.territory import gridmap_runs, gridmaps, services
+from gridgov.territory import gridmaps, services
+from gridgov.territory.gridmaps import runs
 from gridgov.territory.models import Level, LevelScheme, Node
 from gridgov.territory.selectors import node_children, node_list_for_user, node_scope, with_child_counts
 from gridgov.territory.tasks import gridmap_check_task, gridmap_run_task
@@ -273,7 +274,7 @@ def gridmap_import(request):
             except ValidationError as exc:
                 errors_to_form(form, exc)
             else:
-                background = gridmap_runs.gridmap_in_background(features=len(rows))
+                background = runs.gridmap_in_background(features=len(rows))
                 record = import_log.record_create(
                     kind="gridmap", owner=user, source=upload.name, upload=data, suffix=Path(upload.name).suffix,
                     state=import_log.RecordState.CHECKING if background else import_log.RecordState.CHECKED,
@@ -284,7 +285,7 @@ def gridmap_import(request):
                     import_log.record_save(record)
                     gridmap_check_task(record.token, user.pk)
                 else:
-                    record = gridmap_runs.gridmap_record_check(record=record, user=user, rows=rows)
+                    record = runs.gridmap_record_check(record=record, user=user, rows=rows)
                     if record.state == import_log.RecordState.FAILED:
                         form.add_error("file", record.message)
                         return render(request, "manage/gridmap_import.html", {
@@ -362,7 +363,7 @@ def gridmap_confirm(request, token: str):
             if scheme is None or scheme not in visible_schemes(user):
                 raise Http404
             record.state = import_log.RecordState.RUNNING
-            background = gridmap_runs.gridmap_in_background(features=int(record.options.get("features") or 0))
+            background = runs.gridmap_in_background(features=int(record.options.get("features") or 0))
             if background:
                 record.counts = {"done": 0, "total": int(record.options.get("features") or 0)}
             import_log.record_save(record)
@@ -377,7 +378,7 @@ def gridmap_confirm(request, token: str):
 
 
 def _run_import(request, record: import_log.ImportRecord) -> None:
-    record = gridmap_runs.gridmap_record_run(record=record, user=request.user)
+    record = runs.gridmap_record_run(record=record, user=request.user)
     if record.state == import_log.RecordState.DONE:
         messages.success(request, _("The grid map was imported: %(imported)d new cells, %(updated)d updated.")
                          % record.counts)

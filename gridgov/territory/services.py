@@ -8,7 +8,6 @@ Every change appends a NodeVersion, records issued codes, and bumps the territor
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,9 +21,8 @@ from django.utils.translation import gettext as _
 
 from gridgov.core.audit import audit_record
 from gridgov.territory import geometry as geo
+from gridgov.territory.codes import DIGITS, code_format_error
 from gridgov.territory.models import (
-    ADMIN_SIGNIFICANT_DIGITS,
-    NATIONAL_CODE_LENGTH,
     ChangeKind,
     IssuedCode,
     Level,
@@ -37,8 +35,6 @@ from gridgov.territory.models import (
     Vocabulary,
 )
 
-DIGITS = re.compile(r"^[0-9]+$")
-FREE_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,31}$")
 NODE_FIELDS = ("name", "geometry", "node_type", "management_class", "attributes")
 
 # Other apps register here the rows that must follow a cell when it is split or merged
@@ -158,35 +154,14 @@ def level_resolve(*, scheme: LevelScheme, value: Level | str) -> Level:
 # --------------------------------------------------------------------------- codes
 def code_validate(*, scheme: LevelScheme, level: Level, parent: Node | None, code: str,
                   node: Node | None = None, check_prefix: bool = True) -> None:
-    """Format and uniqueness of a node code at `level` under `parent`. Raises ValidationError('code')."""
+    """Format (`codes.code_format_error`) and uniqueness of a node code at `level` under `parent`; codes are
+    never reused in a scheme. Raises ValidationError('code')."""
     if not code:
         return
-    if level.admin_rank:
-        significant = ADMIN_SIGNIFICANT_DIGITS[level.admin_rank]
-        if not DIGITS.match(code) or len(code) != NATIONAL_CODE_LENGTH:
-            raise ValidationError({"code": _("%(code)r: a %(level)s code is the 12-digit national statistical "
-                                             "division code") % {"code": code, "level": level.name_zh}})
-        if code[significant:] != "0" * (NATIONAL_CODE_LENGTH - significant) or int(code[:significant]) == 0:
-            raise ValidationError({"code": _("%(code)r: a %(level)s code has %(n)d significant digits followed "
-                                             "by zeros") % {"code": code, "level": level.name_zh, "n": significant}})
-        if check_prefix and parent is not None and parent.level.admin_rank and parent.code:
-            psig = ADMIN_SIGNIFICANT_DIGITS[parent.level.admin_rank]
-            if code[:psig] != parent.code[:psig]:
-                raise ValidationError({"code": _("%(code)r does not start with the parent's code %(p)s")
-                                       % {"code": code, "p": parent.code[:psig]}})
-    elif level.code_digits:
-        if parent is None or not parent.code:
-            raise ValidationError({"code": _("a %(level)s code extends its parent's code, but the parent has none")
-                                   % {"level": level.name_zh}})
-        expected = len(parent.code) + level.code_digits
-        if not DIGITS.match(code) or len(code) != expected or not code.startswith(parent.code):
-            raise ValidationError({"code": _("%(code)r: a %(level)s code is the parent's code %(p)s followed by "
-                                             "%(n)d digits") % {"code": code, "level": level.name_zh,
-                                                               "p": parent.code, "n": level.code_digits}})
-        if int(code[len(parent.code):]) == 0:
-            raise ValidationError({"code": _("%(code)r: the sequence digits cannot all be zero") % {"code": code}})
-    elif not FREE_CODE.match(code):
-        raise ValidationError({"code": _("%(code)r: use letters, digits, '-' or '_' (at most 32)") % {"code": code}})
+    problem = code_format_error(level=level, code=code, parent_code=parent.code if parent else None,
+                                parent_level=parent.level if parent else None, check_prefix=check_prefix)
+    if problem:
+        raise ValidationError({"code": problem})
     issued = IssuedCode.objects.filter(scheme=scheme, code=code)
     if node is not None and node.pk:
         issued = issued.exclude(node=node)

@@ -1,4 +1,4 @@
-"""Background tasks of the territory: checking and running large grid-map imports (`gridmap_runs`)."""
+"""Background tasks of the territory: checking and running large grid-map imports (`gridmaps.runs`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from huey.contrib.djhuey import db_task
 
 from gridgov.core import import_log
-from gridgov.territory import gridmap_runs
+from gridgov.territory.gridmaps import runs
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def gridmap_check_task(token: str, owner_id: int) -> None:
     if record is None or record.state != import_log.RecordState.CHECKING:
         logger.info("grid map check %s: nothing to do", token)
         return
-    gridmap_runs.gridmap_record_check(record=record, user=user)
+    runs.gridmap_record_check(record=record, user=user)
 
 
 @db_task()
@@ -44,6 +44,6 @@ def gridmap_run_task(token: str, owner_id: int) -> None:
         return
     try:
         with import_log.record_lock(record):
-            gridmap_runs.gridmap_record_run(record=record, user=user)
+            runs.gridmap_record_run(record=record, user=user)
     except import_log.RecordBusy:
         logger.info("grid map run %s: running already", token)

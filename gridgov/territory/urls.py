@@ -6,7 +6,7 @@ from gridgov.territory import views
 
 app_name = "territory"
 
-# Codes are letters, digits, '-' and '_' (see services.FREE_CODE and the national / sequence codes).
+# Codes are letters, digits, '-' and '_' (see codes.FREE_CODE and the national / sequence codes).
 urlpatterns = [
     path("", views.home, name="home"),
     path("cells/<slug:scheme_key>/<slug:code>/", views.cell_card, name="cell-card"),

@@ -132,6 +132,7 @@
         onEachFeature: function (f, l) { l.bindTooltip(gridgovDom.el("span", null, f.properties.name), { sticky: true }); }
       }).addTo(map);
       map.fitBounds(layer.getBounds(), { padding: [8, 8] });
+      gridgovMap.labelCells(map, layer, function (f) { return f.properties.name; });
       map.on("click", function (e) { show(e.latlng.lng, e.latlng.lat, null, true); });
       gridgovMap.ready(el);
     } else if (el) {

@@ -1,6 +1,7 @@
 /* The territory page of the management: the tree opens a cell's children on demand (buttons with
    aria-expanded; Enter / Space, or the arrow keys: right opens, left closes), the selected cell's panel
-   is loaded with htmx, and its map draws the cell and the cells below it (choose one to open it). */
+   is loaded with htmx, and its map draws the cell and the cells below it, their names written on them
+   (choose one to open it). */
 (function () {
   "use strict";
 
@@ -94,6 +95,8 @@
           if (b.isValid()) { bounds.extend(b); }
         });
         if (bounds.isValid()) { map.fitBounds(bounds, { padding: [12, 12] }); } else { map.setView([35, 105], 4); }
+        // the names on the cells below (the cell's own when it has none)
+        gridgovMap.labelCells(map, children.length ? childLayer : cellLayer, function (f) { return f.properties.name; });
         el.dataset.children = String(children.length);
         gridgovMap.ready(el);
       })

@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 
 from gridgov.core.models import AuditEntry
 from gridgov.territory import services
-from gridgov.territory.bulk import NodeRow, code_format_error, nodes_bulk_upsert
+from gridgov.territory.bulk import NodeRow, nodes_bulk_upsert
+from gridgov.territory.codes import code_format_error
 from gridgov.territory.models import ChangeKind, IssuedCode, Node, NodeVersion, TerritoryVersion
 from gridgov.territory.tests.factories import SINCE, level, square
 from gridgov.territory.tests.test_invariants import _check_invariants

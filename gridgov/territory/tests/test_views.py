@@ -200,7 +200,7 @@ def test_node_change_page_has_the_map_preview(root_client, tree):
     assert data["node"]["geometry"]["type"] == "Polygon"
     assert data["parent"]["code"] == tree["street"].code
     assert {c["code"] for c in data["children"]} == {tree["g1"].code, tree["g2"].code}
-    assert data["tiles"]["url"] == ""
+    assert data["tiles"]["layers"] == []
 
 
 def add_node_data(tree, **overrides):

@@ -1,5 +1,5 @@
-/* The command centre's map: the cells one level below the current one coloured by their open / yellow /
-   overdue cases (click to drill down), clustered markers of the open cases, and the workers' latest
+/* The command centre's map: the cells one level below the current one, named and coloured by their open /
+   yellow / overdue cases (click to drill down), clustered markers of the open cases, and the workers' latest
    positions. Data comes from the page's JSON endpoints (data-*-url on the map element); when the filter
    bar changes, htmx swaps #centre-live (figures, queue, cell table) and the map reloads with its query. */
 (function () {
@@ -21,6 +21,7 @@
   var caseLayer = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50 });
   var workerLayer = L.layerGroup();
   var fitted = false;
+  var cellNames = null;
   var generation = 0;
   var lastQuery = null;
   var REFRESH_MS = 60000;
@@ -121,6 +122,8 @@
       cellLayer.clearLayers();
       cellLayer.addData(cells);
       fit(cells);
+      if (cellNames) map.removeLayer(cellNames);
+      cellNames = gridgovMap.labelCells(map, cellLayer, function (f) { return f.properties.name; });
       if (!map.hasLayer(caseLayer)) { caseLayer.addTo(map); workerLayer.addTo(map); }
       caseLayer.clearLayers();
       caseLayer.addLayers(cases.features.map(function (f) {

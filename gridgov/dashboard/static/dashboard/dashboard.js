@@ -93,6 +93,7 @@
   }).addTo(map);
   var bounds = layer.getBounds();
   if (bounds.isValid()) map.fitBounds(bounds, { padding: [8, 8] });
+  gridgovMap.labelCells(map, layer, function (f) { return f.properties.name; });
   if (select) select.addEventListener("change", function () { layer.setStyle(style); });
   mapEl.dataset.cells = String(mapData.features.length);
   gridgovMap.ready(mapEl);

@@ -1,6 +1,6 @@
 """Runs of a grid-map import from the management pages, kept in an import record (`core.import_log`).
 
-An upload is first checked (a dry run of `gridmaps.gridmap_import`: its report is kept, nothing written),
+An upload is first checked (a dry run of `importer.gridmap_import`: its report is kept, nothing written),
 then confirmed (the same file run for real). A file of up to GRIDMAP_INLINE_FEATURES features is checked
 and run during the request; a larger one by a background task (huey, `territory.tasks`), so a district
 map of 20 000 polygons never holds a request for a minute: the record is CHECKING (or RUNNING) with its
@@ -21,7 +21,9 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.selectors import user_scope_paths
 from gridgov.core import import_log
-from gridgov.territory import gridmaps
+from gridgov.territory.gridmaps.importer import gridmap_import
+from gridgov.territory.gridmaps.read import FeatureRow, GridMapError, gridmap_read
+from gridgov.territory.gridmaps.report import GridMapReport, RowStatus
 from gridgov.territory.models import LevelScheme, Node
 
 State = import_log.RecordState
@@ -38,7 +40,7 @@ def gridmap_outside_scope(user, scheme: LevelScheme, rows: list[dict]) -> list[d
     paths = user_scope_paths(user)
     if paths is None:
         return []
-    live = [r for r in rows if r.get("status") != gridmaps.RowStatus.REJECTED]
+    live = [r for r in rows if r.get("status") != RowStatus.REJECTED]
     node_paths = dict(Node.objects.filter(pk__in=[r["node_id"] for r in live if r.get("node_id")])
                       .values_list("pk", "path"))
     parent_paths = dict(Node.objects.filter(scheme=scheme, code__in=[r["parent_code"] for r in live
@@ -54,7 +56,7 @@ def gridmap_outside_scope(user, scheme: LevelScheme, rows: list[dict]) -> list[d
     return out
 
 
-def gridmap_report_body(report: gridmaps.GridMapReport, outside: list[dict]) -> dict[str, Any]:
+def gridmap_report_body(report: GridMapReport, outside: list[dict]) -> dict[str, Any]:
     body = report.to_dict()
     body["outside_scope"] = outside
     return body
@@ -82,18 +84,18 @@ def _failed(record: import_log.ImportRecord, message: str) -> None:
 
 
 def gridmap_record_check(*, record: import_log.ImportRecord, user,
-                         rows: list[gridmaps.FeatureRow] | None = None) -> import_log.ImportRecord:
+                         rows: list[FeatureRow] | None = None) -> import_log.ImportRecord:
     """Dry-run the record's upload (or `rows` already read from it) for `user`; the record ends CHECKED with
     its report, or FAILED with the reason (a file that cannot be read, an unexpected error)."""
     try:
         scheme = _scheme(record)
         if rows is None:
-            rows = gridmaps.gridmap_read(path_or_file=import_log.upload_path(record), filename=record.source)
-        report = gridmaps.gridmap_import(
+            rows = gridmap_read(path_or_file=import_log.upload_path(record), filename=record.source)
+        report = gridmap_import(
             scheme=scheme, rows=rows, level=record.options.get("level") or None, mode=record.options["mode"],
             dry_run=True, actor=user, reason=record.options.get("reason", ""), source=record.source,
             progress=_progress(record) if record.working else None)
-    except (gridmaps.GridMapError, ValidationError, OSError) as exc:
+    except (GridMapError, ValidationError, OSError) as exc:
         _failed(record, "; ".join(getattr(exc, "messages", None) or [str(exc)]))
         return record
     except Exception:
@@ -111,16 +113,16 @@ def gridmap_record_run(*, record: import_log.ImportRecord, user) -> import_log.I
     its report and a message saying why."""
     try:
         scheme = _scheme(record)
-        rows = gridmaps.gridmap_read(path_or_file=import_log.upload_path(record), filename=record.source)
+        rows = gridmap_read(path_or_file=import_log.upload_path(record), filename=record.source)
         with transaction.atomic():
-            report = gridmaps.gridmap_import(
+            report = gridmap_import(
                 scheme=scheme, rows=rows, level=record.options.get("level") or None, mode=record.options["mode"],
                 dry_run=False, actor=user, reason=record.options.get("reason", ""), source=record.source,
                 progress=_progress(record) if record.working else None)
             outside = gridmap_outside_scope(user, scheme, report.to_dict()["rows"]) if report.committed else []
             if outside:
                 transaction.set_rollback(True)  # nothing outside the user's territory is written
-    except (gridmaps.GridMapError, ValidationError, OSError) as exc:
+    except (GridMapError, ValidationError, OSError) as exc:
         _failed(record, _("The import failed and wrote nothing: %(error)s")
                 % {"error": "; ".join(getattr(exc, "messages", None) or [str(exc)])})
         return record
