@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "gridgov.cases",
     "gridgov.integrations",
     "gridgov.dashboard",
+    "gridgov.seed",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,7 @@ demo logins exist (well-known usernames whose passwords were printed), unless `A
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -31,11 +32,14 @@ def address_is_loopback(address: str | None) -> bool:
         return False
 
 
-def _demo_logins() -> list[str]:
-    from gridgov.territory.profiles import demo_logins_active  # seed data: looked up only when serving
+# Apps that ship demo logins register here a function listing the active ones (the seed app does, in its
+# AppConfig.ready): core looks them up without importing what lies above it.
+DEMO_LOGIN_SOURCES: list[Callable[[], list[str]]] = []
 
+
+def _demo_logins() -> list[str]:
     try:
-        return demo_logins_active()
+        return sorted({name for source in DEMO_LOGIN_SOURCES for name in source()})
     except DatabaseError:  # not migrated yet: no logins at all
         return []
 

@@ -18,10 +18,7 @@ from collections import defaultdict
 
 from gridgov.accounts.models import RoleCategory
 from gridgov.catalogue.models import DutyTier
-from gridgov.territory import geometry as geo
-from gridgov.territory import services
-from gridgov.territory.models import AdminRank
-from gridgov.territory.profiles.base import (
+from gridgov.seed.profiles.base import (
     OPERATOR_PERMS,
     Build,
     Cell,
@@ -32,9 +29,8 @@ from gridgov.territory.profiles.base import (
     apportion,
     outline,
     plan_finalize,
-    short_name,
 )
-from gridgov.territory.profiles.loop import (
+from gridgov.seed.profiles.loop import (
     DepartmentSpec,
     DutyListSpec,
     LoopSpec,
@@ -43,12 +39,16 @@ from gridgov.territory.profiles.loop import (
     negate,
     tier,
 )
+from gridgov.seed.published import LUOHU_TYPE_SPLIT as TYPE_SPLIT
+from gridgov.seed.published import short_name
+from gridgov.territory import geometry as geo
+from gridgov.territory import services
+from gridgov.territory.models import AdminRank
 
 DISTRICT = "440303"
 LOGIN_STREET = "440303005000"  # 南湖街道
 LOGIN_COMMUNITY = "440303005014"  # 渔民村社区
 OLD_GRIDS, GRIDS = 1_135, 252
-TYPE_SPLIT = {"residential": 68, "industrial_commercial": 11, "urban_village": 53, "mixed": 120}
 # management class 1 is the hardest; the published split is not given, so it follows the property form
 CLASS_ODDS = {"residential": (0.15, 0.35, 0.5), "industrial_commercial": (0.2, 0.5, 0.3),
               "urban_village": (0.6, 0.3, 0.1), "mixed": (0.4, 0.4, 0.2)}

@@ -20,10 +20,7 @@ import shapely
 
 from gridgov.accounts.models import RoleCategory
 from gridgov.catalogue.models import DutyTier
-from gridgov.territory import geometry as geo
-from gridgov.territory import services
-from gridgov.territory.models import AdminRank, Node
-from gridgov.territory.profiles.base import (
+from gridgov.seed.profiles.base import (
     OPERATOR_PERMS,
     Build,
     Cell,
@@ -35,7 +32,10 @@ from gridgov.territory.profiles.base import (
     outline,
     plan_finalize,
 )
-from gridgov.territory.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, tier
+from gridgov.seed.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, tier
+from gridgov.territory import geometry as geo
+from gridgov.territory import services
+from gridgov.territory.models import AdminRank, Node
 
 DISTRICT = "420602"
 LOGIN_STREET = "420602004000"  # 檀溪街道

@@ -15,11 +15,8 @@ from django.core.management import CommandError, call_command
 
 from gridgov.accounts.models import Assignment, Person, RoleCategory
 from gridgov.accounts.services import PHONE
-from gridgov.territory import geometry as geo
-from gridgov.territory.gridmaps import gridmap_validate
-from gridgov.territory.models import ChangeKind, Level, LevelScheme, Node, NodeLineage, NodeVersion
-from gridgov.territory.profiles import PROFILES, demo_passwords_read, profile_get, profile_load
-from gridgov.territory.profiles.base import (
+from gridgov.seed.profiles import PROFILES, demo_passwords_read, profile_get, profile_load
+from gridgov.seed.profiles.base import (
     Cell,
     PeopleMaker,
     Plan,
@@ -28,6 +25,9 @@ from gridgov.territory.profiles.base import (
     partition,
     plan_finalize,
 )
+from gridgov.territory import geometry as geo
+from gridgov.territory.gridmaps import gridmap_validate
+from gridgov.territory.models import ChangeKind, Level, LevelScheme, Node, NodeLineage, NodeVersion
 from gridgov.territory.selectors import node_list_for_user
 from gridgov.territory.services import area_tolerance_m2
 
