@@ -247,7 +247,10 @@ def _people(b: Build, root: Plan) -> None:
     # the communities of today: the split ones' successors are not in the plan tree
     communities = list(Node.objects.filter(scheme=b.scheme, level=b.levels["community"], valid_to__isnull=True)
                        .select_related("level").order_by("code"))
-    secretaries, first_worker = {}, {}
+    secretaries, first_worker, moved_worker = {}, {}, {}
+    # the 插花地 estates handed over to the community they lie in (Xiangyang's story: a case there reaches
+    # the new community's worker, dispatched by the street centre)
+    moved = {p.node.pk for p in root.walk() if "home" in p.cell.data and p.node is not None}
     lawyer = legal_worker = None
     for i, node in enumerate(communities):
         secretary = b.person(organisation=f"{node.name}党组织")
@@ -270,6 +273,8 @@ def _people(b: Build, root: Plan) -> None:
             worker = b.person(note="专职网格员（四岗十八级）")
             b.assign(worker, grid, "grid_worker", start=GRIDS_SINCE)
             first_worker.setdefault(community.code, worker)
+            if grid.pk in moved:
+                moved_worker.setdefault(community.code, worker)
             b.assign(b.person(note="在职党员"), grid, "grid_party_secretary", start=PEOPLE_SINCE)
             for _ in range(DUAL_REGISTERED_PER_GRID):
                 b.assign(b.person(organisation=rng.choice(WORK_UNITS), note="在职党员“双报到”"), grid,
@@ -277,11 +282,14 @@ def _people(b: Build, root: Plan) -> None:
             if grid.attributes.get("owners_committee"):
                 b.assign(b.person(note="业主"), grid, "owners_committee_director", start=PEOPLE_SINCE)
 
-    login_community = next((c for c in first_worker if c.startswith(LOGIN_STREET[:9])), next(iter(first_worker)))
+    # the grid login is the worker of a moved estate (in 檀溪街道 when one was moved there)
+    login_community = (next((c for c in moved_worker if c.startswith(LOGIN_STREET[:9])), None)
+                       or next(iter(moved_worker), None)
+                       or next((c for c in first_worker if c.startswith(LOGIN_STREET[:9])), next(iter(first_worker))))
     b.login("xiangyang_admin", operator)
     b.login("xiangyang_street", street_staff[login_community[:9] + "000"])
     b.login("xiangyang_community", secretaries[login_community])
-    b.login("xiangyang_grid1", first_worker[login_community])
+    b.login("xiangyang_grid1", moved_worker.get(login_community) or first_worker[login_community])
     b.login("xiangyang_dept", None)  # joins the departments' teams when the loop is applied
 
 
