@@ -8,7 +8,7 @@ specialists, all merged into comprehensive grid workers: 一网多员、一员�
 history: the community grids exist from 2016 and are merged with `node_merge` on the reform date, so the
 lineage old → new is kept. Property staff serve as building leaders (2,336 in 646 estates, 81.8 % of
 estates); community party "big committees" have part-time members (172); community police chiefs; task
-liaisons (条块衔接). Every comprehensive grid has a party liaison station and the 22-item checklist.
+liaisons (条块衔接). Every comprehensive grid has a party liaison station.
 """
 
 from __future__ import annotations
@@ -155,10 +155,9 @@ def build(b: Build) -> None:
         odds = CLASS_ODDS[form]
         klass = rng.choices(["class_1", "class_2", "class_3"], weights=odds)[0]
         grid_cells.append(Cell(weight=rng.uniform(0.6, 1.4), node_type=form, management_class=klass,
-                               attributes={"estates": estates[i], "estates_with_property_building_leaders": covered[i],
-                                           "party_station": rng.choice(["党支部联络站", "党员服务站"]),
-                                           "party_checklist_items": 22},
-                               data={"old": old_per_grid[i]}))
+                               attributes={"estates": estates[i],
+                                           "party_station": rng.choice(["党支部联络站", "党员服务站"])},
+                               data={"old": old_per_grid[i], "estates_with_property_building_leaders": covered[i]}))
     cells = iter(grid_cells)
     for community, count in zip(communities, per_community, strict=True):
         for grid in community.divide("grid", [next(cells) for _ in range(count)], rng=rng):
@@ -236,7 +235,7 @@ def _people(b: Build, root: Plan, communities: list[Plan]) -> None:
                      node, "party_part_time_member", start=REFORM_DATE)
     property_leaders = b.scaled(PROPERTY_BUILDING_LEADERS)
     grids = [g for c in communities for g in sorted(c.children, key=lambda p: p.code)]
-    leaders_per_grid = apportion(property_leaders, [float(g.cell.attributes["estates_with_property_building_leaders"])
+    leaders_per_grid = apportion(property_leaders, [float(g.cell.data["estates_with_property_building_leaders"])
                                                     for g in grids])
     by_community: dict[str, list[Plan]] = defaultdict(list)
     for grid in grids:
@@ -254,7 +253,7 @@ def _people(b: Build, root: Plan, communities: list[Plan]) -> None:
             b.assign(worker, grid.node, "grid_worker")
             first_worker.setdefault(grid.code[:12], worker)
         company = rng.choice(PROPERTY_COMPANIES)
-        covered = max(1, grid.cell.attributes["estates_with_property_building_leaders"])
+        covered = max(1, grid.cell.data["estates_with_property_building_leaders"])
         names = [rng.choice(ESTATE_HEADS) + rng.choice(ESTATE_HEADS) + rng.choice(ESTATE_TAILS) for _ in range(covered)]
         for k in range(n_property):
             leader = b.person(organisation=f"{company}{names[k % covered]}管理处")

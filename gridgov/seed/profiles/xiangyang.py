@@ -15,6 +15,7 @@ street grid centres as hubs; owners' committees and three-party consultation pla
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import shapely
 
@@ -42,7 +43,6 @@ LOGIN_STREET = "420602004000"  # 檀溪街道
 GRIDS = 477  # one full-time grid worker each: the pilot's 477
 SPLITS = 8  # oversized communities split (the city adjusted 38)
 ENCLAVES = 56  # 插花地 estates handed over
-MERGED_NETWORKS = ["组织", "政法", "民政", "城管"]
 DUAL_REGISTERED_PER_GRID = 4
 WORK_UNITS = ("襄阳市教育局", "襄阳市人民医院", "襄城区人民政府办公室", "襄阳市税务局", "襄阳市自然资源和规划局",
               "襄城区住建局", "襄阳市第四中学", "国网襄阳供电公司", "襄阳市城市运行管理中心", "襄城区民政局")
@@ -137,12 +137,8 @@ def build(b: Build) -> None:
         for _ in range(count):
             form = rng.choice(forms)
             households = rng.randint(250, 600) if form != "commercial" else rng.randint(20, 80)
-            attributes = {"households": households, "merged_networks": MERGED_NETWORKS}
-            if form == "estate":
-                attributes["owners_committee"] = rng.random() < 0.7
-                attributes["three_party_platform"] = attributes["owners_committee"] and rng.random() < 0.8
             cells.append(Cell(weight=households * rng.uniform(0.6, 1.4) * (3 if form == "rural" else 1),
-                              node_type=form, attributes=attributes, data={"place": _place(rng, form)}))
+                              node_type=form, attributes={"households": households}, data={"place": _place(rng, form)}))
         community.divide("grid", cells, rng=rng)
     splits = _choose_splits(root, b.scaled(SPLITS))
     plan_finalize(root)
@@ -268,7 +264,7 @@ def _people(b: Build, root: Plan) -> None:
         b.assign(lawyer, node, "lawyer", start=PEOPLE_SINCE)
         b.assign(legal_worker, node, "legal_worker", start=PEOPLE_SINCE)
     for community in communities:
-        grids = community.children.current().select_related("level").order_by("code")
+        grids = community.children.current().select_related("level", "node_type").order_by("code")
         for grid in grids:
             worker = b.person(note="专职网格员（四岗十八级）")
             b.assign(worker, grid, "grid_worker", start=GRIDS_SINCE)
@@ -279,7 +275,10 @@ def _people(b: Build, root: Plan) -> None:
             for _ in range(DUAL_REGISTERED_PER_GRID):
                 b.assign(b.person(organisation=rng.choice(WORK_UNITS), note="在职党员“双报到”"), grid,
                          "dual_registered_member", start=PEOPLE_SINCE)
-            if grid.attributes.get("owners_committee"):
+            # seven estates in ten have an owners' committee: a record with behaviour (its director's
+            # assignment), not a flag typed into the cell
+            estate = grid.node_type_id is not None and grid.node_type.key == "estate"
+            if estate and random.Random(f"committee:{grid.code}").random() < 0.7:
                 b.assign(b.person(note="业主"), grid, "owners_committee_director", start=PEOPLE_SINCE)
 
     # the grid login is the worker of a moved estate (in 檀溪街道 when one was moved there)
