@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "gridgov.integrations",
     "gridgov.dashboard",
     "gridgov.manage",
+    "gridgov.seed",
 ]
 
 MIDDLEWARE = [

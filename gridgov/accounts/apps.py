@@ -10,3 +10,10 @@ class AccountsConfig(AppConfig):
     def ready(self):
         # the session clocks start at every login, whichever path logged in (see accounts.middleware)
         from gridgov.accounts import middleware  # noqa: F401
+
+        # registration only: node_split / node_merge / node_retire call the followers in their transaction
+        from gridgov.accounts.reorganise import assignments_follow_reorganise
+        from gridgov.territory.services import REORGANISE_FOLLOWERS
+
+        if assignments_follow_reorganise not in REORGANISE_FOLLOWERS:
+            REORGANISE_FOLLOWERS.append(assignments_follow_reorganise)

@@ -1,13 +1,13 @@
 """Base data follows the territory when a cell is split or merged.
 
 `territory.services.node_split` / `node_merge` retire a cell and call the registered followers inside
-their transaction (registered in `PeopleConfig.ready`). Here every record still sitting in the retired
-cell moves to a successor:
+their transaction (registered in `PeopleConfig.ready`) with the heir they computed. Here every record
+still sitting in the retired cell moves to a successor:
 - the successor whose polygon holds the record's coordinates; a record without coordinates uses those of
   what it belongs to (a resident: their household, then their house; a household or a house: its house or
   building), so the members of a household stay together;
-- else the "heir": the successor holding most of the retired cell's area (as `node_split` picks it for the
-  people in charge).
+- else the heir: the successor `node_split` / `node_merge` chose (the one holding most of the retired
+  cell's area), where the people in charge go too.
 Each moved base record gets its version bumped and a history row (source "reorganise") in the same
 transaction; volunteers follow their resident, the party branch and dedicated cells follow the heir (or the
 entity), each with an audit entry.
@@ -47,11 +47,10 @@ BATCH = 500  # ids per UPDATE ... WHERE id IN (...), within SQLite's variable li
 class _Placer:
     """Chooses the successor for a point (or the heir when there is none)."""
 
-    def __init__(self, predecessor: Node, successors: Sequence[Node]):
+    def __init__(self, successors: Sequence[Node], heir: Node):
         self.successors = list(successors)
         self.shapes = [(s, geo.parse_geometry(s.geometry) if s.geometry else None) for s in self.successors]
-        old = geo.parse_geometry(predecessor.geometry) if predecessor.geometry else None
-        self.heir = max(self.shapes, key=lambda s: geo.overlap_area_m2(old, s[1]) if (old and s[1]) else 0)[0]
+        self.heir = heir
 
     def place(self, lon: float | None, lat: float | None) -> Node:
         if lon is not None and lat is not None and len(self.shapes) > 1:
@@ -83,10 +82,13 @@ def _move(model: type[models.Model], targets: dict[int, Node], *, actor) -> int:
     return len(targets)
 
 
-def records_follow_reorganise(*, predecessor: Node, successors: Sequence[Node], effective_date: dt.date,
-                              actor) -> None:
-    """Move the base data of the retired `predecessor` to its `successors` (see the module docstring)."""
-    placer = _Placer(predecessor, successors)
+def records_follow_reorganise(*, predecessor: Node, successors: Sequence[Node], heir: Node | None,
+                              effective_date: dt.date, actor, reason: str = "") -> None:
+    """Move the base data of the retired `predecessor` to its `successors` (see the module docstring). A cell
+    retired without successors (no heir) keeps its records, as before."""
+    if heir is None:
+        return
+    placer = _Placer(successors, heir)
     place = placer.place
 
     buildings = {b.pk: b for b in Building.objects.select_for_update().filter(node=predecessor)}

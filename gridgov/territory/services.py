@@ -37,10 +37,25 @@ from gridgov.territory.models import (
 
 NODE_FIELDS = ("name", "geometry", "node_type", "management_class", "attributes")
 
-# Other apps register here the rows that must follow a cell when it is split or merged
-# (households, cases ...): fn(*, predecessor, successors, effective_date, actor) -> None.
-# Called explicitly by node_split / node_merge inside their transaction (no signals).
+# Other apps register here (in their AppConfig.ready) the rows that must follow a cell when it is split,
+# merged or retired (people in charge, households ...):
+#   fn(*, predecessor, successors, heir, effective_date, actor, reason) -> None
+# `heir` is computed once, here: the successor that takes what has no place of its own (a split: the part
+# holding most of the predecessor's area; a merge: the new cell); a retirement passes no successors and
+# heir None. Called explicitly by node_split / node_merge / node_retire inside their transaction (no signals).
 REORGANISE_FOLLOWERS: list[Callable[..., None]] = []
+
+
+def _followers_call(*, predecessor: Node, successors: Sequence[Node], heir: Node | None, on: dt.date, actor,
+                    reason: str) -> None:
+    for follower in REORGANISE_FOLLOWERS:
+        follower(predecessor=predecessor, successors=list(successors), heir=heir, effective_date=on, actor=actor,
+                 reason=reason)
+
+
+def split_heir(old_geom, successors: Sequence[tuple[Node, Any]]) -> Node:
+    """The part of a split holding most of the old cell's area (the first part when there are no polygons)."""
+    return max(successors, key=lambda s: geo.overlap_area_m2(old_geom, s[1]) if (old_geom and s[1]) else 0)[0]
 
 
 # --------------------------------------------------------------------------- version
@@ -457,25 +472,8 @@ def node_move(node: Node, *, new_parent: Node, effective_date: dt.date | None = 
     return node
 
 
-def _carry_assignments(*, from_node: Node, to_node: Node, on: dt.date, actor, reason: str) -> int:
-    """End the open assignments of `from_node` the day before `on` and open the same on `to_node`."""
-    from gridgov.accounts.models import Assignment
-
-    carried = 0
-    for a in Assignment.objects.filter(node=from_node, end_date__isnull=True):
-        a.end_date = max(a.start_date, on - dt.timedelta(days=1))
-        a.end_reason = (_("reorganised: %(reason)s") % {"reason": reason})[:200]
-        a.save(update_fields=["end_date", "end_reason"])
-        if Assignment.objects.filter(person=a.person_id, node=to_node, role=a.role_id, end_date__isnull=True).exists():
-            continue
-        Assignment.objects.create(person_id=a.person_id, node=to_node, role_id=a.role_id, start_date=on,
-                                  duties=a.duties, is_public=a.is_public, created_by=_user(actor))
-        carried += 1
-    return carried
-
-
 def _retire(node: Node, *, on: dt.date, change: str, actor, reason: str) -> None:
-    """Close the node's period. Its assignments are carried (split / merge) or ended by the caller."""
+    """Close the node's period. What points at it is carried (split / merge) or ended by the followers."""
     if on <= node.valid_from:
         raise ValidationError({"effective_date": _("%(node)s only came into force on %(d)s")
                                % {"node": node, "d": node.valid_from}})
@@ -500,8 +498,8 @@ def node_split(node: Node, *, parts: Sequence[dict[str, Any]], effective_date: d
     """Split a cell into parts (each {name, geometry, code?, node_type?, management_class?, attributes?}).
 
     The old cell is retired; the parts are created under the same parent; its children go to the part
-    containing them; its people in charge go to the part holding most of its area; lineage links
-    old → new; registered followers re-point their rows."""
+    containing them; lineage links old → new; the registered followers re-point their rows, with the part
+    holding most of its area as the heir (accounts moves the people in charge there)."""
     on = _today(effective_date)
     node = Node.objects.select_for_update(of=("self",)).select_related("level", "parent", "scheme").get(pk=node.pk)
     if not node.is_active:
@@ -544,10 +542,8 @@ def node_split(node: Node, *, parts: Sequence[dict[str, Any]], effective_date: d
     for child in node.children.current().select_related("level"):
         target = _best_successor(geo.parse_geometry(child.geometry) if child.geometry else None, successors)
         node_move(child, new_parent=target, effective_date=on, actor=actor, reason=reason, check_containment=False)
-    heir = max(successors, key=lambda s: geo.overlap_area_m2(old_geom, s[1]) if (old_geom and s[1]) else 0)[0]
-    _carry_assignments(from_node=node, to_node=heir, on=on, actor=actor, reason=reason)
-    for follower in REORGANISE_FOLLOWERS:
-        follower(predecessor=node, successors=[s[0] for s in successors], effective_date=on, actor=actor)
+    _followers_call(predecessor=node, successors=[s[0] for s in successors], heir=split_heir(old_geom, successors),
+                    on=on, actor=actor, reason=reason)
     territory_version_bump()
     audit_record(actor=actor, action="territory.node_split", target=node, summary=reason,
                  changes={"successors": [s[0].pk for s in successors]})
@@ -561,7 +557,8 @@ def node_merge(nodes: Sequence[Node], *, name: str, code: str = "", geometry: An
                attributes: dict | None = None) -> Node:
     """Merge sibling cells of one level into a new cell (the union of their polygons by default).
 
-    The merged cells are retired; their children and people in charge move to the new cell."""
+    The merged cells are retired; their children move to the new cell, and the registered followers move
+    their rows (the people in charge: accounts) with the new cell as the heir."""
     on = _today(effective_date)
     if len(nodes) < 2:
         raise ValidationError({"nodes": _("a merge needs at least two cells")})
@@ -595,9 +592,7 @@ def node_merge(nodes: Sequence[Node], *, name: str, code: str = "", geometry: An
                                    reason=reason)
         for child in n.children.current():
             node_move(child, new_parent=new, effective_date=on, actor=actor, reason=reason, check_containment=False)
-        _carry_assignments(from_node=n, to_node=new, on=on, actor=actor, reason=reason)
-        for follower in REORGANISE_FOLLOWERS:
-            follower(predecessor=n, successors=[new], effective_date=on, actor=actor)
+        _followers_call(predecessor=n, successors=[new], heir=new, on=on, actor=actor, reason=reason)
     territory_version_bump()
     audit_record(actor=actor, action="territory.node_merge", target=new, summary=reason,
                  changes={"predecessors": [n.pk for n in locked]})
@@ -606,7 +601,8 @@ def node_merge(nodes: Sequence[Node], *, name: str, code: str = "", geometry: An
 
 @transaction.atomic
 def node_retire(node: Node, *, effective_date: dt.date | None = None, actor=None, reason: str = "") -> Node:
-    """Retire a cell that has no active children; its open assignments end the day before."""
+    """Retire a cell that has no active children; the followers end what points at it (its open assignments
+    end the day before)."""
     on = _today(effective_date)
     node = Node.objects.select_for_update(of=("self",)).get(pk=node.pk)
     if not node.is_active:
@@ -615,10 +611,7 @@ def node_retire(node: Node, *, effective_date: dt.date | None = None, actor=None
         raise ValidationError({"node": _("%(node)s still has active children; move or retire them first")
                                % {"node": node}})
     _retire(node, on=on, change=ChangeKind.RETIRE, actor=actor, reason=reason)
-    from gridgov.accounts.models import Assignment
-
-    Assignment.objects.filter(node=node, end_date__isnull=True).update(
-        end_date=on - dt.timedelta(days=1), end_reason=(_("cell retired: %(r)s") % {"r": reason})[:200])
+    _followers_call(predecessor=node, successors=[], heir=None, on=on, actor=actor, reason=reason)
     territory_version_bump()
     audit_record(actor=actor, action="territory.node_retire", target=node, summary=reason)
     return node

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from gridgov.cases.demo import demo_cases
 from gridgov.cases.models import Case
+from gridgov.seed.demo_cases import demo_cases
 from gridgov.territory.models import LevelScheme
 
 

@@ -6,11 +6,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from gridgov.people.demo import demo_estimate
 from gridgov.people.models import Resident
-from gridgov.territory.profiles import PROFILES, profile_get, profile_load, profile_scheme, profile_unload
-from gridgov.territory.profiles.base import PEOPLE_AUTO_LIMIT, profile_people_load
-from gridgov.territory.profiles.loop import profile_loop_apply
+from gridgov.seed.demo_people import demo_estimate
+from gridgov.seed.profiles import PROFILES, profile_get, profile_load, profile_scheme, profile_unload
+from gridgov.seed.profiles.base import PEOPLE_AUTO_LIMIT, profile_people_load
+from gridgov.seed.profiles.loop import profile_loop_apply
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 
 from gridgov.accounts.security import must_use_two_factors
 from gridgov.accounts.selectors import user_is_district_wide
-from gridgov.territory.profiles import PROFILES, profile_demo_logins, profile_scheme
+from gridgov.seed.profiles import PROFILES, profile_demo_logins, profile_scheme
 
 
 class Command(BaseCommand):

@@ -15,8 +15,7 @@ import random
 
 from gridgov.accounts.models import RoleCategory
 from gridgov.catalogue.models import DutyTier
-from gridgov.territory.models import AdminRank
-from gridgov.territory.profiles.base import (
+from gridgov.seed.profiles.base import (
     OPERATOR_PERMS,
     Build,
     Cell,
@@ -27,9 +26,10 @@ from gridgov.territory.profiles.base import (
     apportion,
     outline,
     plan_finalize,
-    short_name,
 )
-from gridgov.territory.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, tier
+from gridgov.seed.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, tier
+from gridgov.seed.published import short_name
+from gridgov.territory.models import AdminRank
 
 DISTRICT = "350304"
 STREET = "350304001000"  # 镇海街道

@@ -16,9 +16,9 @@ from gridgov.cases.models import AssigneeKind, CasePolicy, RoutingRule
 from gridgov.catalogue.admission import matter_admitted
 from gridgov.catalogue.models import AdmissionRequest, AdmissionState, DutyList, DutyListEntry, Matter
 from gridgov.core.models import AuditEntry
+from gridgov.seed.profiles import haimen, licheng, luohu, pinggu, profile_get, profile_load, xiangyang
+from gridgov.seed.profiles.loop import community_level, profile_loop_apply
 from gridgov.territory.models import LevelScheme
-from gridgov.territory.profiles import haimen, licheng, luohu, pinggu, profile_get, profile_load, xiangyang
-from gridgov.territory.profiles.loop import community_level, profile_loop_apply
 from gridgov.territory.tests.factories import make_scheme
 
 pytestmark = pytest.mark.django_db
@@ -168,8 +168,8 @@ def test_every_profile_declares_a_loop():
 
 
 def test_demo_cases_run_through_the_loaded_profile():
-    from gridgov.cases.demo import demo_cases
     from gridgov.cases.models import Case, CaseEvent
+    from gridgov.seed.demo_cases import demo_cases
 
     # given the loaded village with its loop configuration and its demo department handler
     scheme = profile_load(profile_get("pinggu")).scheme

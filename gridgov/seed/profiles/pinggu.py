@@ -15,8 +15,7 @@ import datetime as dt
 
 from gridgov.accounts.models import RoleCategory
 from gridgov.catalogue.models import DutyTier
-from gridgov.territory.models import AdminRank
-from gridgov.territory.profiles.base import (
+from gridgov.seed.profiles.base import (
     OPERATOR_PERMS,
     Build,
     Cell,
@@ -26,9 +25,10 @@ from gridgov.territory.profiles.base import (
     apportion,
     outline,
     plan_finalize,
-    short_name,
 )
-from gridgov.territory.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, any_of, named, tier
+from gridgov.seed.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, any_of, named, tier
+from gridgov.seed.published import short_name
+from gridgov.territory.models import AdminRank
 
 DISTRICT = "110117"
 TOWN = "110117213000"  # 黄松峪乡

@@ -7,7 +7,7 @@ secretary is grid leader, the 宅上党小组 leader is micro-grid leader; full-
 (information officers) and a grid guide per grid; one micro-grid worker per micro-grid; party members
 who each look after some households (包户). Police in grids "1+N": 122 community officers each linked to
 several grids, 324 grid auxiliaries (one per village). Lawyers, mediators and volunteers come down to the
-grids ("三官一律一员"). Each grid has a service station built to the "9+X" checklist.
+grids ("三官一律一员"). Each grid has a service station (一网格一支部一驿站).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from collections import defaultdict
 
 from gridgov.accounts.models import RoleCategory
 from gridgov.catalogue.models import DutyTier
-from gridgov.territory.models import AdminRank
-from gridgov.territory.profiles.base import (
+from gridgov.seed.profiles.base import (
     OPERATOR_PERMS,
     Build,
     Cell,
@@ -29,9 +28,10 @@ from gridgov.territory.profiles.base import (
     apportion,
     outline,
     plan_finalize,
-    short_name,
 )
-from gridgov.territory.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, tier
+from gridgov.seed.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, tier
+from gridgov.seed.published import short_name
+from gridgov.territory.models import AdminRank
 
 DISTRICT = "320614"
 LOGIN_TOWN = "320614104000"  # 悦来镇
@@ -42,8 +42,6 @@ POLICE_OFFICERS, POLICE_AUXILIARIES = 122, 324
 ADMIN_SINCE = dt.date(2020, 1, 1)
 GRIDS_SINCE = dt.date(2022, 3, 1)
 
-STATION_CHECKLIST = ["一图", "一牌", "一码", "一册", "一板", "一报", "一库", "一通", "一端"]
-STATION_EXTRAS = ["微课堂", "微哨站", "微活动", "微调解", "微治理", "微服务"]
 
 LEVELS = (
     {"key": "district", "name_zh": "区", "name_en": "District", "admin_rank": AdminRank.COUNTY},
@@ -136,7 +134,7 @@ def build(b: Build) -> None:
             grid.cell.attributes = {"households": sum(households)}
             grid.divide("microgrid", [
                 Cell(weight=h * rng.uniform(0.7, 1.3), node_type="estate" if urban else "homestead",
-                     attributes={"households": h, "service_circle_minutes": 10})
+                     attributes={"households": h})
                 for h in households
             ], rng=rng)
     plan_finalize(root)
@@ -151,12 +149,12 @@ def build(b: Build) -> None:
         return f"{plan_parent[plan].name}第{seq}微网格"
 
     def prepare(plan: Plan) -> None:
-        # 一网格一支部一驿站: the grid's party branch and its service station built to the 9+X checklist
+        # 一网格一支部一驿站: the grid's party branch and its service station (named only: no record of the
+        # station's checklist exists, so none is typed in)
         if plan.level == "grid":
             plan.cell.attributes.update({
                 "party_branch": f"{plan.name}党支部",
-                "station": {"name": f"{plan.name}党建引领网格驿站", "checklist": STATION_CHECKLIST,
-                            "extras": rng.sample(STATION_EXTRAS, 2)},
+                "station": {"name": f"{plan.name}党建引领网格驿站"},
             })
         elif plan.level == "microgrid":
             group = "宅上党小组" if plan.cell.node_type == "homestead" else "楼栋党小组"
@@ -289,7 +287,7 @@ PROFILE = Profile(
     summary="海门区 320614: 969 comprehensive grids, 5,783 micro-grids of 50–100 households, 一长三员, police 1+N",
     description=(
         "Seed 000. 区镇—村（社区）—网格—微网格—户: 969 comprehensive grids, 5,783 micro-grids of 50–100 households. "
-        "一网格一支部一驿站 (9+X station checklist); 一长三员 with 三个一肩挑; one micro-grid worker per micro-grid; "
+        "一网格一支部一驿站; 一长三员 with 三个一肩挑; one micro-grid worker per micro-grid; "
         "包户 party members; 122 community police officers each linked to several grids and 324 grid auxiliaries. "
         "Real division codes; synthetic polygons and people."
     ),

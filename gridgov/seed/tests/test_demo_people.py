@@ -13,15 +13,6 @@ from django.core.management import call_command
 from gridgov.accounts.models import Assignment
 from gridgov.people.access import can_reveal
 from gridgov.people.data.names import SURNAMES
-from gridgov.people.demo import (
-    REFERENCE_DATE,
-    SPECS,
-    Generator,
-    Leaf,
-    demo_estimate,
-    organisation_code,
-    region_name,
-)
 from gridgov.people.identifiers import id_number_clean, phone_clean, uscc_clean
 from gridgov.people.models import (
     Building,
@@ -36,9 +27,18 @@ from gridgov.people.models import (
     Resident,
     Volunteer,
 )
+from gridgov.seed.demo_people import (
+    REFERENCE_DATE,
+    SPECS,
+    Generator,
+    Leaf,
+    demo_estimate,
+    organisation_code,
+    region_name,
+)
+from gridgov.seed.profiles import profile_get, profile_load, profile_unload
+from gridgov.seed.profiles.base import profile_people_load
 from gridgov.territory.models import Node
-from gridgov.territory.profiles import profile_get, profile_load, profile_unload
-from gridgov.territory.profiles.base import profile_people_load
 
 LOCAL = {"pinggu": {"110117", "110226"}, "haimen": {"320614", "320684"}, "licheng": {"350304"},
          "xiangyang": {"420602"}, "luohu": {"440303"}}

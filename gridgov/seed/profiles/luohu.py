@@ -8,7 +8,7 @@ specialists, all merged into comprehensive grid workers: 一网多员、一员�
 history: the community grids exist from 2016 and are merged with `node_merge` on the reform date, so the
 lineage old → new is kept. Property staff serve as building leaders (2,336 in 646 estates, 81.8 % of
 estates); community party "big committees" have part-time members (172); community police chiefs; task
-liaisons (条块衔接). Every comprehensive grid has a party liaison station and the 22-item checklist.
+liaisons (条块衔接). Every comprehensive grid has a party liaison station.
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ from collections import defaultdict
 
 from gridgov.accounts.models import RoleCategory
 from gridgov.catalogue.models import DutyTier
-from gridgov.territory import geometry as geo
-from gridgov.territory import services
-from gridgov.territory.models import AdminRank
-from gridgov.territory.profiles.base import (
+from gridgov.seed.profiles.base import (
     OPERATOR_PERMS,
     Build,
     Cell,
@@ -32,9 +29,8 @@ from gridgov.territory.profiles.base import (
     apportion,
     outline,
     plan_finalize,
-    short_name,
 )
-from gridgov.territory.profiles.loop import (
+from gridgov.seed.profiles.loop import (
     DepartmentSpec,
     DutyListSpec,
     LoopSpec,
@@ -43,12 +39,16 @@ from gridgov.territory.profiles.loop import (
     negate,
     tier,
 )
+from gridgov.seed.published import LUOHU_TYPE_SPLIT as TYPE_SPLIT
+from gridgov.seed.published import short_name
+from gridgov.territory import geometry as geo
+from gridgov.territory import services
+from gridgov.territory.models import AdminRank
 
 DISTRICT = "440303"
 LOGIN_STREET = "440303005000"  # 南湖街道
 LOGIN_COMMUNITY = "440303005014"  # 渔民村社区
 OLD_GRIDS, GRIDS = 1_135, 252
-TYPE_SPLIT = {"residential": 68, "industrial_commercial": 11, "urban_village": 53, "mixed": 120}
 # management class 1 is the hardest; the published split is not given, so it follows the property form
 CLASS_ODDS = {"residential": (0.15, 0.35, 0.5), "industrial_commercial": (0.2, 0.5, 0.3),
               "urban_village": (0.6, 0.3, 0.1), "mixed": (0.4, 0.4, 0.2)}
@@ -155,10 +155,9 @@ def build(b: Build) -> None:
         odds = CLASS_ODDS[form]
         klass = rng.choices(["class_1", "class_2", "class_3"], weights=odds)[0]
         grid_cells.append(Cell(weight=rng.uniform(0.6, 1.4), node_type=form, management_class=klass,
-                               attributes={"estates": estates[i], "estates_with_property_building_leaders": covered[i],
-                                           "party_station": rng.choice(["党支部联络站", "党员服务站"]),
-                                           "party_checklist_items": 22},
-                               data={"old": old_per_grid[i]}))
+                               attributes={"estates": estates[i],
+                                           "party_station": rng.choice(["党支部联络站", "党员服务站"])},
+                               data={"old": old_per_grid[i], "estates_with_property_building_leaders": covered[i]}))
     cells = iter(grid_cells)
     for community, count in zip(communities, per_community, strict=True):
         for grid in community.divide("grid", [next(cells) for _ in range(count)], rng=rng):
@@ -236,7 +235,7 @@ def _people(b: Build, root: Plan, communities: list[Plan]) -> None:
                      node, "party_part_time_member", start=REFORM_DATE)
     property_leaders = b.scaled(PROPERTY_BUILDING_LEADERS)
     grids = [g for c in communities for g in sorted(c.children, key=lambda p: p.code)]
-    leaders_per_grid = apportion(property_leaders, [float(g.cell.attributes["estates_with_property_building_leaders"])
+    leaders_per_grid = apportion(property_leaders, [float(g.cell.data["estates_with_property_building_leaders"])
                                                     for g in grids])
     by_community: dict[str, list[Plan]] = defaultdict(list)
     for grid in grids:
@@ -254,7 +253,7 @@ def _people(b: Build, root: Plan, communities: list[Plan]) -> None:
             b.assign(worker, grid.node, "grid_worker")
             first_worker.setdefault(grid.code[:12], worker)
         company = rng.choice(PROPERTY_COMPANIES)
-        covered = max(1, grid.cell.attributes["estates_with_property_building_leaders"])
+        covered = max(1, grid.cell.data["estates_with_property_building_leaders"])
         names = [rng.choice(ESTATE_HEADS) + rng.choice(ESTATE_HEADS) + rng.choice(ESTATE_TAILS) for _ in range(covered)]
         for k in range(n_property):
             leader = b.person(organisation=f"{company}{names[k % covered]}管理处")

@@ -15,15 +15,13 @@ street grid centres as hubs; owners' committees and three-party consultation pla
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import shapely
 
 from gridgov.accounts.models import RoleCategory
 from gridgov.catalogue.models import DutyTier
-from gridgov.territory import geometry as geo
-from gridgov.territory import services
-from gridgov.territory.models import AdminRank, Node
-from gridgov.territory.profiles.base import (
+from gridgov.seed.profiles.base import (
     OPERATOR_PERMS,
     Build,
     Cell,
@@ -35,14 +33,16 @@ from gridgov.territory.profiles.base import (
     outline,
     plan_finalize,
 )
-from gridgov.territory.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, tier
+from gridgov.seed.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, tier
+from gridgov.territory import geometry as geo
+from gridgov.territory import services
+from gridgov.territory.models import AdminRank, Node
 
 DISTRICT = "420602"
 LOGIN_STREET = "420602004000"  # 檀溪街道
 GRIDS = 477  # one full-time grid worker each: the pilot's 477
 SPLITS = 8  # oversized communities split (the city adjusted 38)
 ENCLAVES = 56  # 插花地 estates handed over
-MERGED_NETWORKS = ["组织", "政法", "民政", "城管"]
 DUAL_REGISTERED_PER_GRID = 4
 WORK_UNITS = ("襄阳市教育局", "襄阳市人民医院", "襄城区人民政府办公室", "襄阳市税务局", "襄阳市自然资源和规划局",
               "襄城区住建局", "襄阳市第四中学", "国网襄阳供电公司", "襄阳市城市运行管理中心", "襄城区民政局")
@@ -137,12 +137,8 @@ def build(b: Build) -> None:
         for _ in range(count):
             form = rng.choice(forms)
             households = rng.randint(250, 600) if form != "commercial" else rng.randint(20, 80)
-            attributes = {"households": households, "merged_networks": MERGED_NETWORKS}
-            if form == "estate":
-                attributes["owners_committee"] = rng.random() < 0.7
-                attributes["three_party_platform"] = attributes["owners_committee"] and rng.random() < 0.8
             cells.append(Cell(weight=households * rng.uniform(0.6, 1.4) * (3 if form == "rural" else 1),
-                              node_type=form, attributes=attributes, data={"place": _place(rng, form)}))
+                              node_type=form, attributes={"households": households}, data={"place": _place(rng, form)}))
         community.divide("grid", cells, rng=rng)
     splits = _choose_splits(root, b.scaled(SPLITS))
     plan_finalize(root)
@@ -247,7 +243,10 @@ def _people(b: Build, root: Plan) -> None:
     # the communities of today: the split ones' successors are not in the plan tree
     communities = list(Node.objects.filter(scheme=b.scheme, level=b.levels["community"], valid_to__isnull=True)
                        .select_related("level").order_by("code"))
-    secretaries, first_worker = {}, {}
+    secretaries, first_worker, moved_worker = {}, {}, {}
+    # the 插花地 estates handed over to the community they lie in (Xiangyang's story: a case there reaches
+    # the new community's worker, dispatched by the street centre)
+    moved = {p.node.pk for p in root.walk() if "home" in p.cell.data and p.node is not None}
     lawyer = legal_worker = None
     for i, node in enumerate(communities):
         secretary = b.person(organisation=f"{node.name}党组织")
@@ -265,23 +264,31 @@ def _people(b: Build, root: Plan) -> None:
         b.assign(lawyer, node, "lawyer", start=PEOPLE_SINCE)
         b.assign(legal_worker, node, "legal_worker", start=PEOPLE_SINCE)
     for community in communities:
-        grids = community.children.current().select_related("level").order_by("code")
+        grids = community.children.current().select_related("level", "node_type").order_by("code")
         for grid in grids:
             worker = b.person(note="专职网格员（四岗十八级）")
             b.assign(worker, grid, "grid_worker", start=GRIDS_SINCE)
             first_worker.setdefault(community.code, worker)
+            if grid.pk in moved:
+                moved_worker.setdefault(community.code, worker)
             b.assign(b.person(note="在职党员"), grid, "grid_party_secretary", start=PEOPLE_SINCE)
             for _ in range(DUAL_REGISTERED_PER_GRID):
                 b.assign(b.person(organisation=rng.choice(WORK_UNITS), note="在职党员“双报到”"), grid,
                          "dual_registered_member", start=PEOPLE_SINCE)
-            if grid.attributes.get("owners_committee"):
+            # seven estates in ten have an owners' committee: a record with behaviour (its director's
+            # assignment), not a flag typed into the cell
+            estate = grid.node_type_id is not None and grid.node_type.key == "estate"
+            if estate and random.Random(f"committee:{grid.code}").random() < 0.7:
                 b.assign(b.person(note="业主"), grid, "owners_committee_director", start=PEOPLE_SINCE)
 
-    login_community = next((c for c in first_worker if c.startswith(LOGIN_STREET[:9])), next(iter(first_worker)))
+    # the grid login is the worker of a moved estate (in 檀溪街道 when one was moved there)
+    login_community = (next((c for c in moved_worker if c.startswith(LOGIN_STREET[:9])), None)
+                       or next(iter(moved_worker), None)
+                       or next((c for c in first_worker if c.startswith(LOGIN_STREET[:9])), next(iter(first_worker))))
     b.login("xiangyang_admin", operator)
     b.login("xiangyang_street", street_staff[login_community[:9] + "000"])
     b.login("xiangyang_community", secretaries[login_community])
-    b.login("xiangyang_grid1", first_worker[login_community])
+    b.login("xiangyang_grid1", moved_worker.get(login_community) or first_worker[login_community])
     b.login("xiangyang_dept", None)  # joins the departments' teams when the loop is applied
 
 

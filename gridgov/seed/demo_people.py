@@ -11,7 +11,7 @@ Invented, but shaped like the registers of the place:
   younger, sometimes the head's parents or a married son with his wife and children; elderly people
   living alone or as a couple; single and shared households of migrants;
 - phones are in the 154 segment (allocated to no carrier when this was written: see
-  `territory.profiles.base`), so no synthetic number reaches a real subscriber;
+  `seed.profiles.base`), so no synthetic number reaches a real subscriber;
 - houses fit the place: 白云寺村3组15号 in villages, 东梅小区3号楼2单元502室 in town, rented rooms in
   Luohu's urban villages, with owner-occupied, rented and vacant houses in the mix of the setting;
 - special groups at plausible rates (everyone aged 80+, most elderly living alone, about 2.5 % disabled
@@ -71,11 +71,12 @@ from gridgov.people.models import (
     Resident,
     Volunteer,
 )
+from gridgov.seed.published import LUOHU_TYPE_SPLIT, short_name
 from gridgov.territory import geometry as geo
 from gridgov.territory.models import LevelScheme, Node
 
 REFERENCE_DATE = dt.date(2025, 6, 30)  # the registers describe the territory on this day
-MOBILE_PREFIX = "154"  # the synthetic segment of territory.profiles.base
+MOBILE_PREFIX = "154"  # the synthetic segment of seed.profiles.base
 SOURCE_PREFIX = "demo:"  # RecordHistory.source of every demo row: "demo:<profile>"
 BATCH_RESIDENTS = 20_000  # residents generated and written per batch (bounds memory at full size)
 KINDS = ("houses", "residents", "entities", "memberships", "party_members", "volunteers")
@@ -253,9 +254,7 @@ LUOHU_RESIDENTS = 1_143_800  # 2020 census, rounded: the seed gives no populatio
 def _per_grid(spec: DemoSpec, type_key: str) -> float:
     """Luohu: the residents of a comprehensive grid of a property form at full size, so that the 252 grids
     (68 / 11 / 53 / 120 by form) hold LUOHU_RESIDENTS."""
-    from gridgov.territory.profiles.luohu import TYPE_SPLIT
-
-    norm = sum(n * spec.residents_by_type.get(t, 1.0) for t, n in TYPE_SPLIT.items())
+    norm = sum(n * spec.residents_by_type.get(t, 1.0) for t, n in LUOHU_TYPE_SPLIT.items())
     return LUOHU_RESIDENTS * spec.residents_by_type.get(type_key, 0.0) / norm
 
 
@@ -279,8 +278,6 @@ class Leaf:
 
 
 def _short(name: str) -> str:
-    from gridgov.territory.profiles.base import short_name
-
     return short_name(name)
 
 

@@ -18,13 +18,13 @@ from django.db import connection
 from django.test import override_settings
 
 from config.keys import new_data_key
-from gridgov.cases.demo import demo_cases
 from gridgov.cases.models import Attachment, Case, CaseEvent
 from gridgov.core.models import AuditEntry
 from gridgov.manage.backup import MAGIC
 from gridgov.people.access import personal_data_reveal
 from gridgov.people.models import AccessLog, Resident
-from gridgov.territory.profiles import profile_get, profile_load
+from gridgov.seed.demo_cases import demo_cases
+from gridgov.seed.profiles import profile_get, profile_load
 
 pytestmark = pytest.mark.django_db(transaction=True)  # pg_dump and the SQLite backup API see committed rows
 

@@ -15,11 +15,8 @@ from django.core.management import CommandError, call_command
 
 from gridgov.accounts.models import Assignment, Person, RoleCategory
 from gridgov.accounts.services import PHONE
-from gridgov.territory import geometry as geo
-from gridgov.territory.gridmaps import gridmap_validate
-from gridgov.territory.models import ChangeKind, Level, LevelScheme, Node, NodeLineage, NodeVersion
-from gridgov.territory.profiles import PROFILES, demo_passwords_read, profile_get, profile_load
-from gridgov.territory.profiles.base import (
+from gridgov.seed.profiles import PROFILES, demo_passwords_read, profile_get, profile_load
+from gridgov.seed.profiles.base import (
     Cell,
     PeopleMaker,
     Plan,
@@ -28,6 +25,9 @@ from gridgov.territory.profiles.base import (
     partition,
     plan_finalize,
 )
+from gridgov.territory import geometry as geo
+from gridgov.territory.gridmaps import gridmap_validate
+from gridgov.territory.models import ChangeKind, Level, LevelScheme, Node, NodeLineage, NodeVersion
 from gridgov.territory.selectors import node_list_for_user
 from gridgov.territory.services import area_tolerance_m2
 
@@ -264,7 +264,9 @@ def test_haimen_grids_and_micro_grids_of_50_to_100_households():
     assert all(50 <= m.attributes["households"] <= 100 for m in micro)
     assert all(g.attributes["households"] == sum(m.attributes["households"] for m in g.children.all())
                for g in grids)
-    assert all(len(g.attributes["station"]["checklist"]) == 9 for g in grids)
+    # the station is named; no checklist nor service circle is typed in as if it were a record
+    assert all(g.attributes["station"] == {"name": f"{g.name}党建引领网格驿站"} for g in grids)
+    assert not any("service_circle_minutes" in m.attributes for m in micro)
     assert_codes_extend_parents(scheme)
     assert_children_tile_parents(scheme)
     assert_every_cell_has(scheme, "grid", RoleCategory.GRID_WORKER)
@@ -313,6 +315,10 @@ def test_luohu_comprehensive_grids_by_property_form_merged_from_community_grids(
         ["residential", "industrial_commercial", "urban_village", "mixed"], apportion(25, [68, 11, 53, 120]),
         strict=True))
     assert {g.management_class.key for g in grids} <= {"class_1", "class_2", "class_3"}
+    # the property building leaders are assignments; no count of them nor of a checklist is typed into the cells
+    assert not any({"estates_with_property_building_leaders", "party_checklist_items"} & set(g.attributes)
+                   for g in grids)
+    assert Assignment.objects.filter(node__scheme=scheme, role__key="property_building_leader").exists()
     # history: the community grids were merged on the reform date, each comprehensive grid from several
     old = Node.objects.filter(scheme=scheme, level__key="grid", valid_to__isnull=False)
     assert old.count() == round(1135 * 0.1)
@@ -338,7 +344,10 @@ def test_xiangyang_history_moves_estates_and_splits_oversized_communities():
     grids = current(scheme, "grid")
     assert grids.count() == round(477 * 0.1)
     assert Assignment.objects.filter(node__scheme=scheme, role__key="grid_worker").count() == grids.count()
-    assert all(g.attributes["merged_networks"] == ["组织", "政法", "民政", "城管"] for g in grids)
+    # owners' committees are their directors' assignments, in estates only; no flag is typed into the cells
+    assert not any({"merged_networks", "owners_committee", "three_party_platform"} & set(g.attributes) for g in grids)
+    directors = Assignment.objects.filter(node__scheme=scheme, role__key="owners_committee_director")
+    assert directors.exists() and all(d.node.node_type.key == "estate" for d in directors)
     moves = NodeVersion.objects.filter(node__scheme=scheme, node__level__key="grid", change=ChangeKind.MOVE,
                                        valid_from=dt.date(2020, 12, 31))
     assert moves.count() == round(56 * 0.1)

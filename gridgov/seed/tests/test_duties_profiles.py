@@ -13,7 +13,6 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from gridgov.accounts.models import Assignment, Department, Team
-from gridgov.cases.demo import _answers, _point, _workers
 from gridgov.cases.errors import ActionForbidden, CaseConflict
 from gridgov.cases.grants import actions_for, sees_tracking_code
 from gridgov.cases.models import Case, CasePolicy, CaseState, Channel
@@ -22,7 +21,8 @@ from gridgov.cases.services import case_report, case_transition
 from gridgov.cases.tests.factories import png
 from gridgov.cases.transitions import TRANSITIONS
 from gridgov.catalogue.models import Matter
-from gridgov.territory.profiles import PROFILES, profile_get, profile_load
+from gridgov.seed.demo_cases import _answers, _point, _workers
+from gridgov.seed.profiles import PROFILES, profile_get, profile_load
 
 pytestmark = pytest.mark.django_db
 

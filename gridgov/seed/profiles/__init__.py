@@ -6,11 +6,12 @@ build its territory and people on the real administrative codes); `base` holds t
 
 from __future__ import annotations
 
-from gridgov.territory.profiles import haimen, licheng, luohu, pinggu, xiangyang
-from gridgov.territory.profiles.base import (
+from django.contrib.auth import get_user_model
+
+from gridgov.seed.profiles import haimen, licheng, luohu, pinggu, xiangyang
+from gridgov.seed.profiles.base import (
     LoadReport,
     Profile,
-    demo_logins_active,
     demo_password_new,
     demo_passwords_read,
     profile_demo_logins,
@@ -23,6 +24,14 @@ from gridgov.territory.profiles.base import (
 # in the order of the seeds: 000 Haimen, 001 Licheng, 002 Xiangyang, 003 Pinggu, 004 Luohu
 PROFILES: dict[str, Profile] = {p.key: p for p in (haimen.PROFILE, licheng.PROFILE, xiangyang.PROFILE,
                                                     pinggu.PROFILE, luohu.PROFILE)}
+
+
+def demo_logins_active() -> list[str]:
+    """Usernames of active demo logins of any shipped profile (well-known names, printed passwords): a server
+    reachable from the network must not run with them unless explicitly allowed."""
+    names = {lg.username for p in PROFILES.values() for lg in p.logins}
+    return sorted(get_user_model().objects.filter(username__in=names, is_active=True)
+                  .values_list("username", flat=True))
 
 
 def profile_get(name: str) -> Profile:

@@ -52,6 +52,8 @@ from tqdm import tqdm
 from gridgov.accounts import services as account_services
 from gridgov.accounts.models import Assignment, Person, Role
 from gridgov.core.audit import audit_record
+from gridgov.seed.demo_people import demo_estimate, demo_people_load, demo_people_unload
+from gridgov.seed.profiles.loop import LoopReport, LoopSpec, profile_loop_apply, profile_loop_clear
 from gridgov.territory import geometry as geo
 from gridgov.territory import services
 from gridgov.territory.bulk import NodeRow, nodes_bulk_upsert
@@ -65,7 +67,6 @@ from gridgov.territory.models import (
     NodeVersion,
     Term,
 )
-from gridgov.territory.profiles.loop import LoopReport, LoopSpec, profile_loop_apply, profile_loop_clear
 
 GRID_SIZE = 10.0 ** -geo.COORD_DECIMALS  # the precision the territory stores (~1 cm)
 # Planned boundaries are snap-rounded ten times coarser (~10 cm) than stored: no edge then passes
@@ -419,14 +420,6 @@ def demo_passwords_forget(usernames: Iterable[str]) -> None:
         _demo_passwords_write({k: v for k, v in kept.items() if k not in gone})
 
 
-def demo_logins_active() -> list[str]:
-    """Usernames of active demo logins of any shipped profile (well-known names, printed passwords): a server
-    reachable from the network must not run with them unless explicitly allowed."""
-    from gridgov.territory.profiles import PROFILES
-
-    names = {lg.username for p in PROFILES.values() for lg in p.logins}
-    return sorted(get_user_model().objects.filter(username__in=names, is_active=True)
-                  .values_list("username", flat=True))
 
 
 # =========================================================================== plans
@@ -529,7 +522,7 @@ class LoadReport:
     assignments: int
     by_role: list[tuple[Role, int, int]]  # role, assignments, people
     logins: list[str]
-    base_data: Any = None  # the people.demo.DemoReport when synthetic base data were loaded
+    base_data: Any = None  # the seed.demo_people.DemoReport when synthetic base data were loaded
     base_data_skipped: int = 0  # else the residents they would have held (0: not applicable)
     loop: LoopReport | None = None  # the loop configuration written with it
 
@@ -807,13 +800,6 @@ def village_weight(row: DivisionRow) -> float:
     return 1.0
 
 
-def short_name(name: str) -> str:
-    """'文献社区居委会' → '文献社区', '白云寺村委会' → '白云寺村', '罗湖社区居民委员会' → '罗湖社区'."""
-    for suffix, keep in (("社区居民委员会", "社区"), ("居民委员会", "社区"), ("社区居委会", "社区"),
-                         ("村村委会", "村"), ("村民委员会", "村"), ("村委会", "村"), ("居委会", "社区")):
-        if name.endswith(suffix):
-            return name[: -len(suffix)] + keep
-    return name
 
 
 def permissions(names: Iterable[str]) -> list[Permission]:
@@ -871,7 +857,7 @@ def profile_load(profile: Profile, *, scale: float = 1.0, progress: TextIO | Non
     loop configuration (`loop.profile_loop_apply`) in one transaction. Refused (ValidationError) when the scheme or a demo username already exists.
 
     `people`: also generate the synthetic base data (households, residents, houses, units ...: see
-    `people.demo`) for the loaded cells, thinned by `people_fill`; None = only when they are small
+    `seed.demo_people`) for the loaded cells, thinned by `people_fill`; None = only when they are small
     (at most PEOPLE_AUTO_LIMIT residents, as Pinggu's 208 households)."""
     if not 0 < scale <= 1:
         raise ValidationError({"scale": f"scale must be in (0, 1], got {scale}"})
@@ -902,8 +888,6 @@ def profile_load(profile: Profile, *, scale: float = 1.0, progress: TextIO | Non
     services.territory_version_bump()
     base_data, skipped = None, 0
     if people is not False:
-        from gridgov.people.demo import demo_estimate
-
         estimate = demo_estimate(scheme, fill=people_fill)
         if people or estimate <= PEOPLE_AUTO_LIMIT:
             build.say(f"synthetic base data: about {estimate:,} residents")
@@ -920,11 +904,9 @@ def profile_load(profile: Profile, *, scale: float = 1.0, progress: TextIO | Non
 
 def profile_people_load(profile: Profile, *, fill: float = 1.0, progress: TextIO | None = None, actor=None,
                         say: Callable[[str], None] | None = None):
-    """Generate and upsert the synthetic base data of a loaded profile (`people.demo`): idempotent, so a
+    """Generate and upsert the synthetic base data of a loaded profile (`seed.demo_people`): idempotent, so a
     second call finds every row unchanged. Returns the `DemoReport`; progress (counts only) goes to `say`,
     else to `progress`."""
-    from gridgov.people.demo import demo_people_load
-
     scheme = profile_scheme(profile)
     if scheme is None:
         raise ValidationError({"key": f"{profile.key} is not loaded"})
@@ -974,8 +956,6 @@ def profile_unload(profile: Profile, *, actor=None) -> int:
                   .exclude(pk__in=Assignment.objects.exclude(node__scheme=scheme).values("person"))
                   .values_list("pk", flat=True))
     users = get_user_model().objects.filter(username__in=[lg.username for lg in profile.logins])
-    from gridgov.people.demo import demo_people_unload
-
     records = demo_people_unload(scheme)
     audit_record(actor=actor, action="territory.profile_unload", target=scheme,
                  summary=f"profile {profile.key}: {count} nodes and {records} synthetic base-data records deleted")
