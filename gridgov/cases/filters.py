@@ -10,16 +10,8 @@ from django.utils.translation import gettext as _
 from django_filters import fields as filter_fields
 from django_filters import rest_framework as filters
 
-from gridgov.cases.models import (
-    CLOCK_STATES,
-    OPEN_STATES,
-    AssigneeKind,
-    Case,
-    CaseState,
-    Channel,
-    Notification,
-    SlaStatus,
-)
+from gridgov.cases.models import AssigneeKind, Case, Channel, Notification, SlaStatus
+from gridgov.cases.states import CLOCK_STATES, OPEN_STATES, CaseState
 from gridgov.catalogue.models import HandlingMode, ReportLevel
 from gridgov.core.filters import IdFilter
 from gridgov.territory.models import Node

@@ -22,11 +22,12 @@ from pypinyin import Style, lazy_pinyin
 
 from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.accounts.selectors import user_scope_paths
-from gridgov.cases.models import Case, CaseState, Channel, SlaStatus
+from gridgov.cases.models import Case, Channel, SlaStatus
 from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.routing import case_route
 from gridgov.cases.selectors import case_duplicates, case_scope
 from gridgov.cases.services import case_evaluate, case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.transitions import TRANSITIONS
 from gridgov.catalogue.models import Category, HandlingMode, Matter, ReportLevel
 from gridgov.territory.models import LevelScheme, Node

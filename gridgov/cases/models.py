@@ -19,6 +19,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.cases.states import CaseState
 from gridgov.catalogue.models import HandlingMode, ReportLevel
 from gridgov.workdays.calendar import LimitUnit
 
@@ -31,25 +32,6 @@ class Channel(models.TextChoices):
     CAMERA = "CAMERA", _("Camera algorithm")
     DEPARTMENT = "DEPARTMENT", _("Department")
     OPEN311 = "OPEN311", _("Open311 client")
-
-
-class CaseState(models.TextChoices):
-    REPORTED = "REPORTED", _("Reported")  # 信息收集
-    REGISTERED = "REGISTERED", _("Registered")  # 案卷建立
-    REJECTED = "REJECTED", _("Not registered")
-    DISPATCHED = "DISPATCHED", _("Dispatched")  # 任务派遣
-    IN_PROGRESS = "IN_PROGRESS", _("Being handled")  # 任务处理
-    REPORTED_BACK = "REPORTED_BACK", _("Reported back")  # 处理反馈
-    CLOSED = "CLOSED", _("Closed")  # 核实结案
-    EVALUATED = "EVALUATED", _("Evaluated")  # 综合评价
-    PARKED = "PARKED", _("Parked")  # 挂账
-    MERGED = "MERGED", _("Merged into another case")
-
-
-OPEN_STATES = (CaseState.REPORTED, CaseState.REGISTERED, CaseState.DISPATCHED, CaseState.IN_PROGRESS,
-               CaseState.REPORTED_BACK, CaseState.PARKED)
-# states in which a handler's clock runs (the time-limit watch looks only at these)
-CLOCK_STATES = (CaseState.DISPATCHED, CaseState.IN_PROGRESS)
 
 
 class AssigneeKind(models.TextChoices):

@@ -44,19 +44,10 @@ from gridgov.cases.grants import (
     sees_reporter,
     user_standing,
 )
-from gridgov.cases.models import (
-    OPEN_STATES,
-    AssigneeKind,
-    Attachment,
-    Case,
-    CaseRequest,
-    CaseState,
-    Escalation,
-    ReportIn,
-    SlaStatus,
-)
+from gridgov.cases.models import AssigneeKind, Attachment, Case, CaseRequest, Escalation, ReportIn, SlaStatus
 from gridgov.cases.selectors import case_duplicates, case_list_for_user, case_scope, case_timeline
 from gridgov.cases.services import case_reporter_reveal
+from gridgov.cases.states import OPEN_STATES, CaseState
 from gridgov.cases.transitions import SYSTEM_EVENTS, TRANSITIONS
 from gridgov.catalogue.models import ReportLevel
 from gridgov.core.api import client_address

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from gridgov.accounts.models import Assignment
 from gridgov.accounts.selectors import paths_q, user_scope_paths
-from gridgov.cases.models import OPEN_STATES, Case, CaseEvent, CasePolicy
+from gridgov.cases.models import Case, CaseEvent, CasePolicy
 from gridgov.cases.policy import policy_for
+from gridgov.cases.states import OPEN_STATES
 from gridgov.cases.transitions import TRANSITIONS, Duty
 from gridgov.territory.models import Node
 

@@ -28,7 +28,6 @@ from gridgov.cases.models import (
     CaseEvent,
     CaseRequest,
     CaseStage,
-    CaseState,
     Channel,
     Escalation,
     Notification,
@@ -38,6 +37,7 @@ from gridgov.cases.models import (
     SlaStatus,
 )
 from gridgov.cases.policy import policy_catalogue, policy_for
+from gridgov.cases.states import CaseState
 from gridgov.cases.transitions import SYSTEM_EVENTS, TRANSITIONS, Duty
 from gridgov.catalogue.models import Category, HandlingMode, Matter, ReportLevel
 from gridgov.territory.models import Level, Node

@@ -25,7 +25,7 @@ from enum import StrEnum
 
 from django.utils.translation import gettext_lazy as _
 
-from gridgov.cases.models import CaseState as S
+from gridgov.cases.states import CaseState as S
 
 ACTIVE = (S.REGISTERED, S.DISPATCHED, S.IN_PROGRESS)
 

@@ -41,10 +41,11 @@ from django.utils.translation import gettext as _
 
 from gridgov.cases import clock
 from gridgov.cases.errors import ActionForbidden, CaseConflict
-from gridgov.cases.models import CLOCK_STATES, Case, CaseEvent, CasePolicy, CaseStage, ReportIn, SlaStatus
+from gridgov.cases.models import Case, CaseEvent, CasePolicy, CaseStage, ReportIn, SlaStatus
 from gridgov.cases.notify import assignee_users, leaders_at, notify
 from gridgov.cases.policy import policy_for
 from gridgov.cases.services import case_transition, event_write
+from gridgov.cases.states import CLOCK_STATES
 from gridgov.cases.transitions import TRANSITIONS
 
 logger = logging.getLogger(__name__)

@@ -21,9 +21,10 @@ from django.utils.translation import pgettext_lazy
 
 from gridgov.accounts.models import Assignment, PositionReport
 from gridgov.accounts.selectors import user_scope_paths
-from gridgov.cases.models import CLOCK_STATES, OPEN_STATES, Case, SlaStatus
+from gridgov.cases.models import Case, SlaStatus
 from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.selectors import case_scope
+from gridgov.cases.states import CLOCK_STATES, OPEN_STATES
 from gridgov.core.i18n import localized
 from gridgov.dashboard import kpi
 from gridgov.territory.models import LevelScheme, Node

@@ -11,11 +11,12 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.cases import clock
-from gridgov.cases.models import AssigneeKind, Case, CaseRequest, CaseState, Escalation, ReportIn, RequestKind
+from gridgov.cases.models import AssigneeKind, Case, CaseRequest, Escalation, ReportIn, RequestKind
 from gridgov.cases.notify import ancestors_at_depths
 from gridgov.cases.routing import Assignee, case_route, completion_predict, target_resolve
 from gridgov.cases.services.events import event_write, jsonable
 from gridgov.cases.services.resolve import matter_resolve
+from gridgov.cases.states import CaseState
 from gridgov.catalogue.models import HandlingMode, ReportLevel
 from gridgov.territory.models import Node
 from gridgov.workdays.calendar import LimitUnit, deadline

@@ -17,13 +17,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.cases.attachments import attachments_add, photos_check
-from gridgov.cases.models import Attachment, Case, CaseState, Channel, IntakeKey
+from gridgov.cases.models import Attachment, Case, Channel, IntakeKey
 from gridgov.cases.policy import policy_for
 from gridgov.cases.selectors import case_duplicates
 from gridgov.cases.services.events import case_snapshot, event_write
 from gridgov.cases.services.notifications import level_notify
 from gridgov.cases.services.resolve import matter_resolve, node_resolve, scheme_resolve
 from gridgov.cases.services.transition import case_transition
+from gridgov.cases.states import CaseState
 from gridgov.catalogue.models import HandlingMode, Matter, ReportLevel
 from gridgov.core.names import name_clean
 from gridgov.people import crypto

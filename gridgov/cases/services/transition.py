@@ -16,11 +16,12 @@ from gridgov.cases import clock
 from gridgov.cases.attachments import Photo, attachments_add, photos_check
 from gridgov.cases.errors import ActionForbidden, CaseConflict
 from gridgov.cases.grants import action_allowed_as, duty_refusal, user_standing
-from gridgov.cases.models import Attachment, Case, CaseState
+from gridgov.cases.models import Attachment, Case
 from gridgov.cases.policy import policy_for
 from gridgov.cases.services.events import case_snapshot, event_write
 from gridgov.cases.services.handlers import HANDLERS, satisfaction_clean
 from gridgov.cases.services.notifications import notices_after
+from gridgov.cases.states import CaseState
 from gridgov.cases.transitions import TRANSITIONS, Clock
 
 

@@ -9,8 +9,9 @@ import socket
 import pytest
 
 from gridgov.cases import reporter_notices
-from gridgov.cases.models import CaseState, Channel
+from gridgov.cases.models import Channel
 from gridgov.cases.services import case_report, case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, point_in
 from gridgov.integrations import sms
 

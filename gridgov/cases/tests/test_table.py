@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridgov.cases.errors import ActionForbidden, CaseConflict
-from gridgov.cases.models import Case, CaseEvent, CaseState, Channel, SlaStatus
+from gridgov.cases.models import Case, CaseEvent, Channel, SlaStatus
 from gridgov.cases.services import case_report, case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, png, point_in
 from gridgov.cases.transitions import TABLE, TERMINAL_STATES, TRANSITIONS, mermaid, table_document
 

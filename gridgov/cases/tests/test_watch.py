@@ -16,17 +16,9 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 from huey.exceptions import TaskLockedException
 
-from gridgov.cases.models import (
-    ActionGrant,
-    CaseEvent,
-    CasePolicy,
-    CaseState,
-    Channel,
-    Escalation,
-    Notification,
-    SlaStatus,
-)
+from gridgov.cases.models import ActionGrant, CaseEvent, CasePolicy, Channel, Escalation, Notification, SlaStatus
 from gridgov.cases.services import case_report, case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.tasks import WATCH_LOCK, sla_watch_task
 from gridgov.cases.tests.factories import make_loop, png, point_in
 from gridgov.cases.watch import WatchReport, sla_watch
