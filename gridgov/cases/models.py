@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.cases.states import CaseState
+from gridgov.cases.transitions import ActionKind, EventKind, NoticeKind
 from gridgov.catalogue.models import HandlingMode, ReportLevel
 from gridgov.workdays.calendar import LimitUnit
 
@@ -131,7 +132,7 @@ class ActionGrant(models.Model):
 
     scheme = models.ForeignKey("territory.LevelScheme", on_delete=models.CASCADE, null=True, blank=True,
                                related_name="action_grants", verbose_name=_("scheme"))
-    action = models.CharField(_("action"), max_length=30)
+    action = models.CharField(_("action"), max_length=30, choices=ActionKind.choices)
     holder = models.CharField(_("holder"), max_length=10, choices=Holder.choices)
     role = models.ForeignKey("accounts.Role", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
                              verbose_name=_("role"))
@@ -342,7 +343,7 @@ class CaseEvent(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events", verbose_name=_("case"))
     seq = models.PositiveIntegerField(_("number"))
-    kind = models.CharField(_("kind"), max_length=30)
+    kind = models.CharField(_("kind"), max_length=30, choices=EventKind.choices)
     at = models.DateTimeField(_("at"), db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                               related_name="+", verbose_name=_("actor"))
@@ -504,7 +505,7 @@ class Notification(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications",
                                   verbose_name=_("recipient"))
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("case"))
-    kind = models.CharField(_("kind"), max_length=30)
+    kind = models.CharField(_("kind"), max_length=30, choices=NoticeKind.choices)
     key = models.CharField(_("key"), max_length=120)
     text = models.CharField(_("text"), max_length=300)
     created_at = models.DateTimeField(_("created at"))

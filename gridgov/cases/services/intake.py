@@ -147,7 +147,7 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
                         attachments=stored, at=now)
             if key:
                 IntakeKey.objects.create(client=client_id, key=key, fingerprint=fingerprint, case=case)
-            level_notify(case, kind="report", policy=policy)
+            level_notify(case, policy=policy)
     except IntegrityError:
         existing = _replayed(client_id, key, fingerprint) if key else None
         if existing is None:
