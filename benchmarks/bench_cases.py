@@ -325,8 +325,9 @@ def _raw_transitions(case_ids: list[int], node_id: int) -> float:
 
 
 def measure_transitions(loop, n: int) -> dict:
-    from gridgov.cases.models import CaseState, Channel
+    from gridgov.cases.models import Channel
     from gridgov.cases.services import case_report, case_transition
+    from gridgov.cases.states import CaseState
 
     cases = [case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=loop.scheme, matter="02001", lon=lon,
                          lat=lat, description=f"占道经营 {i}").case for i, (lon, lat) in enumerate(_points(n, 11))]

@@ -54,8 +54,9 @@ from django.utils import timezone
 from benchmarks.bench_cases import DEFAULT_ROWS, _adapt_dt, _case_row, _columns, _insert, _setting, _table_max
 from benchmarks.harness import Report, run_here_then_on_postgres, timed
 from gridgov.accounts.models import Department, Team
-from gridgov.cases.models import CLOCK_STATES, OPEN_STATES, Case, CaseStage
+from gridgov.cases.models import Case, CaseStage
 from gridgov.cases.page_views import QUEUE_SECTIONS, QUEUE_SHOWN, _filtered, _related
+from gridgov.cases.states import CLOCK_STATES, OPEN_STATES
 from gridgov.catalogue.models import Category, Matter
 from gridgov.dashboard import kpi
 from gridgov.dashboard.selectors import MARKER_LIMIT, case_markers, cell_counts, filtered_cases, place_for

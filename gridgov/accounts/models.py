@@ -182,12 +182,19 @@ class Person(models.Model):
         return f"{self.name} #{self.pk}"
 
 
+def assignment_current_q(prefix: str = "", on=None) -> Q:
+    """An assignment held on `on` (today): started, and not ended before it. `prefix` reaches the
+    assignment through a relation ("assignee_node__assignments__")."""
+    from django.utils import timezone
+
+    day = on or timezone.localdate()
+    return Q(**{f"{prefix}start_date__lte": day}) & (Q(**{f"{prefix}end_date__isnull": True})
+                                                     | Q(**{f"{prefix}end_date__gte": day}))
+
+
 class AssignmentQuerySet(models.QuerySet):
     def current(self, on=None):
-        from django.utils import timezone
-
-        day = on or timezone.localdate()
-        return self.filter(start_date__lte=day).filter(Q(end_date__isnull=True) | Q(end_date__gte=day))
+        return self.filter(assignment_current_q(on=on))
 
 
 class Assignment(models.Model):

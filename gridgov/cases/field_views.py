@@ -37,10 +37,11 @@ from gridgov.accounts.services import POSITION_EVERY, position_record
 from gridgov.accounts.workspaces import FIELD_CATEGORIES
 from gridgov.cases.errors import CaseConflict
 from gridgov.cases.grants import actions_for
-from gridgov.cases.models import OPEN_STATES, Case, Channel, SlaStatus
+from gridgov.cases.models import Case, Channel, SlaStatus
 from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.selectors import case_duplicates, case_inbox, case_list_for_user, case_scope
 from gridgov.cases.services import case_report
+from gridgov.cases.states import OPEN_STATES
 from gridgov.cases.transitions import TRANSITIONS
 from gridgov.catalogue.models import Matter
 from gridgov.catalogue.search import matter_search

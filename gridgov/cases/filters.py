@@ -4,22 +4,14 @@ takes a cell id and matches its whole subtree."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import fields as filter_fields
 from django_filters import rest_framework as filters
 
-from gridgov.cases.models import (
-    CLOCK_STATES,
-    OPEN_STATES,
-    AssigneeKind,
-    Case,
-    CaseState,
-    Channel,
-    Notification,
-    SlaStatus,
-)
+from gridgov.cases.models import AssigneeKind, Case, Channel, Notification, SlaStatus
+from gridgov.cases.selectors import case_overdue_q
+from gridgov.cases.states import OPEN_STATES, CaseState
 from gridgov.catalogue.models import HandlingMode, ReportLevel
 from gridgov.core.filters import IdFilter
 from gridgov.territory.models import Node
@@ -85,7 +77,7 @@ class CaseFilter(filters.FilterSet):
         return qs.filter(state__in=OPEN_STATES) if value else qs.exclude(state__in=OPEN_STATES)
 
     def filter_overdue(self, qs, _name, value):
-        over = Q(sla_status=SlaStatus.RED) | Q(due_at__lt=timezone.now(), state__in=CLOCK_STATES)
+        over = case_overdue_q(timezone.now())
         return qs.filter(over) if value else qs.exclude(over)
 
 

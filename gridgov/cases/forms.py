@@ -22,12 +22,13 @@ from pypinyin import Style, lazy_pinyin
 
 from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.accounts.selectors import user_scope_paths
-from gridgov.cases.models import Case, CaseState, Channel, SlaStatus
+from gridgov.cases.models import Case, Channel, SlaStatus
 from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.routing import case_route
 from gridgov.cases.selectors import case_duplicates, case_scope
 from gridgov.cases.services import case_evaluate, case_transition
-from gridgov.cases.transitions import TRANSITIONS
+from gridgov.cases.states import CaseState
+from gridgov.cases.transitions import TABLE, TRANSITIONS, Evidence, Input, Need, Transition
 from gridgov.catalogue.models import Category, HandlingMode, Matter, ReportLevel
 from gridgov.territory.models import LevelScheme, Node
 from gridgov.territory.selectors import node_scope
@@ -318,29 +319,6 @@ class PhotosField(forms.FileField):
         return [single(item, initial) for item in items]
 
 
-REASON_LABELS = {
-    "reject": gettext_lazy("Why is the case not registered?"),
-    "return": gettext_lazy("Why do you return the case?"),
-    "verify_fail": gettext_lazy("What is still to be done?"),
-    "reject_extension": gettext_lazy("Why is the extension refused?"),
-    "reject_parking": gettext_lazy("Why is parking refused?"),
-    "request_parking": gettext_lazy("Why should the case be parked?"),
-    "unpark": gettext_lazy("Why does the case resume now?"),
-    "reroute": gettext_lazy("Why does the case go to another handler?"),
-    "merge": gettext_lazy("Why is it the same problem?"),
-    "whistle": gettext_lazy("Why is the case escalated?"),
-    "request_extension": gettext_lazy("Why is more time needed?"),
-    "reopen": gettext_lazy("Why is the case reopened?"),
-}
-NOTE_LABELS = {
-    "comment": gettext_lazy("Note"),
-    "report_in": gettext_lazy("What your department will do"),
-    "report_back": gettext_lazy("What was done"),
-    "self_handle": gettext_lazy("What was done"),
-    "partial_handle": gettext_lazy("What was done so far"),
-}
-
-
 class ActionForm(forms.Form):
     """One workflow action on one case: its inputs, the version of the case the user read (a newer one on
     the server is a conflict), and where to go afterwards."""
@@ -349,6 +327,8 @@ class ActionForm(forms.Form):
     next = forms.CharField(widget=forms.HiddenInput, required=False, max_length=500)
 
     note_field = True  # actions without a reason take a free note
+    # the inputs and evidence of the actions this form serves, as the registry lists them (`form_for`)
+    shape: tuple[tuple[Input, ...], tuple[Evidence, ...]] = ((), ())
 
     def __init__(self, data=None, files=None, *, case: Case, user, action: str, **kwargs):
         super().__init__(data, files, **kwargs)
@@ -356,11 +336,11 @@ class ActionForm(forms.Form):
         self.transition = TRANSITIONS[action]
         if self.transition.reason:
             self.fields["reason"] = forms.CharField(
-                label=REASON_LABELS.get(action, gettext_lazy("Reason")), max_length=2000,
+                label=self.transition.reason_label or gettext_lazy("Reason"), max_length=2000,
                 widget=forms.Textarea(attrs={"rows": 3}))
         elif self.note_field:
             self.fields["note"] = forms.CharField(
-                label=NOTE_LABELS.get(action, gettext_lazy("Note (optional)")), max_length=2000,
+                label=self.transition.note_label or gettext_lazy("Note (optional)"), max_length=2000,
                 required=action == "comment", widget=forms.Textarea(attrs={"rows": 3}))
         self.setup()
         # the free text last, the hidden fields first
@@ -402,6 +382,8 @@ class SimpleForm(ActionForm):
 
 
 class RegisterForm(ActionForm):
+    shape = (Input("matter"), Input("report_level"), Input("handling_mode")), ()
+
     def setup(self):
         catalogue = policy_catalogue(policy_for(self.case.scheme))
         groups, attrs = matter_choices([catalogue.pk] if catalogue else [])
@@ -424,6 +406,8 @@ class RegisterForm(ActionForm):
 
 
 class MergeForm(ActionForm):
+    shape = (Input("into", required=True),), ()
+
     def setup(self):
         self.fields["into"] = forms.RegexField(
             label=gettext_lazy("Merge into case number"), regex=r"^([0-9]{8}-)?[0-9]{1,18}$", max_length=30,
@@ -451,6 +435,8 @@ def _assignee_value(assignee) -> str:
 
 
 class AssigneeForm(ActionForm):
+    shape = (Input("assignee"),), ()
+
     """Dispatch or re-route: a department's team, a grid worker in charge of the cell (or above it), the
     community; the routing rules' suggestion preselected."""
 
@@ -538,6 +524,8 @@ def assignee_label(assignee) -> str:
 
 
 class ReportBackForm(ActionForm):
+    shape = (), (Evidence("AFTER", Need.IF_MATTER_ASKS),)
+
     def setup(self):
         needs = bool(self.case.matter_id and self.case.matter.evidence_after)
         self.fields["after_photos"] = PhotosField(
@@ -551,6 +539,8 @@ class ReportBackForm(ActionForm):
 
 
 class SelfHandleForm(ActionForm):
+    shape = (), (Evidence("BEFORE", Need.UNLESS_REPORT_PHOTO), Evidence("AFTER"))
+
     def setup(self):
         has_report_photo = self.case.attachments.filter(purpose="REPORT").exists()
         self.fields["before_photos"] = PhotosField(
@@ -565,6 +555,8 @@ class SelfHandleForm(ActionForm):
 
 
 class PartialForm(ActionForm):
+    shape = (), (Evidence("BEFORE"),)
+
     def setup(self):
         self.fields["before_photos"] = PhotosField(label=gettext_lazy("Photos of what you handled"), camera=True)
 
@@ -573,6 +565,8 @@ class PartialForm(ActionForm):
 
 
 class ExtensionForm(ActionForm):
+    shape = (Input("amount", required=True), Input("unit", required=True)), ()
+
     def setup(self):
         self.fields["amount"] = forms.DecimalField(label=gettext_lazy("Extra time"), min_value=Decimal("0.01"),
                                                    max_value=10000, max_digits=7, decimal_places=2)
@@ -585,6 +579,8 @@ class ExtensionForm(ActionForm):
 
 
 class WhistleForm(ActionForm):
+    shape = (Input("depth"), Input("departments")), ()
+
     def setup(self):
         case = self.case
         current = case.escalation_depth if case.escalation_depth is not None else case.node.level.depth
@@ -610,6 +606,7 @@ SATISFACTION = [("5", gettext_lazy("5 · very satisfied")), ("4", gettext_lazy("
 
 
 class EvaluateForm(ActionForm):
+    shape = (Input("satisfaction", required=True),), ()
     note_field = False
 
     def setup(self):
@@ -628,6 +625,8 @@ class EvaluateForm(ActionForm):
 
 
 class ReopenForm(ActionForm):
+    shape = (Input("satisfaction"),), ()
+
     def setup(self):
         self.fields["satisfaction"] = forms.TypedChoiceField(
             label=gettext_lazy("Satisfaction (optional)"), choices=SATISFACTION, coerce=int, required=False,
@@ -637,32 +636,16 @@ class ReopenForm(ActionForm):
         return {**super().inputs(), "satisfaction": self.cleaned_data.get("satisfaction")}
 
 
-ACTION_FORMS: dict[str, type[ActionForm]] = {
-    "register": RegisterForm,
-    "reject": SimpleForm,
-    "merge": MergeForm,
-    "self_handle": SelfHandleForm,
-    "dispatch": AssigneeForm,
-    "reroute": AssigneeForm,
-    "accept": SimpleForm,
-    "return": SimpleForm,
-    "partial_handle": PartialForm,
-    "complete_stage": SimpleForm,
-    "report_back": ReportBackForm,
-    "verify_pass": SimpleForm,
-    "verify_fail": SimpleForm,
-    "evaluate": EvaluateForm,
-    "reopen": ReopenForm,
-    "request_extension": ExtensionForm,
-    "approve_extension": SimpleForm,
-    "reject_extension": SimpleForm,
-    "request_parking": SimpleForm,
-    "approve_parking": SimpleForm,
-    "reject_parking": SimpleForm,
-    "unpark": SimpleForm,
-    "whistle": WhistleForm,
-    "report_in": SimpleForm,
-    "comment": SimpleForm,
-}
 # actions only the system takes: no page offers them
 SYSTEM_ACTIONS = frozenset(t.action for t in TRANSITIONS.values() if t.holders == ("SYSTEM",))
+FORMS = (SimpleForm, RegisterForm, MergeForm, AssigneeForm, ReportBackForm, SelfHandleForm, PartialForm,
+         ExtensionForm, WhistleForm, EvaluateForm, ReopenForm)
+
+
+def form_for(t: Transition) -> type[ActionForm]:
+    """The page form of an action: the one whose shape is the action's inputs and evidence."""
+    return next(f for f in FORMS if f.shape == (t.fields, t.evidence))
+
+
+# every action a person takes on the pages has the form its registry entry asks for
+ACTION_FORMS: dict[str, type[ActionForm]] = {t.action: form_for(t) for t in TABLE if t.action not in SYSTEM_ACTIONS}

@@ -20,9 +20,9 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import Assignment
 from gridgov.accounts.selectors import user_is_district_wide
-from gridgov.cases.models import ActionGrant, AssigneeKind, Case, CaseEvent, ReportIn
+from gridgov.cases.models import ActionGrant, Case, CaseEvent, ReportIn
 from gridgov.cases.policy import policy_for
-from gridgov.cases.selectors import case_rounds, round_handler_ids
+from gridgov.cases.selectors import case_is_assignee, case_pending_kinds, case_rounds, round_handler_ids
 from gridgov.cases.transitions import TRANSITIONS, Duty
 
 
@@ -115,17 +115,6 @@ def user_standing(user, case: Case) -> Standing:
     return Standing(user, case)
 
 
-def case_is_assignee(user, case: Case) -> bool:
-    if case.assignee_user_id is not None and case.assignee_user_id == user.pk:
-        return True
-    if case.assignee_team_id is not None and case.assignee_team.members.filter(pk=user.pk).exists():
-        return True
-    if case.assignee_kind == AssigneeKind.COMMUNITY and case.assignee_node_id is not None:
-        return Assignment.objects.current().filter(person__user=user, node_id=case.assignee_node_id,
-                                                   role__grants_scope=True).exists()
-    return False
-
-
 def _grants(case: Case, action: str | None = None):
     qs = ActionGrant.objects.filter(Q(scheme__isnull=True) | Q(scheme_id=case.scheme_id))
     return qs.filter(action=action) if action else qs
@@ -170,14 +159,17 @@ def action_allowed_as(user, case: Case, action: str, *, standing: Standing | Non
 
 
 def actions_for(user, case: Case) -> list[str]:
-    """The actions of the table this user may take on this case now (state, grants and the separation of
-    duties)."""
+    """The actions of the table this user may take on this case now (state, guard, grants and the separation
+    of duties). A decision on an application is offered only while one of its kind waits."""
     standing = user_standing(user, case)
     grants = list(_grants(case))
+    pending = case_pending_kinds(case) if any(t.decides for t in TRANSITIONS.values()
+                                              if case.state in t.sources) else set()
     out = []
     for action, t in TRANSITIONS.items():
-        if case.state in t.sources and any(g.action == action and grant_match(standing, g) for g in grants) \
-                and not duty_refusal(standing, action):
+        if case.state not in t.sources or (t.decides and t.decides not in pending):
+            continue
+        if any(g.action == action and grant_match(standing, g) for g in grants) and not duty_refusal(standing, action):
             out.append(action)
     return out
 

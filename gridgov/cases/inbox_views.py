@@ -30,9 +30,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from gridgov.accounts.models import Department, Team
-from gridgov.cases.models import Case, CaseRequest, CaseState, ReportIn, RequestKind, SlaStatus
+from gridgov.cases.models import Case, CaseRequest, ReportIn, RequestKind, SlaStatus
 from gridgov.cases.page_views import action_buttons, due_words, sla_shown
 from gridgov.cases.selectors import case_inbox
+from gridgov.cases.states import CaseState
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
 
 PAGE_SIZE = 50

@@ -19,6 +19,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.cases.states import CaseState
+from gridgov.cases.transitions import ActionKind, EventKind, NoticeKind
 from gridgov.catalogue.models import HandlingMode, ReportLevel
 from gridgov.workdays.calendar import LimitUnit
 
@@ -31,25 +33,6 @@ class Channel(models.TextChoices):
     CAMERA = "CAMERA", _("Camera algorithm")
     DEPARTMENT = "DEPARTMENT", _("Department")
     OPEN311 = "OPEN311", _("Open311 client")
-
-
-class CaseState(models.TextChoices):
-    REPORTED = "REPORTED", _("Reported")  # 信息收集
-    REGISTERED = "REGISTERED", _("Registered")  # 案卷建立
-    REJECTED = "REJECTED", _("Not registered")
-    DISPATCHED = "DISPATCHED", _("Dispatched")  # 任务派遣
-    IN_PROGRESS = "IN_PROGRESS", _("Being handled")  # 任务处理
-    REPORTED_BACK = "REPORTED_BACK", _("Reported back")  # 处理反馈
-    CLOSED = "CLOSED", _("Closed")  # 核实结案
-    EVALUATED = "EVALUATED", _("Evaluated")  # 综合评价
-    PARKED = "PARKED", _("Parked")  # 挂账
-    MERGED = "MERGED", _("Merged into another case")
-
-
-OPEN_STATES = (CaseState.REPORTED, CaseState.REGISTERED, CaseState.DISPATCHED, CaseState.IN_PROGRESS,
-               CaseState.REPORTED_BACK, CaseState.PARKED)
-# states in which a handler's clock runs (the time-limit watch looks only at these)
-CLOCK_STATES = (CaseState.DISPATCHED, CaseState.IN_PROGRESS)
 
 
 class AssigneeKind(models.TextChoices):
@@ -149,7 +132,7 @@ class ActionGrant(models.Model):
 
     scheme = models.ForeignKey("territory.LevelScheme", on_delete=models.CASCADE, null=True, blank=True,
                                related_name="action_grants", verbose_name=_("scheme"))
-    action = models.CharField(_("action"), max_length=30)
+    action = models.CharField(_("action"), max_length=30, choices=ActionKind.choices)
     holder = models.CharField(_("holder"), max_length=10, choices=Holder.choices)
     role = models.ForeignKey("accounts.Role", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
                              verbose_name=_("role"))
@@ -360,7 +343,7 @@ class CaseEvent(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events", verbose_name=_("case"))
     seq = models.PositiveIntegerField(_("number"))
-    kind = models.CharField(_("kind"), max_length=30)
+    kind = models.CharField(_("kind"), max_length=30, choices=EventKind.choices)
     at = models.DateTimeField(_("at"), db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                               related_name="+", verbose_name=_("actor"))
@@ -522,7 +505,7 @@ class Notification(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications",
                                   verbose_name=_("recipient"))
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("case"))
-    kind = models.CharField(_("kind"), max_length=30)
+    kind = models.CharField(_("kind"), max_length=30, choices=NoticeKind.choices)
     key = models.CharField(_("key"), max_length=120)
     text = models.CharField(_("text"), max_length=300)
     created_at = models.DateTimeField(_("created at"))

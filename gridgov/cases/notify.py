@@ -6,24 +6,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from gridgov.accounts.models import Assignment, RoleCategory
-from gridgov.cases.models import AssigneeKind, Case, Notification
+from gridgov.accounts.models import Assignment, Department, RoleCategory
+from gridgov.cases.models import Case, Escalation, Notification
+from gridgov.cases.selectors import case_assigned_q
 from gridgov.territory.models import Node
 
 
 def assignee_users(case: Case) -> set:
-    users = set()
-    if case.assignee_user_id:
-        users.add(case.assignee_user)
-    if case.assignee_team_id:
-        users.update(case.assignee_team.members.filter(is_active=True))
-    if case.assignee_kind == AssigneeKind.COMMUNITY and case.assignee_node_id:
-        users.update(a.person.user for a in Assignment.objects.current()
-                     .filter(node_id=case.assignee_node_id, role__grants_scope=True, person__user__isnull=False)
-                     .select_related("person__user"))
-    return users
+    """The active users who are the case's assignee (`selectors.case_assigned_q`, asked per user)."""
+    if not (case.assignee_user_id or case.assignee_team_id or case.assignee_node_id):
+        return set()
+    assigned = Case.objects.filter(case_assigned_q(OuterRef("pk")), pk=case.pk)
+    return set(get_user_model().objects.filter(Exists(assigned), is_active=True))
 
 
 def leaders_at(node: Node) -> set:
@@ -40,6 +38,17 @@ def offices_over(node: Node) -> set:
     return {a.person.user for a in Assignment.objects.current()
             .filter(node_id__in=ids, role__category=RoleCategory.OFFICE, person__user__isnull=False,
                     person__user__is_active=True).select_related("person__user")}
+
+
+def report_in_recipients(escalation: Escalation, departments: Iterable[Department]) -> set:
+    """Who is told of a whistle and of its overdue report-ins: the leaders and offices of the level the case
+    was raised to, and the active members of the departments called (all of them for the whistle, the late
+    one for an overdue report-in)."""
+    users = leaders_at(escalation.node)
+    for department in departments:
+        for team in department.teams.all():
+            users |= set(team.members.filter(is_active=True))
+    return users
 
 
 def ancestors_at_depths(node: Node, depths: Iterable[int]) -> list[Node]:

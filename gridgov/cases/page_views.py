@@ -44,20 +44,11 @@ from gridgov.cases.grants import (
     sees_reporter,
     user_standing,
 )
-from gridgov.cases.models import (
-    OPEN_STATES,
-    AssigneeKind,
-    Attachment,
-    Case,
-    CaseRequest,
-    CaseState,
-    Escalation,
-    ReportIn,
-    SlaStatus,
-)
+from gridgov.cases.models import AssigneeKind, Attachment, Case, CaseRequest, Escalation, ReportIn, SlaStatus
 from gridgov.cases.selectors import case_duplicates, case_list_for_user, case_scope, case_timeline
 from gridgov.cases.services import case_reporter_reveal
-from gridgov.cases.transitions import SYSTEM_EVENTS, TRANSITIONS
+from gridgov.cases.states import OPEN_STATES, CaseState
+from gridgov.cases.transitions import TRANSITIONS, event_label
 from gridgov.catalogue.models import ReportLevel
 from gridgov.core.api import client_address
 from gridgov.core.i18n import localized
@@ -300,10 +291,9 @@ def _timeline(case: Case, *, sees: bool) -> list[dict]:
     out = []
     for e in events:
         hidden = event_hides_reporter(e, case, sees=sees)
-        t = TRANSITIONS.get(e.kind)
         out.append({
             "event": e,
-            "label": t.label if t else SYSTEM_EVENTS.get(e.kind, e.kind),
+            "label": event_label(e.kind),
             "standing": "" if hidden else labels.get(e.actor_role, ""),
             "actor": "" if hidden or e.actor_id is None else e.actor.get_username(),
             "from": states.get(e.from_state, ""),

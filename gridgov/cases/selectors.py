@@ -9,20 +9,41 @@ import math
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from gridgov.accounts.models import Assignment
+from gridgov.accounts.models import assignment_current_q
 from gridgov.accounts.selectors import paths_q, user_scope_paths
-from gridgov.cases.models import OPEN_STATES, Case, CaseEvent, CasePolicy
+from gridgov.cases.models import AssigneeKind, Case, CaseEvent, CasePolicy, CaseRequest, SlaStatus
 from gridgov.cases.policy import policy_for
-from gridgov.cases.transitions import TRANSITIONS, Duty
+from gridgov.cases.states import CLOCK_STATES, OPEN_STATES
+from gridgov.cases.transitions import PUBLIC_MILESTONES, TRANSITIONS, Duty
 from gridgov.territory.models import Node
+
+
+def case_assigned_q(user) -> Q:
+    """The one definition of "is the assignee": cases assigned to the user, to a team they are a member of,
+    or to a community they hold a current territorial role in. `user` is a user, a user id or an
+    `OuterRef` to one (`notify.assignee_users` asks it the other way round)."""
+    return (Q(assignee_user=user) | Q(assignee_team__members=user)
+            | (Q(assignee_kind=AssigneeKind.COMMUNITY, assignee_node__assignments__person__user=user,
+                 assignee_node__assignments__role__grants_scope=True)
+               & assignment_current_q("assignee_node__assignments__")))
+
+def case_is_assignee(user, case: Case) -> bool:
+    """Whether `user` is the case's assignee (`case_assigned_q`)."""
+    if getattr(user, "pk", None) is None:
+        return False
+    return Case.objects.filter(case_assigned_q(user), pk=case.pk).exists()
+
+
+def case_overdue_q(now: dt.datetime) -> Q:
+    """The one definition of an overdue case: the watch marked it red, or it is past its due time while a
+    handler's clock runs (the watch may lag behind by a minute)."""
+    return Q(sla_status=SlaStatus.RED) | Q(due_at__lt=now, state__in=CLOCK_STATES)
 
 
 def _involved_q(user) -> Q:
     """Cases a user takes part in whatever their territory: reported, owned, assigned (to them, their
     team or the community they are assigned to) or called to report in."""
-    communities = Assignment.objects.current().filter(person__user=user, role__grants_scope=True).values("node_id")
-    return (Q(reporter=user) | Q(owner=user) | Q(assignee_user=user) | Q(assignee_team__members=user)
-            | Q(assignee_kind="COMMUNITY", assignee_node_id__in=communities)
+    return (Q(reporter=user) | Q(owner=user) | case_assigned_q(user)
             | Q(escalations__report_ins__department__teams__members=user))
 
 
@@ -129,13 +150,17 @@ def routing_rule_scope(qs, user):
     return qs.filter(scheme_id__in=Node.objects.filter(path__in=paths).values("scheme_id"))
 
 
-# milestones a reporter may follow on the public tracking page: what happened and when, never who or why
-PUBLIC_MILESTONES = {
-    "report": "REPORTED", "register": "REGISTERED", "reject": "REJECTED", "merge": "MERGED",
-    "dispatch": "DISPATCHED", "accept": "IN_PROGRESS", "self_handle": "REPORTED_BACK",
-    "report_back": "REPORTED_BACK", "verify_pass": "CLOSED", "auto_close": "CLOSED", "verify_fail": "IN_PROGRESS",
-    "reopen": "IN_PROGRESS", "approve_parking": "PARKED", "unpark": "REGISTERED", "evaluate": "EVALUATED",
-}
+def case_pending_request(case: Case, kind: str) -> CaseRequest | None:
+    """The application of `kind` (EXTENSION, PARKING) waiting for a decision on the case, if any."""
+    return CaseRequest.objects.filter(case=case, kind=kind, state=CaseRequest.State.PENDING).first()
+
+
+def case_pending_kinds(case: Case) -> set[str]:
+    """The kinds of application waiting for a decision (from `pending_requests` where prefetched)."""
+    prefetched = getattr(case, "pending_requests", None)
+    if prefetched is not None:
+        return {r.kind for r in prefetched}
+    return set(CaseRequest.objects.filter(case=case, state=CaseRequest.State.PENDING).values_list("kind", flat=True))
 
 
 def case_by_tracking_code(code: str) -> Case | None:
@@ -146,6 +171,9 @@ def case_by_tracking_code(code: str) -> Case | None:
 
 
 def case_public_progress(case: Case) -> list[tuple[str, object]]:
-    """(state reached, when) for the steps of the case a reporter may see, oldest first, from its events."""
-    rows = CaseEvent.objects.filter(case=case, kind__in=PUBLIC_MILESTONES).order_by("seq").values_list("kind", "at")
-    return [(PUBLIC_MILESTONES[kind], at) for kind, at in rows]
+    """(state reached, when) for the steps of the case a reporter may see, oldest first, from its events:
+    what happened and when, never who or why (the actions the registry marks public). A `merge` event on
+    the case another one joined reaches nothing."""
+    rows = (CaseEvent.objects.filter(case=case, kind__in=PUBLIC_MILESTONES).order_by("seq")
+            .values_list("kind", "to_state", "at"))
+    return [(PUBLIC_MILESTONES[kind], at) for kind, to_state, at in rows if to_state == PUBLIC_MILESTONES[kind]]

@@ -28,7 +28,6 @@ from gridgov.cases.models import (
     CaseEvent,
     CaseRequest,
     CaseStage,
-    CaseState,
     Channel,
     Escalation,
     Notification,
@@ -38,7 +37,8 @@ from gridgov.cases.models import (
     SlaStatus,
 )
 from gridgov.cases.policy import policy_catalogue, policy_for
-from gridgov.cases.transitions import SYSTEM_EVENTS, TRANSITIONS, Duty
+from gridgov.cases.states import CaseState
+from gridgov.cases.transitions import TRANSITIONS, Duty, event_label
 from gridgov.catalogue.models import Category, HandlingMode, Matter, ReportLevel
 from gridgov.territory.models import Level, Node
 from gridgov.workdays.calendar import LimitUnit
@@ -371,8 +371,7 @@ class EventSerializer(serializers.ModelSerializer):
         return data
 
     def get_label(self, event) -> str:
-        found = TRANSITIONS.get(event.kind)
-        return str(found.label if found else SYSTEM_EVENTS.get(event.kind, event.kind))
+        return str(event_label(event.kind))
 
     def get_actor(self, event) -> str | None:
         if self._hidden(event) or event.actor_id is None:
@@ -409,10 +408,21 @@ WorkflowSerializer = inline_serializer("Workflow", {
         "default_holders": serializers.ListField(child=serializers.CharField()),
         "clock": serializers.CharField(), "reason_required": serializers.BooleanField(),
         "evidence_required": serializers.ListField(child=serializers.CharField()),
+        "evidence": inline_serializer("WorkflowEvidence", {
+            "purpose": serializers.CharField(), "when": serializers.CharField(
+                help_text="ALWAYS, IF_MATTER_ASKS (the matter asks for photos after handling) or "
+                          "UNLESS_REPORT_PHOTO (the report's photo stands in)")}, many=True),
         "fields": serializers.ListField(child=serializers.CharField()),
+        "required_fields": serializers.ListField(child=serializers.CharField()),
         "duty": serializers.ChoiceField(choices=[(d.value, d.value) for d in Duty],
                                         help_text="separation of duties: HANDLES makes the actor a handler of the "
                                                   "round; CHECKS and DECIDES are refused to its handlers"),
+        "handler": serializers.CharField(allow_null=True, help_text="what the action does beyond state and clock"),
+        "notices": serializers.ListField(child=serializers.CharField(), help_text="who is told"),
+        "reporter_step": serializers.CharField(allow_null=True, help_text="the step a reporter is texted"),
+        "public": serializers.BooleanField(help_text="the public tracking page shows the state it reaches"),
+        "decides": serializers.CharField(allow_null=True, help_text="the application it decides (offered only "
+                                                                     "while one waits)"),
     }, many=True),
     "mermaid": serializers.CharField(help_text="the table as a Mermaid state diagram"),
 })

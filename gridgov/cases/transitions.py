@@ -1,7 +1,14 @@
-"""The case workflow as one table: (state, action) → next state, who may act by default, what the
-clock does, and what the action requires. `services.case_transition` is the only code that changes a
-case's state and reads everything it enforces from here and from `ActionGrant` rows (seeded from
-`DEFAULT_GRANTS`; a deployment edits the rows, not this file).
+"""The case workflow as one registry: each `Transition` carries everything keyed by its action — from
+which states to which, who may act by default, what the clock does, its handler (named, in
+`services/handlers.py`), the inputs it takes and requires, its evidence rules, the notices it sends, the
+step a reporter is told of, whether the public tracking page shows it, the application it decides and
+its separation-of-duties rule. No other module keeps a map keyed by action: the event, grant and
+notification kinds of the models, the API's `/api/cases/workflow/`, docs/workflow.md and the pages read
+it from here. `services.case_transition` is the only code that changes a case's state and enforces what
+it reads here and in the `ActionGrant` rows (seeded from the default holders; a deployment edits the
+rows, not this file).
+
+This module imports no model (the models import it): states come from `states`.
 
 The standard seven steps: 信息收集 report → 案卷建立 register / reject → 任务派遣 dispatch → 任务处理
 accept / return / handle → 处理反馈 report back → 核实结案 verify (pass → close, fail → rework) →
@@ -20,12 +27,13 @@ round (`selectors.case_rounds`). The rule is enforced by `grants` for both `acti
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from gridgov.cases.models import CaseState as S
+from gridgov.cases.states import CaseState as S
 
 ACTIVE = (S.REGISTERED, S.DISPATCHED, S.IN_PROGRESS)
 
@@ -39,7 +47,7 @@ class Clock(StrEnum):
     STOP = "STOP"  # every open stage is done
     PAUSE = "PAUSE"  # parked: stop the watch
     RESUME = "RESUME"  # unparked: shift the open stages by the parked time
-    EXTEND = "EXTEND"  # approved extension: move the open stage's limit
+    EXTEND = "EXTEND"  # approved extension: move the open stage's limit by the extension decided
     RESTART = "RESTART"  # rework / reopen: the open stages run again from now
 
 
@@ -56,6 +64,53 @@ class Duty(StrEnum):
         return self in (Duty.CHECKS, Duty.DECIDES)
 
 
+class Audience(StrEnum):
+    """Who a notice goes to."""
+
+    ASSIGNEES = "ASSIGNEES"  # the assignee: the person, the team's members, the community's staff
+    OWNER = "OWNER"  # the owner (首问首办)
+    CHECKERS = "CHECKERS"  # the owner and the grid offices over the cell, never a handler of the round
+    REPORT_IN = "REPORT_IN"  # the leaders of the level a whistle raised the case to, the departments called
+    LEVELS = "LEVELS"  # leaders and offices of the levels the policy names for the case's report level
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notice an action sends. `text` may name %(number)s (the case), %(what)s (the action's label),
+    %(due)s (a whistle's report-in time), %(level)s and %(cell)s (the level notice)."""
+
+    to: Audience
+    text: str
+
+
+class Need(StrEnum):
+    """When a photo of some purpose is required."""
+
+    ALWAYS = "ALWAYS"
+    IF_MATTER_ASKS = "IF_MATTER_ASKS"  # the case's matter asks for photos after handling (`evidence_after`)
+    UNLESS_REPORT_PHOTO = "UNLESS_REPORT_PHOTO"  # the report's own photo stands in for it
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A photo an action requires: its purpose (`Attachment.Purpose`: BEFORE, AFTER) and when."""
+
+    purpose: str
+    need: Need = Need.ALWAYS
+
+
+@dataclass(frozen=True)
+class Input:
+    """An input an action takes (beyond the reason, the note and photos, which every action takes)."""
+
+    name: str
+    required: bool = False
+
+
+# photo inputs every action takes, by the purpose they are stored under
+PHOTO_INPUTS = {"before_photos": "BEFORE", "after_photos": "AFTER", "photos": "EVIDENCE"}
+
+
 @dataclass(frozen=True)
 class Transition:
     action: str
@@ -64,86 +119,176 @@ class Transition:
     target: str | None  # None: the state does not change
     holders: tuple[str, ...]  # default grants (ActionGrant.Holder values; "ROLE:<category>" for a role category)
     clock: Clock = Clock.NONE
+    handler: str | None = None  # the function of `services/handlers.py` doing the rest of the action
     reason: bool = False  # a written reason is required
-    evidence: tuple[str, ...] = ()  # attachment purposes required (the matter's own needs are added)
-    fields: tuple[str, ...] = field(default=())  # other inputs the action takes
+    evidence: tuple[Evidence, ...] = ()  # photos required
+    fields: tuple[Input, ...] = ()  # other inputs the action takes; one not listed is refused
     duty: Duty = Duty.NONE  # separation-of-duties rule (see the module's docstring)
+    notices: tuple[Notice, ...] = ()  # who is told, and what
+    step: str = ""  # the step a reporter who left a mobile is told of (`reporter_notices.STEP_TEXTS`)
+    public: bool = False  # the public tracking page shows the state it reaches
+    decides: str = ""  # the kind of application (`RequestKind`) it decides: offered only while one waits
+    reason_label: str = ""  # the question the page asks for the reason
+    note_label: str = ""  # the label of the free note on the page
 
     @property
     def changes_state(self) -> bool:
         return self.target is not None
+
+    @property
+    def milestone(self) -> str | None:
+        """The state the public tracking page shows this action reaching, or None."""
+        return self.target if self.public else None
+
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.required)
+
+    def takes(self, name: str) -> bool:
+        return any(f.name == name for f in self.fields)
 
 
 _CENTRE = ("CENTRE", "ROLE:OFFICE", "OWNER")
 # verification belongs to the centre and the grid office, and to the reporter where the scheme's policy
 # says so (REPORTER); never to the owner: accepting a case makes its handler the owner (首问首办)
 _VERIFIERS = ("CENTRE", "ROLE:OFFICE", "REPORTER")
+_DECIDERS = ("CENTRE", "ROLE:OFFICE", "ROLE:LEADER")
 H, C, D = Duty.HANDLES, Duty.CHECKS, Duty.DECIDES
 
+_YOURS = _("case %(number)s is yours to handle")
+_WHAT = _("case %(number)s: %(what)s")
+TO_HANDLE = Notice(Audience.ASSIGNEES, _YOURS)
+TO_ASSIGNEES = Notice(Audience.ASSIGNEES, _WHAT)
+TO_CHECKERS = Notice(Audience.CHECKERS, _WHAT)
+# urgent and major cases, told to the levels the policy names when registered (and when reported)
+LEVEL_NOTICE = Notice(Audience.LEVELS, _("%(level)s case %(number)s in %(cell)s"))
+
 TABLE: tuple[Transition, ...] = (
-    Transition("register", _("Register"), (S.REPORTED,), S.REGISTERED, _CENTRE,
-               fields=("matter", "report_level", "handling_mode")),
-    Transition("reject", _("Reject (not registered)"), (S.REPORTED,), S.REJECTED, _CENTRE, reason=True),
+    Transition("register", _("Register"), (S.REPORTED,), S.REGISTERED, _CENTRE, handler="handle_register",
+               fields=(Input("matter"), Input("report_level"), Input("handling_mode")), notices=(LEVEL_NOTICE,),
+               step="registered", public=True),
+    Transition("reject", _("Reject (not registered)"), (S.REPORTED,), S.REJECTED, _CENTRE, reason=True,
+               step="rejected", public=True, reason_label=_("Why is the case not registered?")),
     Transition("merge", _("Merge into another case"), (S.REPORTED, S.REGISTERED), S.MERGED, _CENTRE,
-               reason=True, fields=("into",)),
-    Transition("self_handle", _("Handled on the spot"), (S.REPORTED,), S.REPORTED_BACK,
-               ("FINDER",), clock=Clock.STOP, evidence=("BEFORE", "AFTER"), duty=H),
+               handler="handle_merge", reason=True, fields=(Input("into", required=True),), public=True,
+               reason_label=_("Why is it the same problem?")),
+    Transition("self_handle", _("Handled on the spot"), (S.REPORTED,), S.REPORTED_BACK, ("FINDER",),
+               clock=Clock.STOP, handler="handle_self_handle",
+               evidence=(Evidence("BEFORE", Need.UNLESS_REPORT_PHOTO), Evidence("AFTER")), duty=H,
+               step="handled", public=True, note_label=_("What was done")),
     Transition("auto_close", _("Closed without sampled verification"), (S.REPORTED_BACK,), S.CLOSED,
-               ("SYSTEM",)),
+               ("SYSTEM",), handler="handle_close", step="closed", public=True),
     Transition("dispatch", _("Dispatch"), (S.REGISTERED,), S.DISPATCHED, _CENTRE, clock=Clock.START,
-               fields=("assignee",)),
+               handler="handle_dispatch", fields=(Input("assignee"),), notices=(TO_HANDLE,), step="dispatched",
+               public=True),
     Transition("reroute", _("Re-route to another handler"), (S.DISPATCHED, S.IN_PROGRESS), S.DISPATCHED,
-               _CENTRE, reason=True, fields=("assignee",)),
-    Transition("accept", _("Accept"), (S.DISPATCHED,), S.IN_PROGRESS, ("ASSIGNEE",), duty=H),
+               _CENTRE, handler="handle_reroute", reason=True, fields=(Input("assignee"),), notices=(TO_HANDLE,),
+               reason_label=_("Why does the case go to another handler?")),
+    Transition("accept", _("Accept"), (S.DISPATCHED,), S.IN_PROGRESS, ("ASSIGNEE",), handler="handle_accept",
+               duty=H, public=True),
     Transition("return", _("Return to the dispatcher"), (S.DISPATCHED, S.IN_PROGRESS), S.REGISTERED,
-               ("ASSIGNEE",), reason=True),
+               ("ASSIGNEE",), handler="handle_unassign", reason=True, notices=(Notice(Audience.OWNER, _WHAT),),
+               reason_label=_("Why do you return the case?")),
     Transition("partial_handle", _("Part handled by the finder"), (S.REPORTED, S.REGISTERED, S.DISPATCHED,
-               S.IN_PROGRESS), None, ("FINDER",), evidence=("BEFORE",), duty=H),
+               S.IN_PROGRESS), None, ("FINDER",), handler="handle_partial", evidence=(Evidence("BEFORE"),), duty=H,
+               note_label=_("What was done so far")),
     Transition("complete_stage", _("Stage done"), (S.IN_PROGRESS,), None, ("ASSIGNEE",),
                clock=Clock.COMPLETE_STAGE, duty=H),
     Transition("report_back", _("Report back"), (S.IN_PROGRESS,), S.REPORTED_BACK, ("ASSIGNEE",),
-               clock=Clock.STOP, duty=H),
-    Transition("verify_pass", _("Verified: close"), (S.REPORTED_BACK,), S.CLOSED, _VERIFIERS, duty=C),
+               clock=Clock.STOP, handler="handle_report_back", evidence=(Evidence("AFTER", Need.IF_MATTER_ASKS),),
+               duty=H, notices=(TO_CHECKERS,), step="handled", public=True, note_label=_("What was done")),
+    Transition("verify_pass", _("Verified: close"), (S.REPORTED_BACK,), S.CLOSED, _VERIFIERS,
+               handler="handle_close", duty=C, step="closed", public=True),
     Transition("verify_fail", _("Verification failed: rework"), (S.REPORTED_BACK,), S.IN_PROGRESS, _VERIFIERS,
-               clock=Clock.RESTART, reason=True, duty=C),
+               clock=Clock.RESTART, handler="handle_verify_fail", reason=True, duty=C, notices=(TO_HANDLE,),
+               public=True, reason_label=_("What is still to be done?")),
     Transition("evaluate", _("Evaluate"), (S.CLOSED,), S.EVALUATED, ("FINDER", "CENTRE", "ROLE:OFFICE"),
-               fields=("satisfaction",), duty=C),
+               handler="handle_evaluate", fields=(Input("satisfaction", required=True),), duty=C, public=True),
     Transition("reopen", _("Reopen (dissatisfied)"), (S.CLOSED,), S.IN_PROGRESS,
-               ("FINDER", "CENTRE", "ROLE:OFFICE"), clock=Clock.RESTART, reason=True, fields=("satisfaction",),
-               duty=C),
+               ("FINDER", "CENTRE", "ROLE:OFFICE"), clock=Clock.RESTART, handler="handle_reopen", reason=True,
+               fields=(Input("satisfaction"),), duty=C, notices=(TO_HANDLE,), public=True,
+               reason_label=_("Why is the case reopened?")),
     Transition("request_extension", _("Apply for an extension"), (S.DISPATCHED, S.IN_PROGRESS), None,
-               ("ASSIGNEE",), reason=True, fields=("amount", "unit"), duty=H),
-    Transition("approve_extension", _("Approve the extension"), (S.DISPATCHED, S.IN_PROGRESS), None,
-               ("CENTRE", "ROLE:OFFICE", "ROLE:LEADER"), clock=Clock.EXTEND, duty=D),
-    Transition("reject_extension", _("Refuse the extension"), (S.DISPATCHED, S.IN_PROGRESS), None,
-               ("CENTRE", "ROLE:OFFICE", "ROLE:LEADER"), reason=True, duty=D),
-    Transition("request_parking", _("Apply to park"), ACTIVE, None, ("ASSIGNEE", "OWNER"), reason=True),
-    Transition("approve_parking", _("Approve parking"), ACTIVE, S.PARKED,
-               ("CENTRE", "ROLE:OFFICE", "ROLE:LEADER"), clock=Clock.PAUSE, duty=D),
-    Transition("reject_parking", _("Refuse parking"), ACTIVE, None, ("CENTRE", "ROLE:OFFICE", "ROLE:LEADER"),
-               reason=True, duty=D),
-    Transition("unpark", _("Resume a parked case"), (S.PARKED,), S.REGISTERED,
-               ("CENTRE", "ROLE:OFFICE", "ROLE:LEADER"), clock=Clock.RESUME, reason=True),
+               ("ASSIGNEE",), handler="handle_request_extension", reason=True,
+               fields=(Input("amount", required=True), Input("unit", required=True)), duty=H,
+               notices=(TO_CHECKERS,), reason_label=_("Why is more time needed?")),
+    Transition("approve_extension", _("Approve the extension"), (S.DISPATCHED, S.IN_PROGRESS), None, _DECIDERS,
+               clock=Clock.EXTEND, handler="handle_approve", duty=D, notices=(TO_ASSIGNEES,), decides="EXTENSION"),
+    Transition("reject_extension", _("Refuse the extension"), (S.DISPATCHED, S.IN_PROGRESS), None, _DECIDERS,
+               handler="handle_refuse", reason=True, duty=D, notices=(TO_ASSIGNEES,), decides="EXTENSION",
+               reason_label=_("Why is the extension refused?")),
+    Transition("request_parking", _("Apply to park"), ACTIVE, None, ("ASSIGNEE", "OWNER"),
+               handler="handle_request_parking", reason=True, notices=(TO_CHECKERS,),
+               reason_label=_("Why should the case be parked?")),
+    Transition("approve_parking", _("Approve parking"), ACTIVE, S.PARKED, _DECIDERS, clock=Clock.PAUSE,
+               handler="handle_approve", duty=D, notices=(TO_ASSIGNEES,), public=True, decides="PARKING"),
+    Transition("reject_parking", _("Refuse parking"), ACTIVE, None, _DECIDERS, handler="handle_refuse",
+               reason=True, duty=D, notices=(TO_ASSIGNEES,), decides="PARKING",
+               reason_label=_("Why is parking refused?")),
+    Transition("unpark", _("Resume a parked case"), (S.PARKED,), S.REGISTERED, _DECIDERS, clock=Clock.RESUME,
+               handler="handle_unassign", reason=True, public=True, reason_label=_("Why does the case resume now?")),
     Transition("whistle", _("Blow the whistle (escalate)"), (*ACTIVE, S.REPORTED_BACK), None,
                ("ASSIGNEE", "OWNER", "ROLE:GRID_WORKER", "ROLE:LEADER", "ROLE:OFFICE", "CENTRE", "SYSTEM"),
-               reason=True, fields=("depth", "departments")),
-    Transition("report_in", _("Report in"), (*ACTIVE, S.REPORTED_BACK), None, ("REPORT_IN",), duty=H),
+               handler="handle_whistle", reason=True, fields=(Input("depth"), Input("departments")),
+               notices=(Notice(Audience.REPORT_IN, _("whistle on case %(number)s: report in by %(due)s")),),
+               reason_label=_("Why is the case escalated?")),
+    Transition("report_in", _("Report in"), (*ACTIVE, S.REPORTED_BACK), None, ("REPORT_IN",),
+               handler="handle_report_in", duty=H, note_label=_("What your department will do")),
     Transition("comment", _("Add a note"), tuple(s for s in S.values if s not in (S.MERGED,)), None,
-               ("CENTRE", "ROLE:OFFICE", "OWNER", "ASSIGNEE")),
+               ("CENTRE", "ROLE:OFFICE", "OWNER", "ASSIGNEE"), note_label=_("Note")),
 )
 
 TRANSITIONS: dict[str, Transition] = {t.action: t for t in TABLE}
 
-# events written by the system that are not actions of the table (kept typed in one place)
-SYSTEM_EVENTS = {
-    "report": _("Reported"),
-    "sla_yellow": _("Close to the time limit"),
-    "sla_red": _("Over the time limit"),
-    "report_in_overdue": _("Report-in overdue"),
-    "sampled": _("Sampled for verification"),
-}
+
+@dataclass(frozen=True)
+class SystemKind:
+    """An event or notice kind that is no action of the table, written by the system."""
+
+    kind: str
+    label: str
+    event: bool = True  # written as a `CaseEvent`
+    notice: bool = False  # sent as a `Notification`
+    milestone: str | None = None  # the state the public tracking page shows it reaching
+
+
+# every kind that is not an action, in one place
+SYSTEM_KINDS: tuple[SystemKind, ...] = (
+    SystemKind("report", _("Reported"), milestone=S.REPORTED),
+    SystemKind("sampled", _("Sampled for verification")),
+    SystemKind("sla_yellow", _("Close to the time limit"), notice=True),
+    SystemKind("sla_red", _("Over the time limit"), notice=True),
+    SystemKind("report_in_overdue", _("Report-in overdue"), notice=True),
+    SystemKind("level_routine", _("Routine case told to the levels"), event=False, notice=True),
+    SystemKind("level_urgent", _("Urgent case told to the levels"), event=False, notice=True),
+    SystemKind("level_major", _("Major case told to the levels"), event=False, notice=True),
+)
+SYSTEM_EVENTS = {k.kind: k.label for k in SYSTEM_KINDS if k.event}
+
+
+def _choices(name: str, pairs) -> type[models.TextChoices]:
+    return models.TextChoices(name, [(key.upper(), (key, label)) for key, label in pairs])
+
+
+# the models' choices, derived from the registry
+ActionKind = _choices("ActionKind", [(t.action, t.label) for t in TABLE])
+EventKind = _choices("EventKind", [*((t.action, t.label) for t in TABLE),
+                                   *((k.kind, k.label) for k in SYSTEM_KINDS if k.event)])
+NoticeKind = _choices("NoticeKind", [*((t.action, t.label) for t in TABLE
+                                       if any(n.to != Audience.LEVELS for n in t.notices)),
+                                     *((k.kind, k.label) for k in SYSTEM_KINDS if k.notice)])
+
+# the public tracking page: which event kinds show which state reached
+PUBLIC_MILESTONES: dict[str, str] = {**{k.kind: k.milestone for k in SYSTEM_KINDS if k.milestone},
+                                     **{t.action: t.milestone for t in TABLE if t.milestone}}
 
 TERMINAL_STATES = tuple(s for s in S.values if not any(s in t.sources for t in TABLE if t.target))
+
+
+def event_label(kind: str) -> str:
+    """The label of an event kind (an action's or a system kind's; the kind itself if unknown)."""
+    found = TRANSITIONS.get(kind)
+    return found.label if found else SYSTEM_EVENTS.get(kind, kind)
 
 
 def allowed_actions(state: str) -> list[Transition]:
@@ -163,13 +308,17 @@ def default_grant_rows() -> list[dict]:
 
 
 def table_document() -> dict:
-    """The table as served by the API and drawn in the docs."""
+    """The registry as served by the API and drawn in the docs."""
     return {
         "states": [{"key": s.value, "label": str(s.label), "terminal": s.value in TERMINAL_STATES} for s in S],
         "actions": [
             {"action": t.action, "label": str(t.label), "from": list(t.sources), "to": t.target,
              "default_holders": list(t.holders), "clock": t.clock.value, "reason_required": t.reason,
-             "evidence_required": list(t.evidence), "fields": list(t.fields), "duty": t.duty.value}
+             "evidence_required": [e.purpose for e in t.evidence if e.need == Need.ALWAYS],
+             "evidence": [{"purpose": e.purpose, "when": e.need.value} for e in t.evidence],
+             "fields": [f.name for f in t.fields], "required_fields": list(t.required_fields),
+             "duty": t.duty.value, "handler": t.handler, "notices": [n.to.value for n in t.notices],
+             "reporter_step": t.step or None, "public": t.public, "decides": t.decides or None}
             for t in TABLE
         ],
     }
@@ -204,14 +353,27 @@ def markdown() -> str:
         mermaid(),
         "```",
         "",
-        "| action | from | to | default holders | clock | reason | evidence | fields | duty |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| action | from | to | default holders | clock | reason | evidence | fields (* required) | duty | handler "
+        "| notices | reporter told | public | decides |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for a in doc["actions"]:
-        out.append("| `{}` {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+        evidence = ", ".join(e["purpose"] if e["when"] == Need.ALWAYS else f"{e['purpose']} ({e['when']})"
+                             for e in a["evidence"])
+        fields = ", ".join(f + ("*" if f in a["required_fields"] else "") for f in a["fields"])
+        out.append("| `{}` {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
             a["action"], a["label"], ", ".join(a["from"]), a["to"] or "(unchanged)",
-            ", ".join(a["default_holders"]), a["clock"], "yes" if a["reason_required"] else "",
-            ", ".join(a["evidence_required"]), ", ".join(a["fields"]), a["duty"] if a["duty"] != "NONE" else ""))
+            ", ".join(a["default_holders"]), a["clock"], "yes" if a["reason_required"] else "", evidence, fields,
+            a["duty"] if a["duty"] != "NONE" else "", f"`{a['handler']}`" if a["handler"] else "",
+            ", ".join(a["notices"]), a["reporter_step"] or "", "yes" if a["public"] else "", a["decides"] or ""))
+    out += ["", "Notices: ASSIGNEES is the assignee (the person, the team's members, the community's staff); OWNER",
+            "the owner; CHECKERS the owner and the grid offices over the cell, never a handler of the round;",
+            "REPORT_IN the leaders of the level a whistle raised the case to and the departments called; LEVELS",
+            "the leaders and offices of the levels the case policy names for urgent and major cases. A reporter",
+            "who left a mobile is texted the step once; the public tracking page shows the states of the actions",
+            "marked public. An action that decides an application is offered only while one of its kind waits.",
+            "Other kinds written by the system: "
+            + ", ".join(f"`{k.kind}`" for k in SYSTEM_KINDS) + "."]
     out += ["", "Holders: CENTRE sees the whole territory; ROLE:<category> holds a role of that category on the",
             "case's cell or above it; OWNER is the first receiver (首问首办) until the case is handed on; ASSIGNEE",
             "is the assigned person, a member of the assigned team or of the assigned community; FINDER reported",

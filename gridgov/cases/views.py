@@ -27,9 +27,10 @@ from django.views.decorators.http import require_http_methods
 
 from gridgov.accounts.selectors import node_public_people
 from gridgov.cases.errors import CaseConflict
-from gridgov.cases.models import Case, CaseState, Channel
+from gridgov.cases.models import Case, Channel
 from gridgov.cases.selectors import case_by_tracking_code, case_public_progress
 from gridgov.cases.services import case_evaluate, case_report
+from gridgov.cases.states import CaseState
 from gridgov.core.api import client_address
 from gridgov.core.ratelimit import ratelimit_hit
 from gridgov.territory.views import public_cell

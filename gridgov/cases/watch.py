@@ -15,8 +15,8 @@ Invariants and choices:
   short) gets the red event only: the timeline says what was noticed, not a yellow nobody saw;
 - notices are keyed by case, stage, colour and the stage's limit, so a re-run adds none but a stage
   that turns red again after an extension moved its limit is told again;
-- the watch does not bump `Case.version`: the version guards users' edits (a stale form gets 409), and
-  a colour the clock computes is not an edit a user can conflict with;
+- every write of a tracked column bumps `Case.version`, the watch's too: a form loaded before the watch
+  moved `sla_status` / `due_at` is stale (409), as after any other change the event records;
 - with the policy's `escalate_when_red`, a case with a stage turning red in this run is whistled one
   level up through `case_transition` (as SYSTEM) in the same transaction: once per case and run, even
   when several stages turned red together after downtime.
@@ -41,10 +41,11 @@ from django.utils.translation import gettext as _
 
 from gridgov.cases import clock
 from gridgov.cases.errors import ActionForbidden, CaseConflict
-from gridgov.cases.models import CLOCK_STATES, Case, CaseEvent, CasePolicy, CaseStage, ReportIn, SlaStatus
-from gridgov.cases.notify import assignee_users, leaders_at, notify
+from gridgov.cases.models import Case, CaseEvent, CasePolicy, CaseStage, ReportIn, SlaStatus
+from gridgov.cases.notify import assignee_users, notify, report_in_recipients
 from gridgov.cases.policy import policy_for
 from gridgov.cases.services import case_transition, event_write
+from gridgov.cases.states import CLOCK_STATES
 from gridgov.cases.transitions import TRANSITIONS
 
 logger = logging.getLogger(__name__)
@@ -145,7 +146,8 @@ def _case_watch(case_id: int, *, now: dt.datetime, policies: dict[int, CasePolic
             stage.status = status
             stage.save(update_fields=["status"])
         clock.case_clock_refresh(case, now=now)
-        case.save(update_fields=["sla_status", "due_at"])  # not `version`: see the module's docstring
+        case.version += 1  # a tracked column changes: see the module's docstring
+        case.save(update_fields=["sla_status", "due_at", "version"])
         users = assignee_users(case) | ({case.owner} if case.owner_id else set())
         for stage, old, status in changes:
             _stage_told(case, stage, old=old, status=status, users=users, now=now)
@@ -227,10 +229,7 @@ def _report_in_watch(row_id: int, case_id: int, *, now: dt.datetime) -> int:
                     to_state=case.state, at=now,
                     new={"report_in": row.pk, "escalation": escalation.pk, "department": row.department.key,
                          "report_in_due_at": escalation.report_in_due_at.isoformat()})
-        users = leaders_at(escalation.node)
-        for team in row.department.teams.all():
-            users |= set(team.members.filter(is_active=True))
-        notify(users=users, case=case, kind="report_in_overdue", key=f"case{case.pk}:report_in{row.pk}:overdue",
+        notify(users=report_in_recipients(escalation, [row.department]), case=case, kind="report_in_overdue", key=f"case{case.pk}:report_in{row.pk}:overdue",
                text=_("case %(number)s: %(department)s has not reported in (due %(due)s)")
                % {"number": case.number, "department": row.department.name_zh,
                   "due": timezone.localtime(escalation.report_in_due_at).strftime("%m-%d %H:%M")})

@@ -12,7 +12,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from gridgov.cases.models import OPEN_STATES, Channel
+from gridgov.cases.models import Channel
+from gridgov.cases.states import OPEN_STATES
 from gridgov.catalogue.models import ReportLevel
 from gridgov.dashboard.kpi import PERIODS
 

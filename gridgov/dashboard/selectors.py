@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,9 +21,10 @@ from django.utils.translation import pgettext_lazy
 
 from gridgov.accounts.models import Assignment, PositionReport
 from gridgov.accounts.selectors import user_scope_paths
-from gridgov.cases.models import CLOCK_STATES, OPEN_STATES, Case, SlaStatus
+from gridgov.cases.models import Case, SlaStatus
 from gridgov.cases.policy import policy_catalogue, policy_for
-from gridgov.cases.selectors import case_scope
+from gridgov.cases.selectors import case_overdue_q, case_scope
+from gridgov.cases.states import OPEN_STATES
 from gridgov.core.i18n import localized
 from gridgov.dashboard import kpi
 from gridgov.territory.models import LevelScheme, Node
@@ -122,13 +123,8 @@ def _states(filters: dict[str, Any]) -> list[str]:
     return [filters["state"]] if filters.get("state") else list(OPEN_STATES)
 
 
-def overdue_q(now: dt.datetime) -> Q:
-    """Over a time limit: a red stage, or past due while a handler's clock runs (the watch may lag)."""
-    return Q(sla_status=SlaStatus.RED) | Q(due_at__lt=now, state__in=CLOCK_STATES)
-
-
 def _counts(now: dt.datetime) -> dict[str, Any]:
-    over = overdue_q(now)
+    over = case_overdue_q(now)
     return {"open": Count("pk"), "red": Count("pk", filter=over),
             "yellow": Count("pk", filter=Q(sla_status=SlaStatus.YELLOW) & ~over)}
 
@@ -138,7 +134,7 @@ def centre_headline(user, cell: Node, filters: dict[str, Any], *, now: dt.dateti
     reported today (any state) — one query."""
     now = now or timezone.now()
     midnight = dt.datetime.combine(timezone.localdate(now), dt.time.min, tzinfo=timezone.get_current_timezone())
-    over = overdue_q(now)
+    over = case_overdue_q(now)
     chosen = Q(state__in=_states(filters))
     return filtered_cases(user, cell, filters).order_by().aggregate(
         open=Count("pk", filter=chosen), red=Count("pk", filter=chosen & over),
@@ -161,17 +157,17 @@ def case_markers(user, cell: Node, filters: dict[str, Any], *, limit: int = MARK
     """Open cases (matching the filters) that have a point, most urgent first: what a marker's popup shows
     (number, matter, state, time-limit status as shown — `sla_shown` — and due time; nothing about who
     reported). Returns the rows and whether the limit cut them."""
+    now = timezone.now()
     qs = (filtered_cases(user, cell, filters).filter(state__in=_states(filters), lon__isnull=False,
                                                       lat__isnull=False)
+          .annotate(overdue=ExpressionWrapper(case_overdue_q(now), output_field=BooleanField()))
           .order_by(F("due_at").asc(nulls_last=True), "-reported_at", "-id")
           .values("id", "reported_at", "lon", "lat", "state", "sla_status", "due_at", "report_level",
-                  "matter__code", "matter__name_zh", "matter__name_en"))
+                  "matter__code", "matter__name_zh", "matter__name_en", "overdue"))
     rows = list(qs[: limit + 1])
-    now = timezone.now()
     for row in rows:
-        # the watch may lag: past due while a handler's clock runs is overdue (as the cells' counts say)
-        late = row["state"] in CLOCK_STATES and row["due_at"] is not None and row["due_at"] < now
-        row["sla_shown"] = SlaStatus.RED if late else row["sla_status"]
+        # the watch may lag: overdue by the one rule is shown red (as the cells' counts say)
+        row["sla_shown"] = SlaStatus.RED if row.pop("overdue") else row["sla_status"]
     return rows[:limit], len(rows) > limit
 
 

@@ -21,7 +21,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_safe
 
-from gridgov.cases.models import CaseState, SlaStatus
+from gridgov.cases.models import SlaStatus
+from gridgov.cases.states import CaseState
 from gridgov.core.i18n import localized
 from gridgov.core.tabular import bilingual, tabular_response
 from gridgov.dashboard import kpi

@@ -35,7 +35,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from gridgov.cases.models import OPEN_STATES, Case, CaseState, SlaStatus
+from gridgov.cases.models import Case, SlaStatus
+from gridgov.cases.states import OPEN_STATES, CaseState
 from gridgov.catalogue.models import Matter
 from gridgov.core.api import client_address
 from gridgov.core.ratelimit import ratelimit_hit

@@ -13,8 +13,9 @@ from django.db.models import Max, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from gridgov.cases.grants import action_allowed_as
-from gridgov.cases.models import OPEN_STATES, Case, CaseState, Channel, Publication
+from gridgov.cases.models import Case, Channel, Publication
 from gridgov.cases.policy import policy_catalogue, policy_for
+from gridgov.cases.states import OPEN_STATES, CaseState
 from gridgov.catalogue.models import Catalogue, Matter
 from gridgov.people.masking import mask_address
 from gridgov.people.textscan import text_scrub

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from gridgov.cases.models import Case, CaseState, Channel
+from gridgov.cases.models import Case, Channel
 from gridgov.cases.services import case_report, case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, png, point_in
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.a11y import assert_accessible, no_horizontal_scroll

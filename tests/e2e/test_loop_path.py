@@ -13,7 +13,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from gridgov.cases.models import Case, CaseState
+from gridgov.cases.models import Case
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, png
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.a11y import assert_accessible, low_contrast, no_horizontal_scroll, unlabelled_fields

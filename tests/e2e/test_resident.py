@@ -11,8 +11,9 @@ import pytest
 from django.apps import apps
 from django.urls import reverse
 
-from gridgov.cases.models import ActionGrant, Case, CaseState
+from gridgov.cases.models import ActionGrant, Case
 from gridgov.cases.services import case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, png, point_in
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.a11y import assert_accessible, no_horizontal_scroll

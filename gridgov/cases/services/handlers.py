@@ -1,5 +1,7 @@
-"""What each action of the transition table does to the case beyond its state and clock: one handler per
-action, called by `case_transition` with the row locked; each returns the extra values its event records."""
+"""What an action of the workflow registry does to the case beyond its state and clock: the handler a
+`Transition` names (`handler="handle_register"`), called by `case_transition` with the row locked. Each
+takes the case and the action's inputs and returns the extra values its event records; an action that
+decides an application (`Transition.decides`) gets the pending one as `request`."""
 
 from __future__ import annotations
 
@@ -10,12 +12,12 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
-from gridgov.cases import clock
-from gridgov.cases.models import AssigneeKind, Case, CaseRequest, CaseState, Escalation, ReportIn, RequestKind
+from gridgov.cases.models import AssigneeKind, Case, CaseRequest, Escalation, ReportIn, RequestKind
 from gridgov.cases.notify import ancestors_at_depths
 from gridgov.cases.routing import Assignee, case_route, completion_predict, target_resolve
-from gridgov.cases.services.events import event_write, jsonable
+from gridgov.cases.services.events import event_write
 from gridgov.cases.services.resolve import matter_resolve
+from gridgov.cases.states import CaseState
 from gridgov.catalogue.models import HandlingMode, ReportLevel
 from gridgov.territory.models import Node
 from gridgov.workdays.calendar import LimitUnit, deadline
@@ -83,7 +85,7 @@ def _admission_check(case: Case, assignee: Assignee) -> None:
                                % {"code": case.matter.code, "name": case.matter.name_zh}})
 
 
-def _h_register(case: Case, *, actor, now, policy, matter=None, report_level=None, handling_mode=None,
+def handle_register(case: Case, *, actor, now, policy, matter=None, report_level=None, handling_mode=None,
                 **kw) -> dict:
     if matter not in (None, ""):
         case.matter = matter_resolve(scheme=case.scheme, matter=matter, policy=policy)
@@ -103,7 +105,8 @@ def _h_register(case: Case, *, actor, now, policy, matter=None, report_level=Non
     return {}
 
 
-def _h_merge(case: Case, *, actor, now, into=None, reason="", **kw) -> dict:
+def handle_merge(case: Case, *, actor, now, actor_role="", into=None, reason="", **kw) -> dict:
+    """The case joins another: the other case records a `merge` event of its own (its state unchanged)."""
     target_id = Case.pk_from_number(into) if isinstance(into, str) and "-" in into else into
     if target_id in (None, ""):
         raise ValidationError({"into": _("name the case to merge into")})
@@ -118,7 +121,7 @@ def _h_merge(case: Case, *, actor, now, into=None, reason="", **kw) -> dict:
         raise ValidationError({"into": _("case %(number)s is %(state)s and cannot take another")
                                % {"number": target.number, "state": target.get_state_display()}})
     case.merged_into = target
-    event_write(case=target, kind="comment", actor=actor, actor_role="merge", from_state=target.state,
+    event_write(case=target, kind="merge", actor=actor, actor_role=actor_role, from_state=target.state,
                 to_state=target.state, note=_("case %(number)s merged into this one: %(reason)s")
                 % {"number": case.number, "reason": reason}, new={"merged_case": case.pk}, at=now)
     return {"merged_into_number": target.number}
@@ -134,7 +137,7 @@ def _dispatch_to(case: Case, *, assignee: Assignee, now) -> None:
     case.predicted_at = completion_predict(case, start=now)
 
 
-def _h_dispatch(case: Case, *, actor, now, assignee=None, **kw) -> dict:
+def handle_dispatch(case: Case, *, actor, now, assignee=None, **kw) -> dict:
     chosen = _assignee_from(assignee, case)
     rule = None
     if chosen is None:
@@ -144,7 +147,7 @@ def _h_dispatch(case: Case, *, actor, now, assignee=None, **kw) -> dict:
     return {"assignee": chosen.describe(), "routing_rule": getattr(rule, "name", "")}
 
 
-def _h_reroute(case: Case, *, actor, now, assignee=None, **kw) -> dict:
+def handle_reroute(case: Case, *, actor, now, assignee=None, **kw) -> dict:
     chosen = _assignee_from(assignee, case)
     rule = None
     if chosen is None:
@@ -160,7 +163,7 @@ def _h_reroute(case: Case, *, actor, now, assignee=None, **kw) -> dict:
     return {"assignee": chosen.describe()}
 
 
-def _h_accept(case: Case, *, actor, now, **kw) -> dict:
+def handle_accept(case: Case, *, actor, now, **kw) -> dict:
     if case.assignee_kind != AssigneeKind.GRID_WORKER and getattr(actor, "is_authenticated", False):
         # the one who accepts for a team or community owns it from now on (首问首办: re-routing, parking
         # requests, notes); owning never makes them its verifier (OWNER holds no verification grant, and
@@ -169,17 +172,17 @@ def _h_accept(case: Case, *, actor, now, **kw) -> dict:
     return {}
 
 
-def _h_return(case: Case, *, actor, now, **kw) -> dict:
+def handle_unassign(case: Case, *, actor, now, **kw) -> dict:
     case.assignee_kind, case.assignee_user, case.assignee_node, case.assignee_team = "", None, None, None
     return {}
 
 
-def _h_report_back(case: Case, *, actor, now, **kw) -> dict:
+def handle_report_back(case: Case, *, actor, now, **kw) -> dict:
     case.handled_at = now
     return {}
 
 
-def _h_self_handle(case: Case, *, actor, now, **kw) -> dict:
+def handle_self_handle(case: Case, *, actor, now, **kw) -> dict:
     case.handling_mode = HandlingMode.SELF
     case.registered_at = case.registered_at or now
     case.handled_at = now
@@ -187,17 +190,17 @@ def _h_self_handle(case: Case, *, actor, now, **kw) -> dict:
     return {}
 
 
-def _h_partial(case: Case, *, actor, now, **kw) -> dict:
+def handle_partial(case: Case, *, actor, now, **kw) -> dict:
     case.handling_mode = HandlingMode.COLLABORATIVE
     return {}
 
 
-def _h_close(case: Case, *, actor, now, **kw) -> dict:
+def handle_close(case: Case, *, actor, now, **kw) -> dict:
     case.closed_at = now
     return {}
 
 
-def _h_verify_fail(case: Case, *, actor, now, **kw) -> dict:
+def handle_verify_fail(case: Case, *, actor, now, **kw) -> dict:
     case.rework_count += 1
     case.handled_at = None
     return {}
@@ -213,7 +216,7 @@ def satisfaction_clean(value) -> int:
     return score
 
 
-def _h_evaluate(case: Case, *, actor, now, policy, satisfaction=None, **kw) -> dict:
+def handle_evaluate(case: Case, *, actor, now, policy, satisfaction=None, **kw) -> dict:
     score = satisfaction_clean(satisfaction)
     if score < policy.dissatisfied_below:
         raise ValidationError({"satisfaction": _("a score below %(n)s reopens the case: use reopen with a reason")
@@ -222,7 +225,7 @@ def _h_evaluate(case: Case, *, actor, now, policy, satisfaction=None, **kw) -> d
     return {}
 
 
-def _h_reopen(case: Case, *, actor, now, policy, satisfaction=None, **kw) -> dict:
+def handle_reopen(case: Case, *, actor, now, policy, satisfaction=None, **kw) -> dict:
     if satisfaction not in (None, ""):
         case.satisfaction = satisfaction_clean(satisfaction)
     case.rework_count += 1
@@ -238,13 +241,6 @@ def _request_open(case: Case, kind: str, *, actor, now, reason: str, amount=None
                                       requested_by=actor, requested_at=now)
 
 
-def _request_pending(case: Case, kind: str) -> CaseRequest:
-    found = CaseRequest.objects.filter(case=case, kind=kind, state=CaseRequest.State.PENDING).first()
-    if found is None:
-        raise ValidationError({"action": _("there is no application waiting for a decision")})
-    return found
-
-
 def _request_decide(req: CaseRequest, *, approved: bool, actor, now, note: str) -> None:
     req.state = CaseRequest.State.APPROVED if approved else CaseRequest.State.REJECTED
     req.decided_by = actor if getattr(actor, "is_authenticated", False) else None
@@ -253,7 +249,7 @@ def _request_decide(req: CaseRequest, *, approved: bool, actor, now, note: str) 
     req.save()
 
 
-def _h_request_extension(case: Case, *, actor, now, reason, amount=None, unit=None, **kw) -> dict:
+def handle_request_extension(case: Case, *, actor, now, reason, amount=None, unit=None, **kw) -> dict:
     number = _decimal(amount, "amount")
     if unit not in LimitUnit.values:
         raise ValidationError({"unit": _("give the unit of the extra time")})
@@ -263,32 +259,22 @@ def _h_request_extension(case: Case, *, actor, now, reason, amount=None, unit=No
     return {"request": req.pk, "amount": str(number), "unit": unit}
 
 
-def _h_approve_extension(case: Case, *, actor, now, note="", **kw) -> dict:
-    req = _request_pending(case, RequestKind.EXTENSION)
-    new_due = clock.stages_extend(case, amount=req.amount, unit=req.unit, now=now)
-    _request_decide(req, approved=True, actor=actor, now=now, note=note)
-    return {"request": req.pk, "stage_due_at": jsonable(new_due)}
+def handle_approve(case: Case, *, actor, now, request: CaseRequest, note="", **kw) -> dict:
+    """An application approved (an extension's extra time is the clock rule's: `Clock.EXTEND`)."""
+    _request_decide(request, approved=True, actor=actor, now=now, note=note)
+    return {"request": request.pk}
 
 
-def _h_reject_request(kind: str):
-    def handler(case: Case, *, actor, now, reason, **kw) -> dict:
-        req = _request_pending(case, kind)
-        _request_decide(req, approved=False, actor=actor, now=now, note=reason)
-        return {"request": req.pk}
-    return handler
+def handle_refuse(case: Case, *, actor, now, request: CaseRequest, reason, **kw) -> dict:
+    _request_decide(request, approved=False, actor=actor, now=now, note=reason)
+    return {"request": request.pk}
 
 
-def _h_request_parking(case: Case, *, actor, now, reason, **kw) -> dict:
+def handle_request_parking(case: Case, *, actor, now, reason, **kw) -> dict:
     return {"request": _request_open(case, RequestKind.PARKING, actor=actor, now=now, reason=reason).pk}
 
 
-def _h_approve_parking(case: Case, *, actor, now, note="", **kw) -> dict:
-    req = _request_pending(case, RequestKind.PARKING)
-    _request_decide(req, approved=True, actor=actor, now=now, note=note)
-    return {"request": req.pk}
-
-
-def _h_whistle(case: Case, *, actor, now, policy, reason, depth=None, departments=None, **kw) -> dict:
+def handle_whistle(case: Case, *, actor, now, policy, reason, depth=None, departments=None, **kw) -> dict:
     """吹哨: raise the case to a level above its cell; the named departments must report in."""
     ancestors = ancestors_at_depths(case.node, range(0, case.node.level.depth))
     ancestors.sort(key=lambda n: n.level.depth)
@@ -328,7 +314,7 @@ def _h_whistle(case: Case, *, actor, now, policy, reason, depth=None, department
             "departments": [d.key for d in depts]}
 
 
-def _h_report_in(case: Case, *, actor, now, **kw) -> dict:
+def handle_report_in(case: Case, *, actor, now, **kw) -> dict:
     pending = ReportIn.objects.filter(escalation__case=case, reported_at__isnull=True,
                                       department__teams__members=actor).distinct()
     done = []
@@ -337,30 +323,3 @@ def _h_report_in(case: Case, *, actor, now, **kw) -> dict:
         row.save(update_fields=["reported_at", "reported_by"])
         done.append(row.department.key)
     return {"reported_in": done}
-
-
-HANDLERS = {
-    "register": _h_register,
-    "merge": _h_merge,
-    "self_handle": _h_self_handle,
-    "auto_close": _h_close,
-    "unpark": _h_return,
-    "dispatch": _h_dispatch,
-    "reroute": _h_reroute,
-    "accept": _h_accept,
-    "return": _h_return,
-    "partial_handle": _h_partial,
-    "report_back": _h_report_back,
-    "verify_pass": _h_close,
-    "verify_fail": _h_verify_fail,
-    "evaluate": _h_evaluate,
-    "reopen": _h_reopen,
-    "request_extension": _h_request_extension,
-    "approve_extension": _h_approve_extension,
-    "reject_extension": _h_reject_request(RequestKind.EXTENSION),
-    "request_parking": _h_request_parking,
-    "approve_parking": _h_approve_parking,
-    "reject_parking": _h_reject_request(RequestKind.PARKING),
-    "whistle": _h_whistle,
-    "report_in": _h_report_in,
-}

@@ -17,13 +17,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.cases.attachments import attachments_add, photos_check
-from gridgov.cases.models import Attachment, Case, CaseState, Channel, IntakeKey
+from gridgov.cases.models import Attachment, Case, Channel, IntakeKey
 from gridgov.cases.policy import policy_for
 from gridgov.cases.selectors import case_duplicates
 from gridgov.cases.services.events import case_snapshot, event_write
 from gridgov.cases.services.notifications import level_notify
 from gridgov.cases.services.resolve import matter_resolve, node_resolve, scheme_resolve
 from gridgov.cases.services.transition import case_transition
+from gridgov.cases.states import CaseState
 from gridgov.catalogue.models import HandlingMode, Matter, ReportLevel
 from gridgov.core.names import name_clean
 from gridgov.people import crypto
@@ -146,7 +147,7 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
                         attachments=stored, at=now)
             if key:
                 IntakeKey.objects.create(client=client_id, key=key, fingerprint=fingerprint, case=case)
-            level_notify(case, kind="report", policy=policy)
+            level_notify(case, policy=policy)
     except IntegrityError:
         existing = _replayed(client_id, key, fingerprint) if key else None
         if existing is None:

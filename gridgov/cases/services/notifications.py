@@ -1,20 +1,28 @@
-"""The notices a case's intake and transitions send: to the handlers, to who checks or decides, to the
-leaders of the levels an urgent case is told to, and (on commit) to a reporter who left a mobile."""
+"""The notices a case's intake and transitions send, as the action's `Transition.notices` say: to the
+assignee, the owner, who checks or decides, those a whistle calls, the leaders of the levels an urgent
+case is told to; and (on commit) the step a reporter who left a mobile is texted (`Transition.step`)."""
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from gridgov.cases.grants import user_standing
 from gridgov.cases.models import Case, CaseEvent
-from gridgov.cases.notify import ancestors_at_depths, assignee_users, leaders_at, notify, offices_over
+from gridgov.cases.notify import (
+    ancestors_at_depths,
+    assignee_users,
+    leaders_at,
+    notify,
+    offices_over,
+    report_in_recipients,
+)
 from gridgov.cases.policy import level_notify_depths, policy_for
-from gridgov.cases.reporter_notices import reporter_notice_after
-from gridgov.cases.transitions import TRANSITIONS
+from gridgov.cases.services.reporter import reporter_sms_task
+from gridgov.cases.transitions import LEVEL_NOTICE, Audience, Transition
 
 
-def level_notify(case: Case, *, kind: str, policy=None) -> None:
+def level_notify(case: Case, *, policy=None) -> None:
     """Urgent and major cases are told to the leaders and offices of the levels the policy names."""
     depths = level_notify_depths(policy or policy_for(case.scheme), case.report_level)
     if not depths:
@@ -24,37 +32,45 @@ def level_notify(case: Case, *, kind: str, policy=None) -> None:
         users |= leaders_at(node)
     notify(users=users, case=case, kind=f"level_{case.report_level.lower()}",
            key=f"case{case.pk}:level:{case.report_level}",
-           text=_("%(level)s case %(number)s in %(cell)s") % {"level": case.get_report_level_display(),
-                                                           "number": case.number, "cell": case.node.name})
+           text=str(LEVEL_NOTICE.text) % {"level": case.get_report_level_display(), "number": case.number,
+                                          "cell": case.node.name})
 
 
-def notices_after(case: Case, action: str, *, event: CaseEvent, policy) -> None:
-    reporter_notice_after(case, action, event=event)  # a text message to a reporter who left a mobile, on commit
-    key = f"case{case.pk}:e{event.seq}"
-    number = case.number
-    if action in ("dispatch", "reroute", "verify_fail", "reopen"):
-        notify(users=assignee_users(case), case=case, kind=action, key=key,
-               text=_("case %(number)s is yours to handle") % {"number": number})
-    elif action == "return":
-        notify(users={case.owner} if case.owner_id else set(), case=case, kind=action, key=key,
-               text=_("case %(number)s: %(what)s") % {"number": number, "what": TRANSITIONS[action].label})
-    elif action in ("report_back", "request_extension", "request_parking"):
-        # told to who checks or decides: the owner and the grid offices over the cell, never the round's
-        # handlers (an owner who accepted the case is one of them: 监督与处置分离)
-        users = ({case.owner} if case.owner_id else set()) | offices_over(case.node)
-        notify(users={u for u in users if not user_standing(u, case).handled_round}, case=case, kind=action,
-               key=key, text=_("case %(number)s: %(what)s") % {"number": number, "what": TRANSITIONS[action].label})
-    elif action in ("approve_extension", "reject_extension", "approve_parking", "reject_parking"):
-        notify(users=assignee_users(case), case=case, kind=action, key=key,
-               text=_("case %(number)s: %(what)s") % {"number": number, "what": TRANSITIONS[action].label})
-    elif action == "whistle":
+def _audience(case: Case, to: Audience) -> tuple[set, dict]:
+    """The users a notice goes to, and the values its text names beyond the case and the action."""
+    if to == Audience.ASSIGNEES:
+        return assignee_users(case), {}
+    owner = {case.owner} if case.owner_id else set()
+    if to == Audience.OWNER:
+        return owner, {}
+    if to == Audience.CHECKERS:
+        # the owner and the grid offices over the cell, never the round's handlers (an owner who accepted
+        # the case is one of them: 监督与处置分离)
+        return {u for u in owner | offices_over(case.node) if not user_standing(u, case).handled_round}, {}
+    if to == Audience.REPORT_IN:
         escalation = case.escalations.order_by("-raised_at", "-pk").first()
-        users = leaders_at(escalation.node)
-        for row in escalation.report_ins.select_related("department"):
-            for team in row.department.teams.all():
-                users |= set(team.members.filter(is_active=True))
-        notify(users=users, case=case, kind="whistle", key=key,
-               text=_("whistle on case %(number)s: report in by %(due)s")
-               % {"number": number, "due": timezone.localtime(escalation.report_in_due_at).strftime("%m-%d %H:%M")})
-    elif action == "register":
-        level_notify(case, kind="register", policy=policy)
+        departments = [row.department for row in escalation.report_ins.select_related("department")]
+        due = timezone.localtime(escalation.report_in_due_at).strftime("%m-%d %H:%M")
+        return report_in_recipients(escalation, departments), {"due": due}
+    raise ValueError(to)
+
+
+def notices_after(case: Case, t: Transition, *, event: CaseEvent, policy) -> None:
+    """Send the notices of transition `t`, just taken (event `event`), in its transaction."""
+    reporter_notice_after(case, t, event=event)
+    for notice in t.notices:
+        if notice.to == Audience.LEVELS:
+            level_notify(case, policy=policy)
+            continue
+        users, values = _audience(case, notice.to)
+        notify(users=users, case=case, kind=t.action, key=f"case{case.pk}:e{event.seq}",
+               text=str(notice.text) % {"number": case.number, "what": t.label, **values})
+
+
+def reporter_notice_after(case: Case, t: Transition, *, event: CaseEvent) -> None:
+    """Queue the reporter's text message of the step `t` reaches, once the transaction commits: a
+    rolled-back transition tells nobody, and a broken queue never undoes one (`robust`: logged)."""
+    if not t.step or not case.reporter_phone_masked:
+        return
+    case_id, step, seq = case.pk, t.step, event.seq
+    transaction.on_commit(lambda: reporter_sms_task(case_id, step, seq), robust=True)

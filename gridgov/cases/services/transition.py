@@ -1,6 +1,8 @@
-"""`case_transition`, the only code that changes a case's state: it locks the row, checks the transition
-table and the grants, applies the action, bumps `version`, writes one typed event (and the notices) in the
-same transaction. The `case_<action>` helpers at the end are thin names for `case_transition` calls."""
+"""`case_transition`, the only code that changes a case's state: it locks the row, checks the workflow
+registry (state, guard, inputs, evidence) and the grants, runs the action's handler and clock rule, bumps
+`version`, writes one typed event (and the notices) in the same transaction. Everything it does per action
+is read from the action's `Transition`. The `case_<action>` helpers at the end are thin names for
+`case_transition` calls."""
 
 from __future__ import annotations
 
@@ -16,31 +18,41 @@ from gridgov.cases import clock
 from gridgov.cases.attachments import Photo, attachments_add, photos_check
 from gridgov.cases.errors import ActionForbidden, CaseConflict
 from gridgov.cases.grants import action_allowed_as, duty_refusal, user_standing
-from gridgov.cases.models import Attachment, Case, CaseState
+from gridgov.cases.models import Attachment, Case, CaseRequest
 from gridgov.cases.policy import policy_for
-from gridgov.cases.services.events import case_snapshot, event_write
-from gridgov.cases.services.handlers import HANDLERS, satisfaction_clean
+from gridgov.cases.selectors import case_pending_request
+from gridgov.cases.services import handlers
+from gridgov.cases.services.events import case_snapshot, event_write, jsonable
+from gridgov.cases.services.handlers import satisfaction_clean
 from gridgov.cases.services.notifications import notices_after
-from gridgov.cases.transitions import TRANSITIONS, Clock
+from gridgov.cases.states import CaseState
+from gridgov.cases.transitions import PHOTO_INPUTS, TRANSITIONS, Clock, Need, Transition
 
 
-def _evidence(case: Case, t, kw: dict) -> dict[str, list[Photo]]:
-    """The photos an action carries, checked, with the matter's required evidence enforced."""
-    photos = {
-        Attachment.Purpose.BEFORE: photos_check(kw.get("before_photos"), field="before_photos"),
-        Attachment.Purpose.AFTER: photos_check(kw.get("after_photos"), field="after_photos"),
-        Attachment.Purpose.EVIDENCE: photos_check(kw.get("photos"), field="photos"),
-    }
-    required = set(t.evidence)
-    if t.action in ("report_back",) and case.matter_id and case.matter.evidence_after:
-        required.add(Attachment.Purpose.AFTER)
-    if t.action == "self_handle" and case.attachments.filter(purpose=Attachment.Purpose.REPORT).exists():
-        required.discard(Attachment.Purpose.BEFORE)
-    for purpose in sorted(required):
-        if not photos[purpose]:
-            name = {"BEFORE": "before_photos", "AFTER": "after_photos"}.get(purpose, "photos")
+def _inputs_check(t: Transition, kw: dict) -> None:
+    """The action's inputs as the registry lists them: one it does not take is refused, a required one
+    that is missing or empty too (each naming the field)."""
+    for name in kw:
+        if name not in PHOTO_INPUTS and not t.takes(name):
+            raise ValidationError({name: _("%(action)s does not take this field") % {"action": t.action}})
+    for name in t.required_fields:
+        if kw.get(name) in (None, "", [], ()):
+            raise ValidationError({name: _("this field is required to %(action)s") % {"action": str(t.label).lower()}})
+
+
+def _evidence(case: Case, t: Transition, kw: dict) -> dict[str, list[Photo]]:
+    """The photos an action carries, checked, with the photos the registry requires of it enforced."""
+    photos = {purpose: photos_check(kw.get(name), field=name) for name, purpose in PHOTO_INPUTS.items()}
+    for rule in t.evidence:
+        if rule.need == Need.IF_MATTER_ASKS and not (case.matter_id and case.matter.evidence_after):
+            continue
+        if rule.need == Need.UNLESS_REPORT_PHOTO and case.attachments.filter(
+                purpose=Attachment.Purpose.REPORT).exists():
+            continue
+        if not photos[rule.purpose]:
+            name = next(n for n, purpose in PHOTO_INPUTS.items() if purpose == rule.purpose)
             raise ValidationError({name: _("%(action)s needs a photo (%(purpose)s)")
-                                   % {"action": t.label, "purpose": Attachment.Purpose(purpose).label}})
+                                   % {"action": t.label, "purpose": Attachment.Purpose(rule.purpose).label}})
     return photos
 
 
@@ -51,8 +63,9 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
     Locks the case row; refuses (and changes nothing) when the action is unknown (ValidationError), not
     allowed in the current state or the case moved on since `expected_version` (CaseConflict → 409), refused
     to the actor by the separation of duties (they handled this round: ActionForbidden → 403 naming the
-    rule) or not granted to them (ActionForbidden → 403), or its input is bad (ValidationError naming the
-    field).
+    rule) or not granted to them (ActionForbidden → 403), it decides an application and none of its kind
+    waits (ValidationError), or its input is bad: not taken by the action, missing, or refused by its
+    handler (ValidationError naming the field).
     Otherwise applies the action and the clock rule, bumps the version and writes one event, in one
     transaction."""
     t = TRANSITIONS.get(action)
@@ -84,18 +97,26 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
         as_role = action_allowed_as(actor, locked, action, standing=standing)
         if as_role is None:
             raise ActionForbidden(_("you may not %(action)s this case") % {"action": str(t.label).lower()})
+        _inputs_check(t, kw)
+        request = None
+        if t.decides:  # the guard: a decision needs an application of its kind waiting
+            request = case_pending_request(locked, t.decides)
+            if request is None:
+                raise ValidationError({"action": _("there is no application waiting for a decision")})
+            kw["request"] = request
         now = at or timezone.now()
         before = case_snapshot(locked)
         from_state = locked.state
         policy = policy_for(locked.scheme)
         photos = _evidence(locked, t, kw)
         extra_new: dict[str, Any] = {}
-        handler = HANDLERS.get(action)
-        if handler:
-            extra_new = handler(locked, actor=actor, reason=reason, now=now, policy=policy, **kw) or {}
+        if t.handler:
+            handler = getattr(handlers, t.handler)
+            extra_new = handler(locked, actor=actor, actor_role=as_role, reason=reason, now=now, policy=policy,
+                                **kw) or {}
         if t.target:
             locked.state = t.target
-        _clock_apply(locked, t.clock, now=now, policy=policy)
+        extra_new.update(_clock_apply(locked, t.clock, now=now, policy=policy, request=request))
         clock.case_clock_refresh(locked, now=now)
         locked.version += 1
         locked.save()
@@ -109,11 +130,12 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
         event = event_write(case=locked, kind=action, actor=actor, actor_role=as_role, from_state=from_state,
                             to_state=locked.state, note="\n".join(x for x in (reason, note) if x), old=old, new=new,
                             attachments=stored, at=now)
-        notices_after(locked, t.action, event=event, policy=policy)
+        notices_after(locked, t, event=event, policy=policy)
     return locked
 
 
-def _clock_apply(case: Case, rule: Clock, *, now: dt.datetime, policy) -> None:
+def _clock_apply(case: Case, rule: Clock, *, now: dt.datetime, policy, request: CaseRequest | None) -> dict:
+    """Apply the action's clock rule; returns what the event records of it (an extension's new limit)."""
     if rule == Clock.START:
         if not case.stages.exists():
             clock.stages_plan(case, start=now, policy=policy)
@@ -129,8 +151,12 @@ def _clock_apply(case: Case, rule: Clock, *, now: dt.datetime, policy) -> None:
     elif rule == Clock.RESUME:
         clock.stages_resume(case, since=case.parked_at or now, now=now)
         case.parked_at = None
+    elif rule == Clock.EXTEND:  # the application this action approved says by how much
+        new_due = clock.stages_extend(case, amount=request.amount, unit=request.unit, now=now)
+        return {"stage_due_at": jsonable(new_due)}
     elif rule == Clock.RESTART:
         clock.stages_restart(case, now=now, policy=policy)
+    return {}
 
 
 def case_register(*, case, actor, **kw) -> Case:

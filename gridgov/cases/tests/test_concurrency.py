@@ -15,8 +15,9 @@ from rest_framework.test import APIClient
 
 from gridgov.accounts import services as account_services
 from gridgov.cases.errors import CaseConflict
-from gridgov.cases.models import ActionGrant, Case, CaseEvent, CaseState, Channel
+from gridgov.cases.models import ActionGrant, Case, CaseEvent, Channel
 from gridgov.cases.services import case_report, case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, png, point_in
 
 pytestmark = [

@@ -12,9 +12,10 @@ from gridgov.accounts import services as account_services
 from gridgov.accounts.tests.factories import make_staff
 from gridgov.cases.errors import ActionForbidden
 from gridgov.cases.grants import actions_for, sees_tracking_code
-from gridgov.cases.models import Case, CasePolicy, CaseState, Channel
+from gridgov.cases.models import Case, CasePolicy, Channel
 from gridgov.cases.selectors import case_rounds
 from gridgov.cases.services import case_evaluate, case_report, case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, png, point_in
 
 RULE = "you handled this case; its verification belongs to someone else"

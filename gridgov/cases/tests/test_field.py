@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from gridgov.accounts.models import PositionReport
 from gridgov.accounts.selectors import node_public_people
-from gridgov.cases.models import Attachment, Case, CasePolicy, CaseState, Channel
+from gridgov.cases.models import Attachment, Case, CasePolicy, Channel
 from gridgov.cases.services import case_report, case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, png, point_in
 from gridgov.cases.watch import sla_watch
 

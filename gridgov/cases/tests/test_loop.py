@@ -6,8 +6,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from gridgov.cases.errors import ActionForbidden, CaseConflict
-from gridgov.cases.models import Case, CaseEvent, CaseState, Channel, SlaStatus
+from gridgov.cases.models import Case, CaseEvent, Channel, SlaStatus
 from gridgov.cases.services import case_evaluate, case_report, case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, png, point_in
 
 

@@ -18,8 +18,9 @@ from openpyxl import load_workbook
 from gridgov.cases import page_views
 from gridgov.cases.forms import ACTION_FORMS, SYSTEM_ACTIONS
 from gridgov.cases.grants import actions_for
-from gridgov.cases.models import Attachment, Case, CaseState, Channel, ReportIn
+from gridgov.cases.models import Attachment, Case, Channel, ReportIn
 from gridgov.cases.services import case_report, case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, png, point_in
 from gridgov.cases.transitions import TRANSITIONS
 from gridgov.cases.watch import sla_watch

@@ -8,9 +8,10 @@ import socket
 
 import pytest
 
-from gridgov.cases import reporter_notices
-from gridgov.cases.models import CaseState, Channel
+from gridgov.cases.models import Channel
 from gridgov.cases.services import case_report, case_transition
+from gridgov.cases.services.reporter import reporter_sms_send
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, point_in
 from gridgov.integrations import sms
 
@@ -76,7 +77,7 @@ def test_a_task_delivered_twice_texts_once(loop, django_capture_on_commit_callba
     case = _act(django_capture_on_commit_callbacks, _report(loop), loop.office, "register")
     seq = case.events.get(kind="register").seq
     assert len(sms.outbox) == 1
-    assert reporter_notices.reporter_sms_send(case_id=case.pk, step="registered", seq=seq) is False
+    assert reporter_sms_send(case_id=case.pk, step="registered", seq=seq) is False
     assert len(sms.outbox) == 1
 
 
@@ -119,5 +120,5 @@ def test_a_failing_gateway_never_breaks_the_transition_and_is_retried(loop, sett
     # and once the gateway is back, the task's retry sends the message (the failed try claimed nothing)
     settings.SMS_BACKEND = "gridgov.integrations.sms.LocmemBackend"
     seq = case.events.get(kind="register").seq
-    assert reporter_notices.reporter_sms_send(case_id=case.pk, step="registered", seq=seq) is True
+    assert reporter_sms_send(case_id=case.pk, step="registered", seq=seq) is True
     assert len(sms.outbox) == 1 and case.tracking_code in sms.outbox[0].text

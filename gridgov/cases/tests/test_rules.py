@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from gridgov.cases.grants import sees_reporter
-from gridgov.cases.models import CaseRequest, CaseState, Channel, Notification, ReportIn
+from gridgov.cases.models import CaseRequest, Channel, Notification, ReportIn
 from gridgov.cases.services import case_evaluate, case_report, case_transition, reporter_contact
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, point_in
 
 WATER = {"kind": "DEPARTMENT", "department": "water"}

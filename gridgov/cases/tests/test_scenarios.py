@@ -11,17 +11,9 @@ from django.utils import timezone
 from gridgov.accounts import services as account_services
 from gridgov.accounts.models import Department, RoleCategory, Team
 from gridgov.accounts.tests.factories import make_staff
-from gridgov.cases.models import (
-    ActionGrant,
-    CasePolicy,
-    CaseState,
-    Channel,
-    Notification,
-    ReportIn,
-    RoutingRule,
-    SlaStatus,
-)
+from gridgov.cases.models import ActionGrant, CasePolicy, Channel, Notification, ReportIn, RoutingRule, SlaStatus
 from gridgov.cases.services import case_evaluate, case_report, case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, matter, png, point_in
 from gridgov.catalogue.admission import admission_apply, admission_decide, duty_list_create, duty_list_seed
 from gridgov.territory import services as territory_services

@@ -10,8 +10,9 @@ from django.apps import apps
 from django.core.cache import cache
 from django.test import Client
 
-from gridgov.cases.models import ActionGrant, Case, CaseState, Channel
+from gridgov.cases.models import ActionGrant, Case, Channel
 from gridgov.cases.services import case_evaluate, case_report, case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, png, point_in
 
 WATER = {"kind": "DEPARTMENT", "department": "water"}

@@ -459,7 +459,8 @@ def test_dashboard_scope_counts_only_the_users_territory(client, loop, week, tre
 
 def test_the_report_level_filter_narrows_the_centre_and_the_dashboard(client, loop, week):
     # given a district-wide user and the week of cases, some of them urgent (the manhole covers)
-    from gridgov.cases.models import OPEN_STATES, Case
+    from gridgov.cases.models import Case
+    from gridgov.cases.states import OPEN_STATES
 
     client.force_login(loop.centre)
     district = loop.tree["district"].pk

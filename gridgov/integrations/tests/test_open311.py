@@ -11,8 +11,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from gridgov.cases.models import Case, CaseState, Channel
+from gridgov.cases.models import Case, Channel
 from gridgov.cases.services import case_report, case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, matter, point_in
 from gridgov.catalogue.models import Matter
 from gridgov.integrations.services import api_client_create, api_client_disable, case_publish

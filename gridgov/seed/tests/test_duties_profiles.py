@@ -15,9 +15,10 @@ from django.core.exceptions import ValidationError
 from gridgov.accounts.models import Assignment, Department, Team
 from gridgov.cases.errors import ActionForbidden, CaseConflict
 from gridgov.cases.grants import actions_for, sees_tracking_code
-from gridgov.cases.models import Case, CasePolicy, CaseState, Channel
+from gridgov.cases.models import Case, CasePolicy, Channel
 from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.services import case_report, case_transition
+from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import png
 from gridgov.cases.transitions import TRANSITIONS
 from gridgov.catalogue.models import Matter
