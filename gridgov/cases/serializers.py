@@ -38,13 +38,13 @@ from gridgov.cases.models import (
     SlaStatus,
 )
 from gridgov.cases.policy import policy_catalogue, policy_for
+from gridgov.cases.services.intake import DESCRIPTION_MAX_LENGTH, PHOTOS_MAX, PLACE_MAX_LENGTH
 from gridgov.cases.transitions import SYSTEM_EVENTS, TRANSITIONS, Duty
 from gridgov.catalogue.models import Category, HandlingMode, Matter, ReportLevel
 from gridgov.territory.models import Level, Node
 from gridgov.workdays.calendar import LimitUnit
 
 MAX_ID = 2**63 - 1
-MAX_PHOTOS = 10
 # channels a person reports on through this API; CAMERA and OPEN311 come in through the integrations
 API_CHANNELS = (Channel.PATROL, Channel.HOTLINE, Channel.POLICE, Channel.DEPARTMENT, Channel.RESIDENT)
 ROW_ID = re.compile(r"^[0-9]{1,18}$")  # a numeric reference short enough to be a row id
@@ -114,7 +114,7 @@ IntakeChannelField = _enum("IntakeChannel", [(c.value, c.label) for c in API_CHA
 
 
 def _photos(help_text: str):
-    return serializers.ListField(child=serializers.FileField(), required=False, max_length=MAX_PHOTOS,
+    return serializers.ListField(child=serializers.FileField(), required=False, max_length=PHOTOS_MAX,
                                  help_text=help_text)
 
 
@@ -427,7 +427,7 @@ class CaseReportSerializer(serializers.Serializer):
         "invalid_choice": gettext_lazy('"{input}" is not a channel of this API: use PATROL, HOTLINE, POLICE, '
                                        'DEPARTMENT or RESIDENT (camera and Open311 reports come in through the '
                                        'integrations)')})
-    description = serializers.CharField(max_length=4000)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH)
     scheme = serializers.SlugField(required=False, max_length=40, help_text="level scheme key (needed only when "
                                                                             "several exist and no cell is given)")
     matter = serializers.RegexField(r"^[0-9]{5}$", required=False, allow_blank=True, help_text="five-digit matter code")
@@ -435,7 +435,7 @@ class CaseReportSerializer(serializers.Serializer):
                                   help_text="cell code or id")
     lon = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
     lat = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
-    place = _text(300, help_text="where, in words (street, building), never a person")
+    place = _text(PLACE_MAX_LENGTH, help_text="where, in words (street, building), never a person")
     reporter_name = _text(50, help_text="sealed at rest; never answered in clear")
     reporter_phone = _text(40, help_text="sealed at rest; answered masked")
     anonymous = serializers.BooleanField(required=False, default=False)

@@ -10,7 +10,13 @@ The public names are re-exported here: `from gridgov.cases.services import case_
 """
 
 from gridgov.cases.services.events import event_write
-from gridgov.cases.services.intake import IntakeResult, case_report
+from gridgov.cases.services.intake import (
+    DESCRIPTION_MAX_LENGTH,
+    PHOTOS_MAX,
+    PLACE_MAX_LENGTH,
+    IntakeResult,
+    case_report,
+)
 from gridgov.cases.services.reporter import case_reporter_reveal, reporter_contact
 from gridgov.cases.services.routing_rules import routing_rule_save
 from gridgov.cases.services.transition import (
@@ -21,5 +27,6 @@ from gridgov.cases.services.transition import (
     case_transition,
 )
 
-__all__ = ["IntakeResult", "case_dispatch", "case_evaluate", "case_register", "case_report", "case_reporter_reveal",
+__all__ = ["DESCRIPTION_MAX_LENGTH", "PHOTOS_MAX", "PLACE_MAX_LENGTH", "IntakeResult", "case_dispatch",
+           "case_evaluate", "case_register", "case_report", "case_reporter_reveal",
            "case_reroute", "case_transition", "event_write", "reporter_contact", "routing_rule_save"]
