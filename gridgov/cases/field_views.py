@@ -31,8 +31,7 @@ from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from gridgov.accounts.models import Assignment
-from gridgov.accounts.selectors import node_public_people, paths_q
+from gridgov.accounts.selectors import field_assignments, node_public_people, paths_q
 from gridgov.accounts.services import POSITION_EVERY, position_record
 from gridgov.cases.errors import CaseConflict
 from gridgov.cases.grants import actions_for
@@ -43,7 +42,6 @@ from gridgov.cases.services import PHOTOS_MAX, case_report
 from gridgov.cases.transitions import TRANSITIONS
 from gridgov.catalogue.models import Matter
 from gridgov.catalogue.search import matter_search
-from gridgov.core.workspaces import FIELD_CATEGORIES
 from gridgov.territory.models import LevelScheme, Node
 
 QUICK_ACTIONS = ("accept", "return", "report_back")
@@ -54,14 +52,6 @@ REPORTED_SHOWN = 10
 
 
 # =========================================================================== my cells
-def field_assignments(user):
-    """The user's current assignments of a field role (grid worker, helper, leader, police, property,
-    volunteer) on cells in force."""
-    return (Assignment.objects.current()
-            .filter(person__user=user, role__category__in=FIELD_CATEGORIES, node__valid_to__isnull=True)
-            .select_related("node__scheme", "node__level", "role").order_by("node__path", "role__order"))
-
-
 def _my_cells(user) -> list[Node]:
     cells: dict[int, Node] = {}
     for assignment in field_assignments(user):

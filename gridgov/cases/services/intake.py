@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from gridgov.accounts.selectors import user_report_paths
 from gridgov.cases.attachments import attachments_add, photos_check
 from gridgov.cases.models import Attachment, Case, CaseState, Channel, IntakeKey
 from gridgov.cases.policy import policy_for
@@ -92,9 +93,7 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
         raise ValidationError({"matter": _("choose the matter of a problem handled on the spot")})
     cell, lon_f, lat_f = node_resolve(scheme=scheme_obj, node=node, lon=lon, lat=lat, place=place)
     if channel == Channel.PATROL:
-        from gridgov.accounts.selectors import user_scope_paths
-
-        paths = user_scope_paths(actor)
+        paths = user_report_paths(actor)
         if paths is not None and not any(cell.path.startswith(p) for p in paths):
             raise ValidationError({"location": _("cell %(code)s is outside your territory") % {"code": cell.code}})
     if report_level and report_level not in ReportLevel.values:

@@ -146,3 +146,57 @@ def test_the_phone_page_takes_what_the_service_takes(loop):
         response = client.post("/m/report/", {**data, "token": f"t-over-{n}", **over})
         assert response.status_code == 400 and response.context["errors"].get(part), response.context["errors"]
     assert Case.objects.count() == 1
+
+
+# =========================================================================== who reports from the phone page
+def _helper(loop, cell="g1"):
+    """A 1+N helper of grid `cell`: a field role that grants no scope (sees no case of the grid)."""
+    from gridgov.accounts import services as account_services
+    from gridgov.accounts.models import RoleCategory
+    from gridgov.accounts.tests.factories import make_staff
+
+    role = account_services.role_create(scheme=loop.scheme, key=f"helper_{cell}", name_zh="网格助理员",
+                                        category=RoleCategory.HELPER, levels=("grid",), grants_scope=False)
+    return make_staff(loop.tree[cell], role=role)
+
+
+def test_a_helper_without_scope_is_offered_the_phone_page_and_the_report_is_taken(loop):
+    # given a helper of grid 1 whose role grants no scope
+    helper = _helper(loop)
+    client = Client()
+    client.force_login(helper)
+    # when they open the phone page, then it offers reporting in their grid
+    page = client.get("/m/report/")
+    assert page.context["field_worker"] and [c.pk for c in page.context["cells"]] == [loop.tree["g1"].pk]
+    # when they report there, handled on the spot, then the service takes it and they see it as theirs
+    lon, lat = point_in(loop.tree["g1"])
+    response = client.post("/m/report/", {"matter": "02001", "description": "占道经营，已劝离", "lon": f"{lon:.7f}",
+                                          "lat": f"{lat:.7f}", "node": "", "token": "h-1", "self_handled": "1",
+                                          "photos": [photo()], "after_photos": [photo("a.png", (0, 200, 0))]})
+    assert response.status_code == 302, response.context and response.context["errors"]
+    case = Case.objects.get()
+    assert case.reporter == helper and case.node == loop.tree["g1"] and case.handling_mode == "SELF"
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_a_helper_reports_only_in_their_own_cells(loop):
+    # given the helper of grid 1
+    helper = _helper(loop)
+    # when they report a problem in grid 2 (through the API or any patrol client)
+    lon, lat = point_in(loop.tree["g2"])
+    with pytest.raises(ValidationError) as err:
+        case_report(actor=helper, channel=Channel.PATROL, matter="02001", lon=lon, lat=lat, description="占道")
+    # then the service refuses it as outside their territory
+    assert "location" in err.value.message_dict and not Case.objects.exists()
+
+
+def test_someone_in_charge_of_no_cell_is_not_offered_the_phone_page(loop):
+    # given the street office: a territory, but no field role on a cell
+    client = Client()
+    client.force_login(loop.office)
+    # when they open the phone page, then it offers no report form, and a post is refused
+    page = client.get("/m/report/")
+    assert not page.context["field_worker"] and "Only people in charge of a cell" in page.content.decode()
+    lon, lat = point_in(loop.tree["g1"])
+    assert client.post("/m/report/", {"matter": "02001", "description": "占道", "lon": f"{lon:.7f}",
+                                      "lat": f"{lat:.7f}", "token": "o-1", "photos": [photo()]}).status_code == 403
