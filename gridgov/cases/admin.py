@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from gridgov.cases.grants import event_hides_reporter, event_values, owner_shown, sees_reporter, sees_tracking_code
+from gridgov.cases.grants import event_view, owner_shown, sees_reporter, sees_tracking_code
 from gridgov.cases.models import (
     ActionGrant,
     Case,
@@ -76,12 +76,9 @@ class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         actor nor its values to one who may not see who reported."""
         if obj is None or sees_reporter(request.user, obj.case):
             return []
-        hidden = []
-        if event_hides_reporter(obj, obj.case, sees=False):
-            hidden += ["actor", "actor_role"]
-        if any(event_values(v, obj.case, sees=False) != v for v in (obj.old_values, obj.new_values)):
-            hidden += ["old_values", "new_values"]
-        return hidden
+        view = event_view(obj, obj.case, sees=False)
+        return (["actor", "actor_role"] if view.hides_actor else []) + (
+            ["old_values", "new_values"] if view.hides_values else [])
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(case__in=case_scope(Case.objects.all(), request.user))

@@ -20,7 +20,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from gridgov.accounts.models import Department
-from gridgov.cases.grants import actions_for, event_hides_reporter, event_values, owner_shown
+from gridgov.cases.grants import actions_for, event_view, owner_shown
 from gridgov.cases.models import (
     AssigneeKind,
     Attachment,
@@ -358,16 +358,14 @@ class EventSerializer(serializers.ModelSerializer):
         fields = ["seq", "kind", "label", "at", "actor", "actor_role", "from_state", "to_state", "note",
                   "old_values", "new_values", "attachments"]
 
-    def _hidden(self, event) -> bool:
-        """The reporter's identity is hidden from users who may not see it: the report itself, and what
-        the reporter did (as its finder, or otherwise)."""
-        return event_hides_reporter(event, self.context["case"], sees=bool(self.context.get("sees_reporter")))
+    def _view(self, event):
+        """The event as this viewer may read it (`grants.event_view`, the rule the case page reads too)."""
+        return event_view(event, self.context["case"], sees=bool(self.context.get("sees_reporter")))
 
     def to_representation(self, event):
         data = super().to_representation(event)
-        sees = bool(self.context.get("sees_reporter"))
-        data["old_values"] = event_values(data["old_values"], self.context["case"], sees=sees)
-        data["new_values"] = event_values(data["new_values"], self.context["case"], sees=sees)
+        view = self._view(event)
+        data["old_values"], data["new_values"] = view.old_values, view.new_values
         return data
 
     def get_label(self, event) -> str:
@@ -375,12 +373,11 @@ class EventSerializer(serializers.ModelSerializer):
         return str(found.label if found else SYSTEM_EVENTS.get(event.kind, event.kind))
 
     def get_actor(self, event) -> str | None:
-        if self._hidden(event) or event.actor_id is None:
-            return None
-        return event.actor.get_username()
+        actor = self._view(event).actor
+        return actor.get_username() if actor is not None else None
 
     def get_actor_role(self, event) -> str | None:
-        return None if self._hidden(event) else event.actor_role
+        return self._view(event).actor_role or None
 
     @extend_schema_field(inline_serializer("EventAttachment", {
         "id": serializers.IntegerField(), "purpose": serializers.CharField(), "sha256": serializers.CharField(),
