@@ -15,8 +15,12 @@ import datetime as dt
 
 from django.db.models import Q, QuerySet
 
-from gridgov.accounts.models import Assignment, Person, Team
+from gridgov.accounts.models import Assignment, Person, RoleCategory, Team
 from gridgov.territory.models import LevelScheme, Node
+
+# Role categories who patrol a cell and report from it.
+FIELD_CATEGORIES = {RoleCategory.GRID_WORKER, RoleCategory.HELPER, RoleCategory.LEADER, RoleCategory.POLICE,
+                    RoleCategory.PROPERTY, RoleCategory.VOLUNTEER}
 
 
 def _active(user) -> bool:
@@ -87,6 +91,28 @@ def user_scope_paths(user, *, on: dt.date | None = None) -> list[str] | None:
     cached[cache_key] = reduced
     user._gridgov_scope_cache = cached
     return reduced
+
+
+def field_assignments(user) -> QuerySet[Assignment]:
+    """The user's current assignments of a field role (grid worker, helper, leader, police, property,
+    volunteer) on cells in force."""
+    return (Assignment.objects.current()
+            .filter(person__user=user, role__category__in=FIELD_CATEGORIES, node__valid_to__isnull=True)
+            .select_related("node__scheme", "node__level", "role").order_by("node__path", "role__order"))
+
+
+def user_report_paths(user) -> list[str] | None:
+    """THE rule of where a user may report a problem they found (the patrol channel): the subtrees of
+    their territory (`user_scope_paths`) and of the cells of their field assignments, whether or not the
+    role grants scope — a 1+N helper or a volunteer reports in their grid without seeing its cases. None:
+    everywhere. The phone page offers reporting on exactly these cells."""
+    paths = user_scope_paths(user)
+    if paths is None:
+        return None
+    if not _active(user):
+        return []
+    field = {a.node.path for a in field_assignments(user)}
+    return sorted(set(paths) | field)
 
 
 def paths_q(paths: list[str], field: str = "path") -> Q:

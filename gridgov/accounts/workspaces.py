@@ -18,13 +18,10 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
 from gridgov.accounts.models import Assignment, RoleCategory
-from gridgov.accounts.selectors import user_is_district_wide
+from gridgov.accounts.selectors import FIELD_CATEGORIES, user_is_district_wide
 
 # Role categories whose holders watch and run a territory (grid offices, leaders, party secretaries).
 CENTRE_CATEGORIES = {RoleCategory.OFFICE, RoleCategory.LEADER, RoleCategory.PARTY}
-# Role categories who patrol a cell and report from it.
-FIELD_CATEGORIES = {RoleCategory.GRID_WORKER, RoleCategory.HELPER, RoleCategory.LEADER, RoleCategory.POLICE,
-                    RoleCategory.PROPERTY, RoleCategory.VOLUNTEER}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from gridgov.cases.grants import event_hides_reporter, event_values, owner_shown, sees_reporter, sees_tracking_code
+from gridgov.cases.grants import event_view, owner_shown, sees_reporter, sees_tracking_code
 from gridgov.cases.models import (
     ActionGrant,
     Case,
@@ -17,6 +17,15 @@ from gridgov.cases.models import (
     RoutingRule,
 )
 from gridgov.cases.selectors import case_scope
+from gridgov.cases.services import (
+    action_grant_delete,
+    action_grant_save,
+    case_policy_delete,
+    case_policy_save,
+    routing_rule_delete,
+    routing_rule_save,
+)
+from gridgov.cases.services.routing_rules import routing_rule_kept
 from gridgov.core.admin import AuditedAdminMixin, ReadOnlyAdminMixin
 
 
@@ -76,12 +85,9 @@ class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         actor nor its values to one who may not see who reported."""
         if obj is None or sees_reporter(request.user, obj.case):
             return []
-        hidden = []
-        if event_hides_reporter(obj, obj.case, sees=False):
-            hidden += ["actor", "actor_role"]
-        if any(event_values(v, obj.case, sees=False) != v for v in (obj.old_values, obj.new_values)):
-            hidden += ["old_values", "new_values"]
-        return hidden
+        view = event_view(obj, obj.case, sees=False)
+        return (["actor", "actor_role"] if view.hides_actor else []) + (
+            ["old_values", "new_values"] if view.hides_values else [])
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(case__in=case_scope(Case.objects.all(), request.user))
@@ -94,21 +100,44 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CasePolicy)
-class CasePolicyAdmin(admin.ModelAdmin):
+class CasePolicyAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["scheme", "catalogue", "yellow_share", "duplicate_radius_m", "duplicate_window_hours",
                     "escalate_when_red"]
 
+    def audited_save(self, obj, *, actor, address):
+        return case_policy_save(obj, actor=actor, address=address)
+
+    def audited_delete(self, obj, *, actor, address):
+        return case_policy_delete(obj, actor=actor, address=address)
+
 
 @admin.register(RoutingRule)
-class RoutingRuleAdmin(admin.ModelAdmin):
+class RoutingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Saved (list edits too) and deleted through `services.routing_rules`, like the API."""
+
     list_display = ["scheme", "order", "name", "active", "matter", "category", "node", "channel", "target",
                     "department"]
     list_filter = ["scheme", "active", "target"]
     list_editable = ["active"]
     raw_id_fields = ["matter", "node"]
 
+    def audited_save(self, obj, *, actor, address):
+        return routing_rule_save(obj, actor=actor, address=address)
+
+    def audited_delete(self, obj, *, actor, address):
+        return routing_rule_delete(obj, actor=actor, address=address)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or routing_rule_kept(obj) is None)
+
 
 @admin.register(ActionGrant)
 class ActionGrantAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["action", "holder", "role", "role_category", "level", "scheme", "sees_reporter"]
     list_filter = ["action", "holder", "scheme"]
+
+    def audited_save(self, obj, *, actor, address):
+        return action_grant_save(obj, actor=actor, address=address)
+
+    def audited_delete(self, obj, *, actor, address):
+        return action_grant_delete(obj, actor=actor, address=address)

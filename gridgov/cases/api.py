@@ -68,6 +68,7 @@ from gridgov.cases.services import (
     case_report,
     case_reporter_reveal,
     case_transition,
+    routing_rule_delete,
     routing_rule_save,
 )
 from gridgov.cases.transitions import mermaid, table_document
@@ -333,7 +334,7 @@ class RoutingRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
     def create(self, request, *args, **kwargs):
         body = RoutingRuleWriteSerializer(data=request.data, schemes=self._own_schemes())
         body.is_valid(raise_exception=True)
-        rule = routing_rule_save(None, body.validated_data, actor=request.user)
+        rule = routing_rule_save(None, body.validated_data, actor=request.user, address=client_address(request))
         return Response(RoutingRuleSerializer(self.get_queryset().get(pk=rule.pk)).data,
                         status=status.HTTP_201_CREATED)
 
@@ -341,7 +342,7 @@ class RoutingRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
         rule = self.get_object()
         body = RoutingRuleWriteSerializer(rule, data=request.data, partial=True, schemes=self._own_schemes())
         body.is_valid(raise_exception=True)
-        routing_rule_save(rule, body.validated_data, actor=request.user)
+        routing_rule_save(rule, body.validated_data, actor=request.user, address=client_address(request))
         return Response(RoutingRuleSerializer(self.get_queryset().get(pk=rule.pk)).data)
 
     def update(self, request, *args, **kwargs):
@@ -349,9 +350,6 @@ class RoutingRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
 
     def destroy(self, request, *args, **kwargs):
         """A rule some case was routed by is kept for the record: deactivate it instead."""
-        rule = self.get_object()
-        if Case.objects.filter(routing_rule=rule).exists():
-            raise ValidationError({"active": _("cases were routed by this rule: deactivate it instead")})
-        rule.delete()
+        routing_rule_delete(self.get_object(), actor=request.user, address=client_address(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -31,16 +31,14 @@ from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from gridgov.accounts.models import Assignment
-from gridgov.accounts.selectors import node_public_people, paths_q
+from gridgov.accounts.selectors import field_assignments, node_public_people, paths_q
 from gridgov.accounts.services import POSITION_EVERY, position_record
-from gridgov.accounts.workspaces import FIELD_CATEGORIES
 from gridgov.cases.errors import CaseConflict
 from gridgov.cases.grants import actions_for
 from gridgov.cases.models import Case, Channel, SlaStatus
 from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.selectors import case_duplicates, case_inbox, case_list_for_user, case_scope
-from gridgov.cases.services import case_report
+from gridgov.cases.services import PHOTOS_MAX, case_report
 from gridgov.cases.states import OPEN_STATES
 from gridgov.cases.transitions import TRANSITIONS
 from gridgov.catalogue.models import Matter
@@ -48,7 +46,6 @@ from gridgov.catalogue.search import matter_search
 from gridgov.territory.models import LevelScheme, Node
 
 QUICK_ACTIONS = ("accept", "return", "report_back")
-MAX_PHOTOS = 6
 MAX_SELECTABLE_CELLS = 300
 # what the phone page shows at most in each list
 TASKS_SHOWN = 50
@@ -56,14 +53,6 @@ REPORTED_SHOWN = 10
 
 
 # =========================================================================== my cells
-def field_assignments(user):
-    """The user's current assignments of a field role (grid worker, helper, leader, police, property,
-    volunteer) on cells in force."""
-    return (Assignment.objects.current()
-            .filter(person__user=user, role__category__in=FIELD_CATEGORIES, node__valid_to__isnull=True)
-            .select_related("node__scheme", "node__level", "role").order_by("node__path", "role__order"))
-
-
 def _my_cells(user) -> list[Node]:
     cells: dict[int, Node] = {}
     for assignment in field_assignments(user):
@@ -220,13 +209,14 @@ def _position(values: dict, errors: dict[str, list[str]]) -> tuple[float | None,
 # intake's field names → the field of this page they are about
 ERROR_FIELDS = {"location": "location", "node": "location", "photos": "photos", "before_photos": "photos",
                 "after_photos": "after_photos", "matter": "matter", "description": "description",
-                "attributes": "attributes"}
+                "attributes": "attributes", "place": "location"}
 
 
 def _add_errors(errors: dict[str, list[str]], exc: ValidationError) -> None:
     items = exc.message_dict.items() if hasattr(exc, "error_dict") else [("general", exc.messages)]
     for name, messages in items:
-        errors.setdefault(ERROR_FIELDS.get(name, "general"), []).extend(messages)
+        page_field = "attributes" if name.startswith("attributes.") else ERROR_FIELDS.get(name, "general")
+        errors.setdefault(page_field, []).extend(messages)
 
 
 @dataclass
@@ -255,7 +245,7 @@ class ReportPage:
                 {**spec, "field": f"attr_{spec['code']}",
                  "value": self.values.get(f"attr_{spec['code']}", ""),
                  "chosen": self.values.get(f"attrlist_{spec['code']}", [])} for spec in attrs],
-            "cells_geo": geo, "photos_dropped": self.photos_dropped, "max_photos": MAX_PHOTOS,
+            "cells_geo": geo, "photos_dropped": self.photos_dropped, "max_photos": PHOTOS_MAX,
             "field_worker": bool(self.cells), "texts": _texts(),
         }
 
@@ -321,10 +311,10 @@ def _report_submit(request, page: ReportPage) -> Case | None:
     photos = [f for f in request.FILES.getlist("photos") if f.size or f.name]
     after = [f for f in request.FILES.getlist("after_photos") if f.size or f.name]
     self_handled = values.get("self_handled") in ("1", "on", "true")
-    if len(photos) > MAX_PHOTOS:
-        errors.setdefault("photos", []).append(_("At most %(n)s photos.") % {"n": MAX_PHOTOS})
-    if len(after) > MAX_PHOTOS:
-        errors.setdefault("after_photos", []).append(_("At most %(n)s photos.") % {"n": MAX_PHOTOS})
+    if len(photos) > PHOTOS_MAX:
+        errors.setdefault("photos", []).append(_("At most %(n)s photos.") % {"n": PHOTOS_MAX})
+    if len(after) > PHOTOS_MAX:
+        errors.setdefault("after_photos", []).append(_("At most %(n)s photos.") % {"n": PHOTOS_MAX})
     if self_handled:
         if not photos:
             errors.setdefault("photos", []).append(
@@ -346,7 +336,7 @@ def _report_submit(request, page: ReportPage) -> Case | None:
     try:
         result = case_report(
             actor=request.user, channel=Channel.PATROL, scheme=node.scheme if node else page.scheme,
-            node=node, lon=lon, lat=lat, place=(values.get("place") or "").strip()[:300], matter=page.matter,
+            node=node, lon=lon, lat=lat, place=values.get("place") or "", matter=page.matter,
             description=values.get("description", ""), attributes=attributes,
             photos=None if self_handled else photos,
             before_photos=photos if self_handled else None, after_photos=after if self_handled else None,

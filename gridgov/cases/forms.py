@@ -301,7 +301,8 @@ class MultipleFileInput(forms.FileInput):
 class PhotosField(forms.FileField):
     """Several photos in one <input type=file multiple accept=image/*>; the services check each one."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, limit: int = MAX_PHOTOS, **kwargs):
+        self.limit = limit
         attrs = {"accept": "image/*"}
         if kwargs.pop("camera", False):
             attrs["capture"] = "environment"
@@ -311,8 +312,8 @@ class PhotosField(forms.FileField):
 
     def clean(self, data, initial=None):
         items = data if isinstance(data, list | tuple) else ([data] if data else [])
-        if len(items) > MAX_PHOTOS:
-            raise ValidationError(_("choose at most %(n)d photos") % {"n": MAX_PHOTOS})
+        if len(items) > self.limit:
+            raise ValidationError(_("choose at most %(n)d photos") % {"n": self.limit})
         if not items and self.required:
             raise ValidationError(self.error_messages["required"], code="required")
         single = super().clean

@@ -15,6 +15,8 @@ page's key to rating it) either.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -201,18 +203,43 @@ def owner_shown(case: Case, *, sees: bool) -> bool:
     return case.owner_id is not None and (sees or case.owner_id != case.reporter_id)
 
 
-def event_hides_reporter(event: CaseEvent, case: Case, *, sees: bool) -> bool:
-    """Whether the event's actor (and standing) must be hidden from a viewer who may not see who reported:
-    the report itself, what the reporter did as its finder, and anything else the reporter did."""
+@dataclass(frozen=True)
+class EventView:
+    """One event as one viewer may read it: the one rule of what the reporter's protection hides in a
+    timeline, read alike by the case page, the API and the admin."""
+
+    event: CaseEvent
+    hides_actor: bool  # the actor and the standing they acted under are left out
+    old_values: dict
+    new_values: dict
+
+    @property
+    def actor(self):
+        return None if self.hides_actor else self.event.actor
+
+    @property
+    def actor_role(self) -> str:
+        return "" if self.hides_actor else self.event.actor_role
+
+    @property
+    def hides_values(self) -> bool:
+        return (self.old_values, self.new_values) != (self.event.old_values, self.event.new_values)
+
+
+def _values_for(values: dict, case: Case) -> dict:
+    return {k: v for k, v in (values or {}).items() if not (k == "owner_id" and v == case.reporter_id)}
+
+
+def event_view(event: CaseEvent, case: Case, *, sees: bool) -> EventView:
+    """The event for a viewer who may (`sees`, from `sees_reporter`) or may not see who reported the case.
+    For one who may not: the actor and standing of the report itself, of what the reporter did as its
+    finder and of anything else the reporter did are hidden; and the owner is left out of the old and
+    new values where it is the reporter (a staff channel's report is owned by its reporter)."""
+    old, new = event.old_values or {}, event.new_values or {}
     if sees:
-        return False
-    return (event.kind == "report" or event.actor_role in ("FINDER", "REPORTER")
-            or (case.reporter_id is not None and event.actor_id == case.reporter_id))
-
-
-def event_values(values: dict, case: Case, *, sees: bool) -> dict:
-    """An event's old or new values as a viewer may read them: for one who may not see who reported, the
-    owner is left out where it is the reporter (a staff channel's report is owned by its reporter)."""
-    if sees or case.reporter_id is None or not values:
-        return values
-    return {k: v for k, v in values.items() if not (k == "owner_id" and v == case.reporter_id)}
+        return EventView(event, False, old, new)
+    hides = (event.kind == "report" or event.actor_role in ("FINDER", "REPORTER")
+             or (case.reporter_id is not None and event.actor_id == case.reporter_id))
+    if case.reporter_id is None:
+        return EventView(event, hides, old, new)
+    return EventView(event, hides, _values_for(old, case), _values_for(new, case))

@@ -39,7 +39,7 @@ from gridgov.cases.grants import (
     action_allowed_as,
     actions_for,
     duty_refusal,
-    event_hides_reporter,
+    event_view,
     owner_shown,
     sees_reporter,
     user_standing,
@@ -290,12 +290,12 @@ def _timeline(case: Case, *, sees: bool) -> list[dict]:
     states = dict(CaseState.choices)
     out = []
     for e in events:
-        hidden = event_hides_reporter(e, case, sees=sees)
+        view = event_view(e, case, sees=sees)
         out.append({
             "event": e,
             "label": event_label(e.kind),
-            "standing": "" if hidden else labels.get(e.actor_role, ""),
-            "actor": "" if hidden or e.actor_id is None else e.actor.get_username(),
+            "standing": labels.get(view.actor_role, "") if view.actor_role else "",
+            "actor": view.actor.get_username() if view.actor is not None else "",
             "from": states.get(e.from_state, ""),
             "to": states.get(e.to_state, "") if e.to_state != e.from_state else "",
             "photos": [photos[a["id"]] for a in e.attachments or [] if a.get("id") in photos],

@@ -20,7 +20,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from gridgov.accounts.models import Department
-from gridgov.cases.grants import actions_for, event_hides_reporter, event_values, owner_shown
+from gridgov.cases.grants import actions_for, event_view, owner_shown
 from gridgov.cases.models import (
     AssigneeKind,
     Attachment,
@@ -37,6 +37,7 @@ from gridgov.cases.models import (
     SlaStatus,
 )
 from gridgov.cases.policy import policy_catalogue, policy_for
+from gridgov.cases.services.intake import DESCRIPTION_MAX_LENGTH, PHOTOS_MAX, PLACE_MAX_LENGTH
 from gridgov.cases.states import CaseState
 from gridgov.cases.transitions import TRANSITIONS, Duty, event_label
 from gridgov.catalogue.models import Category, HandlingMode, Matter, ReportLevel
@@ -44,7 +45,6 @@ from gridgov.territory.models import Level, Node
 from gridgov.workdays.calendar import LimitUnit
 
 MAX_ID = 2**63 - 1
-MAX_PHOTOS = 10
 # channels a person reports on through this API; CAMERA and OPEN311 come in through the integrations
 API_CHANNELS = (Channel.PATROL, Channel.HOTLINE, Channel.POLICE, Channel.DEPARTMENT, Channel.RESIDENT)
 ROW_ID = re.compile(r"^[0-9]{1,18}$")  # a numeric reference short enough to be a row id
@@ -114,7 +114,7 @@ IntakeChannelField = _enum("IntakeChannel", [(c.value, c.label) for c in API_CHA
 
 
 def _photos(help_text: str):
-    return serializers.ListField(child=serializers.FileField(), required=False, max_length=MAX_PHOTOS,
+    return serializers.ListField(child=serializers.FileField(), required=False, max_length=PHOTOS_MAX,
                                  help_text=help_text)
 
 
@@ -358,28 +358,25 @@ class EventSerializer(serializers.ModelSerializer):
         fields = ["seq", "kind", "label", "at", "actor", "actor_role", "from_state", "to_state", "note",
                   "old_values", "new_values", "attachments"]
 
-    def _hidden(self, event) -> bool:
-        """The reporter's identity is hidden from users who may not see it: the report itself, and what
-        the reporter did (as its finder, or otherwise)."""
-        return event_hides_reporter(event, self.context["case"], sees=bool(self.context.get("sees_reporter")))
+    def _view(self, event):
+        """The event as this viewer may read it (`grants.event_view`, the rule the case page reads too)."""
+        return event_view(event, self.context["case"], sees=bool(self.context.get("sees_reporter")))
 
     def to_representation(self, event):
         data = super().to_representation(event)
-        sees = bool(self.context.get("sees_reporter"))
-        data["old_values"] = event_values(data["old_values"], self.context["case"], sees=sees)
-        data["new_values"] = event_values(data["new_values"], self.context["case"], sees=sees)
+        view = self._view(event)
+        data["old_values"], data["new_values"] = view.old_values, view.new_values
         return data
 
     def get_label(self, event) -> str:
         return str(event_label(event.kind))
 
     def get_actor(self, event) -> str | None:
-        if self._hidden(event) or event.actor_id is None:
-            return None
-        return event.actor.get_username()
+        actor = self._view(event).actor
+        return actor.get_username() if actor is not None else None
 
     def get_actor_role(self, event) -> str | None:
-        return None if self._hidden(event) else event.actor_role
+        return self._view(event).actor_role or None
 
     @extend_schema_field(inline_serializer("EventAttachment", {
         "id": serializers.IntegerField(), "purpose": serializers.CharField(), "sha256": serializers.CharField(),
@@ -437,7 +434,7 @@ class CaseReportSerializer(serializers.Serializer):
         "invalid_choice": gettext_lazy('"{input}" is not a channel of this API: use PATROL, HOTLINE, POLICE, '
                                        'DEPARTMENT or RESIDENT (camera and Open311 reports come in through the '
                                        'integrations)')})
-    description = serializers.CharField(max_length=4000)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH)
     scheme = serializers.SlugField(required=False, max_length=40, help_text="level scheme key (needed only when "
                                                                             "several exist and no cell is given)")
     matter = serializers.RegexField(r"^[0-9]{5}$", required=False, allow_blank=True, help_text="five-digit matter code")
@@ -445,7 +442,7 @@ class CaseReportSerializer(serializers.Serializer):
                                   help_text="cell code or id")
     lon = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
     lat = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
-    place = _text(300, help_text="where, in words (street, building), never a person")
+    place = _text(PLACE_MAX_LENGTH, help_text="where, in words (street, building), never a person")
     reporter_name = _text(50, help_text="sealed at rest; never answered in clear")
     reporter_phone = _text(40, help_text="sealed at rest; answered masked")
     anonymous = serializers.BooleanField(required=False, default=False)

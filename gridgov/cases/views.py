@@ -27,9 +27,10 @@ from django.views.decorators.http import require_http_methods
 
 from gridgov.accounts.selectors import node_public_people
 from gridgov.cases.errors import CaseConflict
+from gridgov.cases.forms import PhotosField
 from gridgov.cases.models import Case, Channel
 from gridgov.cases.selectors import case_by_tracking_code, case_public_progress
-from gridgov.cases.services import case_evaluate, case_report
+from gridgov.cases.services import DESCRIPTION_MAX_LENGTH, PHOTOS_MAX, PLACE_MAX_LENGTH, case_evaluate, case_report
 from gridgov.cases.states import CaseState
 from gridgov.core.api import client_address
 from gridgov.core.ratelimit import ratelimit_hit
@@ -44,13 +45,12 @@ def _over_limit(request, *, what: str, limit: int, seconds: int) -> bool:
 
 # =========================================================================== report form
 class PublicReportForm(forms.Form):
-    description = forms.CharField(label=gettext_lazy("What is the problem?"), max_length=2000,
+    description = forms.CharField(label=gettext_lazy("What is the problem?"), max_length=DESCRIPTION_MAX_LENGTH,
                                   widget=forms.Textarea(attrs={"rows": 4}))
-    place = forms.CharField(label=gettext_lazy("Where exactly (street, building)?"), max_length=200, required=False,
-                            help_text=gettext_lazy("Type the place, or use your phone's position, or both."))
-    photo = forms.FileField(label=gettext_lazy("Photo"), required=False,
-                            help_text=gettext_lazy("Take a photo of the problem or choose one (optional)."),
-                            widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}))
+    place = forms.CharField(label=gettext_lazy("Where exactly (street, building)?"), max_length=PLACE_MAX_LENGTH,
+                            required=False, help_text=gettext_lazy("Type the place, or use your phone's position, or both."))
+    photo = PhotosField(label=gettext_lazy("Photo"), camera=True, limit=PHOTOS_MAX,
+                        help_text=gettext_lazy("Take a photo of the problem or choose one (optional)."))
     phone = forms.CharField(label=gettext_lazy("Your phone (optional, to be called back)"), max_length=20,
                             required=False,
                             help_text=gettext_lazy("With a mobile number you also get a text message at each step."),
@@ -99,7 +99,7 @@ def case_public_report(request, scheme_key: str, code: str):
             result = case_report(actor=None, channel=Channel.RESIDENT, scheme=node.scheme, node=node,
                                  lon=data["lon"] if positioned else None, lat=data["lat"] if positioned else None,
                                  description=data["description"], place=data["place"],
-                                 photos=[data["photo"]] if data["photo"] else None, reporter_phone=data["phone"],
+                                 photos=data["photo"] or None, reporter_phone=data["phone"],
                                  anonymous=not data["phone"], idempotency_key=data["token"], client="public-form")
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

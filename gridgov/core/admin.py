@@ -14,7 +14,6 @@ import json
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.forms.models import model_to_dict
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.core.api import client_address
@@ -80,49 +79,27 @@ class ServiceAdminMixin:
             super().save_related(request, form, formsets, change)
 
 
-def _plain(values: dict) -> dict:
-    """Form-field values as JSON: related rows by primary key (sorted lists for many-to-many)."""
-    out = {}
-    for key, value in values.items():
-        if isinstance(value, list | tuple | set) or hasattr(value, "all"):
-            items = value.all() if hasattr(value, "all") else value
-            value = sorted(getattr(v, "pk", v) for v in items)
-        elif hasattr(value, "pk"):
-            value = value.pk
-        out[key] = value
-    return json.loads(json.dumps(out, default=str))
-
-
 class AuditedAdminMixin:
-    """Settings with history: every add, change and delete made in this admin leaves an audit row with
-    the old and new values of the fields that changed (action `<app>.<model>_add|change|delete`)."""
+    """Settings with history: every add, change and delete made in this admin (list edits too) goes
+    through `core.audit.setting_save` / `setting_delete`, or the `audited_save` / `audited_delete` of the
+    admin (a domain's service), and leaves an audit row with the old and new values of the fields that
+    changed (action `<app>.<model>_add|change|delete`)."""
 
-    def _audit_snapshot(self, obj) -> dict:
-        fresh = type(obj)._default_manager.filter(pk=obj.pk).first() if obj.pk is not None else None
-        return _plain(model_to_dict(fresh)) if fresh is not None else {}
+    def audited_save(self, obj, *, actor, address):
+        from gridgov.core.audit import setting_save
 
-    def _audit(self, request, obj, verb: str, changes: dict) -> None:
-        from gridgov.core.audit import audit_record
+        return setting_save(obj, actor=actor, address=address)
 
-        if changes:
-            audit_record(actor=request.user, action=f"{obj._meta.label_lower}_{verb}", target=obj, changes=changes,
-                         summary=str(obj), address=client_address(request))
+    def audited_delete(self, obj, *, actor, address):
+        from gridgov.core.audit import setting_delete
+
+        return setting_delete(obj, actor=actor, address=address)
 
     def save_model(self, request, obj, form, change):
-        request._audit_before = self._audit_snapshot(obj) if change else {}
-        super().save_model(request, obj, form, change)
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        before, after = getattr(request, "_audit_before", {}), self._audit_snapshot(form.instance)
-        self._audit(request, form.instance, "change" if change else "add",
-                    {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v})
+        self.audited_save(obj, actor=request.user, address=client_address(request))
 
     def delete_model(self, request, obj):
-        before, pk = self._audit_snapshot(obj), obj.pk
-        super().delete_model(request, obj)
-        obj.pk = pk  # the deletion cleared it; the audit row names the row that was
-        self._audit(request, obj, "delete", {k: [v, None] for k, v in before.items()})
+        self.audited_delete(obj, actor=request.user, address=client_address(request))
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:

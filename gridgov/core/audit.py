@@ -9,6 +9,7 @@ writers never read the same head; bulk writes are chained row by row under the s
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,51 @@ def audit_record(*, actor, action: str, target=None, summary: str = "", changes:
         changes=changes or {},
         address=address or None,
     )])[0]
+
+
+# ------------------------------------------------------------------------------------ settings with history
+def record_values(obj) -> dict[str, Any]:
+    """A stored row's field values as JSON (related rows by primary key), as read from the database now;
+    {} for a row not saved yet."""
+    from django.forms.models import model_to_dict
+
+    fresh = type(obj)._default_manager.filter(pk=obj.pk).first() if obj.pk is not None else None
+    if fresh is None:
+        return {}
+    out = {}
+    for key, value in model_to_dict(fresh).items():
+        if isinstance(value, list | tuple | set) or hasattr(value, "all"):
+            items = value.all() if hasattr(value, "all") else value
+            value = sorted(getattr(v, "pk", v) for v in items)
+        elif hasattr(value, "pk"):
+            value = value.pk
+        out[key] = value
+    return json.loads(json.dumps(out, default=str))
+
+
+def setting_save(obj, *, actor, address: str | None = None, save=None) -> AuditEntry | None:
+    """Save a settings row (`save()` by default) and audit it in the same transaction: action
+    `<app>.<model>_add|change` with the old and new values of the fields that changed (none: no row)."""
+    with transaction.atomic():
+        before = record_values(obj)
+        (save or obj.save)()
+        after = record_values(obj)
+        changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+        if not changes:
+            return None
+        return audit_record(actor=actor, action=f"{obj._meta.label_lower}_{'change' if before else 'add'}",
+                            target=obj, summary=str(obj)[:300], changes=changes, address=address)
+
+
+def setting_delete(obj, *, actor, address: str | None = None) -> AuditEntry:
+    """Delete a settings row and audit it (`<app>.<model>_delete`, every old value) in one transaction."""
+    with transaction.atomic():
+        before, pk = record_values(obj), obj.pk
+        obj.delete()
+        obj.pk = pk  # the deletion cleared it; the audit row names the row that was
+        return audit_record(actor=actor, action=f"{obj._meta.label_lower}_delete", target=obj,
+                            summary=str(obj)[:300], changes={k: [v, None] for k, v in before.items()},
+                            address=address)
 
 
 # ------------------------------------------------------------------------------------------ verifying

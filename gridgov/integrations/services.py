@@ -22,13 +22,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from gridgov.cases.models import Case, Channel, Publication
 from gridgov.cases.services import IntakeResult, case_report
-from gridgov.catalogue.models import Matter
 from gridgov.core.audit import audit_record
 from gridgov.integrations.models import ApiClient
 from gridgov.integrations.selectors import (
@@ -146,8 +144,18 @@ class Open311Submission:
 # case_report's field → the Open311 parameter a client sent it as
 _FIELDS = {"matter": "service_code", "node": "address_id", "description": "description", "attributes": "attribute",
            "reporter_phone": "phone", "reporter_name": "first_name/last_name", "external_ref": "device_id",
-           "idempotency_key": "Idempotency-Key", "scheme": "jurisdiction_id", "photos": "media_url"}
+           "idempotency_key": "Idempotency-Key", "scheme": "jurisdiction_id", "photos": "media_url",
+           "place": "address_string"}
 _CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _parameter(name: str, location_field: str) -> str:
+    """The Open311 parameter an error of `case_report` is about."""
+    if name == "location":
+        return location_field
+    if name.startswith("attributes."):
+        return f"attribute[{name.removeprefix('attributes.')}]"
+    return _FIELDS.get(name, name)
 
 
 def _err(name: str, message: str, code: str = "invalid") -> ValidationError:
@@ -181,65 +189,6 @@ def _point(sub: Open311Submission) -> tuple[float | None, float | None]:
     return lon_f, lat_f
 
 
-def _values(value: Any) -> list[str]:
-    items = value if isinstance(value, list) else [value]
-    return [str(v).strip() for v in items if v is not None and str(v).strip() != ""]
-
-
-def attributes_clean(matter: Matter, submitted: dict[str, Any]) -> dict[str, Any]:
-    """Submitted attribute values checked against the service definition: known codes, the datatype
-    (number, datetime, one or several of the listed keys) and required ones present."""
-    declared = {str(a["code"]): a for a in (matter.attributes or [])}
-    out: dict[str, Any] = {}
-    for code, value in submitted.items():
-        name = f"attribute[{code}]"
-        spec = declared.get(str(code))
-        if spec is None:
-            raise _err(name, _("service %(service)s has no attribute %(code)s")
-                       % {"service": matter.code, "code": code})
-        items = _values(value)
-        if not items:
-            continue
-        datatype = spec.get("datatype", "string")
-        keys = [str(v["key"]) for v in spec.get("values", [])]
-        if datatype == "multivaluelist":
-            if any(v not in keys for v in items):
-                raise _err(name, _("takes keys from %(keys)s") % {"keys": ", ".join(keys)})
-            out[str(code)] = items
-            continue
-        if len(items) > 1:
-            raise _err(name, _("takes one value"))
-        item = items[0]
-        if datatype == "singlevaluelist":
-            if item not in keys:
-                raise _err(name, _("takes one of %(keys)s") % {"keys": ", ".join(keys)})
-        elif datatype == "number":
-            try:
-                number = float(item)
-            except ValueError:
-                raise _err(name, _("not a number")) from None
-            if not math.isfinite(number):
-                raise _err(name, _("not a number"))
-            item = int(number) if number.is_integer() and "." not in item else number
-        elif datatype == "datetime":
-            try:
-                moment = parse_datetime(item)
-            except ValueError:
-                moment = None
-            if moment is None:
-                raise _err(name, _("not an ISO 8601 date and time"))
-            if timezone.is_naive(moment):
-                moment = timezone.make_aware(moment)
-            item = moment.isoformat()
-        elif len(item) > (4000 if datatype == "text" else 1000):
-            raise _err(name, _("too long"))
-        out[str(code)] = item
-    for code, spec in declared.items():
-        if spec.get("required") and code not in out:
-            raise _err(f"attribute[{code}]", _("required"))
-    return out
-
-
 def _reporter_name(first: str, last: str) -> str:
     first, last = first.strip(), last.strip()
     if _CJK.search(first + last):
@@ -265,9 +214,7 @@ def open311_request_create(*, client: ApiClient, submission: Open311Submission,
     address_id, place = sub.address_id.strip(), sub.address_string.strip()
     if lon is None and not address_id and not place:
         raise _err("lat/long", _("give lat and long, address_string or address_id"))
-    if len(place) > 300:
-        raise _err("address_string", _("at most 300 characters"))
-    attributes = attributes_clean(matter, sub.attributes)
+    attributes = dict(sub.attributes)  # checked by the intake, as on every channel
     media_url = sub.media_url.strip()
     if media_url:
         try:
@@ -289,8 +236,7 @@ def open311_request_create(*, client: ApiClient, submission: Open311Submission,
     except ValidationError as exc:
         if not hasattr(exc, "error_dict"):
             raise
-        renamed = {(location_field if name == "location" else _FIELDS.get(name, name)): errors
-                   for name, errors in exc.error_dict.items()}
+        renamed = {_parameter(name, location_field): errors for name, errors in exc.error_dict.items()}
         raise ValidationError(renamed) from None
 
 

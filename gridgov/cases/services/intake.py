@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,8 +15,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from gridgov.accounts.selectors import user_report_paths
 from gridgov.cases.attachments import attachments_add, photos_check
 from gridgov.cases.models import Attachment, Case, Channel, IntakeKey
 from gridgov.cases.policy import policy_for
@@ -31,6 +34,12 @@ from gridgov.people import crypto
 from gridgov.people.identifiers import phone_clean
 from gridgov.people.masking import mask_phone
 from gridgov.territory.models import LevelScheme, Node
+
+# the limits of a report, the same on every channel; forms and serializers import them
+DESCRIPTION_MAX_LENGTH = 4000
+PLACE_MAX_LENGTH = 300  # Case.place
+PHOTOS_MAX = 10  # photos of each kind (of the problem, before, after handling)
+ATTRIBUTE_MAX_LENGTH = 2000  # a text answer to one of the matter's attributes
 
 STAFF_CHANNELS = (Channel.PATROL, Channel.HOTLINE, Channel.POLICE, Channel.DEPARTMENT)
 SELF_SERVICE_CHANNELS = (Channel.RESIDENT, Channel.OPEN311, Channel.CAMERA)
@@ -69,8 +78,15 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
     description = (description or "").strip()
     if not description:
         raise ValidationError({"description": _("describe the problem")})
-    if len(description) > 4000:
-        raise ValidationError({"description": _("the description is longer than 4000 characters")})
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        raise ValidationError({"description": _("the description is longer than %(n)s characters")
+                               % {"n": DESCRIPTION_MAX_LENGTH}})
+    place = (place or "").strip()
+    if len(place) > PLACE_MAX_LENGTH:
+        raise ValidationError({"place": _("the place is longer than %(n)s characters") % {"n": PLACE_MAX_LENGTH}})
+    for name, items in (("photos", photos), ("before_photos", before_photos), ("after_photos", after_photos)):
+        if len(items or []) > PHOTOS_MAX:
+            raise ValidationError({name: _("at most %(n)s photos") % {"n": PHOTOS_MAX}})
     scheme_obj = scheme_resolve(scheme, node)
     policy = policy_for(scheme_obj)
     matter_obj = matter_resolve(scheme=scheme_obj, matter=matter, policy=policy)
@@ -78,9 +94,7 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
         raise ValidationError({"matter": _("choose the matter of a problem handled on the spot")})
     cell, lon_f, lat_f = node_resolve(scheme=scheme_obj, node=node, lon=lon, lat=lat, place=place)
     if channel == Channel.PATROL:
-        from gridgov.accounts.selectors import user_scope_paths
-
-        paths = user_scope_paths(actor)
+        paths = user_report_paths(actor)
         if paths is not None and not any(cell.path.startswith(p) for p in paths):
             raise ValidationError({"location": _("cell %(code)s is outside your territory") % {"code": cell.code}})
     if report_level and report_level not in ReportLevel.values:
@@ -117,7 +131,7 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
     if len(key) > 100:
         raise ValidationError({"idempotency_key": _("at most 100 characters")})
     fingerprint = _fingerprint(channel=channel, description=description, matter=getattr(matter_obj, "pk", None),
-                               node=cell.pk, lon=lon_f, lat=lat_f, place=place.strip(), attributes=attributes,
+                               node=cell.pk, lon=lon_f, lat=lat_f, place=place, attributes=attributes,
                                photos=[p.sha256 for p in report_photos + before + after],
                                external_ref=external_ref, reporter=[reporter_name.strip(), phone, anonymous],
                                level=report_level, mode=handling_mode, self_handled=self_handled)
@@ -129,9 +143,11 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
     now = at or timezone.now()
     user = actor if getattr(actor, "is_authenticated", False) else None
     try:
+        # one transaction: a self-handled report whose handling fails leaves no case and no key behind, so
+        # the retry (same key) creates it instead of returning a half-done case
         with transaction.atomic():
             case = Case.objects.create(
-                scheme=scheme_obj, node=cell, lon=lon_f, lat=lat_f, place=place.strip()[:300], matter=matter_obj,
+                scheme=scheme_obj, node=cell, lon=lon_f, lat=lat_f, place=place, matter=matter_obj,
                 channel=channel, external_ref=external_ref[:64], description=description,
                 report_level=report_level or (matter_obj.report_level if matter_obj else ReportLevel.ROUTINE),
                 handling_mode=(HandlingMode.SELF if self_handled else handling_mode
@@ -148,15 +164,15 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
             if key:
                 IntakeKey.objects.create(client=client_id, key=key, fingerprint=fingerprint, case=case)
             level_notify(case, policy=policy)
+            if self_handled:
+                case = case_transition(case=case, actor=actor, action="self_handle",
+                                       before_photos=before or report_photos, after_photos=after, note=note, at=at)
+                case = _sample_or_close(case, policy=policy, at=at)
     except IntegrityError:
         existing = _replayed(client_id, key, fingerprint) if key else None
         if existing is None:
             raise
         return IntakeResult(existing, created=False, duplicates=case_duplicates(existing))
-    if self_handled:
-        case = case_transition(case=case, actor=actor, action="self_handle", before_photos=before or report_photos,
-                               after_photos=after, note=note, at=at)
-        case = _sample_or_close(case, at=at)
     return IntakeResult(case, created=True, duplicates=case_duplicates(case, policy=policy))
 
 
@@ -179,22 +195,38 @@ CHANNEL_ATTRIBUTES = frozenset({"media_url"})
 FORM_CHANNELS = (Channel.PATROL, Channel.RESIDENT, Channel.OPEN311)
 
 
+def attribute_label(spec: dict) -> str:
+    """What a person calls one of a matter's attributes: its description (its code when it has none)."""
+    return str(spec.get("description") or "").strip() or str(spec["code"])
+
+
+def attribute_error_key(code: str) -> str:
+    """The key of an error about one attribute in a ValidationError's mapping (`attributes.<code>`); the
+    message names the attribute by its label."""
+    return f"attributes.{code}"
+
+
+def _answers(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [str(v).strip() for v in items if v is not None and str(v).strip() != ""]
+
+
 def _attribute_value(matter: Matter, spec: dict, value: Any) -> Any:
     code, datatype = spec["code"], spec.get("datatype", "string")
     keys = [str(v["key"]) for v in spec.get("values", [])]
+    items = _answers(value)
 
     def bad(reason):
-        return ValidationError({"attributes": _("attribute %(code)s of matter %(matter)s: %(reason)s")
-                                % {"code": code, "matter": matter.code, "reason": reason}})
+        return ValidationError({attribute_error_key(code): _("attribute %(code)s of matter %(matter)s: %(reason)s")
+                                % {"code": attribute_label(spec), "matter": matter.code, "reason": reason}})
 
     if datatype == "multivaluelist":
-        items = value if isinstance(value, list) else [value]
-        if any(str(v) not in keys for v in items):
+        if any(v not in keys for v in items):
             raise bad(_("takes values among %(keys)s") % {"keys": ", ".join(keys)})
-        return [str(v) for v in items]
-    if isinstance(value, list | dict):
+        return items
+    if isinstance(value, dict) or len(items) > 1:
         raise bad(_("takes a single value"))
-    text = str(value).strip()
+    text = items[0]
     if datatype == "singlevaluelist":
         if text not in keys:
             raise bad(_("takes one of %(keys)s") % {"keys": ", ".join(keys)})
@@ -204,58 +236,63 @@ def _attribute_value(matter: Matter, spec: dict, value: Any) -> Any:
             number = float(text)
         except ValueError:
             raise bad(_("takes a number")) from None
-        if number != number or number in (float("inf"), float("-inf")):
+        if not math.isfinite(number):
             raise bad(_("takes a number"))
-        return number
+        return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
     if datatype == "datetime":
         try:
-            dt.datetime.fromisoformat(text)
+            moment = parse_datetime(text)
         except ValueError:
-            raise bad(_("takes a date and time (ISO 8601)")) from None
-        return text
-    if len(text) > 2000:
-        raise bad(_("at most 2000 characters"))
+            moment = None
+        if moment is None:
+            raise bad(_("takes a date and time (ISO 8601)"))
+        return (timezone.make_aware(moment) if timezone.is_naive(moment) else moment).isoformat()
+    if len(text) > ATTRIBUTE_MAX_LENGTH:
+        raise bad(_("at most %(n)s characters") % {"n": ATTRIBUTE_MAX_LENGTH})
     return text
 
 
 def _attributes_clean(matter: Matter | None, values: dict, *, channel: str) -> dict:
-    """Check submitted attributes against the matter's declared ones (its Open311 service definition):
-    known codes, values of the declared type; required ones present on form channels."""
+    """THE check of submitted attributes against the matter's declared ones (its Open311 service
+    definition), for every channel: known codes, values of the declared type (numbers and date-times
+    normalised); required ones present on form channels. An error about one attribute is keyed
+    `attributes.<code>` and names it by its label."""
     if matter is None:
         if values:
             raise ValidationError({"attributes": _("choose the matter the attributes belong to")})
         return {}
-    declared = {a["code"]: a for a in (matter.attributes or [])}
+    declared = {str(a["code"]): a for a in (matter.attributes or [])}
     out: dict[str, Any] = {}
     for code, value in values.items():
-        spec = declared.get(str(code))
-        if spec is None and str(code) in CHANNEL_ATTRIBUTES:
-            out[str(code)] = str(value)[:2000]
+        code = str(code)
+        spec = declared.get(code)
+        if spec is None and code in CHANNEL_ATTRIBUTES:
+            out[code] = str(value)[:ATTRIBUTE_MAX_LENGTH]
             continue
         if spec is None:
-            raise ValidationError({"attributes": _("matter %(matter)s has no attribute %(code)s")
+            raise ValidationError({attribute_error_key(code): _("matter %(matter)s has no attribute %(code)s")
                                    % {"matter": matter.code, "code": code}})
-        if value in (None, "", []):
+        if not _answers(value):
             continue
-        out[str(code)] = _attribute_value(matter, spec, value)
-    missing = [c for c, a in declared.items() if a.get("required") and c not in out]
+        out[code] = _attribute_value(matter, spec, value)
+    missing = [a for c, a in declared.items() if a.get("required") and c not in out]
     if missing and channel in FORM_CHANNELS:
-        raise ValidationError({"attributes": _("required attributes missing: %(codes)s")
-                               % {"codes": ", ".join(missing)}})
+        raise ValidationError({attribute_error_key(a["code"]): _("required attributes missing: %(codes)s")
+                               % {"codes": attribute_label(a)} for a in missing})
     return out
 
 
-def _sample_or_close(case: Case, *, at: dt.datetime | None = None) -> Case:
+def _sample_or_close(case: Case, *, policy, at: dt.datetime | None = None) -> Case:
     """巡办合一: a self-handled case closes at once, except a sample (the policy's share, chosen by a hash
-    of the case id so a retry decides the same) left for verification."""
-    share = float(policy_for(case.scheme).verification_sample_share)
+    of the case id so a retry decides the same) left for verification. Runs inside the intake's
+    transaction."""
+    share = float(policy.verification_sample_share)
     bucket = int(hashlib.sha256(f"sample:{case.pk}".encode()).hexdigest()[:8], 16) % 1000
     if bucket < share * 1000:
-        with transaction.atomic():
-            locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
-            event_write(case=locked, kind="sampled", actor=None, actor_role="SYSTEM", at=at,
-                        from_state=locked.state, to_state=locked.state,
-                        note=_("sampled for verification (%(share)s %% of self-handled cases)")
-                        % {"share": round(share * 100)})
+        locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        event_write(case=locked, kind="sampled", actor=None, actor_role="SYSTEM", at=at,
+                    from_state=locked.state, to_state=locked.state,
+                    note=_("sampled for verification (%(share)s %% of self-handled cases)")
+                    % {"share": round(share * 100)})
         return Case.objects.get(pk=case.pk)
     return case_transition(case=case, actor=None, action="auto_close", at=at)

@@ -190,7 +190,7 @@ def test_a_matter_with_a_required_question_unanswered_shows_the_question(client,
     response = client.post(REPORT, report_data(loop, matter="01001"))
     assert response.status_code == 400
     html = response.content.decode()
-    assert 'name="attr_problem"' in html and "required attributes missing: problem" in html
+    assert 'name="attr_problem"' in html and "required attributes missing: 问题类型" in html
     assert Case.objects.count() == 0
 
 

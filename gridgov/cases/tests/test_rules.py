@@ -145,7 +145,7 @@ def test_bad_inputs_name_the_field(loop):
     lon, lat = point_in(loop.tree["g1"])
     base = dict(actor=None, channel=Channel.RESIDENT, scheme=loop.scheme, lon=lon, lat=lat, description="x")
     for extra, field in (({"matter": "99999"}, "matter"), ({"matter": "01001", "attributes": {"problem": "x"}},
-                                                           "attributes"),
+                                                           "attributes.problem"),
                          ({"photos": [b"not an image"]}, "photos"), ({"reporter_phone": "123"}, "reporter_phone"),
                          ({"channel": "FAX"}, "channel"), ({"description": " "}, "description")):
         with pytest.raises(ValidationError) as err:
@@ -160,14 +160,29 @@ def test_attributes_are_checked_by_their_declared_type(loop):
     lon, lat = point_in(loop.tree["g1"])
     base = dict(actor=None, channel=Channel.RESIDENT, scheme=loop.scheme, matter="01001", lon=lon, lat=lat,
                 description="井盖", photos=None)
-    for attributes in ({}, {"problem": ["missing", "damaged"]}, {"problem": "gone"}, {"colour": "red"}):
+    for attributes, key in (({}, "problem"), ({"problem": ["missing", "damaged"]}, "problem"),
+                            ({"problem": "gone"}, "problem"), ({"colour": "red"}, "colour")):
         with pytest.raises(ValidationError) as err:
             case_report(**base, attributes=attributes)
-        assert "attributes" in err.value.message_dict
+        assert list(err.value.message_dict) == [f"attributes.{key}"]
     # a relayed hotline call may lack the answer; the registrar completes it
     case = case_report(**{**base, "actor": loop.office, "channel": Channel.HOTLINE}).case
     assert case.attributes == {}
     assert case_report(**base, attributes={"problem": "missing"}).case.attributes == {"problem": "missing"}
+
+
+def test_an_attribute_error_names_the_attribute_by_its_label(loop):
+    # given matter 01001, whose required attribute `problem` is described as 问题类型
+    lon, lat = point_in(loop.tree["g1"])
+    base = dict(actor=None, channel=Channel.RESIDENT, scheme=loop.scheme, matter="01001", lon=lon, lat=lat,
+                description="井盖")
+    # when a resident leaves it out, or answers it with a value it does not take
+    for attributes in ({}, {"problem": "gone"}):
+        with pytest.raises(ValidationError) as err:
+            case_report(**base, attributes=attributes)
+        # then the message names 问题类型, and the code stays in the key of the error mapping
+        (message,) = err.value.message_dict["attributes.problem"]
+        assert "问题类型" in message and "problem" not in message
 
 
 def test_a_point_outside_the_chosen_cell_is_refused(loop):
