@@ -262,6 +262,10 @@ class Team(models.Model):
     department's default team). Members are logins; what a member may do on a case handed to the team
     is decided by the case workflow's grants, not by territorial scope."""
 
+    # the name of the team a department gets when it has none (it answers for the whole territory and is shown
+    # as the department itself: accounts.display.team_label)
+    DEFAULT_NAME = "默认组"
+
     department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="teams",
                                    verbose_name=_("department"))
     name = models.CharField(_("name"), max_length=100)

@@ -104,8 +104,8 @@ def _expected_version(request, body_value: int | None) -> int | None:
 
 
 def _detail_queryset():
-    return (Case.objects.select_related("node", "matter__category", "assignee_user", "assignee_node",
-                                        "assignee_team__department", "owner", "reporter", "routing_rule",
+    return (Case.objects.select_related("node", "matter__category", "assignee_user__person", "assignee_node",
+                                        "assignee_team__department", "owner__person", "reporter", "routing_rule",
                                         "merged_into")
             .prefetch_related("stages", "attachments", "requests__requested_by",
                               Prefetch("escalations", queryset=Escalation.objects.select_related("node", "raised_by")
@@ -114,7 +114,7 @@ def _detail_queryset():
 
 
 def _list_related(qs):
-    return qs.select_related("node", "matter__category", "assignee_user", "assignee_node",
+    return qs.select_related("node", "matter__category", "assignee_user__person", "assignee_node",
                              "assignee_team__department")
 
 

@@ -15,7 +15,6 @@ Everything is scoped: the cells are the user's own assignments, the cases those 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import secrets
@@ -27,15 +26,15 @@ from django.db.models import F
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from gridgov.accounts.selectors import field_assignments, node_public_people, paths_q
 from gridgov.accounts.services import POSITION_EVERY, position_record
+from gridgov.cases.due import DueShown, case_due_shown
 from gridgov.cases.errors import CaseConflict
 from gridgov.cases.grants import actions_for
-from gridgov.cases.models import Case, Channel, SlaStatus
+from gridgov.cases.models import Case, Channel
 from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.selectors import case_duplicates, case_inbox, case_list_for_user, case_scope
 from gridgov.cases.services import PHOTOS_MAX, case_report
@@ -80,32 +79,12 @@ def _chains(cells: list[Node]) -> dict[int, list[Node]]:
     return {c.pk: [ancestors[a] for a in c.ancestor_ids() if a in ancestors] for c in cells}
 
 
-# =========================================================================== time limits in words
+# =========================================================================== my tasks
 @dataclass
 class Task:
     case: Case
-    sla: str
-    due_text: str
+    due: DueShown
     actions: list[tuple[str, str]] = field(default_factory=list)  # (action, label) of the quick buttons
-
-    @property
-    def sla_label(self) -> str:
-        return SlaStatus(self.sla).label
-
-
-def sla_of(case: Case, now: dt.datetime) -> str:
-    """The colour to show: the stored one, red as soon as the limit has passed (the watch may not have run)."""
-    if case.due_at is not None and case.due_at <= now and case.sla_status in (SlaStatus.GREEN, SlaStatus.YELLOW):
-        return SlaStatus.RED
-    return case.sla_status
-
-
-def due_in_words(case: Case, now: dt.datetime) -> str:
-    if case.due_at is None:
-        return _("no time limit running")
-    if case.due_at <= now:
-        return _("overdue by %(time)s") % {"time": timesince(case.due_at, now, depth=1)}
-    return _("due in %(time)s") % {"time": timeuntil(case.due_at, now, depth=1)}
 
 
 def _texts() -> dict[str, str]:
@@ -154,7 +133,7 @@ def index(request):
     tasks = []
     for case in inbox:
         allowed = actions_for(user, case)
-        tasks.append(Task(case=case, sla=sla_of(case, now), due_text=due_in_words(case, now),
+        tasks.append(Task(case=case, due=case_due_shown(case, now),
                           actions=[(a, TRANSITIONS[a].label) for a in QUICK_ACTIONS if a in allowed]))
     reported = (case_list_for_user(user).filter(reporter=user).order_by("-reported_at", "-pk")[:REPORTED_SHOWN])
     return render(request, "cases/field/index.html", {

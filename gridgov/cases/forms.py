@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from pypinyin import Style, lazy_pinyin
 
+from gridgov.accounts.display import team_label
 from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.accounts.selectors import user_scope_paths
 from gridgov.cases.models import Case, Channel, SlaStatus
@@ -474,7 +475,7 @@ class AssigneeForm(ActionForm):
         by_dept: dict[int, tuple[str, list]] = {}
         for team in teams:
             by_dept.setdefault(team.department_id, (team.department.name, []))[1].append(
-                (f"team:{team.pk}", label(f"team:{team.pk}", f"{team.department.name} · {team.name}")))
+                (f"team:{team.pk}", label(f"team:{team.pk}", team_label(team))))
         for name, options in by_dept.values():
             groups.append((_("Department: %(name)s") % {"name": name}, options))
         workers = (Assignment.objects.current().filter(node_id__in=ancestors, role__category=RoleCategory.GRID_WORKER,
@@ -515,7 +516,7 @@ class AssigneeForm(ActionForm):
 
 def assignee_label(assignee) -> str:
     if assignee.team is not None:
-        return f"{assignee.team.department.name} · {assignee.team.name}"
+        return team_label(assignee.team)
     if assignee.user is not None:
         person = getattr(assignee.user, "person", None)
         return f"{person.name} ({assignee.user.get_username()})" if person else assignee.user.get_username()

@@ -29,9 +29,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from gridgov.accounts.display import team_label
 from gridgov.accounts.models import Department, Team
+from gridgov.cases.due import due_words, sla_colour
 from gridgov.cases.models import Case, CaseRequest, ReportIn, RequestKind, SlaStatus
-from gridgov.cases.page_views import action_buttons, due_words, sla_shown
+from gridgov.cases.page_views import action_buttons
 from gridgov.cases.selectors import case_inbox
 from gridgov.cases.states import CaseState
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
@@ -65,10 +67,6 @@ class InboxFilterForm(forms.Form):
         self.fields["team"].choices = [("", _("All my teams"))] + [(t.pk, team_label(t)) for t in teams]
         self.fields["team"].error_messages["invalid_choice"] = _("Choose one of your teams.")
         self.fields["tab"].error_messages["invalid_choice"] = _("Choose one of the tabs.")
-
-
-def team_label(team: Team) -> str:
-    return f"{team.department.name} · {team.name}"
 
 
 @dataclass
@@ -152,7 +150,7 @@ def _row(case: Case, *, tab: str, departments: dict[int, Department], now: dt.da
     if whistle:
         sla = SlaStatus.NONE if due is None else SlaStatus.RED if due <= now else SlaStatus.GREEN
     else:
-        sla = sla_shown(case, now)
+        sla = sla_colour(case, now)
     notes = []
     if case.state == CaseState.IN_PROGRESS and case.rework_count:
         notes.append(_("rework"))

@@ -9,7 +9,6 @@ URL as codes and ids, never anything personal; every response here says `Cache-C
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from urllib.parse import urlencode
 
@@ -24,14 +23,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.timesince import timesince, timeuntil
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from gridgov.accounts.display import team_label, user_label
 from gridgov.accounts.models import Role
 from gridgov.cases.attachments import attachment_response
+from gridgov.cases.due import case_due_shown, case_late_stage, due_words, sla_colour
 from gridgov.cases.errors import CaseConflict
 from gridgov.cases.filters import CaseFilter
 from gridgov.cases.forms import ACTION_FORMS, SYSTEM_ACTIONS, CaseFilterForm
@@ -84,35 +85,19 @@ def _case_for(request, number: str, qs=None) -> Case:
     return case
 
 
-def sla_shown(case: Case, now: dt.datetime) -> str:
-    """The colour to show: the stored one, red as soon as a running limit has passed (the watch may lag)."""
-    if case.due_at is not None and case.due_at <= now and case.sla_status in (SlaStatus.GREEN, SlaStatus.YELLOW):
-        return SlaStatus.RED
-    return case.sla_status
-
-
-def due_words(due_at, now) -> str:
-    if due_at is None:
-        return ""
-    if due_at <= now:
-        return _("overdue by %(time)s") % {"time": timesince(due_at, now, depth=1)}
-    return _("due in %(time)s") % {"time": timeuntil(due_at, now, depth=1)}
-
-
 def assignee_text(case: Case) -> str:
     """Who handles the case now, in words (a team with its department, a person, a community)."""
     if case.assignee_team_id:
-        team = case.assignee_team
-        return f"{team.department.name} · {team.name}"
+        return team_label(case.assignee_team)
     if case.assignee_user_id:
-        return case.assignee_user.get_username()
+        return user_label(case.assignee_user)
     if case.assignee_node_id:
         return case.assignee_node.name
     return ""
 
 
 def _related(qs):
-    return qs.select_related("node", "matter__category", "assignee_user", "assignee_node",
+    return qs.select_related("node", "matter__category", "assignee_user__person", "assignee_node",
                              "assignee_team__department")
 
 
@@ -142,7 +127,7 @@ EXPORT_COLUMNS = [
     (gettext_lazy("report level"), lambda c: c.get_report_level_display()),
     (gettext_lazy("handling mode"), lambda c: c.get_handling_mode_display()),
     (gettext_lazy("state"), lambda c: c.get_state_display()),
-    (gettext_lazy("time-limit status"), lambda c: c.get_sla_status_display()),
+    (gettext_lazy("time-limit status"), lambda c: case_due_shown(c, timezone.now()).label),
     (gettext_lazy("due at"), lambda c: c.due_at),
     (gettext_lazy("assignee kind"), lambda c: c.get_assignee_kind_display() if c.assignee_kind else ""),
     (gettext_lazy("handled by"), assignee_text),
@@ -179,15 +164,15 @@ def case_list(request):
     if qs is None:
         return render(request, "cases/list.html", {"form": form, "page": None, "rows": [], "query": ""},
                       status=400)
-    qs = _related(qs)
+    qs = _related(qs).annotate(closed_late=case_late_stage())
     if fmt:
         return _export(qs, fmt)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     rows = []
     for c in page:
-        sla = sla_shown(c, now)
-        rows.append({"case": c, "sla": sla, "sla_label": SlaStatus(sla).label, "assignee": assignee_text(c)})
+        due = case_due_shown(c, now)
+        rows.append({"case": c, "sla": due.colour, "sla_label": due.label, "assignee": assignee_text(c)})
     query = urlencode(form.url_params())
     return render(request, "cases/list.html", {
         "form": form, "page": page, "rows": rows, "query": query,
@@ -233,7 +218,7 @@ def case_queue(request):
         sections.append({
             "key": key, "title": title, "count": counts[key],
             "url": reverse("cases:list") + "?" + urlencode(params),
-            "items": [{"case": c, "sla": sla_shown(c, now),
+            "items": [{"case": c, "sla": sla_colour(c, now),
                        "when": (_("reported %(time)s ago") % {"time": timesince(c.reported_at, now, depth=1)}
                                 if key == "new" or c.due_at is None else due_words(c.due_at, now))}
                       for c in cases],
@@ -295,7 +280,7 @@ def _timeline(case: Case, *, sees: bool) -> list[dict]:
             "event": e,
             "label": event_label(e.kind),
             "standing": labels.get(view.actor_role, "") if view.actor_role else "",
-            "actor": view.actor.get_username() if view.actor is not None else "",
+            "actor": user_label(view.actor) if view.actor is not None else "",
             "from": states.get(e.from_state, ""),
             "to": states.get(e.to_state, "") if e.to_state != e.from_state else "",
             "photos": [photos[a["id"]] for a in e.attachments or [] if a.get("id") in photos],
@@ -304,17 +289,17 @@ def _timeline(case: Case, *, sees: bool) -> list[dict]:
 
 
 def _detail_queryset():
-    return (Case.objects.select_related("node__level", "scheme", "matter__category", "assignee_user",
-                                        "assignee_node__level", "assignee_team__department", "owner", "reporter",
+    return (Case.objects.select_related("node__level", "scheme", "matter__category", "assignee_user__person",
+                                        "assignee_node__level", "assignee_team__department", "owner__person", "reporter",
                                         "merged_into")
             .prefetch_related("stages", "attachments",
                               Prefetch("requests", queryset=CaseRequest.objects.filter(
-                                  state=CaseRequest.State.PENDING).select_related("requested_by"),
+                                  state=CaseRequest.State.PENDING).select_related("requested_by__person"),
                                   to_attr="pending_requests"),
                               Prefetch("escalations", queryset=Escalation.objects.select_related("node__level",
                                                                                                  "raised_by")
                                        .prefetch_related(Prefetch("report_ins", queryset=ReportIn.objects
-                                                                  .select_related("department", "reported_by")))
+                                                                  .select_related("department", "reported_by__person")))
                                        .order_by("raised_at", "pk"))))
 
 
@@ -380,10 +365,9 @@ def case_detail(request, number: str):
     stages = [{"stage": s, "name": localized(s), "when": "" if s.completed_at else due_words(s.due_at, now),
                "sla": SlaStatus.RED if s.completed_at is None and s.due_at <= now else s.status}
               for s in case.stages.all()]
-    sla = sla_shown(case, now)
+    due = case_due_shown(case, now)
     context = {
-        "case": case, "chain": chain, "sla": sla, "sla_label": SlaStatus(sla).label,
-        "due_words": due_words(case.due_at, now),
+        "case": case, "chain": chain, "sla": due.colour, "sla_label": due.label, "due_words": due.words,
         "assignee": assignee_text(case), "buttons": buttons, "sees_reporter": sees,
         "reveal_form": RevealForm() if sees else None, "duplicates": duplicates,
         "photo_groups": [(p, label, items) for p, label, items in purposes if items],

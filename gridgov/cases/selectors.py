@@ -74,7 +74,7 @@ def case_inbox(user) -> QuerySet[Case]:
 
 
 def case_timeline(case: Case) -> QuerySet[CaseEvent]:
-    return CaseEvent.objects.filter(case=case).select_related("actor").order_by("seq")
+    return CaseEvent.objects.filter(case=case).select_related("actor__person").order_by("seq")
 
 
 # =========================================================================== rounds (监督与处置分离)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
+from gridgov.accounts.display import user_label
 from gridgov.accounts.models import Department
 from gridgov.cases.grants import actions_for, event_view, owner_shown
 from gridgov.cases.models import (
@@ -136,6 +137,7 @@ class MatterBriefSerializer(serializers.ModelSerializer):
 class UserBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True, help_text="the person's name, as the pages show it")
 
 
 class DepartmentBriefSerializer(serializers.ModelSerializer):
@@ -158,7 +160,7 @@ class AssigneeSerializer(serializers.Serializer):
 
 
 def _user(user) -> dict | None:
-    return {"id": user.pk, "username": user.get_username()} if user is not None else None
+    return {"id": user.pk, "username": user.get_username(), "name": user_label(user)} if user is not None else None
 
 
 def attachment_url(case_id: int, attachment_id: int) -> str:
@@ -349,13 +351,14 @@ class ConflictSerializer(serializers.Serializer):
 
 class EventSerializer(serializers.ModelSerializer):
     label = serializers.SerializerMethodField()
-    actor = serializers.SerializerMethodField()
+    actor = serializers.SerializerMethodField(help_text="the actor's login")
+    actor_name = serializers.SerializerMethodField(help_text="the actor's name, as the pages show it")
     actor_role = serializers.SerializerMethodField()
     attachments = serializers.SerializerMethodField()
 
     class Meta:
         model = CaseEvent
-        fields = ["seq", "kind", "label", "at", "actor", "actor_role", "from_state", "to_state", "note",
+        fields = ["seq", "kind", "label", "at", "actor", "actor_name", "actor_role", "from_state", "to_state", "note",
                   "old_values", "new_values", "attachments"]
 
     def _view(self, event):
@@ -374,6 +377,11 @@ class EventSerializer(serializers.ModelSerializer):
     def get_actor(self, event) -> str | None:
         actor = self._view(event).actor
         return actor.get_username() if actor is not None else None
+
+    def get_actor_name(self, event) -> str | None:
+        if self._hidden(event) or event.actor_id is None:
+            return None
+        return user_label(event.actor)
 
     def get_actor_role(self, event) -> str | None:
         return self._view(event).actor_role or None

@@ -12,7 +12,6 @@ them, and the services refuse anyone else anyway (403)."""
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -43,17 +42,14 @@ from gridgov.catalogue.models import (
 from gridgov.core import import_log, uploads
 from gridgov.core.pages import errors_to_form
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
+from gridgov.workdays.calendar import limit_text
 
 PAGE_SIZE = 100
 
 
-def _amount(value: Decimal) -> str:
-    return f"{value.normalize():f}"
-
-
 def stages_text(matter: Matter) -> str:
-    """“1. Fence off: 2 clock hours; 2. Repair: 24 clock hours”."""
-    return "; ".join(f"{s.order}. {s.name}: {_amount(s.amount)} {s.get_unit_display()}" for s in matter.stages.all())
+    """“1. Fence off: 2 hours; 2. Repair: 24 hours”."""
+    return "; ".join(f"{s.order}. {s.name}: {limit_text(s.amount, s.unit)}" for s in matter.stages.all())
 
 
 # =========================================================================== the catalogue
@@ -141,7 +137,7 @@ def catalogue(request):
         query.setdefault("catalogue", current.key)
     return render(request, "manage/catalogue.html", {
         "form": form, "catalogue": current, "categories": categories, "page": page,
-        "rows": [{"m": m, "stages": [{"name": st.name, "amount": _amount(st.amount), "unit": st.get_unit_display()}
+        "rows": [{"m": m, "stages": [{"name": st.name, "limit": limit_text(st.amount, st.unit)}
                                      for st in m.stages.all()]} for m in page.object_list],
         "query": urlencode(query), "selected_category": data.get("category", ""),
         "may_import": _may_import(request.user),

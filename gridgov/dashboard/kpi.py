@@ -15,8 +15,8 @@ Figures over the period:
 - closure rate = closed ÷ registered. Both are flows of the same period, so the rate passes 100 % when a
   period closes cases registered before it;
 - on-time rate = closed on time ÷ closed. A closed case is on time when none of its time-limit stages
-  was completed after its limit (`CaseStage.completed_at <= CaseStage.due_at`; approved extensions and
-  parking have already moved a stage's `due_at`). `Case.due_at` cannot serve: it is the running clock's
+  was completed after its limit (`cases.due.case_late_stage`, the rule the case pages show too; approved
+  extensions and parking have already moved a stage's `due_at`). `Case.due_at` cannot serve: it is the running clock's
   summary and is emptied when the clock stops at the report back. A case without stages (handled on
   the spot, or no matter) is on time;
 - rework rate = closed cases with `rework_count > 0` (verification failed or reopened at least once)
@@ -45,11 +45,9 @@ from django.db.models import (
     Avg,
     Count,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
     IntegerField,
-    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -59,7 +57,8 @@ from django.db.models import Case as CaseExpr
 from django.db.models.functions import Cast, StrIndex, Substr, TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
-from gridgov.cases.models import Case, CaseStage
+from gridgov.cases.due import case_late_stage
+from gridgov.cases.models import Case
 
 PERIODS = ("day", "week", "month")
 _TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
@@ -127,10 +126,6 @@ class Row:
     figures: Figures
 
 
-def _late_stage() -> Exists:
-    return Exists(CaseStage.objects.filter(case=OuterRef("pk"), completed_at__gt=F("due_at")))
-
-
 def _handling() -> ExpressionWrapper:
     return ExpressionWrapper(F("closed_at") - F("reported_at"), output_field=DurationField())
 
@@ -139,7 +134,7 @@ def _closed_measures(closed: Q) -> dict[str, Any]:
     rated = closed & Q(satisfaction__isnull=False)
     return {
         "closed": Count("pk", filter=closed),
-        "closed_on_time": Count("pk", filter=closed & ~Q(_late_stage())),
+        "closed_on_time": Count("pk", filter=closed & ~Q(case_late_stage())),
         "reworked": Count("pk", filter=closed & Q(rework_count__gt=0)),
         "handling": Avg(_handling(), filter=closed),
         "rated": Count("pk", filter=rated),

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from gridgov.accounts.display import user_label
 from gridgov.accounts.models import Assignment, PositionReport
 from gridgov.accounts.selectors import user_scope_paths
 from gridgov.cases.models import Case, SlaStatus
@@ -177,8 +178,8 @@ def case_number(row: dict) -> str:
 
 def worker_positions(cell: Node, *, max_age_minutes: int, now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """The latest position (no older than `max_age_minutes`) of each login assigned in the cell's subtree
-    now, with their roles there: username, roles, cells, where and when. No phone, no personal data
-    beyond the staff member's login and role."""
+    now, with their roles there: username, name (as the cell card publishes it), roles, cells, where and
+    when. No phone, no personal data beyond the staff member's login, name and role."""
     now = now or timezone.now()
     assignments = (Assignment.objects.current()
                    .filter(node__path__startswith=cell.path, node__valid_to__isnull=True,
@@ -196,8 +197,9 @@ def worker_positions(cell: Node, *, max_age_minutes: int, now: dt.datetime | Non
     latest = PositionReport.objects.filter(user=OuterRef("user")).order_by("-reported_at", "-id").values("id")[:1]
     reports = (PositionReport.objects.filter(user_id__in=list(roles),
                                              reported_at__gte=now - dt.timedelta(minutes=max_age_minutes))
-               .filter(id=Subquery(latest)).select_related("user").order_by("user__username"))
-    return [{"user_id": r.user_id, "username": r.user.get_username(), "lon": r.lon, "lat": r.lat,
+               .filter(id=Subquery(latest)).select_related("user__person").order_by("user__username"))
+    return [{"user_id": r.user_id, "username": r.user.get_username(), "name": user_label(r.user),
+             "lon": r.lon, "lat": r.lat,
              "accuracy_m": r.accuracy_m, "reported_at": r.reported_at, **roles[r.user_id]} for r in reports]
 
 

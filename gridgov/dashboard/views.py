@@ -187,7 +187,7 @@ def centre_workers(request: HttpRequest) -> JsonResponse:
     if error:
         return error
     features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [w["lon"], w["lat"]]},
-                 "properties": {"username": w["username"], "roles": w["roles"], "cells": w["cells"],
+                 "properties": {"username": w["username"], "name": w["name"], "roles": w["roles"], "cells": w["cells"],
                                 "accuracy_m": w["accuracy_m"],
                                 "reported_at": date_format(timezone.localtime(w["reported_at"]),
                                                            "SHORT_DATETIME_FORMAT")}}

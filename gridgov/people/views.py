@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from gridgov.accounts.display import user_label
 from gridgov.accounts.selectors import user_scope_paths
 from gridgov.core.api import client_address
 from gridgov.people.access import (
@@ -123,9 +124,9 @@ def _changed_labels(model, changed: list[str]) -> list[str]:
 
 def _history(record) -> list[dict]:
     model = type(record)
-    return [{"at": h.at, "actor": h.actor, "action": h.get_action_display(), "source": h.source,
+    return [{"at": h.at, "actor": user_label(h.actor), "action": h.get_action_display(), "source": h.source,
              "changed": _changed_labels(model, h.changed), "version": h.version}
-            for h in record_history(record).select_related("actor").order_by("-version")]
+            for h in record_history(record).select_related("actor__person").order_by("-version")]
 
 
 # what a resident's ID number encodes beyond its mask (`access.derived_visible`)

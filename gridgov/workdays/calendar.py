@@ -14,12 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
+from decimal import Decimal
 
 import chinese_calendar
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Q, TextChoices
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.workdays.models import DEFAULT_PERIODS, CalendarDay, WorkSchedule
@@ -32,6 +33,39 @@ class LimitUnit(TextChoices):
     CLOCK_HOURS = "CLOCK_HOURS", _("clock (emergency) hours")
     WORKING_DAYS = "WORKING_DAYS", _("working days")
     CALENDAR_DAYS = "CALENDAR_DAYS", _("calendar days")
+
+
+def _number(value) -> str:
+    return f"{Decimal(str(value)).normalize():f}"
+
+
+def limit_text(amount, unit: str) -> str:
+    """A time limit in its natural unit, as people say it: "15 minutes", "2 hours", "1 hour 30 minutes",
+    "4 working hours", "3 working days", "10 days" (never "0.25 clock hours")."""
+    amount = Decimal(str(amount))
+    plural = 1 if amount == 1 else 2
+    if unit in (LimitUnit.CLOCK_HOURS, LimitUnit.WORKING_HOURS):
+        minutes = amount * 60
+        if minutes == minutes.to_integral_value():
+            whole = int(minutes)
+            hours, rest = divmod(whole, 60)
+            working = unit == LimitUnit.WORKING_HOURS
+            if hours == 0:
+                return (ngettext("%(n)d working minute", "%(n)d working minutes", rest) if working
+                        else ngettext("%(n)d minute", "%(n)d minutes", rest)) % {"n": rest}
+            text = (ngettext("%(n)d working hour", "%(n)d working hours", hours) if working
+                    else ngettext("%(n)d hour", "%(n)d hours", hours)) % {"n": hours}
+            if rest:
+                text += " " + ngettext("%(n)d minute", "%(n)d minutes", rest) % {"n": rest}
+            return text
+        if unit == LimitUnit.WORKING_HOURS:
+            return ngettext("%(n)s working hour", "%(n)s working hours", plural) % {"n": _number(amount)}
+        return ngettext("%(n)s hour", "%(n)s hours", plural) % {"n": _number(amount)}
+    if unit == LimitUnit.WORKING_DAYS:
+        return ngettext("%(n)s working day", "%(n)s working days", plural) % {"n": _number(amount)}
+    if unit == LimitUnit.CALENDAR_DAYS:
+        return ngettext("%(n)s day", "%(n)s days", plural) % {"n": _number(amount)}
+    return f"{_number(amount)} {unit}"
 
 
 Period = tuple[dt.time, dt.time]

@@ -315,7 +315,7 @@ def test_reporter_is_hidden_from_the_handler_and_shown_masked_to_the_centre(loop
     assert "via" not in report_item and not re.search(rf"\b{loop.office.username}\b", handler_html)
     assert "Who reported it" in centre_html and "138****5678" in centre_html
     assert PHONE not in centre_html and NAME not in centre_html
-    assert loop.office.username in re.search(r'<li data-kind="report">(.*?)</li>', centre_html, re.S).group(1)
+    assert loop.office.person.name in re.search(r'<li data-kind="report">(.*?)</li>', centre_html, re.S).group(1)
 
 
 def test_reveal_the_reporter_with_a_purpose_is_logged(loop, client):

@@ -71,7 +71,7 @@
 
   function workerPopup(p) {
     return h("div", { className: "worker-popup" }, [
-      h("p", null, h("strong", null, p.username)),
+      h("p", null, h("strong", null, p.name || p.username)),
       h("p", null, p.roles.join(", ")),
       h("p", null, p.cells.join(", ")),
       h("p", null, T.position_at + " " + p.reported_at +
@@ -135,8 +135,9 @@
       workers.features.forEach(function (f) {
         var c = f.geometry.coordinates;
         var icon = L.divIcon({ className: "worker-marker", html: "", iconSize: [18, 18], iconAnchor: [9, 9] });
-        L.marker([c[1], c[0]], { icon: icon, title: f.properties.username, zIndexOffset: 1000 })
-          .bindTooltip(h("span", null, f.properties.username + " · " + f.properties.roles.join(", ")))
+        var who = f.properties.name || f.properties.username;
+        L.marker([c[1], c[0]], { icon: icon, title: who, zIndexOffset: 1000 })
+          .bindTooltip(h("span", null, who + " · " + f.properties.roles.join(", ")))
           .bindPopup(function () { return workerPopup(f.properties); }).addTo(workerLayer);
       });
       el.dataset.cells = String(cells.features.length);
