@@ -29,7 +29,7 @@ from gridgov.accounts.models import Assignment, Person, Role
 from gridgov.accounts.selectors import assignment_scope, person_scope
 from gridgov.core.manage_views import errors_to_form, manage_page, scope_roots
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
-from gridgov.people.masking import mask_phone
+from gridgov.privacy.masking import mask_phone
 from gridgov.territory.models import Node
 from gridgov.territory.selectors import node_children, node_scope
 

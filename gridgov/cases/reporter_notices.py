@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from huey.contrib.djhuey import HUEY, db_task
 
 from gridgov.cases.models import Case, CaseEvent
-from gridgov.people.identifiers import MOBILE
+from gridgov.privacy.identifiers import MOBILE
 
 logger = logging.getLogger("gridgov.cases.reporter_notices")
 

@@ -54,11 +54,11 @@ from gridgov.cases.transitions import TRANSITIONS, Clock
 from gridgov.catalogue.models import HandlingMode, Matter, ReportLevel
 from gridgov.core.audit import audit_record
 from gridgov.core.names import name_clean
-from gridgov.people import crypto
-from gridgov.people.access import access_log_write, purpose_clean
-from gridgov.people.identifiers import phone_clean
-from gridgov.people.masking import mask_phone
-from gridgov.people.models import AccessKind
+from gridgov.privacy import crypto
+from gridgov.privacy.access import access_log_write, purpose_clean
+from gridgov.privacy.identifiers import phone_clean
+from gridgov.privacy.masking import mask_phone
+from gridgov.privacy.models import AccessKind
 from gridgov.territory.locate import locate
 from gridgov.territory.models import LevelScheme, Node
 from gridgov.workdays.calendar import LimitUnit, deadline

@@ -16,8 +16,8 @@ from gridgov.cases.grants import action_allowed_as
 from gridgov.cases.models import OPEN_STATES, Case, CaseState, Channel, Publication
 from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.catalogue.models import Catalogue, Matter
-from gridgov.people.masking import mask_address
 from gridgov.people.textscan import text_scrub
+from gridgov.privacy.masking import mask_address
 from gridgov.territory.models import LevelScheme
 
 MAX_REQUESTS = 1000

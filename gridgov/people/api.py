@@ -35,7 +35,6 @@ from rest_framework.response import Response
 
 from gridgov.core.api import client_address
 from gridgov.people import exports, services
-from gridgov.people.access import can_reveal, derived_visible, masked_value, personal_data_reveal
 from gridgov.people.filters import (
     AccessLogFilter,
     BuildingFilter,
@@ -51,7 +50,6 @@ from gridgov.people.filters import (
 )
 from gridgov.people.history import record_as_of, record_history
 from gridgov.people.models import (
-    AccessLog,
     Building,
     DataJob,
     GroupMembership,
@@ -72,7 +70,6 @@ from gridgov.people.models import (
 )
 from gridgov.people.search import SearchThrottled, resident_search
 from gridgov.people.selectors import (
-    access_log_scope,
     building_scope,
     entity_scope,
     house_scope,
@@ -83,6 +80,9 @@ from gridgov.people.selectors import (
     resident_scope,
     volunteer_scope,
 )
+from gridgov.privacy.access import can_reveal, derived_visible, masked_value, personal_data_reveal
+from gridgov.privacy.models import AccessLog
+from gridgov.privacy.selectors import access_log_scope
 from gridgov.territory.models import LevelScheme, Node
 from gridgov.territory.selectors import node_scope
 
@@ -1126,7 +1126,7 @@ class AccessLogSerializer(serializers.ModelSerializer):
 @extend_schema_view(list=extend_schema(tags=["people: access log"]),
                     retrieve=extend_schema(tags=["people: access log"]))
 class AccessLogViewSet(PeopleViewMixin, viewsets.ReadOnlyModelViewSet):
-    """Who revealed, exported, imported or erased personal data (needs `people.view_accesslog`), about
+    """Who revealed, exported, imported or erased personal data (needs `privacy.view_accesslog`), about
     the cells of the caller's territory."""
 
     queryset = AccessLog.objects.all()

@@ -44,11 +44,7 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.selectors import user_scope_paths
 from gridgov.core.names import name_clean
-from gridgov.people import crypto
-from gridgov.people.access import seal_field
 from gridgov.people.history import SKIP as HISTORY_SKIP
-from gridgov.people.identifiers import UNIT, id_number_clean, phone_clean, uscc_clean
-from gridgov.people.masking import mask_id_number, mask_phone
 from gridgov.people.models import (
     Building,
     GroupMembership,
@@ -67,6 +63,10 @@ from gridgov.people.models import (
     Volunteer,
 )
 from gridgov.people.services import group_attributes_clean
+from gridgov.privacy import crypto
+from gridgov.privacy.access import seal_field
+from gridgov.privacy.identifiers import UNIT, id_number_clean, phone_clean, uscc_clean
+from gridgov.privacy.masking import mask_id_number, mask_phone
 from gridgov.territory.locate import locate_many
 from gridgov.territory.models import LevelScheme, Node
 

@@ -39,15 +39,6 @@ from openpyxl import Workbook
 from gridgov.core.audit import audit_record
 from gridgov.core.tabular import bilingual, sheet_title
 from gridgov.core.tabular import cell_value as _cell_value
-from gridgov.people.access import (
-    PERSONAL_FIELDS,
-    access_log_write,
-    can_reveal,
-    clear_value,
-    masked_value,
-    purpose_clean,
-    reveal_paths,
-)
 from gridgov.people.files import private_open, private_path
 from gridgov.people.filters import (
     EntityFilter,
@@ -59,8 +50,6 @@ from gridgov.people.filters import (
     filtered,
 )
 from gridgov.people.models import (
-    AccessKind,
-    AccessLog,
     DataJob,
     GroupMembership,
     House,
@@ -78,6 +67,16 @@ from gridgov.people.selectors import (
     membership_visible,
     resident_scope,
 )
+from gridgov.privacy.access import (
+    PERSONAL_FIELDS,
+    access_log_write,
+    can_reveal,
+    clear_value,
+    masked_value,
+    purpose_clean,
+    reveal_paths,
+)
+from gridgov.privacy.models import AccessKind, AccessLog
 from gridgov.territory.models import LevelScheme, Node
 
 logger = logging.getLogger(__name__)

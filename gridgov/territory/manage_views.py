@@ -38,7 +38,7 @@ from gridgov.core.manage_views import (
     with_child_counts,
 )
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
-from gridgov.people.masking import mask_phone
+from gridgov.privacy.masking import mask_phone
 from gridgov.territory import gridmap_runs, gridmaps, services
 from gridgov.territory.models import Level, LevelScheme, Node
 from gridgov.territory.selectors import node_children, node_list_for_user, node_scope

@@ -22,8 +22,9 @@ from gridgov.cases.demo import demo_cases
 from gridgov.cases.models import Attachment, Case, CaseEvent
 from gridgov.core.backup import MAGIC
 from gridgov.core.models import AuditEntry
-from gridgov.people.access import personal_data_reveal
-from gridgov.people.models import AccessLog, Resident
+from gridgov.people.models import Resident
+from gridgov.privacy.access import personal_data_reveal
+from gridgov.privacy.models import AccessLog
 from gridgov.territory.profiles import profile_get, profile_load
 
 pytestmark = pytest.mark.django_db(transaction=True)  # pg_dump and the SQLite backup API see committed rows

@@ -11,7 +11,6 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from gridgov.accounts.models import Assignment
-from gridgov.people.access import can_reveal
 from gridgov.people.data.names import SURNAMES
 from gridgov.people.demo import (
     REFERENCE_DATE,
@@ -22,7 +21,6 @@ from gridgov.people.demo import (
     organisation_code,
     region_name,
 )
-from gridgov.people.identifiers import id_number_clean, phone_clean, uscc_clean
 from gridgov.people.models import (
     Building,
     GroupMembership,
@@ -36,6 +34,8 @@ from gridgov.people.models import (
     Resident,
     Volunteer,
 )
+from gridgov.privacy.access import can_reveal
+from gridgov.privacy.identifiers import id_number_clean, phone_clean, uscc_clean
 from gridgov.territory.models import Node
 from gridgov.territory.profiles import profile_get, profile_load, profile_unload
 from gridgov.territory.profiles.base import profile_people_load

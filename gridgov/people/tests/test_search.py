@@ -19,9 +19,9 @@ from gridgov.accounts.tests.factories import api_client_for, make_revealing_role
 from gridgov.core.models import AuditEntry
 from gridgov.people.api import AGE_BANDS, age_band
 from gridgov.people.exports import export_job_create
-from gridgov.people.identifiers import id_number_check_digit
-from gridgov.people.models import AccessLog
 from gridgov.people.tests.factories import id_number, make_household, make_resident
+from gridgov.privacy.identifiers import id_number_check_digit
+from gridgov.privacy.models import AccessLog
 
 READ = ["people.view_resident", "people.view_household"]
 PURPOSE = "核实来电群众身份"
