@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q, QuerySet
@@ -37,9 +38,23 @@ COUNT_LABELS = {"imported": _lazy("imported"), "created": _lazy("created"), "upd
 
 
 def count_list(counts: dict) -> list[dict]:
-    """Counts of an import as labelled figures, in a fixed order, leaving out what is not there."""
-    return [{"label": label, "value": counts[key]} for key, label in COUNT_LABELS.items()
-            if counts.get(key) is not None and (counts[key] or key in ("imported", "created"))]
+    """Counts of an import as labelled figures, in a fixed order, leaving out what is not there. Only numbers:
+    a base-data summary keeps its first errors as a list (row, column, reason) beside their number
+    (`errors_total`), and the number is what is shown."""
+    out = []
+    for key, label in COUNT_LABELS.items():
+        value = counts.get(key)
+        if key == "errors" and isinstance(value, list):
+            value = counts.get("errors_total", len(value))
+        if isinstance(value, bool) or not isinstance(value, int):
+            continue
+        if value or key in ("imported", "created"):
+            out.append({"label": label, "value": value})
+    return out
+
+
+def _by(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else ""
 
 
 def _guard(view, allowed):
@@ -117,22 +132,25 @@ def recent_imports(user, *, limit: int = RECENT) -> list[dict]:
     from gridgov.people.selectors import job_scope
 
     out = []
-    jobs = job_scope(DataJob.objects.filter(kind=JobKind.IMPORT), user).select_related("scheme")[:limit]
+    jobs = job_scope(DataJob.objects.filter(kind=JobKind.IMPORT), user).select_related("scheme", "owner")[:limit]
     for job in jobs:
         summary = job.summary or {}
         out.append({
             "kind": _("Base data"), "what": str(KIND_LABELS.get(job.record_type, job.record_type)),
-            "source": job.file_name, "at": job.created_at, "state": job.get_status_display(),
+            "source": job.file_name, "at": job.created_at, "by": _by(job.owner), "state": job.get_status_display(),
             "counts": count_list(summary),
             "url": reverse("people:import", args=[job.pk]),
             "rejected_url": reverse("people:import_rejected", args=[job.pk]) if job.result_path else "",
         })
     for kind, label, detail, rejected in (("gridmap", _("Grid map"), "manage:gridmap_report", "manage:gridmap_rejected"),
                                           ("catalogue", _("Matter catalogue"), "manage:catalogue_import_result", "")):
-        for record in import_log.records_for(user, kind=kind, limit=limit):
+        records = import_log.records_for(user, kind=kind, limit=limit)
+        owners = get_user_model().objects.in_bulk({r.owner_id for r in records})
+        for record in records:
             out.append({
                 "kind": label, "what": record.options.get("scheme") or record.options.get("key") or "",
-                "source": record.source, "at": record.created, "state": record.state_label,
+                "source": record.source, "at": record.created, "by": _by(owners.get(record.owner_id)),
+                "state": record.state_label,
                 "counts": count_list(record.counts),
                 "url": reverse(detail, args=[record.token]),
                 "rejected_url": reverse(rejected, args=[record.token])
