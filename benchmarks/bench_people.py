@@ -26,12 +26,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from benchmarks.harness import Report
-from gridgov.people import crypto, imports
-from gridgov.people.access import seal_field
+from gridgov.people import imports
 from gridgov.people.bulk import CHUNK_SIZE
-from gridgov.people.identifiers import id_number_check_digit
-from gridgov.people.masking import mask_id_number, mask_phone
 from gridgov.people.models import Resident
+from gridgov.privacy import crypto
+from gridgov.privacy.access import seal_field
+from gridgov.privacy.identifiers import id_number_check_digit
+from gridgov.privacy.masking import mask_id_number, mask_phone
 from gridgov.territory import services
 from gridgov.territory.models import AdminRank
 

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "csp",
     "gridgov.territory",
     "gridgov.accounts",
+    "gridgov.privacy",
     "gridgov.people",
     "gridgov.workdays",
     "gridgov.catalogue",
@@ -217,7 +218,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "HouseholdKindEnum": "gridgov.people.models.Household.Kind",
-        "AccessKindEnum": "gridgov.people.models.AccessKind",
+        "AccessKindEnum": "gridgov.privacy.models.AccessKind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -27,8 +27,8 @@ SECURITY_ALSO = {"accounts.assignment": {"view", "add", "change"}, "accounts.rol
                  "accounts.person": {"view"}}
 GRANT_APPS = frozenset({"auth", "accounts", "cases", "integrations", "authtoken", "knox", "otp_totp", "otp_static"})
 # the audit records: read (and exported) by the audit administrator
-AUDIT_MODELS = frozenset({"core.auditentry", "people.accesslog", "admin.logentry"})
-AUDIT_READ_PERMS = frozenset({"core.view_auditentry", "core.export_auditentry", "people.view_accesslog",
+AUDIT_MODELS = frozenset({"core.auditentry", "privacy.accesslog", "admin.logentry"})
+AUDIT_READ_PERMS = frozenset({"core.view_auditentry", "core.export_auditentry", "privacy.view_accesslog",
                               "admin.view_logentry"})
 AUDIT_APPS = frozenset({"core", "people", "admin"})
 # the security audit log proper is for the audit administrator only, whoever else holds its permissions

@@ -30,7 +30,7 @@ from gridgov.accounts.selectors import assignment_scope, person_scope, scope_roo
 from gridgov.accounts.workspaces import manage_page
 from gridgov.core.pages import errors_to_form
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
-from gridgov.people.masking import mask_phone
+from gridgov.privacy.masking import mask_phone
 from gridgov.territory.models import Node
 from gridgov.territory.selectors import node_children, node_scope
 

@@ -17,8 +17,8 @@ from gridgov.cases.models import Case, Channel, Publication
 from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.states import OPEN_STATES, CaseState
 from gridgov.catalogue.models import Catalogue, Matter
-from gridgov.people.masking import mask_address
 from gridgov.people.textscan import text_scrub
+from gridgov.privacy.masking import mask_address
 from gridgov.territory.models import LevelScheme
 
 MAX_REQUESTS = 1000

@@ -35,9 +35,9 @@ from gridgov.integrations.selectors import (
     open311_service,
     publish_blocked_reason,
 )
-from gridgov.people import crypto
 from gridgov.people.models import LegalEntity, Resident
 from gridgov.people.textscan import text_scrub
+from gridgov.privacy import crypto
 from gridgov.territory.models import LevelScheme
 
 # channels a machine client may send cases in on (patrol and department reports come from people)

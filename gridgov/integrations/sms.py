@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from gridgov.people.masking import mask_phone
+from gridgov.privacy.masking import mask_phone
 
 logger = logging.getLogger("gridgov.sms")
 

@@ -44,7 +44,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.core.audit import audit_record
-from gridgov.people import crypto
+from gridgov.privacy import crypto
 
 MAGIC = b"GRIDGOV-BACKUP\n"
 FORMAT = 1

@@ -9,6 +9,7 @@ matter catalogue, duty lists and admission requests in `catalogue.views`. Who ma
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.shortcuts import render
 from django.urls import reverse
@@ -16,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_safe
 
+from gridgov.accounts.display import user_label
 from gridgov.accounts.models import Assignment
 from gridgov.accounts.selectors import assignment_scope, visible_schemes
 from gridgov.accounts.workspaces import manage_page
@@ -35,30 +37,45 @@ COUNT_LABELS = {"imported": _lazy("imported"), "created": _lazy("created"), "upd
 
 
 def count_list(counts: dict) -> list[dict]:
-    """Counts of an import as labelled figures, in a fixed order, leaving out what is not there."""
-    return [{"label": label, "value": counts[key]} for key, label in COUNT_LABELS.items()
-            if counts.get(key) is not None and (counts[key] or key in ("imported", "created"))]
+    """Counts of an import as labelled figures, in a fixed order, leaving out what is not there. Only numbers:
+    a base-data summary keeps its first errors as a list (row, column, reason) beside their number
+    (`errors_total`), and the number is what is shown."""
+    out = []
+    for key, label in COUNT_LABELS.items():
+        value = counts.get(key)
+        if key == "errors" and isinstance(value, list):
+            value = counts.get("errors_total", len(value))
+        if isinstance(value, bool) or not isinstance(value, int):
+            continue
+        if value or key in ("imported", "created"):
+            out.append({"label": label, "value": value})
+    return out
 
 
 def recent_imports(user, *, limit: int = RECENT) -> list[dict]:
     """The user's recent imports of every kind, newest first: base data (data jobs), grid maps, catalogues."""
     out = []
-    jobs = job_scope(DataJob.objects.filter(kind=JobKind.IMPORT), user).select_related("scheme")[:limit]
+    jobs = job_scope(DataJob.objects.filter(kind=JobKind.IMPORT), user).select_related("scheme", "owner")[:limit]
     for job in jobs:
         summary = job.summary or {}
         out.append({
             "kind": _("Base data"), "what": str(KIND_LABELS.get(job.record_type, job.record_type)),
-            "source": job.file_name, "at": job.created_at, "state": job.get_status_display(),
+            "source": job.file_name, "at": job.created_at, "by": user_label(job.owner) if job.owner_id else "",
+            "state": job.get_status_display(),
             "counts": count_list(summary),
             "url": reverse("people:import", args=[job.pk]),
             "rejected_url": reverse("people:import_rejected", args=[job.pk]) if job.result_path else "",
         })
     for kind, label, detail, rejected in (("gridmap", _("Grid map"), "manage:gridmap_report", "manage:gridmap_rejected"),
                                           ("catalogue", _("Matter catalogue"), "manage:catalogue_import_result", "")):
-        for record in import_log.records_for(user, kind=kind, limit=limit):
+        records = import_log.records_for(user, kind=kind, limit=limit)
+        owners = get_user_model().objects.in_bulk({r.owner_id for r in records})
+        for record in records:
+            owner = owners.get(record.owner_id)
             out.append({
                 "kind": label, "what": record.options.get("scheme") or record.options.get("key") or "",
-                "source": record.source, "at": record.created, "state": record.state_label,
+                "source": record.source, "at": record.created, "by": user_label(owner) if owner else "",
+                "state": record.state_label,
                 "counts": count_list(record.counts),
                 "url": reverse(detail, args=[record.token]),
                 "rejected_url": reverse(rejected, args=[record.token])

@@ -26,10 +26,8 @@ from django.utils.translation import gettext_lazy as _
 
 from gridgov.accounts.selectors import user_scope_paths
 from gridgov.core.admin import ReadOnlyAdminMixin, ServiceAdminMixin, ServiceModelForm
-from gridgov.people import access, services
-from gridgov.people.access import PERSONAL_FIELDS, masked_value
+from gridgov.people import services
 from gridgov.people.models import (
-    AccessLog,
     Building,
     DataJob,
     GroupMembership,
@@ -46,7 +44,6 @@ from gridgov.people.models import (
 )
 from gridgov.people.selectors import (
     SCOPES,
-    access_log_scope,
     building_scope,
     house_scope,
     household_scope,
@@ -57,6 +54,8 @@ from gridgov.people.selectors import (
     volunteer_scope,
 )
 from gridgov.people.stats import current_q
+from gridgov.privacy import access
+from gridgov.privacy.access import PERSONAL_FIELDS, masked_value
 from gridgov.territory.models import Node
 from gridgov.territory.selectors import node_scope
 
@@ -718,21 +717,6 @@ class RecordHistoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("changed fields"))
     def changed_fields(self, obj):
         return ", ".join(obj.changed)
-
-
-@admin.register(AccessLog)
-class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["at", "user", "kind", "record_type", "record_id", "node", "fields", "purpose", "rows"]
-    list_filter = ["kind", "record_type"]
-    search_fields = ["=user__username", "=record_id"]
-    list_select_related = ["user", "node"]
-    date_hierarchy = "at"
-    fields = ["at", "user", "kind", "record_type", "record_id", "node", "fields", "purpose", "rows", "detail",
-              "remote_addr"]
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return access_log_scope(super().get_queryset(request), request.user)
 
 
 @admin.register(DataJob)

@@ -11,7 +11,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.people import tasks
-from gridgov.people.access import purpose_clean, reveal_paths
 from gridgov.people.exports import (
     EXPORT_KINDS,
     FORMATS,
@@ -20,6 +19,7 @@ from gridgov.people.exports import (
     filters_clean,
 )
 from gridgov.people.models import DataJob, JobKind, JobStatus
+from gridgov.privacy.access import purpose_clean, reveal_paths
 from gridgov.territory.models import LevelScheme
 
 

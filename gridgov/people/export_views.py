@@ -29,9 +29,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 from gridgov.core.api import client_address
 from gridgov.people import export_jobs, exports
 from gridgov.people import views as list_views
-from gridgov.people.access import can_reveal, purpose_clean
 from gridgov.people.models import DataJob, JobKind, JobStatus, RecordState
 from gridgov.people.selectors import job_scope
+from gridgov.privacy.access import can_reveal, purpose_clean
 from gridgov.territory.models import Node
 from gridgov.territory.selectors import node_scope
 

@@ -38,13 +38,6 @@ from gridgov.core.audit import audit_record
 from gridgov.core.files import private_open, private_path
 from gridgov.core.tabular import bilingual, sheet_title
 from gridgov.core.tabular import cell_value as _cell_value
-from gridgov.people.access import (
-    PERSONAL_FIELDS,
-    access_log_write,
-    can_reveal,
-    clear_value,
-    masked_value,
-)
 from gridgov.people.filters import (
     EntityFilter,
     HouseFilter,
@@ -55,8 +48,6 @@ from gridgov.people.filters import (
     filtered,
 )
 from gridgov.people.models import (
-    AccessKind,
-    AccessLog,
     DataJob,
     GroupMembership,
     House,
@@ -73,6 +64,14 @@ from gridgov.people.selectors import (
     membership_visible,
     resident_scope,
 )
+from gridgov.privacy.access import (
+    PERSONAL_FIELDS,
+    access_log_write,
+    can_reveal,
+    clear_value,
+    masked_value,
+)
+from gridgov.privacy.models import AccessKind, AccessLog
 from gridgov.territory.models import LevelScheme, Node
 
 logger = logging.getLogger(__name__)

@@ -19,10 +19,7 @@ from django_filters import rest_framework as filters
 
 from gridgov.accounts.selectors import paths_q
 from gridgov.core.filters import IdFilter
-from gridgov.people.access import reveal_paths
 from gridgov.people.models import (
-    AccessKind,
-    AccessLog,
     Building,
     Gender,
     GroupMembership,
@@ -38,6 +35,8 @@ from gridgov.people.models import (
     Volunteer,
 )
 from gridgov.people.selectors import membership_visible
+from gridgov.privacy.access import reveal_paths
+from gridgov.privacy.models import AccessKind, AccessLog
 from gridgov.territory.models import Node
 
 # query parameters refused outright: personal data must not be put in a URL

@@ -42,9 +42,10 @@ from django.utils.translation import gettext as _
 
 from gridgov.core import uploads
 from gridgov.core.files import private_dir, private_open, private_path
-from gridgov.people.access import access_log_write
 from gridgov.people.bulk import KINDS, REQUIRED, ROW_KEY, BulkReport, as_text, people_bulk_upsert
-from gridgov.people.models import AccessKind, DataJob, JobKind, JobStatus, SpecialGroup
+from gridgov.people.models import DataJob, JobKind, JobStatus, SpecialGroup
+from gridgov.privacy.access import access_log_write
+from gridgov.privacy.models import AccessKind
 from gridgov.territory.models import LevelScheme
 
 logger = logging.getLogger(__name__)

@@ -29,11 +29,12 @@ from django.utils.translation import gettext as _
 from gridgov.accounts.selectors import paths_q
 from gridgov.core.audit import audit_record
 from gridgov.core.ratelimit import ratelimit_hit
-from gridgov.people import crypto
-from gridgov.people.access import purpose_clean, reveal_paths
-from gridgov.people.identifiers import PERSON, id_number_clean, phone_clean
-from gridgov.people.models import AccessKind, AccessLog, Resident
+from gridgov.people.models import Resident
 from gridgov.people.selectors import resident_by_id_number, resident_by_phone
+from gridgov.privacy import crypto
+from gridgov.privacy.access import purpose_clean, reveal_paths
+from gridgov.privacy.identifiers import PERSON, id_number_clean, phone_clean
+from gridgov.privacy.models import AccessKind, AccessLog
 
 BY = ("id_number", "phone", "name", "name_prefix")
 LIMIT = 50

@@ -8,11 +8,7 @@ from django.db.models import Model, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.selectors import paths_q, user_scope_paths
-from gridgov.people import crypto
-from gridgov.people.access import reveal_paths, seal_field
-from gridgov.people.identifiers import PERSON, id_number_clean, phone_clean
 from gridgov.people.models import (
-    AccessLog,
     Building,
     DataJob,
     GroupMembership,
@@ -23,6 +19,9 @@ from gridgov.people.models import (
     Resident,
     Volunteer,
 )
+from gridgov.privacy import crypto
+from gridgov.privacy.access import reveal_paths, seal_field
+from gridgov.privacy.identifiers import PERSON, id_number_clean, phone_clean
 from gridgov.territory.models import Node
 from gridgov.territory.selectors import node_scope
 
@@ -126,14 +125,3 @@ def membership_visible(qs: QuerySet[GroupMembership], user) -> QuerySet[GroupMem
     if paths is None:
         return qs
     return qs.filter(Q(group__sensitive=False) | paths_q(paths, "resident__node__path"))
-
-
-def access_log_scope(qs: QuerySet[AccessLog], user) -> QuerySet[AccessLog]:
-    """Access-log entries about cells in the user's territory, and the user's own entries (an export
-    that named no cell); everything for users who see everything."""
-    paths = user_scope_paths(user)
-    if paths is None:
-        return qs
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    return qs.filter(paths_q(paths, "node__path") | Q(user=user))

@@ -18,14 +18,9 @@ from django.utils.translation import gettext as _
 
 from gridgov.core.audit import audit_record
 from gridgov.core.names import name_clean
-from gridgov.people import crypto
-from gridgov.people.access import access_log_write, seal_field
 from gridgov.people.history import history_append, history_erase
-from gridgov.people.identifiers import PERSON, UNIT, id_number_clean, phone_clean, uscc_clean
-from gridgov.people.masking import mask_id_number, mask_phone
 from gridgov.people.models import (
     STATES_BY_MODEL,
-    AccessKind,
     Building,
     GroupMembership,
     HistoryAction,
@@ -42,6 +37,11 @@ from gridgov.people.models import (
     Volunteer,
 )
 from gridgov.people.selectors import cell_in_scope, scoped_record_get
+from gridgov.privacy import crypto
+from gridgov.privacy.access import access_log_write, seal_field
+from gridgov.privacy.identifiers import PERSON, UNIT, id_number_clean, phone_clean, uscc_clean
+from gridgov.privacy.masking import mask_id_number, mask_phone
+from gridgov.privacy.models import AccessKind
 from gridgov.territory.locate import locate
 from gridgov.territory.models import LevelScheme, Node
 

@@ -29,15 +29,6 @@ from django.views.decorators.http import require_http_methods, require_safe
 from gridgov.accounts.display import user_label
 from gridgov.accounts.selectors import user_scope_paths
 from gridgov.core.api import client_address
-from gridgov.people.access import (
-    PERSONAL_FIELDS,
-    SEALED,
-    can_reveal,
-    derived_visible,
-    masked_value,
-    personal_data_reveal,
-    reveal_paths,
-)
 from gridgov.people.history import SKIP, record_as_of, record_history
 from gridgov.people.models import (
     Gender,
@@ -63,6 +54,15 @@ from gridgov.people.selectors import (
     resident_scope,
 )
 from gridgov.people.stats import cell_figures, cell_stats, current_q
+from gridgov.privacy.access import (
+    PERSONAL_FIELDS,
+    SEALED,
+    can_reveal,
+    derived_visible,
+    masked_value,
+    personal_data_reveal,
+    reveal_paths,
+)
 from gridgov.territory.models import Node
 from gridgov.territory.selectors import node_scope
 

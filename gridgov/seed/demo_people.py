@@ -55,7 +55,6 @@ from stdnum import numdb
 from stdnum.cn import uscc
 
 from gridgov.people.data.names import SURNAMES, cohort
-from gridgov.people.identifiers import id_number_check_digit
 from gridgov.people.models import (
     Building,
     GroupMembership,
@@ -71,6 +70,7 @@ from gridgov.people.models import (
     Resident,
     Volunteer,
 )
+from gridgov.privacy.identifiers import id_number_check_digit
 from gridgov.seed.published import LUOHU_TYPE_SPLIT, short_name
 from gridgov.territory import geometry as geo
 from gridgov.territory.models import LevelScheme, Node

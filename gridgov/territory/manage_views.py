@@ -33,7 +33,7 @@ from gridgov.accounts.workspaces import manage_page
 from gridgov.core import import_log, uploads
 from gridgov.core.pages import errors_to_form, is_fragment
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
-from gridgov.people.masking import mask_phone
+from gridgov.privacy.masking import mask_phone
 from gridgov.territory import gridmaps, services
 from gridgov.territory.gridmaps import runs
 from gridgov.territory.models import Level, LevelScheme, Node

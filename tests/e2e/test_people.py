@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from gridgov.people.access import clear_value
-from gridgov.people.models import AccessLog
 from gridgov.people.tests.factories import make_household
+from gridgov.privacy.access import clear_value
+from gridgov.privacy.models import AccessLog
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.pages import SCREENSHOTS, enrolled_device, second_factor
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 # the specification, restated here rather than imported: what gives power, and what is the audit record
 GRANTS = {"auth.group", "accounts.user", "cases.actiongrant", "integrations.apiclient", "authtoken.tokenproxy",
           "knox.authtoken", "otp_totp.totpdevice", "otp_static.staticdevice"}
-AUDIT = {"core.auditentry", "people.accesslog"}
+AUDIT = {"core.auditentry", "privacy.accesslog"}
 # pages shared with configuration, where the security administrator handles the revealing grants only
 REVEAL_GRANTS = {"accounts.assignment", "accounts.role", "accounts.person"}
 REGISTERED = sorted(admin.site._registry, key=lambda m: m._meta.label_lower)

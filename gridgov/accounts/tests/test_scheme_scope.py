@@ -19,8 +19,8 @@ from gridgov.accounts.selectors import user_is_district_wide, user_is_platform_w
 from gridgov.accounts.tests.factories import make_role, make_staff
 from gridgov.core.models import AuditEntry
 from gridgov.people.exports import EXPORT_KINDS, export_queryset
-from gridgov.people.models import AccessLog
 from gridgov.people.tests.factories import make_household
+from gridgov.privacy.models import AccessLog
 from gridgov.territory.tests.factories import make_scheme, make_tree
 
 READ = ["people.view_resident", "people.view_household", "territory.view_node"]

@@ -30,9 +30,9 @@ from gridgov.cases.services.transition import case_transition
 from gridgov.cases.states import CaseState
 from gridgov.catalogue.models import HandlingMode, Matter, ReportLevel
 from gridgov.core.names import name_clean
-from gridgov.people import crypto
-from gridgov.people.identifiers import phone_clean
-from gridgov.people.masking import mask_phone
+from gridgov.privacy import crypto
+from gridgov.privacy.identifiers import phone_clean
+from gridgov.privacy.masking import mask_phone
 from gridgov.territory.models import LevelScheme, Node
 
 # the limits of a report, the same on every channel; forms and serializers import them

@@ -33,10 +33,10 @@ from gridgov.cases.grants import sees_reporter
 from gridgov.cases.models import Case, CaseEvent
 from gridgov.cases.reporter_notices import reporter_sms_text
 from gridgov.cases.transitions import TABLE
-from gridgov.people import crypto
-from gridgov.people.access import access_log_write, purpose_clean
-from gridgov.people.identifiers import MOBILE
-from gridgov.people.models import AccessKind
+from gridgov.privacy import crypto
+from gridgov.privacy.access import access_log_write, purpose_clean
+from gridgov.privacy.identifiers import MOBILE
+from gridgov.privacy.models import AccessKind
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from gridgov.cases.models import Attachment, Case, CaseEvent, Channel, Notificat
 from gridgov.cases.services import case_report, case_transition
 from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, png, point_in
-from gridgov.people.models import AccessKind, AccessLog
+from gridgov.privacy.models import AccessKind, AccessLog
 from gridgov.territory.tests.factories import make_scheme, make_tree
 
 URL = "/api/cases/"

@@ -24,7 +24,7 @@ from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, png, point_in
 from gridgov.cases.transitions import TRANSITIONS
 from gridgov.cases.watch import sla_watch
-from gridgov.people.models import AccessKind, AccessLog
+from gridgov.privacy.models import AccessKind, AccessLog
 
 PHONE = "13812345678"
 NAME = "张三丰"

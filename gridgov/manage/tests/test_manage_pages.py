@@ -657,3 +657,29 @@ def test_an_empty_workbook_is_refused_with_a_reason(client, loop):
     # then the errors say which sheets are missing
     assert res.status_code == 400
     assert any("no sheet" in e["reason"] for e in res.context["errors"])
+
+
+def test_the_overview_shows_a_base_data_import_as_text_not_as_a_dict(client, loop):
+    # given a finished base-data import whose summary holds its first errors (a list of row, column, reason)
+    user = grant(loop.centre, "territory.import_territory")
+    user.first_name, user.last_name = "Centre", "Clerk"
+    user.save(update_fields=["first_name", "last_name"])
+    DataJob.objects.create(kind=JobKind.IMPORT, record_type="houses", scheme=loop.scheme, owner=user,
+                           file_name="houses.xlsx", status=JobStatus.DONE, result_path="x.xlsx",
+                           summary={"kind": "houses", "rows": 8, "created": 5, "updated": 0, "unchanged": 1,
+                                    "rejected_rows": 2, "created_by_type": {"house": 5},
+                                    "errors": [{"row": 2, "column": "code", "reason": "duplicate"},
+                                               {"row": 4, "column": "code", "reason": "duplicate"},
+                                               {"row": 4, "column": "area", "reason": "not a number"}],
+                                    "errors_total": 3})
+    login(client, user)
+    # when
+    res = client.get(reverse("manage:index"), HTTP_ACCEPT_LANGUAGE="en")
+    # then which import, when, by whom and its counts read as text, and no Python value leaks into the page
+    item = res.context["imports"][0]
+    assert {c["label"]: c["value"] for c in item["counts"]} == {"created": 5, "unchanged": 1, "rejected": 2,
+                                                                "errors": 3}
+    page = res.content.decode()
+    assert "{&#x27;row&#x27;" not in page and "{'row'" not in page and "&#x27;reason&#x27;" not in page
+    assert "created 5, unchanged 1, rejected 2, errors 3" in page
+    assert "Centre Clerk" in page and "houses.xlsx" in page

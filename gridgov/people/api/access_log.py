@@ -9,13 +9,9 @@ from gridgov.people.api.base import PeopleViewMixin
 from gridgov.people.filters import (
     AccessLogFilter,
 )
-from gridgov.people.models import (
-    AccessLog,
-)
-from gridgov.people.selectors import (
-    access_log_scope,
-)
 from gridgov.people.serializers.access_log import AccessLogSerializer
+from gridgov.privacy.models import AccessLog
+from gridgov.privacy.selectors import access_log_scope
 
 
 @extend_schema_view(list=extend_schema(tags=["people: access log"]),

@@ -12,7 +12,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from gridgov.people import services
-from gridgov.people.access import can_reveal
 from gridgov.people.api.base import ID_REGEX, PeopleViewMixin, today_or
 from gridgov.people.filters import (
     MembershipFilter,
@@ -46,6 +45,7 @@ from gridgov.people.serializers.groups import (
     VolunteerCreateSerializer,
     VolunteerSerializer,
 )
+from gridgov.privacy.access import can_reveal
 from gridgov.territory.models import Node
 
 

@@ -32,7 +32,6 @@ from rest_framework.response import Response
 
 from gridgov.core.api import client_address
 from gridgov.people import services
-from gridgov.people.access import personal_data_reveal
 from gridgov.people.api.base import SOURCE, PeopleViewMixin
 from gridgov.people.filters import (
     BuildingFilter,
@@ -84,6 +83,7 @@ from gridgov.people.serializers.records import (
     SearchSerializer,
     StateSerializer,
 )
+from gridgov.privacy.access import personal_data_reveal
 from gridgov.territory.models import Node
 
 SEARCH_LIMIT = 50

@@ -15,21 +15,21 @@ from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridgov.people import crypto
-from gridgov.people.access import seal_field
 from gridgov.people.bulk.cells import Cells, cells_locate, scope_paths
 from gridgov.people.bulk.clean import Row
 from gridgov.people.bulk.kinds import ANALYZE_FIRST, REQUIRED
 from gridgov.people.bulk.report import BulkReport, RowError
 from gridgov.people.bulk.sql import Table, json_plain, marks
 from gridgov.people.history import SKIP as HISTORY_SKIP
-from gridgov.people.identifiers import id_number_clean
 from gridgov.people.models import (
     RecordHistory,
     RecordState,
     Resident,
     SpecialGroup,
 )
+from gridgov.privacy import crypto
+from gridgov.privacy.access import seal_field
+from gridgov.privacy.identifiers import id_number_clean
 from gridgov.territory.models import LevelScheme
 
 logger = logging.getLogger(__name__)

@@ -9,18 +9,18 @@ from typing import Any
 from django.utils import timezone
 
 from gridgov.core.names import name_clean
-from gridgov.people import crypto
-from gridgov.people.access import seal_field
 from gridgov.people.bulk.base import KeyedImport
 from gridgov.people.bulk.clean import Row
 from gridgov.people.bulk.sql import Table, allocate_ids
-from gridgov.people.identifiers import UNIT, phone_clean, uscc_clean
 from gridgov.people.models import (
     HistoryAction,
     LegalEntity,
     RecordHistory,
 )
 from gridgov.people.services import phone_columns
+from gridgov.privacy import crypto
+from gridgov.privacy.access import seal_field
+from gridgov.privacy.identifiers import UNIT, phone_clean, uscc_clean
 
 
 @dataclass(slots=True)

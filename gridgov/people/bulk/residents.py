@@ -12,14 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.core.names import name_clean
-from gridgov.people import crypto
-from gridgov.people.access import seal_field
 from gridgov.people.bulk.base import Import, special_groups_by_name
 from gridgov.people.bulk.clean import LIST_SPLIT, RELATIONS, RESIDENT_STATES, Row
 from gridgov.people.bulk.kinds import CACHE_LIMIT
 from gridgov.people.bulk.sql import Table, allocate_ids, marks
-from gridgov.people.identifiers import id_number_clean, phone_clean
-from gridgov.people.masking import mask_id_number
 from gridgov.people.models import (
     GroupMembership,
     HistoryAction,
@@ -31,6 +27,10 @@ from gridgov.people.models import (
     Resident,
 )
 from gridgov.people.services import phone_columns
+from gridgov.privacy import crypto
+from gridgov.privacy.access import seal_field
+from gridgov.privacy.identifiers import id_number_clean, phone_clean
+from gridgov.privacy.masking import mask_id_number
 
 
 @dataclass(slots=True)

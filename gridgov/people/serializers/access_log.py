@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from gridgov.people.models import (
-    AccessLog,
-)
+from gridgov.privacy.models import AccessLog
 
 
 # -------------------------------------------------------------------------------------------- access log

@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from gridgov.people.access import masked_value
+from gridgov.privacy.access import masked_value
 
 MAX_ID = 2**63 - 1
 

@@ -10,7 +10,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from gridgov.people.access import derived_visible
 from gridgov.people.filters import (
     open_on,
 )
@@ -31,6 +30,7 @@ from gridgov.people.selectors import (
     resident_scope,
 )
 from gridgov.people.serializers.fields import AttributesField, MaskedField, id_field, text_field
+from gridgov.privacy.access import derived_visible
 
 AGE_BANDS = ((0, 17), (18, 34), (35, 59), (60, 79), (80, None))
 

@@ -8,8 +8,8 @@ import itertools
 from stdnum.cn import uscc
 
 from gridgov.people import services
-from gridgov.people.identifiers import id_number_check_digit
 from gridgov.people.models import Relation
+from gridgov.privacy.identifiers import id_number_check_digit
 
 _seq = itertools.count(1)
 

@@ -11,10 +11,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gridgov.accounts.tests.factories import make_staff
-from gridgov.people.access import personal_data_reveal
 from gridgov.people.history import record_history
-from gridgov.people.models import AccessLog, RecordHistory, Resident
+from gridgov.people.models import RecordHistory, Resident
 from gridgov.people.tests.factories import id_number, make_household, make_resident
+from gridgov.privacy.access import personal_data_reveal
+from gridgov.privacy.models import AccessLog
 
 pytestmark = pytest.mark.django_db
 
@@ -130,11 +131,11 @@ def test_access_log_and_history_cannot_be_changed_even_by_a_superuser(superuser,
     entry = AccessLog.objects.get()
     history = RecordHistory.objects.first()
     client = client_for(superuser)
-    assert client.get(reverse("admin:people_accesslog_change", args=[entry.pk])).status_code == 200
-    assert client.post(reverse("admin:people_accesslog_change", args=[entry.pk]),
+    assert client.get(reverse("admin:privacy_accesslog_change", args=[entry.pk])).status_code == 200
+    assert client.post(reverse("admin:privacy_accesslog_change", args=[entry.pk]),
                        {"purpose": "nothing"}).status_code == 403
-    assert client.get(reverse("admin:people_accesslog_add")).status_code == 403
-    assert client.post(reverse("admin:people_accesslog_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    assert client.get(reverse("admin:privacy_accesslog_add")).status_code == 403
+    assert client.post(reverse("admin:privacy_accesslog_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
     assert client.post(reverse("admin:people_recordhistory_delete", args=[history.pk]),
                        {"post": "yes"}).status_code == 403
     assert AccessLog.objects.get(pk=entry.pk).purpose == "核对联系电话"
@@ -147,9 +148,10 @@ def test_access_log_and_history_cannot_be_changed_even_by_a_superuser(superuser,
 def test_every_people_admin_page_renders(superuser, people):
     client = client_for(superuser)
     for model in ("building", "house", "household", "resident", "legalentity", "specialgroup", "groupmembership",
-                  "partymember", "householdpairing", "volunteer", "recordhistory", "accesslog", "datajob"):
+                  "partymember", "householdpairing", "volunteer", "recordhistory", "datajob"):
         assert client.get(reverse(f"admin:people_{model}_changelist")).status_code == 200, model
-        if model not in ("recordhistory", "accesslog", "datajob"):
+        if model not in ("recordhistory", "datajob"):
             assert client.get(reverse(f"admin:people_{model}_add")).status_code == 200, model
+    assert client.get(reverse("admin:privacy_accesslog_changelist")).status_code == 200
     res = client.get(reverse("admin:people_household_change", args=[people["household"].pk]))
     assert res.status_code == 200

@@ -12,8 +12,9 @@ from gridgov.accounts import services as accounts_services
 from gridgov.accounts.tests.factories import api_client_for, make_revealing_role, make_staff
 from gridgov.people import services
 from gridgov.people.history import record_history
-from gridgov.people.models import AccessLog, GroupMembership, RecordHistory, Resident, SpecialGroup
+from gridgov.people.models import GroupMembership, RecordHistory, Resident, SpecialGroup
 from gridgov.people.tests.factories import id_number, make_household, make_resident
+from gridgov.privacy.models import AccessLog
 
 READ = ["people.view_resident", "people.view_household", "people.view_house", "people.view_building",
         "people.view_legalentity", "people.view_groupmembership", "people.view_partymember",
@@ -324,9 +325,9 @@ def test_access_log_needs_its_permission_and_is_scoped(scheme, tree, people):
     api_client_for(revealer).post(f"/api/people/residents/{people['other'].pk}/reveal/", {"purpose": PURPOSE},
                               format="json")
     assert api_client_for(make_staff(tree["community"], perms=READ)).get("/api/people/access-log/").status_code == 403
-    auditor = api_client_for(make_staff(tree["community"], perms=["people.view_accesslog"]))
+    auditor = api_client_for(make_staff(tree["community"], perms=["privacy.view_accesslog"]))
     assert auditor.get("/api/people/access-log/").json()["count"] == 5
-    g1_auditor = api_client_for(make_staff(tree["g1"], perms=["people.view_accesslog"]))
+    g1_auditor = api_client_for(make_staff(tree["g1"], perms=["privacy.view_accesslog"]))
     assert g1_auditor.get("/api/people/access-log/").json()["count"] == 0
 
 

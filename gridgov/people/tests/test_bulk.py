@@ -155,7 +155,7 @@ def bad_rows(scheme, tree):
 
 
 def _clear_id(resident) -> str:
-    from gridgov.people.access import clear_value
+    from gridgov.privacy.access import clear_value
 
     return clear_value(resident, "id_number")
 
@@ -375,6 +375,6 @@ def test_an_import_writes_only_inside_the_importers_territory(scheme, tree):
 
 
 def clear_id(resident) -> str:
-    from gridgov.people.access import clear_value
+    from gridgov.privacy.access import clear_value
 
     return clear_value(resident, "id_number")

@@ -9,11 +9,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from config.keys import new_data_key
-from gridgov.people import crypto
-from gridgov.people.access import seal_field
 from gridgov.people.models import Resident
 from gridgov.people.selectors import resident_by_id_number, resident_by_phone
 from gridgov.people.tests.factories import id_number, make_resident
+from gridgov.privacy import crypto
+from gridgov.privacy.access import seal_field
 
 
 def test_a_copied_database_opens_under_no_other_installations_key(scheme, tree):

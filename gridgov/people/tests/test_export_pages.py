@@ -19,10 +19,11 @@ from openpyxl import load_workbook
 
 from gridgov.accounts.tests.factories import make_role, make_staff
 from gridgov.people import export_jobs, export_views, exports, services
-from gridgov.people.access import clear_value
-from gridgov.people.models import AccessLog, DataJob, Household, JobStatus, Occupancy, RecordState, SpecialGroup
+from gridgov.people.models import DataJob, Household, JobStatus, Occupancy, RecordState, SpecialGroup
 from gridgov.people.tests import factories
 from gridgov.people.tests.factories import credit_code, id_number, make_house, make_household, make_resident
+from gridgov.privacy.access import clear_value
+from gridgov.privacy.models import AccessLog
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,9 @@ from openpyxl import load_workbook
 
 from gridgov.accounts.tests.factories import api_client_for, make_revealing_role, make_staff
 from gridgov.people.export_jobs import export_job_create
-from gridgov.people.models import AccessLog, DataJob, JobStatus
+from gridgov.people.models import DataJob, JobStatus
 from gridgov.people.tests.factories import id_number, make_household, make_resident
+from gridgov.privacy.models import AccessLog
 
 PURPOSE = "低保复核名单"
 

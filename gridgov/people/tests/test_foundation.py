@@ -14,14 +14,16 @@ from hypothesis import strategies as st
 
 from gridgov.accounts.tests.factories import make_role, make_staff
 from gridgov.core.db import append_only_install
-from gridgov.people import crypto, services
-from gridgov.people.access import personal_data_reveal
+from gridgov.people import services
 from gridgov.people.history import record_as_of, record_history
-from gridgov.people.identifiers import id_number_check_digit, id_number_clean, phone_clean, uscc_clean
-from gridgov.people.masking import mask_address, mask_id_number, mask_name, mask_phone
-from gridgov.people.models import AccessLog, RecordState, Relation, Resident
+from gridgov.people.models import RecordState, Relation, Resident
 from gridgov.people.selectors import resident_by_id_number, resident_by_phone, resident_scope
 from gridgov.people.tests.factories import credit_code, id_number, make_household, make_resident
+from gridgov.privacy import crypto
+from gridgov.privacy.access import personal_data_reveal
+from gridgov.privacy.identifiers import id_number_check_digit, id_number_clean, phone_clean, uscc_clean
+from gridgov.privacy.masking import mask_address, mask_id_number, mask_name, mask_phone
+from gridgov.privacy.models import AccessLog
 
 
 # ------------------------------------------------------------------------------------------ identifiers
@@ -229,7 +231,7 @@ def test_erasure_needs_the_permission_and_blanks_history(scheme, tree):
 # ----------------------------------------------------------------------------------- service numbers
 @pytest.mark.parametrize("number", ["12345", "95588", "4008001234", "8008101234"])
 def test_a_service_number_is_a_units_phone_never_a_persons(number):
-    from gridgov.people.identifiers import UNIT
+    from gridgov.privacy.identifiers import UNIT
 
     with pytest.raises(ValidationError) as caught:
         phone_clean(number, field="phone")

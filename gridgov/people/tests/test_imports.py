@@ -16,8 +16,9 @@ from django.db import transaction
 
 from gridgov.accounts.tests.factories import make_staff
 from gridgov.people import import_jobs, imports
-from gridgov.people.models import AccessLog, DataJob, Household, JobStatus, RecordHistory, Resident
+from gridgov.people.models import DataJob, Household, JobStatus, RecordHistory, Resident
 from gridgov.people.tests.factories import id_number
+from gridgov.privacy.models import AccessLog
 
 HEADERS = ["姓名", "公民身份号码", "联系电话", "户号", "与户主关系", "所属网格", "备注"]
 

@@ -7,11 +7,11 @@ import io
 from django.core.management import call_command
 from django.test import override_settings
 
-from gridgov.people import crypto
-from gridgov.people.access import clear_value
 from gridgov.people.models import Resident
 from gridgov.people.selectors import resident_by_id_number
 from gridgov.people.tests.factories import id_number, make_resident
+from gridgov.privacy import crypto
+from gridgov.privacy.access import clear_value
 
 NEW_KEY = "B" * 43 + "="
 

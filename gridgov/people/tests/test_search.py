@@ -18,10 +18,10 @@ from gridgov.accounts import services as accounts_services
 from gridgov.accounts.tests.factories import api_client_for, make_revealing_role, make_staff
 from gridgov.core.models import AuditEntry
 from gridgov.people.export_jobs import export_job_create
-from gridgov.people.identifiers import id_number_check_digit
-from gridgov.people.models import AccessLog
 from gridgov.people.serializers.records import AGE_BANDS, age_band
 from gridgov.people.tests.factories import id_number, make_household, make_resident
+from gridgov.privacy.identifiers import id_number_check_digit
+from gridgov.privacy.models import AccessLog
 
 READ = ["people.view_resident", "people.view_household"]
 PURPOSE = "核实来电群众身份"

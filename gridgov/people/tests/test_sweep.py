@@ -22,10 +22,11 @@ from gridgov.accounts.tests.factories import make_staff
 from gridgov.core.files import private_dir, private_path
 from gridgov.people import import_jobs, imports
 from gridgov.people.export_jobs import export_job_create
-from gridgov.people.models import AccessLog, DataJob, JobKind, JobStatus, Resident
+from gridgov.people.models import DataJob, JobKind, JobStatus, Resident
 from gridgov.people.sweep import job_is_stale, jobs_sweep
 from gridgov.people.tasks import import_job_run_queue
 from gridgov.people.tests.factories import id_number, make_resident
+from gridgov.privacy.models import AccessLog
 
 ROWS = 5
 PERMS = ["people.add_resident", "people.view_resident"]

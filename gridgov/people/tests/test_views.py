@@ -11,9 +11,10 @@ from django.urls import reverse
 from gridgov.accounts.tests.factories import make_role, make_staff
 from gridgov.people import services
 from gridgov.people.history import record_history
-from gridgov.people.masking import mask_name
-from gridgov.people.models import AccessLog, GroupMembership, SpecialGroup
+from gridgov.people.models import GroupMembership, SpecialGroup
 from gridgov.people.tests.factories import credit_code, id_number, make_house, make_household, make_resident
+from gridgov.privacy.masking import mask_name
+from gridgov.privacy.models import AccessLog
 
 pytestmark = pytest.mark.django_db
 

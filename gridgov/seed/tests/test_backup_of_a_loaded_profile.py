@@ -21,8 +21,9 @@ from config.keys import new_data_key
 from gridgov.cases.models import Attachment, Case, CaseEvent
 from gridgov.core.models import AuditEntry
 from gridgov.manage.backup import MAGIC
-from gridgov.people.access import personal_data_reveal
-from gridgov.people.models import AccessLog, Resident
+from gridgov.people.models import Resident
+from gridgov.privacy.access import personal_data_reveal
+from gridgov.privacy.models import AccessLog
 from gridgov.seed.demo_cases import demo_cases
 from gridgov.seed.profiles import profile_get, profile_load
 

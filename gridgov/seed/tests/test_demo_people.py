@@ -11,9 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from gridgov.accounts.models import Assignment
-from gridgov.people.access import can_reveal
 from gridgov.people.data.names import SURNAMES
-from gridgov.people.identifiers import id_number_clean, phone_clean, uscc_clean
 from gridgov.people.models import (
     Building,
     GroupMembership,
@@ -27,6 +25,8 @@ from gridgov.people.models import (
     Resident,
     Volunteer,
 )
+from gridgov.privacy.access import can_reveal
+from gridgov.privacy.identifiers import id_number_clean, phone_clean, uscc_clean
 from gridgov.seed.demo_people import (
     REFERENCE_DATE,
     SPECS,

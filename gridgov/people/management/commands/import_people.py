@@ -16,9 +16,9 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from gridgov.people import imports
-from gridgov.people.access import access_log_write
 from gridgov.people.bulk import KINDS
-from gridgov.people.models import AccessKind
+from gridgov.privacy.access import access_log_write
+from gridgov.privacy.models import AccessKind
 from gridgov.territory.models import LevelScheme
 
 

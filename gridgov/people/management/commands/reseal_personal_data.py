@@ -11,9 +11,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from tqdm import tqdm
 
-from gridgov.people import crypto
-from gridgov.people.access import seal_field
 from gridgov.people.models import LegalEntity, Resident
+from gridgov.privacy import crypto
+from gridgov.privacy.access import seal_field
 
 CHUNK = 2000
 

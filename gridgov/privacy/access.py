@@ -21,9 +21,9 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import Assignment
 from gridgov.accounts.selectors import user_scope_paths
-from gridgov.people.crypto import unseal
-from gridgov.people.masking import mask_address, mask_name
-from gridgov.people.models import AccessKind, AccessLog
+from gridgov.privacy.crypto import unseal
+from gridgov.privacy.masking import mask_address, mask_name
+from gridgov.privacy.models import AccessKind, AccessLog
 
 # The personal fields of each record type, in display order, and how each is masked and opened.
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
