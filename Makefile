@@ -45,11 +45,13 @@ run: demo
 ## make test: install dev dependencies and run the whole suite (SQLite; in CI also PostgreSQL and the browser)
 test: dev-deps
 	$(VENV)/bin/ruff check .
+	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache
 	$(PY) manage.py makemigrations --check --dry-run
 	bash scripts/run-tests.sh
 
 lint: dev-deps
 	$(VENV)/bin/ruff check .
+	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache
 
 
 format: dev-deps
