@@ -379,9 +379,8 @@ class EventSerializer(serializers.ModelSerializer):
         return actor.get_username() if actor is not None else None
 
     def get_actor_name(self, event) -> str | None:
-        if self._hidden(event) or event.actor_id is None:
-            return None
-        return user_label(event.actor)
+        actor = self._view(event).actor
+        return user_label(actor) if actor is not None else None
 
     def get_actor_role(self, event) -> str | None:
         return self._view(event).actor_role or None
@@ -510,7 +509,7 @@ class CaseActionSerializer(serializers.Serializer):
     def validate(self, attrs):
         t = TRANSITIONS[attrs["action"]]
         for name in self.ACTION_FIELDS:
-            if name in attrs and name not in t.fields:
+            if name in attrs and not t.takes(name):
                 raise serializers.ValidationError({name: [_("%(action)s does not take this field")
                                                           % {"action": t.action}]})
         return attrs
