@@ -14,6 +14,7 @@ import json
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.core.api import client_address
@@ -22,6 +23,22 @@ from gridgov.core.models import AuditEntry
 admin.site.site_header = _("gridgov administration")
 admin.site.site_title = _("gridgov")
 admin.site.index_title = _("Grid-based community governance")
+
+_site_app_list = admin.site.get_app_list
+
+
+def _app_list_translated(request, app_label=None):
+    """The admin index, with the names of apps and models that a library ships untranslated (knox's
+    "Auth tokens", named from its class) passed through our catalogue (`core.i18n.THIRD_PARTY_TEXT`)."""
+    apps = _site_app_list(request, app_label)
+    for app in apps:
+        app["name"] = gettext(str(app["name"]))
+        for model in app["models"]:
+            model["name"] = gettext(str(model["name"]))
+    return apps
+
+
+admin.site.get_app_list = _app_list_translated
 
 
 def service_errors_to_form(form: forms.BaseForm, exc: ValidationError) -> None:
