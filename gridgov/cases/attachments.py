@@ -30,6 +30,8 @@ from gridgov.cases.models import Attachment, Case
 from gridgov.core.audit import audit_record
 from gridgov.core.files import private_dir, private_open
 
+PHOTOS_MAX = 10  # photos of each kind an intake or an action carries (problem, before, after handling)
+
 ACCEPTED = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
 THUMB = "thumb"
 _SAVE_OPTIONS = {"JPEG": {"quality": 85, "optimize": True}, "WEBP": {"quality": 85}, "PNG": {}}
@@ -159,7 +161,11 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
 
 
 def photos_check(uploads, *, field: str = "photos") -> list[Photo]:
-    return [photo_check(u, field=field) for u in (uploads or [])]
+    """Each photo of one kind checked; more than PHOTOS_MAX of a kind is refused, naming the field."""
+    uploads = list(uploads or [])
+    if len(uploads) > PHOTOS_MAX:
+        raise ValidationError({field: _("at most %(n)s photos") % {"n": PHOTOS_MAX}})
+    return [photo_check(u, field=field) for u in uploads]
 
 
 def _relative(photo: Photo) -> str:

@@ -23,6 +23,7 @@ from pypinyin import Style, lazy_pinyin
 from gridgov.accounts.display import team_label
 from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.accounts.selectors import user_scope_paths
+from gridgov.cases.attachments import PHOTOS_MAX
 from gridgov.cases.models import Case, Channel, SlaStatus
 from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.routing import case_route
@@ -36,7 +37,6 @@ from gridgov.territory.selectors import node_scope
 from gridgov.workdays.calendar import LimitUnit
 
 MAX_ID = 2**63 - 1
-MAX_PHOTOS = 9
 # dates a time zone shift cannot push out of what the database driver takes (as the API's filter)
 FIRST_DAY, LAST_DAY = dt.date(1900, 1, 2), dt.date(8999, 12, 30)
 # the select of cells stops here: a larger territory picks the grid by its code
@@ -302,7 +302,7 @@ class MultipleFileInput(forms.FileInput):
 class PhotosField(forms.FileField):
     """Several photos in one <input type=file multiple accept=image/*>; the services check each one."""
 
-    def __init__(self, *args, limit: int = MAX_PHOTOS, **kwargs):
+    def __init__(self, *args, limit: int = PHOTOS_MAX, **kwargs):
         self.limit = limit
         attrs = {"accept": "image/*"}
         if kwargs.pop("camera", False):

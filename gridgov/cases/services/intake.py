@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.selectors import user_report_paths
-from gridgov.cases.attachments import attachments_add, photos_check
+from gridgov.cases.attachments import PHOTOS_MAX, attachments_add, photos_check
 from gridgov.cases.models import Attachment, Case, Channel, IntakeKey
 from gridgov.cases.policy import policy_for
 from gridgov.cases.selectors import case_duplicates
@@ -38,7 +38,6 @@ from gridgov.territory.models import LevelScheme, Node
 # the limits of a report, the same on every channel; forms and serializers import them
 DESCRIPTION_MAX_LENGTH = 4000
 PLACE_MAX_LENGTH = 300  # Case.place
-PHOTOS_MAX = 10  # photos of each kind (of the problem, before, after handling)
 ATTRIBUTE_MAX_LENGTH = 2000  # a text answer to one of the matter's attributes
 
 STAFF_CHANNELS = (Channel.PATROL, Channel.HOTLINE, Channel.POLICE, Channel.DEPARTMENT)
@@ -85,7 +84,7 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
     if len(place) > PLACE_MAX_LENGTH:
         raise ValidationError({"place": _("the place is longer than %(n)s characters") % {"n": PLACE_MAX_LENGTH}})
     for name, items in (("photos", photos), ("before_photos", before_photos), ("after_photos", after_photos)):
-        if len(items or []) > PHOTOS_MAX:
+        if len(items or []) > PHOTOS_MAX:  # before anything is decoded or stored
             raise ValidationError({name: _("at most %(n)s photos") % {"n": PHOTOS_MAX}})
     scheme_obj = scheme_resolve(scheme, node)
     policy = policy_for(scheme_obj)

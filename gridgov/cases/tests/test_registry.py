@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from gridgov.cases import reporter_notices, watch
+from gridgov.cases.attachments import PHOTOS_MAX
 from gridgov.cases.forms import ACTION_FORMS, SYSTEM_ACTIONS
 from gridgov.cases.grants import actions_for
 from gridgov.cases.models import ActionGrant, Attachment, CaseEvent, CaseRequest, Channel, Notification, RequestKind
@@ -276,3 +277,22 @@ def test_the_report_photo_stands_in_for_the_photo_before_on_the_spot(loop):
     # then it is reported back with the photo after stored
     assert case.state == CaseState.REPORTED_BACK
     assert case.attachments.filter(purpose=Attachment.Purpose.AFTER).count() == 1
+
+
+def test_an_action_carries_at_most_the_photo_limit_and_more_changes_nothing(loop):
+    # given a case in progress with a department's handler
+    case = _in_progress(loop)
+    version = case.version
+    # when the report-back carries one photo more than the limit
+    with pytest.raises(ValidationError) as refused:
+        case_transition(case=case, actor=loop.handler, action="report_back", note="修好了",
+                        after_photos=[png((i, 0, 0)) for i in range(PHOTOS_MAX + 1)])
+    # then the service refuses it naming the field, and the case is as it was, with no photo stored
+    assert "after_photos" in refused.value.message_dict
+    case.refresh_from_db()
+    assert case.version == version and case.state == CaseState.IN_PROGRESS
+    assert not case.attachments.filter(purpose=Attachment.Purpose.AFTER).exists()
+    # and the limit itself is accepted
+    case = case_transition(case=case, actor=loop.handler, action="report_back", note="修好了",
+                           after_photos=[png((i, 0, 0)) for i in range(PHOTOS_MAX)])
+    assert case.attachments.filter(purpose=Attachment.Purpose.AFTER).count() == PHOTOS_MAX
