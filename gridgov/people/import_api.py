@@ -46,7 +46,8 @@ class ImportJobSerializer(serializers.ModelSerializer):
 
     def get_fields_available(self, job: DataJob) -> list[dict]:
         required = REQUIRED.get(job.record_type, ())
-        return [{"name": name, "required": name in required} for name in imports.kind_fields(job.record_type)]
+        return [{"name": name, "label": label, "required": name in required}
+                for name, label in imports.kind_field_labels(job.record_type).items()]
 
     def get_rejected_url(self, job: DataJob) -> str | None:
         if not job.result_path:

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from gridgov.people import import_jobs, imports
-from gridgov.people.bulk import REQUIRED
+from gridgov.people.bulk import REQUIRED, record_type_label
 from gridgov.people.models import DataJob, JobKind, JobStatus
 from gridgov.people.selectors import job_scope
 
@@ -71,24 +71,33 @@ def import_list(request):
         else:
             return redirect("people:import", pk=job.pk)
     jobs = job_scope(DataJob.objects.filter(kind=JobKind.IMPORT), request.user).select_related("scheme")[:50]
+    jobs = [{"job": job, "kind_label": KIND_LABELS.get(job.record_type, job.record_type)} for job in jobs]
     return render(request, "people/imports/list.html", {
         "form": form, "jobs": jobs, "kinds": KIND_LABELS, "may_import": bool(form.fields["record_type"].choices
                                                                             and form.schemes)})
 
 
-def _mapping_rows(job: DataJob, chosen: dict[str, str]) -> list[dict]:
-    fields = imports.kind_fields(job.record_type)
+def _mapping_rows(job: DataJob, chosen: dict[str, str], labels: dict[str, str]) -> list[dict]:
+    required = REQUIRED.get(job.record_type, ())
+    fields = [{"name": name, "label": label, "required": name in required} for name, label in labels.items()]
     return [{"index": i, "header": header, "chosen": chosen.get(header, ""), "fields": fields}
             for i, header in enumerate(job.headers)]
+
+
+def _summary_types(summary: dict) -> list[tuple[str, int]]:
+    """The summary's new records per record type, each type by its name."""
+    return [(record_type_label(rtype), count) for rtype, count in summary.get("created_by_type", {}).items()]
 
 
 @_page
 def import_detail(request, pk: int):
     job = _job(request, pk)
+    labels = imports.kind_field_labels(job.record_type)
     context = {"job": job, "kind_label": KIND_LABELS.get(job.record_type, job.record_type),
-               "required": REQUIRED.get(job.record_type, ()), "running": job.status in RUNNING,
-               "restartable": import_jobs.import_job_restartable(job),
-               "errors": job.summary.get("errors", [])[:FIRST_ERRORS], "mapping_errors": {}}
+               "required": [labels.get(name, name) for name in REQUIRED.get(job.record_type, ())],
+               "running": job.status in RUNNING, "restartable": import_jobs.import_job_restartable(job),
+               "errors": job.summary.get("errors", [])[:FIRST_ERRORS], "mapping_errors": {},
+               "summary_types": _summary_types(job.summary)}
     if request.method == "POST":
         _may(request, job)
         mapping = {header: request.POST.get(f"field-{i}", "") for i, header in enumerate(job.headers)}
@@ -96,10 +105,10 @@ def import_detail(request, pk: int):
             imports.import_job_map(job=job, mapping=mapping)
         except ValidationError as exc:
             context["mapping_errors"] = exc.message_dict
-            context["mapping"] = _mapping_rows(job, mapping)
+            context["mapping"] = _mapping_rows(job, mapping, labels)
             return render(request, "people/imports/detail.html", context, status=400)
         return redirect("people:import", pk=job.pk)
-    context["mapping"] = _mapping_rows(job, job.mapping)
+    context["mapping"] = _mapping_rows(job, job.mapping, labels)
     return render(request, "people/imports/detail.html", context)
 
 

@@ -16,8 +16,8 @@ suggests a mapping (NEW); `import_job_map` validates the user's mapping (MAPPED)
 queues a dry run (CHECKING → CHECKED); `import_job_start` queues the real run (QUEUED → RUNNING →
 DONE / FAILED), with progress and a heartbeat after every chunk. A run killed mid-way (its heartbeat
 goes stale) is re-queued by the sweeper (`sweep.jobs_sweep`) up to PEOPLE_JOB_MAX_ATTEMPTS starts and
-then failed; a failed or stale run is restarted by its owner (`import_job_restart`). Each run writes the rejected-rows file (the original
-columns of every rejected row, a reason column, and in the XLSX the offending cells in red with the
+then failed; a failed or stale run is restarted by its owner (`import_job_restart`). Each run writes the rejected-rows file (each rejected
+row's number in the file, its original columns, a reason column, and in the XLSX the offending cells in red with the
 reason as a comment) and the real run an `AccessLog` entry. Summaries hold counts and reasons, never
 personal data.
 """
@@ -38,11 +38,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from gridgov.core import uploads
 from gridgov.core.files import private_dir, private_open, private_path
-from gridgov.people.bulk import KINDS, REQUIRED, ROW_KEY, BulkReport, as_text, people_bulk_upsert
+from gridgov.people.bulk import KINDS, REQUIRED, ROW_KEY, BulkReport, as_text, field_label, people_bulk_upsert
 from gridgov.people.models import DataJob, JobKind, JobStatus, SpecialGroup
 from gridgov.privacy.access import access_log_write
 from gridgov.privacy.models import AccessKind
@@ -53,6 +54,8 @@ logger = logging.getLogger(__name__)
 SUFFIXES = (".xlsx", ".xlsm", ".csv")
 MAX_HEADERS = 200
 REASON_HEADER = "错误原因/Reason"
+# the first column of the rejected rows: the row's number in the uploaded file, as the reasons name rows
+ROW_HEADER = "行号/Row"
 UPLOAD_KIND = "people"
 
 # The names users give their columns, per canonical field (compared without spaces, '*', case, and a
@@ -253,6 +256,20 @@ def kind_fields(kind: str) -> list[str]:
     return fields
 
 
+def kind_field_labels(kind: str) -> dict[str, str]:
+    """The canonical fields of `kind` (as `kind_fields`) → what a person reads for each, in the active
+    language: `bulk.field_label`, and a special group's attribute by its own label."""
+    labels = {name: field_label(kind, name) for name in kind_fields(kind)}
+    if kind == "memberships":
+        english = (get_language() or "").lower().startswith("en")
+        for group in SpecialGroup.objects.all():
+            for spec in group.fields:
+                if labels.get(spec["key"]) == spec["key"]:
+                    zh, en = spec.get("label_zh") or "", spec.get("label_en") or ""
+                    labels[spec["key"]] = (en or zh if english else zh or en) or spec["key"]
+    return labels
+
+
 def _synonyms(kind: str) -> dict[str, tuple[str, ...]]:
     table: dict[str, tuple[str, ...]] = {}
     special = KIND_SYNONYMS.get(kind, {})
@@ -285,7 +302,7 @@ def mapping_suggest(headers: list[str], kind: str) -> dict[str, str]:
 def mapping_clean(*, kind: str, headers: list[str], mapping: dict[str, str | None]) -> dict[str, str]:
     """A user's mapping checked: known headers and fields, every required field mapped, no field twice.
     Headers mapped to nothing ("" or None) are dropped. Raises ValidationError keyed by header."""
-    allowed = set(kind_fields(kind))
+    labels = kind_field_labels(kind)
     cleaned: dict[str, str] = {}
     by_field: dict[str, str] = {}
     errors: dict[str, str] = {}
@@ -294,14 +311,15 @@ def mapping_clean(*, kind: str, headers: list[str], mapping: dict[str, str | Non
             continue
         if header not in headers:
             errors[header] = _("the file has no column %(h)s") % {"h": header}
-        elif name not in allowed:
+        elif name not in labels:
             errors[header] = _("unknown field %(f)s") % {"f": name}
         elif name in by_field:
-            errors[header] = _("%(f)s is already taken by the column %(h)s") % {"f": name, "h": by_field[name]}
+            errors[header] = (_("%(f)s is already taken by the column %(h)s")
+                              % {"f": labels[name], "h": by_field[name]})
         else:
             cleaned[header] = name
             by_field[name] = header
-    missing = [name for name in REQUIRED[kind] if name not in by_field]
+    missing = [labels[name] for name in REQUIRED[kind] if name not in by_field]
     if missing:
         errors["__all__"] = _("map a column to every required field: %(f)s") % {"f": ", ".join(missing)}
     if errors:
@@ -328,8 +346,9 @@ def file_import(*, scheme: LevelScheme, kind: str, path: Path | str, mapping: di
 
 
 def rejected_file_write(*, source: Path | str, report: BulkReport, target: Path | str) -> int:
-    """Write the rejected rows of `report`, read again from `source`, to `target` (.xlsx or .csv): the
-    original columns, then the reasons ("column: reason" per error). In an XLSX the offending cells are
+    """Write the rejected rows of `report`, read again from `source`, to `target` (.xlsx or .csv): the row's
+    number in the source (the spreadsheet's own row number, the one reasons such as "repeats row 2" name),
+    the original columns, then the reasons ("column: reason" per error). In an XLSX the offending cells are
     filled red with the reason as a comment. Returns the number of rows written."""
     errors: dict[int, list[tuple[str, str]]] = {}
     for error in report.rejected:
@@ -351,9 +370,10 @@ def _rejected_csv(headers, rows, errors, target: Path) -> int:
     count = 0
     with target.open("w", encoding="utf-8-sig", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow([*headers, REASON_HEADER])
+        writer.writerow([ROW_HEADER, *headers, REASON_HEADER])
         for number, values in rows:
-            writer.writerow([as_text(v) if not isinstance(v, str) else v for v in values] + [_reasons(errors[number])])
+            writer.writerow([number, *(as_text(v) if not isinstance(v, str) else v for v in values),
+                             _reasons(errors[number])])
             count += 1
     return count
 
@@ -369,7 +389,7 @@ def _rejected_xlsx(headers, header_index, rows, errors, target: Path) -> int:
     red = PatternFill(fill_type="solid", start_color="FFFFC7CE", end_color="FFFFC7CE")
     bold = Font(bold=True)
     head = []
-    for header in [*headers, REASON_HEADER]:
+    for header in [ROW_HEADER, *headers, REASON_HEADER]:
         cell = WriteOnlyCell(sheet, value=header)
         cell.font = bold
         head.append(cell)
@@ -381,7 +401,7 @@ def _rejected_xlsx(headers, header_index, rows, errors, target: Path) -> int:
         for column, reason in problems:
             if column in header_index:
                 by_column.setdefault(header_index[column], []).append(reason)
-        cells = []
+        cells = [WriteOnlyCell(sheet, value=number)]
         for i, value in enumerate(values):
             cell = WriteOnlyCell(sheet, value=value)
             if i in by_column:

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gridgov.core.i18n import localized
 from gridgov.core.names import validate_name
@@ -171,7 +172,7 @@ class Resident(BaseRecord):
     """A person living or registered in a cell (实有人口). Name, ID number, phone and addresses are
     personal data: masked by default, the ID number and phone sealed at rest."""
 
-    name = models.CharField(_("name"), max_length=100, validators=[validate_name])
+    name = models.CharField(pgettext_lazy("a person's", "name"), max_length=100, validators=[validate_name])
     id_sealed = models.TextField(_("ID number (sealed)"), editable=False)
     id_digest = models.CharField(_("ID number digest"), max_length=64, editable=False)
     id_masked = models.CharField(_("ID number"), max_length=18, editable=False)

@@ -218,6 +218,8 @@ def house_update(*, house: House, actor=None, source: str = "", expected_version
         fields["address"] = _text(fields["address"], 300)
         if not fields["address"]:
             raise ValidationError({"address": _("an address is required")})
+    if "building" in fields:
+        _same_scheme(house.scheme, building=fields["building"])
     if "node" in fields:
         fields["node"] = cell_resolve(scheme=house.scheme, node=fields["node"])
     return _write(house, fields, actor=actor, source=source, expected_version=expected_version)
@@ -668,3 +670,34 @@ def record_create(*, record_type: str, values: dict[str, Any], actor, source: st
     if record_type == "building":
         v.setdefault("name", "")
     return create(scheme=scheme, node=cell, **found, **v, actor=actor, source=source)
+
+
+# ------------------------------------------------------------------------------------ changing by ids
+
+# per record type: its update service, the keyword naming the record there, and the ids its input may
+# name (body field → model)
+_UPDATES: dict[str, tuple[Any, str, tuple[tuple[str, type[models.Model]], ...]]] = {
+    "resident": (resident_update, "resident", (("household", Household), ("house", House), ("node", Node))),
+    "household": (household_update, "household", (("house", House), ("node", Node))),
+    "house": (house_update, "house", (("building", Building), ("node", Node))),
+    "building": (building_update, "building", (("node", Node),)),
+    "legalentity": (entity_update, "entity", (("node", Node), ("dedicated_node", Node))),
+}
+
+
+@transaction.atomic
+def record_update(*, record_type: str, record: models.Model, values: dict[str, Any], expected_version: int | None,
+                  actor, source: str) -> list[str]:
+    """Change a base-data record (`record_type`: resident, household, house, building, legalentity) from
+    input that names the records it belongs to by id, as the API takes it; returns the fields changed.
+
+    Every id given is resolved within `actor`'s territory (one outside is refused like an unknown one; a
+    null id unlinks). The rest goes to the record type's update service, which checks `expected_version`
+    (someone else's change first is a conflict), re-seals personal fields, bumps the version and writes
+    the history row, all in this one transaction."""
+    update, keyword, refs = _UPDATES[record_type]
+    v = dict(values)
+    for field, model in refs:
+        if field in v:
+            v[field] = scoped_record_get(model=model, pk=v[field], user=actor, field=field)
+    return update(**{keyword: record}, expected_version=expected_version, actor=actor, source=source, **v)

@@ -21,6 +21,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -102,7 +103,7 @@ def _field_label(model, name: str) -> str:
 
 def _personal_rows(record) -> list[dict]:
     model = type(record)
-    return [{"field": f, "label": _field_label(model, f), "value": masked_value(record, f)}
+    return [{"field": f, "label": capfirst(_field_label(model, f)), "value": masked_value(record, f)}
             for f in PERSONAL_FIELDS.get(model._meta.model_name, ())]
 
 
@@ -490,6 +491,7 @@ def resident_detail(request, pk: int):
         household = resident.household
     return render(request, "people/resident.html", _detail_context(
         request, resident,
+        masked_name=masked_value(resident, "name"),
         household=household,
         members=_members(request, household) if household else [],
         memberships=list(memberships),

@@ -2,21 +2,29 @@
 key (`snake_case_words`, `field *`), no Python repr (`{'`, `[{`, `<QuerySet`, `None`) and, on a Chinese page, no
 run of English words that is not a proper name or a code of the short allow-list below.
 
-Staff pages are walked by a district-wide superuser, the phone pages by the grid worker, the public pages
+Staff pages (the base-data pages among them: a resident, the imports, a checked import's mapping and summary)
+are walked by a district-wide superuser, the phone pages by the grid worker, the public pages
 without a login. Each page's visible text (`innerText`, so hidden templates and script data do not count) is
 checked; a failure names the page and the offending text."""
 
 from __future__ import annotations
 
+import io
 import re
 
+import openpyxl
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import translation
 
 from gridgov.cases.models import Case, Channel
 from gridgov.cases.services import case_report, case_transition
 from gridgov.cases.tests.factories import make_loop, point_in
+from gridgov.people import import_jobs, imports
+from gridgov.people.models import DataJob, Resident
+from gridgov.people.tests.factories import id_number, make_resident
 from gridgov.territory.tests.factories import make_scheme, make_tree
 from tests.e2e.pages import enrolled_device, log_in, second_factor
 
@@ -25,7 +33,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 ROOT_PASSWORD = "Root-pass-2026!"
 WATER = {"kind": "DEPARTMENT", "department": "water"}
 
-RAW_KEY = re.compile(r"(?<![\w./@-])[a-z]+(?:_[a-z0-9]+)+(?![\w./@-])|(?<![\w])[a-z_]+ \*")
+RAW_KEY = re.compile(r"(?<![\w./@-])[a-z]+(?:_[a-z0-9]+)+(?![\w./@-])|(?<![^\n])[a-z_]+ \*")
 # "None" as a value (a cell, a line of its own), not the English word beginning "None right now."
 REPR = re.compile(r"\{'|\[\{|<QuerySet|\bNone\b(?! [a-z])")
 ENGLISH_RUN = re.compile(r"[A-Za-z][A-Za-z'’-]+(?:[ ,/]+[A-Za-z][A-Za-z'’-]+)+")
@@ -69,6 +77,19 @@ def district(transactional_db):
     root = get_user_model().objects.create_superuser("root", password=ROOT_PASSWORD)
     root.scheme, root.sees_everything = scheme, True
     root.save()
+    # base data: a resident, and a checked import of residents (its mapping and its summary)
+    make_resident(scheme, tree["g1"], name="王小明")
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["姓名", "身份证号", "所属网格", "户号", "与户主关系", "备注"])
+    workbook.active.append(["张三", id_number(), tree["g1"].name, "0001", "户主", ""])
+    workbook.active.append(["李四", "123", tree["g1"].name, "0001", "妻", ""])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    job = imports.import_job_create(scheme=scheme, owner=root, record_type="residents",
+                                    uploaded_file=SimpleUploadedFile("people.xlsx", buffer.getvalue()))
+    imports.import_job_map(job=job, mapping=job.mapping)
+    with translation.override("zh-hans"):  # the task queue's language: the reasons are stored as written
+        import_jobs.import_job_check(job=job)
     return loop
 
 
@@ -108,7 +129,9 @@ def test_the_main_pages_read_as_text_for_people(live_server, district, new_page,
     admin_login(staff, live_server)
     for path in ["/admin/", "/centre/", "/dashboard/", "/cases/", *[f"/cases/{c.number}/" for c in cases],
                  "/manage/", "/manage/imports/", "/manage/territory/", f"/manage/territory/{g1.pk}/",
-                 "/manage/catalogue/", "/people/", f"/people/cells/{g1.pk}/"]:
+                 "/manage/catalogue/", "/people/", f"/people/cells/{g1.pk}/", reverse("people:imports"),
+                 reverse("people:import", args=[DataJob.objects.get().pk]),
+                 reverse("people:resident", args=[Resident.objects.get().pk])]:
         check(staff, path)
     worker, _worker_log = new_page(locale=locale, width=360, height=740)
     log_in(worker, live_server, loop.worker, "/m/")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Prefetch
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -84,7 +84,6 @@ from gridgov.people.serializers.records import (
     StateSerializer,
 )
 from gridgov.privacy.access import personal_data_reveal
-from gridgov.territory.models import Node
 
 SEARCH_LIMIT = 50
 
@@ -172,8 +171,8 @@ class RecordViewSet(PeopleViewMixin, mixins.ListModelMixin, mixins.RetrieveModel
         data.is_valid(raise_exception=True)
         v = dict(data.validated_data)
         version = v.pop("version")
-        with transaction.atomic():
-            self.perform_record_update(obj, v, version)
+        services.record_update(record_type=obj._meta.model_name, record=obj, values=v, expected_version=version,
+                               actor=request.user, source=SOURCE)
         return self._respond(self._fresh(obj))
 
     @extend_schema(request=StateSerializer)
@@ -196,14 +195,6 @@ class RecordViewSet(PeopleViewMixin, mixins.ListModelMixin, mixins.RetrieveModel
         services.record_erase(record=obj, actor=request.user, reason=data.validated_data["reason"],
                               remote_addr=client_address(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    # subclasses: turn validated input into a service call
-    def perform_record_update(self, obj, v: dict, version: int) -> list[str]:
-        raise NotImplementedError
-
-    def _node_change(self, v: dict, field: str = "node") -> None:
-        if field in v:
-            v[field] = self.refs.get(Node, v[field], field)
 
 class RevealMixin:
     @extend_schema(request=RevealSerializer, responses=RevealResultSerializer)
@@ -249,14 +240,6 @@ class ResidentViewSet(RevealMixin, RecordViewSet):
             .order_by("start_date", "id")
         return super().get_queryset().select_related("household").prefetch_related(
             Prefetch("groups", queryset=groups, to_attr="visible_groups"))
-
-    def perform_record_update(self, obj, v, version):
-        for field, model in (("household", Household), ("house", House)):
-            if field in v:
-                v[field] = self.refs.get(model, v[field], field)
-        self._node_change(v)
-        return services.resident_update(resident=obj, expected_version=version, actor=self.request.user,
-                                        source=SOURCE, **v)
 
     @extend_schema(request=SearchSerializer, responses=SearchResultSerializer, tags=["people: residents"])
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
@@ -305,13 +288,6 @@ class HouseholdViewSet(RevealMixin, RecordViewSet):
         return super().get_queryset().select_related("house").prefetch_related(
             Prefetch("members", queryset=members, to_attr="scoped_members"))
 
-    def perform_record_update(self, obj, v, version):
-        if "house" in v:
-            v["house"] = self.refs.get(House, v["house"], "house")
-        self._node_change(v)
-        return services.household_update(household=obj, expected_version=version, actor=self.request.user,
-                                         source=SOURCE, **v)
-
 @_record_schema(HouseSerializer, HouseCreateSerializer, HouseUpdateSerializer, tag="people: houses")
 class HouseViewSet(RevealMixin, RecordViewSet):
     """Houses (房屋): the exact address is masked."""
@@ -328,15 +304,6 @@ class HouseViewSet(RevealMixin, RecordViewSet):
     def get_queryset(self):
         return super().get_queryset().select_related("building")
 
-    def perform_record_update(self, obj, v, version):
-        if "building" in v:
-            v["building"] = self.refs.get(Building, v["building"], "building")
-            if v["building"] is not None and v["building"].scheme_id != obj.scheme_id:
-                raise ValidationError({"building": _("belongs to another level scheme")})
-        self._node_change(v)
-        return services.house_update(house=obj, expected_version=version, actor=self.request.user, source=SOURCE,
-                                     **v)
-
 @_record_schema(BuildingSerializer, BuildingCreateSerializer, BuildingUpdateSerializer, tag="people: buildings")
 class BuildingViewSet(RecordViewSet):
     """Buildings (楼栋) and village compounds."""
@@ -350,11 +317,6 @@ class BuildingViewSet(RecordViewSet):
     def scope(self, qs):
         return building_scope(qs, self.request.user)
 
-    def perform_record_update(self, obj, v, version):
-        self._node_change(v)
-        return services.building_update(building=obj, expected_version=version, actor=self.request.user,
-                                        source=SOURCE, **v)
-
 @_record_schema(EntitySerializer, EntityCreateSerializer, EntityUpdateSerializer, tag="people: entities")
 class EntityViewSet(RevealMixin, RecordViewSet):
     """Legal-entity units (单位): the representative and the contact phone are masked."""
@@ -367,9 +329,3 @@ class EntityViewSet(RevealMixin, RecordViewSet):
 
     def scope(self, qs):
         return entity_scope(qs, self.request.user)
-
-    def perform_record_update(self, obj, v, version):
-        self._node_change(v)
-        self._node_change(v, "dedicated_node")
-        return services.entity_update(entity=obj, expected_version=version, actor=self.request.user, source=SOURCE,
-                                      **v)

@@ -93,8 +93,8 @@ def test_mapping_is_suggested_from_chinese_and_english_headers(db):
 def test_a_mapping_needs_the_required_fields_and_one_column_per_field():
     with pytest.raises(ValidationError) as err:
         imports.mapping_clean(kind="residents", headers=HEADERS, mapping={"姓名": "name", "户号": "name"})
-    assert err.value.message_dict == {"户号": ["name is already taken by the column 姓名"],
-                                      "__all__": ["map a column to every required field: id_number"]}
+    assert err.value.message_dict == {"户号": ["Name is already taken by the column 姓名"],
+                                      "__all__": ["map a column to every required field: ID number"]}
 
 
 # the runs are queued on commit: this test commits, as a request does
@@ -135,13 +135,13 @@ def test_import_job_dry_run_then_run(scheme, tree, tmp_path, caplog):
     # and the rejected rows come back with their reasons, offending cells in red
     sheet = openpyxl.load_workbook(imports.import_job_rejected_file(job=job)).active
     values = [[c.value for c in row] for row in sheet.iter_rows()]
-    assert values[0] == [*HEADERS, "错误原因/Reason"]
-    assert [v[0] for v in values[1:]] == ["王五", "赵六"]
+    assert values[0] == ["行号/Row", *HEADERS, "错误原因/Reason"]
+    assert [v[:2] for v in values[1:]] == [[6, "王五"], [7, "赵六"]]
     assert values[2][-1] == ("联系电话: not a phone number: a mobile has 11 digits starting with 1, a landline 0 + area "
                              "code + 7 or 8 digits; 所属网格: unknown grid 'nowhere'")
-    phone_cell = sheet.cell(row=3, column=3)
+    phone_cell = sheet.cell(row=3, column=4)
     assert phone_cell.fill.fgColor.rgb == "FFFFC7CE" and "not a phone number" in phone_cell.comment.text
-    assert sheet.cell(row=3, column=1).comment is None
+    assert sheet.cell(row=3, column=2).comment is None
     # nothing personal in the logs, the summary or the access log
     for row in rows:
         for value in (row[0], str(row[1])):
@@ -178,7 +178,8 @@ def test_a_csv_upload_gets_a_csv_of_its_rejected_rows_too(scheme, tree, tmp_path
     assert job.summary["created"] == 2
     with imports.import_job_rejected_file(job=job, fmt="csv").open(encoding="utf-8-sig") as f:
         lines = list(csv.reader(f))
-    assert lines[0][-1] == "错误原因/Reason" and [line[0] for line in lines[1:]] == ["王五", "赵六"]
+    assert lines[0][0] == "行号/Row" and lines[0][-1] == "错误原因/Reason"
+    assert [line[:2] for line in lines[1:]] == [["4", "王五"], ["5", "赵六"]]
     assert lines[1][-1].startswith("公民身份号码: the check digit")
 
 
