@@ -125,8 +125,9 @@ def _digit_runs(norm: str) -> list[tuple[int, int]]:
 
 def _widen(norm: str, start: int, end: int) -> tuple[int, int]:
     """Take in an ID number's check character X after the run and a "+" before it."""
-    k = end
-    while k < len(norm) and k - end < _MAX_GAP and norm[k] in _SEPARATORS:
+    k, marks = end, 0  # the same gap as between two digits of a run
+    while k < len(norm) and norm[k] in _SEPARATORS and marks <= _MAX_GAP and k - end < _MAX_SPACES:
+        marks += not norm[k].isspace()
         k += 1
     if k < len(norm) and norm[k] in "Xx" and not (k + 1 < len(norm) and norm[k + 1].isascii()
                                                   and norm[k + 1].isalnum()):
@@ -155,9 +156,11 @@ def _number_kind(chars: str) -> str:
 def _numbers(norm: str) -> list[Finding]:
     found = []
     for start, end in _digit_runs(norm):
-        # a calendar date at the front of a run is not a number to hide; what follows it is read on its own
+        # a calendar date at the front of a run is not a number to hide; what follows it is read on its own,
+        # unless the whole run reads as a phone or an ID number (1900-01-1 0000 is a mobile, grouped oddly)
         date = _DATE.match(norm, start, end)
-        if date and (date.end() == end or not norm[date.end()].isdigit()):
+        whole = _number_kind(norm[start:end]) != NUMBER
+        if date and not whole and (date.end() == end or not norm[date.end()].isdigit()):
             rest = [(s, e) for s, e in _digit_runs(norm[date.end():end])]
             pieces = [(date.end() + s, date.end() + e) for s, e in rest]
         else:

@@ -206,3 +206,16 @@ def test_house_numbers_are_hidden_on_request(text, expected):
     assert text_scrub(text, addresses=True) == expected
     # and they are kept where the place is public (a street, a facility)
     assert text_scrub(text) == text
+
+
+@pytest.mark.parametrize("text", ["电话1900—01—1 0000谢谢", "号码是1988-12-1 2345", "身份证号1 1 0 00000000000000      X谢谢", "call me on 1990.12.0 1234"])
+def test_a_mobile_grouped_like_a_date_is_still_hidden(text):
+    # a run of digits that reads as a mobile (or an ID number) whole is hidden, even where it begins like a
+    # date, and an ID number's check character goes with it across the same gap its digits may have
+    out = text_scrub(text)
+    assert _no_digit_left(out) and "X" not in out
+
+
+def test_a_date_before_a_number_is_kept_and_the_number_hidden():
+    out = text_scrub("2026-12-06 13800138000 来电")
+    assert out.startswith("2026-12-06") and "13800138000" not in out
