@@ -26,6 +26,7 @@ from gridgov.seed.profiles.base import (
     Profile,
     RoleSpec,
     apportion,
+    department_handler_login,
     outline,
     plan_finalize,
 )
@@ -96,8 +97,7 @@ LOGINS = (
     DemoLogin("haimen_village", "总网格长（村党组织书记）", "Chief grid leader (village party secretary)"),
     DemoLogin("haimen_grid1", "专职网格员", "Full-time grid worker"),
     DemoLogin("haimen_police", "社区民警（联系多个网格）", "Community police officer linked to several grids"),
-    DemoLogin("haimen_dept", "职能部门处置人员（各部门默认组）",
-              "Department handler (in every department's default team)"),
+    department_handler_login("haimen"),
 )
 
 

@@ -23,6 +23,7 @@ from gridgov.seed.profiles.base import (
     Profile,
     RoleSpec,
     apportion,
+    department_handler_login,
     outline,
     plan_finalize,
 )
@@ -89,8 +90,7 @@ LOGINS = (
     DemoLogin("pinggu_town", "黄松峪乡网格中心工作人员", "Huangsongyu township grid centre staff"),
     DemoLogin("pinggu_village", "白云寺村党支部书记", "Baiyunsi village party secretary"),
     DemoLogin("pinggu_grid1", "白云寺村第1微网格网格员", "Micro-grid worker of Baiyunsi micro-grid 1"),
-    DemoLogin("pinggu_dept", "职能部门处置人员（各部门默认组）",
-              "Department handler (in every department's default team)"),
+    department_handler_login("pinggu"),
 )
 
 
