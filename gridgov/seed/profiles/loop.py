@@ -33,8 +33,6 @@ from django.db import transaction
 
 from gridgov.accounts.models import Department, Team
 from gridgov.catalogue.admission import (
-    admission_apply,
-    admission_decide,
     admission_may_decide,
     duty_list_create,
     duty_list_entries_current,
@@ -43,7 +41,6 @@ from gridgov.catalogue.admission import (
 )
 from gridgov.catalogue.models import (
     AdmissionRequest,
-    AdmissionState,
     Catalogue,
     Category,
     DutyList,
@@ -361,22 +358,19 @@ def _grants(scheme: LevelScheme, spec: LoopSpec, report: LoopReport, *, actor) -
 def _admissions(profile, scheme: LevelScheme, spec: LoopSpec, catalogue: Catalogue,
                 departments: dict[str, Department], report: LoopReport, *, actor) -> None:
     """Each department matter the profile pushes down to a list, applied for by a member of the department's
-    team (the profile's department handler) and approved by the grid office; skipped once on the list or
-    applied for."""
+    team (the profile's department handler) and approved by the grid office, at setup (`duty_list_seed`: the
+    audit log names the acting user, so the demo logins keep no audit history of their own and the profile
+    still unloads); skipped once on the list."""
     applicant = get_user_model().objects.filter(username=f"{profile.key}_dept", is_active=True).first()
     for admission in spec.admissions:
         duty_list = DutyList.objects.get(scheme=scheme, key=admission.duty_list)
         matter = catalogue.matters.get(code=admission.matter)
-        if duty_list_entries_current(duty_list=duty_list).filter(matter=matter).exists() or \
-                AdmissionRequest.objects.filter(duty_list=duty_list, matter=matter,
-                                                state=AdmissionState.PENDING).exists():
+        if duty_list_entries_current(duty_list=duty_list).filter(matter=matter).exists():
             continue
-        department = _department(scheme, admission.department, departments)
-        by = actor if actor is not None and getattr(actor, "is_authenticated", False) else applicant
-        request = admission_apply(actor=by, duty_list=duty_list, matter=matter, department=department,
-                                  reason=admission.reason)
-        admission_decide(actor=_approver(profile, actor), request=request, approve=True)
-        report.admissions_approved += 1
+        report.admissions_approved += duty_list_seed(
+            duty_list=duty_list, matters=[matter], actor=actor, approver=_approver(profile, actor),
+            department=_department(scheme, admission.department, departments), applicant=applicant,
+            reason=admission.reason)
 
 
 def _routing_rules(scheme: LevelScheme, matters: list[Matter], departments: dict[str, Department],
