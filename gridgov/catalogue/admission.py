@@ -215,20 +215,29 @@ def admission_withdraw(*, actor, request: AdmissionRequest) -> AdmissionRequest:
 
 
 @transaction.atomic
-def duty_list_seed(*, duty_list: DutyList, matters: Iterable[Matter], actor=None, approver=None) -> int:
+def duty_list_seed(*, duty_list: DutyList, matters: Iterable[Matter], actor=None, approver=None,
+                   department: Department | None = None, applicant=None, reason: str = SEED_REASON) -> int:
     """Fill a list at setup: each matter not yet on it gets an approved ADD request (reason "initial
-    list") and an entry, all at one new version. Matters already on the list are skipped; when none is
-    left nothing changes (idempotent). Returns the matters added.
+    list", or `reason`) and an entry, all at one new version. Matters already on the list are skipped; when
+    none is left nothing changes (idempotent). Returns the matters added.
 
-    The requests name `approver` (default: `actor`) as who applied and decided, so one of them must be
-    a user allowed to decide; `actor` is who the audit log names (None: the system, e.g. a profile
-    loaded from the command line, which names the profile's grid office login as approver)."""
+    The requests name `approver` (default: `actor`) as who decided, so one of them must be a user allowed to
+    decide, and as who applied unless `department` applied (a department pushing its matters down to the
+    grids: then `applicant`, a member of one of its teams, applied); `actor` is who the audit log names
+    (None: the system, e.g. a profile loaded from the command line, which names the profile's grid office
+    login as approver)."""
     approver = approver if approver is not None else actor
     if not _authenticated(approver):
         raise ValidationError({"actor": _("seeding a list writes approved requests: name the user who approves "
                                           "them")})
     if not admission_may_decide(approver):
         raise PermissionDenied(_("you may not decide admission requests"))
+    if department is not None:
+        if department.scheme_id != duty_list.scheme_id:
+            raise ValidationError({"department": _("the department belongs to another scheme than the list")})
+        if not admission_may_apply(applicant, department=department):
+            raise PermissionDenied(_("you may not apply for admission of matters"))
+    applicant = applicant if department is not None else approver
     locked = DutyList.objects.select_for_update().get(pk=duty_list.pk)
     catalogue = scheme_catalogue(locked.scheme_id)
     on_list = set(DutyListEntry.objects.filter(duty_list=locked, removed_version__isnull=True)
@@ -252,9 +261,10 @@ def duty_list_seed(*, duty_list: DutyList, matters: Iterable[Matter], actor=None
     version = locked.version + 1
     now = timezone.now()
     requests = AdmissionRequest.objects.bulk_create([
-        AdmissionRequest(duty_list=locked, matter=m, change=AdmissionRequest.Change.ADD, reason=SEED_REASON,
-                         state=AdmissionState.APPROVED, applied_by=approver, decided_by=approver, decided_at=now,
-                         decision_reason=SEED_REASON, list_version=version) for m in todo.values()])
+        AdmissionRequest(duty_list=locked, matter=m, change=AdmissionRequest.Change.ADD, reason=reason,
+                         department=department, state=AdmissionState.APPROVED, applied_by=applicant,
+                         decided_by=approver, decided_at=now, decision_reason=SEED_REASON, list_version=version)
+        for m in todo.values()])
     if any(r.pk is None for r in requests):  # backends that do not return ids from a bulk insert
         requests = list(AdmissionRequest.objects.filter(duty_list=locked, list_version=version,
                                                         state=AdmissionState.APPROVED))
@@ -264,7 +274,9 @@ def duty_list_seed(*, duty_list: DutyList, matters: Iterable[Matter], actor=None
     duty_list.version = version
     audit_record(actor=actor, action="catalogue.duty_list_seed", target=locked,
                  summary=f"{locked.key} v{version}: {len(todo)} matters",
-                 changes={"codes": sorted(m.code for m in todo.values())[:200], "approver": approver.get_username()})
+                 changes={"codes": sorted(m.code for m in todo.values())[:200], "approver": approver.get_username(),
+                          **({"department": department.key, "applicant": applicant.get_username(), "reason": reason}
+                             if department is not None else {})})
     return len(todo)
 
 

@@ -126,6 +126,13 @@ class DemoLogin:
     perms: tuple[str, ...] = VIEW_PERMS
 
 
+def department_handler_login(key: str) -> DemoLogin:
+    """The profile's demo department handler `<key>_dept`: no cell of its own, a member of every department's
+    default team once the loop is applied, and the applicant of the profile's admissions."""
+    return DemoLogin(f"{key}_dept", "职能部门处置人员（各部门默认组）",
+                     "Department handler (in every department's default team)")
+
+
 @dataclass(frozen=True)
 class Profile:
     key: str  # also the level scheme's key

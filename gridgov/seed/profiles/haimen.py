@@ -26,10 +26,11 @@ from gridgov.seed.profiles.base import (
     Profile,
     RoleSpec,
     apportion,
+    department_handler_login,
     outline,
     plan_finalize,
 )
-from gridgov.seed.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, tier
+from gridgov.seed.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, station_team, tier
 from gridgov.seed.published import short_name
 from gridgov.territory.models import AdminRank
 
@@ -96,8 +97,7 @@ LOGINS = (
     DemoLogin("haimen_village", "总网格长（村党组织书记）", "Chief grid leader (village party secretary)"),
     DemoLogin("haimen_grid1", "专职网格员", "Full-time grid worker"),
     DemoLogin("haimen_police", "社区民警（联系多个网格）", "Community police officer linked to several grids"),
-    DemoLogin("haimen_dept", "职能部门处置人员（各部门默认组）",
-              "Department handler (in every department's default team)"),
+    department_handler_login("haimen"),
 )
 
 
@@ -266,6 +266,7 @@ LOOP = LoopSpec(
         DepartmentSpec("petitions", "海门区信访局", "Haimen Letters and Visits Bureau"),
         DepartmentSpec("police-sanchang", "海门公安分局三厂派出所", "Sanchang police station"),
         DepartmentSpec("police-haimen", "海门公安分局海门派出所", "Haimen street police station"),
+        DepartmentSpec("police-yuelai", "海门公安分局悦来派出所", "Yuelai police station"),
     ),
     duty_lists=(
         DutyListSpec("grid", "网格员自办事项清单", "Grid workers' self-handled matters", DutyTier.GRID, True,
@@ -275,6 +276,9 @@ LOOP = LoopSpec(
         DutyListSpec("department", "部门办理事项清单", "Matters handled by departments", DutyTier.DEPARTMENT, False,
                      tier(DutyTier.DEPARTMENT)),
     ),
+    # 网格吹哨、部门响应: a major event escalated to the town calls its departments, the community police
+    # officer reporting in for his station
+    teams=(station_team("police-yuelai", "悦来派出所社区警务队", "haimen_police"),),
 )
 
 

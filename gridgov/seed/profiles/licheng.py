@@ -14,6 +14,7 @@ import datetime as dt
 import random
 
 from gridgov.accounts.models import RoleCategory
+from gridgov.cases.models import AssigneeKind
 from gridgov.catalogue.models import DutyTier
 from gridgov.seed.profiles.base import (
     OPERATOR_PERMS,
@@ -24,10 +25,21 @@ from gridgov.seed.profiles.base import (
     Profile,
     RoleSpec,
     apportion,
+    department_handler_login,
     outline,
     plan_finalize,
 )
-from gridgov.seed.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, tier
+from gridgov.seed.profiles.loop import (
+    AdmissionSpec,
+    DepartmentSpec,
+    DutyListSpec,
+    LoopSpec,
+    RuleSpec,
+    police_to_dispute_group,
+    role_grants,
+    station_team,
+    tier,
+)
 from gridgov.seed.published import short_name
 from gridgov.territory.models import AdminRank
 
@@ -68,7 +80,9 @@ ROLES = (
     RoleSpec("grid_worker", "网格员", "Grid worker", RoleCategory.GRID_WORKER, ("grid",),
              duties="单元巡查—源头发现—信息采集—任务分派—问题处置—核查反馈—跟踪问效", reveals_personal_data=True),
     RoleSpec("street_leader", "街巷长", "Street (lane) leader", RoleCategory.LEADER, ("grid",)),
-    RoleSpec("unit_leader", "综合单元长", "Comprehensive unit leader", RoleCategory.LEADER, ("unit",),
+    # the unit leader is the first line of his unit: what is reported there reaches him, and he handles it
+    # (the manhole cover replaced within 15 minutes), so he counts as the unit's grid worker
+    RoleSpec("unit_leader", "综合单元长", "Comprehensive unit leader", RoleCategory.GRID_WORKER, ("unit",),
              duties="《单元长工作职责手册》：信息采集汇集、平安巡防、便民服务", reveals_personal_data=True),
     RoleSpec("dedicated_unit_leader", "专属单元长", "Dedicated unit leader", RoleCategory.LEADER, ("unit",),
              duties="履行法人主体责任：安全生产、消防、信息报送"),
@@ -90,8 +104,9 @@ LOGINS = (
     DemoLogin("licheng_community", "镇海社区党委书记", "Zhenhai community party secretary"),
     DemoLogin("licheng_grid1", "镇海社区网格员", "Grid worker in Zhenhai community"),
     DemoLogin("licheng_unit", "镇海社区综合单元长", "Comprehensive unit leader in Zhenhai community"),
-    DemoLogin("licheng_dept", "职能部门处置人员（各部门默认组）",
-              "Department handler (in every department's default team)"),
+    DemoLogin("licheng_leader", "镇海社区网格长（社区干部）", "Grid leader (community cadre) in Zhenhai community"),
+    DemoLogin("licheng_police", "镇海派出所社区民警", "Community police officer of Zhenhai police station"),
+    department_handler_login("licheng"),
 )
 
 ESTATE_HEADS = "东西南北新金福荔梅兴龙凤英文阔埭长"
@@ -217,13 +232,13 @@ def _people(b: Build, root: Plan, street: Plan, communities: list[Plan]) -> None
                            if u.cell.node_type == "comprehensive"]
     dedicated_units = [u for g in grids for u in sorted(g.children, key=lambda p: p.code)
                        if u.cell.node_type == "dedicated"]
-    secretaries, first_worker, unit_leader_of = {}, {}, {}
+    secretaries, first_worker, first_leader, officers, unit_leader_of = {}, {}, {}, {}, {}
     for community in communities:
         secretary = b.person(organisation=f"{community.name}党组织")
         b.assign(secretary, community.node, "village_party_secretary", start=GRIDS_SINCE)
         secretaries[community.code] = secretary
-        b.assign(b.person(organisation="莆田市公安局荔城分局镇海派出所"), community.node, "community_police",
-                 start=GRIDS_SINCE)
+        officers[community.code] = b.person(organisation="莆田市公安局荔城分局镇海派出所")
+        b.assign(officers[community.code], community.node, "community_police", start=GRIDS_SINCE)
         b.assign(b.person(organisation=rng.choice(["福建兴化律师事务所", "荔城区法律援助中心"])), community.node,
                  "legal_adviser", start=GRIDS_SINCE)
         for _ in range(3):
@@ -233,6 +248,7 @@ def _people(b: Build, root: Plan, street: Plan, communities: list[Plan]) -> None
         own = sorted(community.children, key=lambda p: p.code)
         for start in range(0, len(own), 3):
             cadre = b.person(organisation=f"{community.name}", note="社区干部")
+            first_leader.setdefault(community.code, cadre)
             for grid in own[start:start + 3]:
                 b.assign(cadre, grid.node, "grid_leader")
                 b.assign(cadre, grid.node, "grid_party_secretary")
@@ -279,22 +295,39 @@ def _people(b: Build, root: Plan, street: Plan, communities: list[Plan]) -> None
     b.login("licheng_community", secretaries[login_community])
     b.login("licheng_grid1", first_worker[login_community])
     b.login("licheng_unit", unit_leader_of.get(login_community) or next(iter(unit_leader_of.values())))
+    b.login("licheng_leader", first_leader[login_community])  # leads the grid of licheng_grid1
+    b.login("licheng_police", officers[login_community])
     b.login("licheng_dept", None)  # joins the departments' teams when the loop is applied
 
 
-# the loop: one duty list of the grid workers; the town street's offices and the district's departments
+# the loop: one duty list of the grid workers; the town street's offices and the district's departments.
+# The stories of seed 001: a unit leader receives what is reported in his unit, registers and dispatches it to
+# himself and handles it (the sewage manhole cover: reported 12:16, replaced 12:31, confirmed 13:58 by the
+# resident), the water bureau having pushed its manhole matter down to the grids; and the police hand a
+# neighbours' dispute to the street's dispute group (纠纷流转群), where the community officer or the grid leader
+# takes it in one click.
+MANHOLE = "01002"  # 污水井盖
+DISPUTES = "13"  # 矛盾纠纷
 LOOP = LoopSpec(
     departments=(
         DepartmentSpec("eco-env", "莆田市荔城生态环境局", "Licheng Ecology and Environment Bureau"),
         DepartmentSpec("justice", "荔城区司法局", "Licheng Justice Bureau"),
         DepartmentSpec("petitions", "荔城区信访局", "Licheng Letters and Visits Bureau"),
         DepartmentSpec("police-zhenhai", "荔城公安分局镇海派出所", "Zhenhai police station"),
+        DepartmentSpec("dispute", "镇海街道矛盾纠纷调处组", "Zhenhai street dispute mediation group"),
     ),
     duty_lists=(
         DutyListSpec("grid", "网格员职责清单", "Grid workers' duty list", DutyTier.GRID, True, tier(DutyTier.GRID)),
     ),
     # 核查反馈: the resident who reported confirms the fix (the manhole cover story), as well as the centre
     reporter_verifies=True,
+    teams=(station_team("dispute", "纠纷流转群", "licheng_police", "licheng_leader"),),
+    grants=role_grants("unit_leader", "register", "dispatch", sees_reporter=True),
+    admissions=(AdmissionSpec("grid", MANHOLE, "区水务局", "井盖破损由单元长第一时间组织更换（单元巡查、源头发现）"),),
+    rules=(
+        RuleSpec("镇海街道井盖由单元长处置", AssigneeKind.GRID_WORKER, matter=MANHOLE, node=STREET),
+        police_to_dispute_group(group="dispute", category=DISPUTES, name="警情纠纷转纠纷流转群"),
+    ),
 )
 
 

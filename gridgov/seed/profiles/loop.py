@@ -1,17 +1,25 @@
 """The closed-loop configuration of a seed profile: departments and their teams, the matter catalogue and
-case policy, the duty lists of item admission (事项准入) and the routing rules.
+case policy, the duty lists of item admission (事项准入), the action grants and the routing rules — what a
+district would configure in the admin, written through the same services (audited), so each seed's story
+runs on the profile as shipped.
 
 Applied by `profile_load` once the territory, the people and the demo logins exist, and again by
 `load_profile --if-empty` on a loaded profile; idempotent, so a second run changes nothing:
 - departments are found by key (the profile's own) or by name (one per department named in the
-  catalogue, keyed `dept-01`, `dept-02` ... in the order the catalogue first names them); each gets a
-  default team (no areas: the whole territory) when it has none;
+  catalogue, keyed `dept-01`, `dept-02` ... in the order the catalogue first names them, with its English
+  name from `CATALOGUE_DEPARTMENTS_EN`); the profile's teams (`TeamSpec`) are found by name and get their
+  demo members; a department with no team then gets a default team (`Team.DEFAULT_NAME`, no areas: the
+  whole territory);
+- the profile's action grants (`GrantSpec`) are created when missing (`cases.services.action_grant_save`);
 - the shipped default catalogue is loaded when missing, and the scheme's case policy points at it;
 - a missing duty list is created, and a list never changed (version 0) is filled through
-  `duty_list_seed`, approved by the acting user or else the profile's district-wide demo login;
+  `duty_list_seed`, approved by the acting user or else the profile's district-wide demo login; then each
+  of the profile's admissions (`AdmissionSpec`: a department pushes one of its matters down to a list)
+  not yet on its list is applied for by the profile's department handler and approved the same way;
 - routing rules are written only when the scheme has none (a deployment's own rules are never touched):
-  department matters to the department the catalogue names, village / community matters to the
-  community level (the level just above the grids), everything else to the grid worker.
+  first the profile's own (`RuleSpec`, through `cases.services.routing_rule_save`), then department
+  matters to the department the catalogue names, village / community matters to the community level
+  (the level just above the grids), everything else to the grid worker.
 """
 
 from __future__ import annotations
@@ -24,13 +32,26 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from gridgov.accounts.models import Department, Team
-from gridgov.catalogue.admission import admission_may_decide, duty_list_create, duty_list_seed, scheme_catalogue
-from gridgov.catalogue.models import AdmissionRequest, Catalogue, DutyList, DutyListEntry, DutyTier, Matter
+from gridgov.catalogue.admission import (
+    admission_may_decide,
+    duty_list_create,
+    duty_list_entries_current,
+    duty_list_seed,
+    scheme_catalogue,
+)
+from gridgov.catalogue.models import (
+    AdmissionRequest,
+    Catalogue,
+    Category,
+    DutyList,
+    DutyListEntry,
+    DutyTier,
+    Matter,
+)
 from gridgov.catalogue.services import catalogue_load_default
 from gridgov.core.audit import audit_record
-from gridgov.territory.models import Level, LevelScheme
+from gridgov.territory.models import Level, LevelScheme, Node
 
-DEFAULT_TEAM = "默认组"
 RULE_STEP = 10  # gaps between rule orders leave room for a deployment's own rules
 
 
@@ -57,11 +78,119 @@ class DutyListSpec:
 
 
 @dataclass(frozen=True)
+class TeamSpec:
+    """A team of one of the profile's departments (`DepartmentSpec.key`), answering for the whole territory,
+    with demo logins of the profile as members (Licheng's dispute group: the community officer and the grid
+    leader; a police station's officers called to report in)."""
+
+    department: str
+    name: str
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GrantSpec:
+    """A scheme's own action grant (`cases.ActionGrant`): `action` to holders of the role `role` (a role key
+    of the profile), or of any role of `role_category`, held at the level `level` (a level key; empty: any
+    level) over the case's cell; or to another holder kind."""
+
+    action: str
+    holder: str = "ROLE"
+    role: str = ""
+    role_category: str = ""
+    level: str = ""
+    sees_reporter: bool = False
+
+
+@dataclass(frozen=True)
+class AdmissionSpec:
+    """A department's application to push one of its matters (by code) down to a duty list (by key),
+    approved by the grid office (事项准入). `department` is a department key or its name in the catalogue."""
+
+    duty_list: str
+    matter: str
+    department: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One of the profile's routing rules, placed before the generic ones. Conditions name a matter or a
+    category by code, a cell by code (the rule holds in it and below); `department` is a key or a
+    catalogue name."""
+
+    name: str
+    target: str
+    matter: str = ""
+    category: str = ""
+    channel: str = ""
+    report_level: str = ""
+    node: str = ""
+    department: str = ""
+
+
+@dataclass(frozen=True)
 class LoopSpec:
     departments: tuple[DepartmentSpec, ...] = ()
     duty_lists: tuple[DutyListSpec, ...] = ()
     # the reporter (besides the centre and the grid office) verifies the report-back (CasePolicy.reporter_verifies)
     reporter_verifies: bool = False
+    teams: tuple[TeamSpec, ...] = ()
+    grants: tuple[GrantSpec, ...] = ()
+    admissions: tuple[AdmissionSpec, ...] = ()
+    rules: tuple[RuleSpec, ...] = ()
+
+
+# ------------------------------------------------------------------ builders shared by the profiles
+def role_grants(role: str, *actions: str, sees_reporter: bool = False, level: str = "") -> tuple[GrantSpec, ...]:
+    """The same actions granted to the holders of one role (Licheng's unit leaders register and dispatch
+    what is reported in their unit, seeing who reported it)."""
+    return tuple(GrantSpec(action=action, role=role, level=level, sees_reporter=sees_reporter) for action in actions)
+
+
+def station_team(department: str, name: str, *logins: str) -> TeamSpec:
+    """A police station's (or any department's) team of named demo logins, answering for the whole
+    territory: called by a whistle, its members report in; handed a case, they accept it."""
+    return TeamSpec(department=department, name=name, members=logins)
+
+
+def police_to_dispute_group(*, group: str, category: str, name: str) -> RuleSpec:
+    """What the police (110 channel) hand on of a category goes to the dispute-mediation group."""
+    from gridgov.cases.models import AssigneeKind, Channel
+
+    return RuleSpec(name=name, target=AssigneeKind.DEPARTMENT, channel=Channel.POLICE, category=category,
+                    department=group)
+
+
+# English names of the departments the shipped default catalogue names (its matters name them in Chinese)
+CATALOGUE_DEPARTMENTS_EN = {
+    "供电公司": "Power supply company",
+    "公安分局": "Public security sub-bureau",
+    "公安分局交通支队": "Traffic police detachment",
+    "区交通局": "District transport bureau",
+    "区人力社保局": "District human resources and social security bureau",
+    "区住建委": "District housing and construction commission",
+    "区体育局": "District sports bureau",
+    "区农业农村局": "District agriculture and rural affairs bureau",
+    "区卫生健康委": "District health commission",
+    "区园林绿化局": "District landscaping and greening bureau",
+    "区城市管理委员会": "District city management commission",
+    "区城管执法局": "District city management enforcement bureau",
+    "区市场监管局": "District market regulation bureau",
+    "区应急管理局": "District emergency management bureau",
+    "区残联": "District disabled persons' federation",
+    "区民政局": "District civil affairs bureau",
+    "区水务局": "District water bureau",
+    "区消防救援支队": "District fire and rescue detachment",
+    "区环卫中心": "District sanitation centre",
+    "区疾控中心": "District centre for disease control",
+    "区规划自然资源局": "District planning and natural resources bureau",
+    "热力公司": "Heating company",
+    "燃气公司": "Gas company",
+    "街道办事处": "Street office",
+    "街道综合执法队": "Street law enforcement team",
+    "通信运营商": "Telecom operator",
+}
 
 
 def tier(*tiers: str) -> Callable[[Matter], bool]:
@@ -100,17 +229,24 @@ class LoopReport:
     lists_created: int = 0
     entries_seeded: dict[str, int] = field(default_factory=dict)
     rules_created: int = 0
+    departments_named: int = 0
+    members_added: int = 0
+    grants_created: int = 0
+    admissions_approved: int = 0
 
     @property
     def changed(self) -> bool:
         return bool(self.catalogue_loaded or self.policy_created or self.departments_created or self.teams_created
-                    or self.lists_created or any(self.entries_seeded.values()) or self.rules_created)
+                    or self.lists_created or any(self.entries_seeded.values()) or self.rules_created
+                    or self.departments_named or self.members_added or self.grants_created
+                    or self.admissions_approved)
 
     def lines(self) -> list[str]:
         seeded = ", ".join(f"{key} {n}" for key, n in self.entries_seeded.items() if n) or "none"
         return [f"  loop: {self.departments_created} departments and {self.teams_created} teams created, "
                 f"{self.lists_created} duty lists created, matters admitted: {seeded}, "
-                f"{self.rules_created} routing rules created"
+                f"{self.admissions_approved} department matters admitted, {self.grants_created} action grants "
+                f"and {self.rules_created} routing rules created"
                 + (", default catalogue loaded" if self.catalogue_loaded else "")
                 + (", case policy created" if self.policy_created else "")]
 
@@ -164,24 +300,104 @@ def _catalogue_departments(scheme: LevelScheme, catalogue: Catalogue, report: Lo
             number += 1
             while f"dept-{number:02d}" in taken:
                 number += 1
-            department = Department.objects.create(scheme=scheme, key=f"dept-{number:02d}", name_zh=name[:100])
+            department = Department.objects.create(scheme=scheme, key=f"dept-{number:02d}", name_zh=name[:100],
+                                                   name_en=CATALOGUE_DEPARTMENTS_EN.get(name, ""))
             taken.add(department.key)
             report.departments_created += 1
+        elif not department.name_en and CATALOGUE_DEPARTMENTS_EN.get(name):
+            department.name_en = CATALOGUE_DEPARTMENTS_EN[name]
+            department.save(update_fields=["name_en"])
+            report.departments_named += 1
         out[name] = department
     return out
 
 
+def _department(scheme: LevelScheme, ref: str, departments: dict[str, Department]) -> Department:
+    """A department of the scheme by its key, else by its name in the catalogue."""
+    found = Department.objects.filter(scheme=scheme, key=ref).first() or departments.get(ref)
+    if found is None:
+        raise ValidationError({"department": f"no department {ref!r} in {scheme.key}"})
+    return found
+
+
+def _node(scheme: LevelScheme, code: str) -> Node:
+    found = Node.objects.filter(scheme=scheme, code=code, valid_to__isnull=True).first()
+    if found is None:
+        raise ValidationError({"node": f"no current cell {code} in {scheme.key}"})
+    return found
+
+
+def _teams(scheme: LevelScheme, spec: LoopSpec, report: LoopReport) -> None:
+    """The profile's named teams and their demo members (those loaded; a member is never removed)."""
+    users = get_user_model().objects
+    for team_spec in spec.teams:
+        department = Department.objects.get(scheme=scheme, key=team_spec.department)
+        team, made = Team.objects.get_or_create(department=department, name=team_spec.name)
+        report.teams_created += made
+        for user in users.filter(username__in=team_spec.members).exclude(teams=team):
+            team.members.add(user)
+            report.members_added += 1
+
+
+def _grants(scheme: LevelScheme, spec: LoopSpec, report: LoopReport, *, actor) -> None:
+    from gridgov.cases.models import ActionGrant
+    from gridgov.cases.services.loop_settings import action_grant_save
+
+    for grant in spec.grants:
+        values = {"scheme": scheme, "action": grant.action, "holder": grant.holder,
+                  "role": scheme.roles.get(key=grant.role) if grant.role else None,
+                  "role_category": grant.role_category,
+                  "level": scheme.levels.get(key=grant.level) if grant.level else None,
+                  "sees_reporter": grant.sees_reporter}
+        if ActionGrant.objects.filter(**values).exists():
+            continue
+        action_grant_save(ActionGrant(**values), actor=actor)
+        report.grants_created += 1
+
+
+def _admissions(profile, scheme: LevelScheme, spec: LoopSpec, catalogue: Catalogue,
+                departments: dict[str, Department], report: LoopReport, *, actor) -> None:
+    """Each department matter the profile pushes down to a list, applied for by a member of the department's
+    team (the profile's department handler) and approved by the grid office, at setup (`duty_list_seed`: the
+    audit log names the acting user, so the demo logins keep no audit history of their own and the profile
+    still unloads); skipped once on the list."""
+    applicant = get_user_model().objects.filter(username=f"{profile.key}_dept", is_active=True).first()
+    for admission in spec.admissions:
+        duty_list = DutyList.objects.get(scheme=scheme, key=admission.duty_list)
+        matter = catalogue.matters.get(code=admission.matter)
+        if duty_list_entries_current(duty_list=duty_list).filter(matter=matter).exists():
+            continue
+        report.admissions_approved += duty_list_seed(
+            duty_list=duty_list, matters=[matter], actor=actor, approver=_approver(profile, actor),
+            department=_department(scheme, admission.department, departments), applicant=applicant,
+            reason=admission.reason)
+
+
 def _routing_rules(scheme: LevelScheme, matters: list[Matter], departments: dict[str, Department],
-                   report: LoopReport) -> None:
+                   report: LoopReport, *, spec: LoopSpec, catalogue: Catalogue, actor=None) -> None:
     from gridgov.cases.models import AssigneeKind, RoutingRule
+    from gridgov.cases.services.routing_rules import routing_rule_save
 
     if RoutingRule.objects.filter(scheme=scheme).exists():
         return
     community = community_level(scheme)
     rules: list[RoutingRule] = []
 
+    own = len(spec.rules)  # the profile's own rules take the first orders
+
     def add(**values) -> None:
-        rules.append(RoutingRule(scheme=scheme, order=(len(rules) + 1) * RULE_STEP, **values))
+        rules.append(RoutingRule(scheme=scheme, order=(own + len(rules) + 1) * RULE_STEP, **values))
+
+    # the profile's own rules first, each written (and audited) as the admin writes one
+    for number, rule in enumerate(spec.rules, start=1):
+        routing_rule_save(None, {
+            "scheme": scheme, "order": number * RULE_STEP, "name": rule.name, "target": rule.target,
+            "matter": catalogue.matters.get(code=rule.matter) if rule.matter else None,
+            "category": Category.objects.get(catalogue=catalogue, code=rule.category) if rule.category else None,
+            "channel": rule.channel, "report_level": rule.report_level,
+            "node": _node(scheme, rule.node) if rule.node else None,
+            "department": _department(scheme, rule.department, departments) if rule.department else None,
+        }, actor=actor)
 
     for matter in matters:
         if matter.duty_tier == DutyTier.DEPARTMENT and matter.department in departments:
@@ -195,7 +411,7 @@ def _routing_rules(scheme: LevelScheme, matters: list[Matter], departments: dict
                     target=AssigneeKind.COMMUNITY, community_level=community)
     add(name="其余事项 → 网格员", target=AssigneeKind.GRID_WORKER)
     RoutingRule.objects.bulk_create(rules)
-    report.rules_created = len(rules)
+    report.rules_created = own + len(rules)
 
 
 @transaction.atomic
@@ -226,14 +442,16 @@ def profile_loop_apply(profile, *, actor=None) -> LoopReport:
             "name_zh": dept.name_zh, "name_en": dept.name_en})
         report.departments_created += made
     departments = _catalogue_departments(scheme, catalogue, report)
+    _teams(scheme, spec, report)
     lonely = list(Department.objects.filter(scheme=scheme, teams__isnull=True))
-    Team.objects.bulk_create([Team(department=d, name=DEFAULT_TEAM) for d in lonely])
-    report.teams_created = len(lonely)
+    Team.objects.bulk_create([Team(department=d, name=Team.DEFAULT_NAME) for d in lonely])
+    report.teams_created += len(lonely)
     # the profile's demo department handler answers for every department's default team
     handler = get_user_model().objects.filter(username=f"{profile.key}_dept").first()
     if handler is not None:
-        for team in Team.objects.filter(department__scheme=scheme, name=DEFAULT_TEAM).exclude(members=handler):
+        for team in Team.objects.filter(department__scheme=scheme, name=Team.DEFAULT_NAME).exclude(members=handler):
             team.members.add(handler)
+    _grants(scheme, spec, report, actor=actor)
     # duty lists
     matters = list(catalogue.matters.filter(active=True).select_related("category").order_by("code"))
     approver = None
@@ -249,7 +467,8 @@ def profile_loop_apply(profile, *, actor=None) -> LoopReport:
             chosen = [m for m in matters if list_spec.matters(m)]
             report.entries_seeded[list_spec.key] = duty_list_seed(duty_list=duty_list, matters=chosen,
                                                                   actor=actor, approver=approver)
-    _routing_rules(scheme, matters, departments, report)
+    _admissions(profile, scheme, spec, catalogue, departments, report, actor=actor)
+    _routing_rules(scheme, matters, departments, report, spec=spec, catalogue=catalogue, actor=actor)
     if report.changed:
         audit_record(actor=actor, action="territory.profile_loop", target=scheme,
                      summary=f"profile {profile.key}: loop configuration", changes={"report": report.lines()})

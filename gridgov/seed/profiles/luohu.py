@@ -27,6 +27,7 @@ from gridgov.seed.profiles.base import (
     Profile,
     RoleSpec,
     apportion,
+    department_handler_login,
     outline,
     plan_finalize,
 )
@@ -117,8 +118,7 @@ LOGINS = (
     DemoLogin("luohu_street", "南湖街道综合网格工作人员", "Nanhu street grid office staff"),
     DemoLogin("luohu_community", "社区党委书记", "Community party committee secretary"),
     DemoLogin("luohu_grid1", "综合网格员", "Comprehensive grid worker"),
-    DemoLogin("luohu_dept", "职能部门处置人员（各部门默认组）",
-              "Department handler (in every department's default team)"),
+    department_handler_login("luohu"),
 )
 
 PROPERTY_COMPANIES = ("万科物业", "招商积余", "华润物业", "中海物业", "长城物业", "莲花物业", "罗湖物业", "鹏基物业")

@@ -23,10 +23,11 @@ from gridgov.seed.profiles.base import (
     Profile,
     RoleSpec,
     apportion,
+    department_handler_login,
     outline,
     plan_finalize,
 )
-from gridgov.seed.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, any_of, named, tier
+from gridgov.seed.profiles.loop import DepartmentSpec, DutyListSpec, LoopSpec, any_of, named, station_team, tier
 from gridgov.seed.published import short_name
 from gridgov.territory.models import AdminRank
 
@@ -89,8 +90,8 @@ LOGINS = (
     DemoLogin("pinggu_town", "黄松峪乡网格中心工作人员", "Huangsongyu township grid centre staff"),
     DemoLogin("pinggu_village", "白云寺村党支部书记", "Baiyunsi village party secretary"),
     DemoLogin("pinggu_grid1", "白云寺村第1微网格网格员", "Micro-grid worker of Baiyunsi micro-grid 1"),
-    DemoLogin("pinggu_dept", "职能部门处置人员（各部门默认组）",
-              "Department handler (in every department's default team)"),
+    DemoLogin("pinggu_police", "白云寺村包村民警", "Baiyunsi village police officer"),
+    department_handler_login("pinggu"),
 )
 
 
@@ -136,7 +137,8 @@ def build(b: Build) -> None:
     b.assign(town_staff, town, "grid_centre_staff")
     secretary = b.person(organisation="白云寺村党支部")
     b.assign(secretary, vnode, "village_party_secretary", start=MICROGRIDS_SINCE)
-    b.assign(b.person(organisation="平谷分局黄松峪派出所"), vnode, "village_police", start=MICROGRIDS_SINCE)
+    officer = b.person(organisation="平谷分局黄松峪派出所")
+    b.assign(officer, vnode, "village_police", start=MICROGRIDS_SINCE)
     b.assign(b.person(organisation="北京市平谷区律师协会"), vnode, "legal_adviser", start=MICROGRIDS_SINCE)
     for _ in range(4):
         b.assign(b.person(note="白云寺村志愿服务队"), vnode, "volunteer", start=MICROGRIDS_SINCE)
@@ -174,6 +176,7 @@ def build(b: Build) -> None:
     b.login("pinggu_town", town_staff)
     b.login("pinggu_village", secretary)
     b.login("pinggu_grid1", workers[0])
+    b.login("pinggu_police", officer)
     b.login("pinggu_dept", None)  # joins the departments' teams when the loop is applied
 
 
@@ -194,6 +197,9 @@ LOOP = LoopSpec(
                      any_of(tier(DutyTier.GRID), named(*DUTIES.split("、")))),
         DutyListSpec("needs", "需求清单", "Needs list", DutyTier.COMMUNITY, True, tier(DutyTier.COMMUNITY)),
     ),
+    # 三三制, hard problems by blowing the whistle: the village calls the township's offices, and the village
+    # police officer reports in for his station
+    teams=(station_team("police-huangsongyu", "白云寺村警务组", "pinggu_police"),),
 )
 
 

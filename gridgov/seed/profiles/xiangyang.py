@@ -30,6 +30,7 @@ from gridgov.seed.profiles.base import (
     Profile,
     RoleSpec,
     apportion,
+    department_handler_login,
     outline,
     plan_finalize,
 )
@@ -99,8 +100,7 @@ LOGINS = (
     DemoLogin("xiangyang_street", "檀溪街道网格中心调度员", "Tanxi street grid centre dispatcher"),
     DemoLogin("xiangyang_community", "社区党组织书记", "Community party secretary"),
     DemoLogin("xiangyang_grid1", "专职网格员", "Full-time grid worker"),
-    DemoLogin("xiangyang_dept", "职能部门处置人员（各部门默认组）",
-              "Department handler (in every department's default team)"),
+    department_handler_login("xiangyang"),
 )
 
 
