@@ -17,7 +17,10 @@ def grants(apps, schema_editor):
     from gridgov.cases.transitions import default_grant_rows
 
     ActionGrant = apps.get_model("cases", "ActionGrant")
-    ActionGrant.objects.bulk_create([ActionGrant(scheme=None, **row) for row in default_grant_rows()])
+    # the table's holders under the names they had until 0008 renamed them (and converts these rows)
+    then = {"REPORTER": "FINDER", "REPORTER_VERIFYING": "REPORTER"}
+    ActionGrant.objects.bulk_create([ActionGrant(scheme=None, **{**row, "holder": then.get(row["holder"], row["holder"])})
+                                     for row in default_grant_rows()])
     # the command centre and office staff see who reported; handlers do not, even once they own the case
     ActionGrant.objects.filter(action="register", holder="CENTRE").update(sees_reporter=True)
     ActionGrant.objects.filter(action="register", holder="ROLE", role_category="OFFICE").update(sees_reporter=True)

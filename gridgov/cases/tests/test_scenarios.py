@@ -50,7 +50,7 @@ def test_licheng_manhole_cover_self_handled_by_the_unit_leader_on_time(loop):
     """A resident reports a broken manhole cover at 12:16, the unit leader has it replaced by 12:31, the
     resident confirms at 13:58."""
     # given Licheng's configuration: unit leaders receive and handle reports in their unit, the water
-    # department has pushed the manhole matter down to the grids (admitted), and the finder confirms
+    # department has pushed the manhole matter down to the grids (admitted), and the reporter confirms
     scheme = loop.scheme
     unit = _unit(loop)
     unit_leader_role = account_services.role_create(scheme=scheme, key="unit_leader", name_zh="单元长",
@@ -85,9 +85,9 @@ def test_licheng_manhole_cover_self_handled_by_the_unit_leader_on_time(loop):
     case = case_evaluate(case=case, actor=resident, satisfaction=5, at=at(13, 58))
     # then it is closed, self-handled, every stage on time
     assert case.state == CaseState.EVALUATED and case.handling_mode == "SELF"
-    assert case.handled_at - case.reported_at == dt.timedelta(minutes=15)
+    assert case.reported_back_at - case.reported_at == dt.timedelta(minutes=15)
     assert case.closed_at == at(13, 58)
-    assert all(s.status == SlaStatus.GREEN and s.completed_at <= s.due_at for s in case.stages.all())
+    assert all(s.status == SlaStatus.ON_TIME and s.completed_at <= s.due_at for s in case.stages.all())
 
 
 def test_licheng_noise_dispute_from_the_police_to_the_dispute_group(loop):
@@ -120,8 +120,8 @@ def test_licheng_noise_dispute_from_the_police_to_the_dispute_group(loop):
     between = kinds[kinds.index(("dispatch", officer.pk)) + 1:kinds.index(("report_back", officer.pk))]
     assert between == [("accept", loop.worker.pk)]
     # and the mediation took under an hour, within the limit
-    assert case.handled_at - case.dispatched_at < dt.timedelta(hours=1)
-    assert case.stages.get().status == SlaStatus.GREEN and case.state == CaseState.CLOSED
+    assert case.reported_back_at - case.dispatched_at < dt.timedelta(hours=1)
+    assert case.stages.get().status == SlaStatus.ON_TIME and case.state == CaseState.CLOSED
 
 
 # =========================================================================== Pinggu
@@ -151,7 +151,7 @@ def test_pinggu_three_three_front_meeting_whistle(loop):
                               at=at(10, 0))
     meeting = case_transition(case=meeting, actor=loop.leader, action="report_back", note="按会议方案调解",
                               at=at(11, 0))
-    assert meeting.stages.get().status == SlaStatus.GREEN
+    assert meeting.stages.get().status == SlaStatus.ON_TIME
     assert Notification.objects.filter(case=meeting, recipient=loop.office, kind="level_urgent").exists()
     # major: the hard one — the village blows the whistle, the town's departments report in
     hard = case_report(actor=loop.worker, channel=Channel.PATROL, matter="01002", lon=lon, lat=lat,
@@ -189,7 +189,7 @@ def test_luohu_three_handling_modes_and_four_admitted_categories(loop):
     assert spot.state == CaseState.REPORTED_BACK and spot.events.filter(kind="sampled").exists()
     spot = case_transition(case=spot, actor=loop.office, action="verify_pass")
     assert spot.state == CaseState.CLOSED and spot.handling_mode == "SELF"
-    # 巡办协同: the finder fences the open manhole off, the water department does the rest
+    # 巡办协同: the reporter fences the open manhole off, the water department does the rest
     joint = case_report(actor=loop.worker, channel=Channel.PATROL, matter="01001", lon=lon, lat=lat,
                         description="井盖缺失", photos=[png()], attributes={"problem": "missing"}).case
     joint = case_transition(case=joint, actor=loop.worker, action="partial_handle", before_photos=[png((9, 9, 9))],
