@@ -60,7 +60,7 @@ def _migration_seeded_rows(request):
     from gridgov.people.models import SpecialGroup
 
     if not ActionGrant.objects.filter(scheme__isnull=True).exists():
-        importlib.import_module("gridgov.cases.migrations.0002_guards_and_grants").grants(apps, None)
+        importlib.import_module("gridgov.cases.migrations.0002_guards_and_grants").grants(apps, None, holders={})
         importlib.import_module("gridgov.cases.migrations.0004_public_rating_grant").grant(apps, None)
     if not SpecialGroup.objects.exists():
         importlib.import_module("gridgov.people.migrations.0002_guards_and_groups").install(

@@ -132,8 +132,8 @@ def _case_row(loop, matter_id: int, **values) -> dict:
            "assignee_team_id": None, "routing_rule_id": None, "predicted_at": None, "due_at": None,
            "sla_status": "NONE", "parked_at": None, "escalation_depth": None, "merged_into_id": None,
            "rework_count": 0, "satisfaction": None, "registered_at": None, "dispatched_at": None,
-           "handled_at": None, "closed_at": None, "attributes": "{}", "publication": "PENDING", "publication_at": None,
-           "publication_by_id": None, "public_description": "", **values}
+           "reported_back_at": None, "closed_at": None, "attributes": "{}", "publication": "PENDING",
+           "publication_at": None, "publication_by_id": None, "public_description": "", **values}
     missing = set(_columns(Case)) - set(row) - {"id"}
     assert not missing, f"bench_cases: give a value for the new case columns {missing}"
     return row
@@ -364,17 +364,17 @@ def _watch_rows(loop, n: int, now: dt.datetime, first_id: int, first_stage_id: i
         """(state, warn, due, stored status, parked_at) of case i's first stage."""
         bucket = i % 1000
         if bucket < yellow_to:  # turns yellow
-            return "DISPATCHED", now - 10 * minute, now + 50 * minute, "GREEN", None
+            return "DISPATCHED", now - 10 * minute, now + 50 * minute, "ON_TIME", None
         if bucket < red_to:  # turns red (one in two was seen yellow already)
             return "IN_PROGRESS", now - 70 * minute, now - 10 * minute, \
-                "YELLOW" if bucket < seen_yellow else "GREEN", None
+                "WARNING" if bucket < seen_yellow else "ON_TIME", None
         if bucket < red_to + 10:  # red for hours: left alone
-            return "IN_PROGRESS", now - 300 * minute, now - 240 * minute, "RED", None
+            return "IN_PROGRESS", now - 300 * minute, now - 240 * minute, "OVERDUE", None
         if bucket < red_to + 20:  # parked past its limit: read, skipped
-            return "PARKED", now - 3000 * minute, now - 2000 * minute, "GREEN", now - 2500 * minute
+            return "PARKED", now - 3000 * minute, now - 2000 * minute, "ON_TIME", now - 2500 * minute
         ahead = (i * 7919) % (48 * 60) + 60
         return ("DISPATCHED" if i % 2 else "IN_PROGRESS"), now + ahead * minute, now + (ahead + 60) * minute, \
-            "GREEN", None
+            "ON_TIME", None
 
     def cases():
         for i in range(n):
@@ -392,7 +392,7 @@ def _watch_rows(loop, n: int, now: dt.datetime, first_id: int, first_stage_id: i
             start = due - 5 * (due - warn)
             later = {"due": due + dt.timedelta(hours=24), "warn": due + dt.timedelta(hours=19.2)}
             for order, (s, w, d, st) in enumerate(((start, warn, due, status), (due, later["warn"], later["due"],
-                                                                                 "GREEN")), start=1):
+                                                                                 "ON_TIME")), start=1):
                 row = {"id": first_stage_id + 2 * i + order - 1, "case_id": first_id + i, "order": order,
                        "name_zh": "处置", "name_en": "", "amount": Decimal("1.00"), "unit": "WORKING_DAYS",
                        "closing_condition": "", "started_at": _adapt_dt(s), "due_at": _adapt_dt(d),
@@ -404,8 +404,8 @@ def _watch_rows(loop, n: int, now: dt.datetime, first_id: int, first_stage_id: i
 
 def _raw_watch(now: dt.datetime) -> tuple[float, int]:
     """Seconds of one raw UPDATE setting the colours the watch will set (rolled back), and its row count."""
-    sql = ("UPDATE cases_casestage SET status = CASE WHEN due_at <= %s THEN 'RED' ELSE 'YELLOW' END "
-           "WHERE completed_at IS NULL AND warn_at <= %s AND (status = 'GREEN' OR (status = 'YELLOW' AND "
+    sql = ("UPDATE cases_casestage SET status = CASE WHEN due_at <= %s THEN 'OVERDUE' ELSE 'WARNING' END "
+           "WHERE completed_at IS NULL AND warn_at <= %s AND (status = 'ON_TIME' OR (status = 'WARNING' AND "
            "due_at <= %s)) AND case_id IN (SELECT id FROM cases_case WHERE state IN ('DISPATCHED', 'IN_PROGRESS'))")
     at = _adapt_dt(now)
     start = time.perf_counter()
@@ -453,18 +453,18 @@ def measure_watch(loop, n: int) -> dict:
     first = sla_watch(now=now)
     watch_s = time.perf_counter() - start
     rss = _rss_peak_mb()
-    changed = first.yellow + first.red
+    changed = first.warning + first.overdue
     assert changed == raw_changed, (first, raw_changed)
     assert CaseEvent.objects.count() - events_before == changed
     start = time.perf_counter()
     again = sla_watch(now=now)
     again_s = time.perf_counter() - start
     assert not again.changed, again
-    red_stages = CaseStage.objects.filter(case_id__gte=first_id, status="RED").count()
+    overdue_stages = CaseStage.objects.filter(case_id__gte=first_id, status="OVERDUE").count()
     return {"n": n, "watch_s": watch_s, "again_s": again_s, "again_checked": again.checked, "raw_s": raw_s,
-            "changed": changed,
-            "yellow": first.yellow, "red": first.red, "checked": first.checked, "rss_mb": rss, "load_s": load_s,
-            "notices": Notification.objects.count() - notices_before, "red_stages": red_stages}
+            "changed": changed, "warning": first.warning, "overdue": first.overdue, "checked": first.checked,
+            "rss_mb": rss, "load_s": load_s, "notices": Notification.objects.count() - notices_before,
+            "overdue_stages": overdue_stages}
 
 
 # =========================================================================== report
@@ -487,7 +487,8 @@ def _watch_figures(vendor: str, watch: dict) -> list[dict]:
         dict(name=f"time-limit watch over {n:,} open cases, {vendor}", value=watch["changed"] / watch["watch_s"],
              unit="stage changes/s", baseline_name="one raw UPDATE of the same colours",
              baseline_value=watch["changed"] / watch["raw_s"],
-             note=f"{watch['watch_s']:.1f} s for {watch['yellow']:,} yellow + {watch['red']:,} red, "
+             note=f"{watch['watch_s']:.1f} s for {watch['warning']:,} close to the limit + {watch['overdue']:,} "
+                  f"overdue, "
                   f"{watch['notices']:,} notices; {watch['checked'] / watch['watch_s']:,.0f} candidate stages "
                   f"read/s; peak RSS {watch['rss_mb']:,.0f} MB; loading the rows took {watch['load_s']:.0f} s"),
         dict(name=f"time-limit watch re-run over {n:,} open cases (no change), {vendor}",

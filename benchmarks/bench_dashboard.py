@@ -12,7 +12,7 @@ with their stages on time or one stage late, some reworked, the evaluated ones r
     aggregate of the same figures (reported, registered, closed, on time, reworked, handling time, rated,
     satisfaction); grouped by the cell's path and summed up to the streets in Python for the second.
 (2) The command centre's `cell_counts` (behind `centre:cells`) and `case_markers` (behind `centre:cases`)
-    for the district. Baseline: a raw GROUP BY of the open / yellow / overdue counts, and a raw SELECT of
+    for the district. Baseline: a raw GROUP BY of the open / warning / overdue counts, and a raw SELECT of
     the markers' columns in the same order with the same limit.
 (3) The live queue's data (`cases:queue`: the filter form, its counts per section and the first cases of
     each, as `page_views.case_queue` reads them, without the template). Baseline: one raw query of the
@@ -209,7 +209,7 @@ def _plan(w: World, i: int) -> dict:
         state = "REPORTED_BACK"
     p = {"node": node, "community": community, "street": street, "lon": lon, "lat": lat, "matter": matter,
          "channel": channel, "report_level": level, "state": state, "reported_at": reported, "registered_at": None,
-         "dispatched_at": None, "handled_at": None, "closed_at": None, "parked_at": None, "due_at": None,
+         "dispatched_at": None, "reported_back_at": None, "closed_at": None, "parked_at": None, "due_at": None,
          "sla_status": "NONE", "satisfaction": None, "rework_count": 0, "late": False, "stages": [],
          "handling_mode": "SELF" if self_handled else (matter.handling_mode if matter else "HANDOVER")}
     if state in ("REPORTED", "REJECTED"):
@@ -217,16 +217,16 @@ def _plan(w: World, i: int) -> dict:
     if state in ("CLOSED", "EVALUATED"):
         total = int(min(rnd.lognormvariate(math.log(30 * 3600), 1.0), 20 * 86400, age - 60))
         total = max(total, 3600)
-        handled_at = reported + int(0.85 * total) * sec
+        reported_back_at = reported + int(0.85 * total) * sec
         p["closed_at"] = reported + total * sec
         p["rework_count"] = 1 if rnd.random() < 0.1 else 0
         if state == "EVALUATED":
             p["satisfaction"] = rnd.choices((5, 4, 3, 2, 1), (50, 25, 12, 8, 5))[0]
     else:
         total = age
-        handled_at = reported + int(0.7 * total) * sec
+        reported_back_at = reported + int(0.7 * total) * sec
     if self_handled:
-        p["registered_at"] = p["handled_at"] = reported + int(0.3 * total) * sec
+        p["registered_at"] = p["reported_back_at"] = reported + int(0.3 * total) * sec
         return p
     p["registered_at"] = reported + int(min(0.05 * total, 7200)) * sec
     if state == "REGISTERED":
@@ -234,8 +234,8 @@ def _plan(w: World, i: int) -> dict:
     dispatched = p["dispatched_at"] = p["registered_at"] + int(min(0.03 * total, 1800)) * sec
     n_stages = MATTERS[code][1]
     if state in ("REPORTED_BACK", "CLOSED", "EVALUATED"):
-        p["handled_at"] = handled_at
-        seg = int((handled_at - dispatched).total_seconds()) // n_stages
+        p["reported_back_at"] = reported_back_at
+        seg = int((reported_back_at - dispatched).total_seconds()) // n_stages
         late = rnd.random() < 0.18
         late_k = rnd.randrange(n_stages)
         p["late"] = late
@@ -245,38 +245,38 @@ def _plan(w: World, i: int) -> dict:
             due = started + max(limit, 1) * sec
             completed = started + seg * sec
             p["stages"].append((started, due, started + int(0.8 * max(limit, 1)) * sec, completed,
-                                "RED" if completed > due else "GREEN"))
+                                "OVERDUE" if completed > due else "ON_TIME"))
         return p
     if state == "PARKED":
         p["parked_at"] = dispatched + (w.now - dispatched) // 2
         due = dispatched + 8 * 3600 * sec
-        p["stages"].append((dispatched, due, dispatched + int(6.4 * 3600) * sec, None, "GREEN"))
-        p["due_at"], p["sla_status"] = due, "GREEN"
+        p["stages"].append((dispatched, due, dispatched + int(6.4 * 3600) * sec, None, "ON_TIME"))
+        p["due_at"], p["sla_status"] = due, "ON_TIME"
     else:  # the clock runs
         colour = rnd.random()
         if colour < 0.62:
-            due, status = w.now + rnd.randint(3600, 72 * 3600) * sec, "GREEN"
+            due, status = w.now + rnd.randint(3600, 72 * 3600) * sec, "ON_TIME"
         elif colour < 0.80:
-            due, status = w.now + rnd.randint(600, 3 * 3600) * sec, "YELLOW"
+            due, status = w.now + rnd.randint(600, 3 * 3600) * sec, "WARNING"
         elif colour < 0.95:
-            due, status = max(dispatched, w.now - rnd.randint(600, 5 * 86400) * sec), "RED"
+            due, status = max(dispatched, w.now - rnd.randint(600, 5 * 86400) * sec), "OVERDUE"
         else:  # past due, the watch has not run yet
-            due, status = max(dispatched, w.now - rnd.randint(60, 1800) * sec), rnd.choice(("GREEN", "YELLOW"))
+            due, status = max(dispatched, w.now - rnd.randint(60, 1800) * sec), rnd.choice(("ON_TIME", "WARNING"))
         warn = dispatched + (due - dispatched) * 4 // 5
-        if status == "YELLOW":
+        if status == "WARNING":
             warn = min(warn, w.now - 60 * sec)
         p["stages"].append((dispatched, due, max(warn, dispatched), None, status))
         p["due_at"], p["sla_status"] = due, status
     for _k in range(1, n_stages):
         start = p["stages"][0][1]
-        p["stages"].append((start, start + 24 * 3600 * sec, start + 19 * 3600 * sec, None, "GREEN"))
+        p["stages"].append((start, start + 24 * 3600 * sec, start + 19 * 3600 * sec, None, "ON_TIME"))
     return p
 
 
 def _assignee(w: World, p: dict, rnd: random.Random) -> dict:
     loop = w.loop
     if p["dispatched_at"] is None:
-        if p["handling_mode"] == "SELF" and p["handled_at"] is not None:
+        if p["handling_mode"] == "SELF" and p["reported_back_at"] is not None:
             return {"assignee_kind": "GRID_WORKER", "assignee_user_id": loop.worker.pk}
         return {}
     category = p["matter"].code[:2]
@@ -314,7 +314,7 @@ def _case_rows(w: World, first: int, last: int):
                "state": p["state"], "version": 1 + len(p["stages"]), "tracking_code": f"D{case_id:015d}",
                "sla_status": p["sla_status"], "rework_count": p["rework_count"], "satisfaction": p["satisfaction"],
                **_assignee(w, p, random.Random(i))}
-        for name in ("reported_at", "registered_at", "dispatched_at", "handled_at", "closed_at", "parked_at",
+        for name in ("reported_at", "registered_at", "dispatched_at", "reported_back_at", "closed_at", "parked_at",
                      "due_at"):
             row[name] = _adapt_dt(p[name])
         yield tuple(row[c] for c in columns)
@@ -358,7 +358,7 @@ def _states(states) -> str:
     return ", ".join(f"'{s}'" for s in states)
 
 
-OVER = (f"(c.sla_status = 'RED' OR (c.due_at IS NOT NULL AND c.due_at < %(now)s AND c.state IN "
+OVER = (f"(c.sla_status = 'OVERDUE' OR (c.due_at IS NOT NULL AND c.due_at < %(now)s AND c.state IN "
         f"({_states(CLOCK_STATES)})))")
 
 
@@ -420,17 +420,17 @@ def raw_kpi_by_child(w: World) -> dict[int | None, kpi.Figures]:
 
 def raw_cell_counts(w: World) -> dict[int, dict[str, int]]:
     sql = (f"SELECT n.path, COUNT(*), COUNT(CASE WHEN {OVER} THEN 1 END), "
-           f"COUNT(CASE WHEN c.sla_status = 'YELLOW' AND NOT {OVER} THEN 1 END) "
+           f"COUNT(CASE WHEN c.sla_status = 'WARNING' AND NOT {OVER} THEN 1 END) "
            f"{_from()} AND c.state IN ({_states(OPEN_STATES)}) GROUP BY n.path")
     out: dict[int, dict[str, int]] = {}
-    for path, n_open, red, yellow in _fetch(sql, {"path": w.district.path + "%", "now": _adapt_dt(w.now)}):
+    for path, n_open, overdue, warning in _fetch(sql, {"path": w.district.path + "%", "now": _adapt_dt(w.now)}):
         key = _child(w, path)
         if key is None:
             continue
-        counts = out.setdefault(key, {"open": 0, "yellow": 0, "red": 0})
+        counts = out.setdefault(key, {"open": 0, "warning": 0, "overdue": 0})
         counts["open"] += n_open
-        counts["red"] += red
-        counts["yellow"] += yellow
+        counts["overdue"] += overdue
+        counts["warning"] += warning
     return out
 
 
@@ -447,10 +447,10 @@ QUEUE_RAW = {  # the sections of page_views.QUEUE_SECTIONS: condition, order
     "new": ("c.state = 'REPORTED'", "c.reported_at DESC, c.id DESC"),
     "urgent": (f"c.state IN ({_states(OPEN_STATES)}) AND c.report_level IN ('URGENT', 'MAJOR')",
                "c.due_at ASC NULLS LAST, c.reported_at DESC"),
-    "yellow": (f"c.state IN ({_states(OPEN_STATES)}) AND c.sla_status = 'YELLOW'",
-               "c.due_at ASC NULLS LAST, c.reported_at DESC"),
-    "red": (f"c.state IN ({_states(OPEN_STATES)}) AND c.sla_status = 'RED'",
-            "c.due_at ASC NULLS LAST, c.reported_at DESC"),
+    "warning": (f"c.state IN ({_states(OPEN_STATES)}) AND c.sla_status = 'WARNING'",
+                "c.due_at ASC NULLS LAST, c.reported_at DESC"),
+    "overdue": (f"c.state IN ({_states(OPEN_STATES)}) AND c.sla_status = 'OVERDUE'",
+                "c.due_at ASC NULLS LAST, c.reported_at DESC"),
 }
 
 
@@ -548,17 +548,17 @@ def check(w: World) -> None:
         _mismatch("kpi_by_child rows", [r.key for r in rows], [s.pk for s in w.streets])
 
     place = _place(w)
-    cells = {row["node"].pk: {k: row[k] for k in ("open", "yellow", "red")}
+    cells = {row["node"].pk: {k: row[k] for k in ("open", "warning", "overdue")}
              for row in cell_counts(w.loop.centre, place, {}, now=w.now)}
     raw_cells = raw_cell_counts(w)
     for street in w.streets:
-        if cells.get(street.pk) != raw_cells.get(street.pk, {"open": 0, "yellow": 0, "red": 0}):
+        if cells.get(street.pk) != raw_cells.get(street.pk, {"open": 0, "warning": 0, "overdue": 0}):
             _mismatch(f"cell_counts, street {street.pk}", cells.get(street.pk), raw_cells.get(street.pk))
     kept_open = {k: v for k, v in t.get("open", {}).items() if k is not None}
     if {k: v["open"] for k, v in raw_cells.items()} != kept_open:
         _mismatch("raw open counts against the counts kept while writing", kept_open, raw_cells)
-    if not (sum(v["yellow"] for v in cells.values()) and sum(v["red"] for v in cells.values())):
-        _mismatch("the data (no yellow or no red open cases)", "-", cells)
+    if not (sum(v["warning"] for v in cells.values()) and sum(v["overdue"] for v in cells.values())):
+        _mismatch("the data (no open case close to its limit or none overdue)", "-", cells)
 
     markers, truncated = case_markers(w.loop.centre, w.district, {})
     raw_rows = raw_markers(w)
@@ -601,7 +601,7 @@ def _reads(w: World) -> dict:
         "kpi_by_child (by cell below), district, 30 days": (
             lambda: kpi.kpi_by_child(_cases(w), w.period, node=w.district), lambda: raw_kpi_by_child(w),
             "one raw aggregate GROUP BY cell path, summed per street"),
-        "centre cell_counts (open / yellow / overdue per street)": (
+        "centre cell_counts (open / warning / overdue per street)": (
             lambda: cell_counts(user, place, {}, now=w.now), lambda: raw_cell_counts(w),
             "one raw GROUP BY cell path, summed per street"),
         f"centre case_markers (open cases with a point, limit {MARKER_LIMIT:,})": (

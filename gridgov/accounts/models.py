@@ -143,7 +143,7 @@ class Role(models.Model):
         help_text=_("Holders may reveal residents' ID numbers, phones, names and addresses in the cells they are "
                     "assigned to, stating a purpose each time (every reveal is logged)"))
     duties = models.TextField(_("standard duties"), blank=True,
-                              help_text=_("The written duty list (一编三定) given to holders by default"))
+                              help_text=_("The standard duties (一编三定) given to holders by default"))
     order = models.PositiveSmallIntegerField(_("order"), default=0)
 
     class Meta:

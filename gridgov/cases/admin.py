@@ -101,8 +101,8 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(CasePolicy)
 class CasePolicyAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ["scheme", "catalogue", "yellow_share", "duplicate_radius_m", "duplicate_window_hours",
-                    "escalate_when_red"]
+    list_display = ["scheme", "catalogue", "warning_share", "duplicate_radius_m", "duplicate_window_hours",
+                    "escalate_when_overdue"]
 
     def audited_save(self, obj, *, actor, address):
         return case_policy_save(obj, actor=actor, address=address)

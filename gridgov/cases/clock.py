@@ -29,12 +29,12 @@ def _warn(start: dt.datetime, amount: Decimal, unit: str, share: Decimal, scheme
 
 def status_at(stage: CaseStage, now: dt.datetime) -> str:
     if stage.completed_at is not None:
-        return SlaStatus.RED if stage.completed_at > stage.due_at else SlaStatus.GREEN
+        return SlaStatus.OVERDUE if stage.completed_at > stage.due_at else SlaStatus.ON_TIME
     if now >= stage.due_at:
-        return SlaStatus.RED
+        return SlaStatus.OVERDUE
     if now >= stage.warn_at:
-        return SlaStatus.YELLOW
-    return SlaStatus.GREEN
+        return SlaStatus.WARNING
+    return SlaStatus.ON_TIME
 
 
 def stages_plan(case: Case, *, start: dt.datetime, policy: CasePolicy) -> list[CaseStage]:
@@ -42,7 +42,7 @@ def stages_plan(case: Case, *, start: dt.datetime, policy: CasePolicy) -> list[C
     if case.matter_id is None:
         return []
     factor = level_factor(policy, case.report_level)
-    share = Decimal(str(policy.yellow_share))
+    share = Decimal(str(policy.warning_share))
     rows, at = [], start
     for ms in case.matter.stages.all():
         amount = (ms.amount * factor).quantize(Decimal("0.01"))
@@ -124,5 +124,5 @@ def case_clock_refresh(case: Case, *, now: dt.datetime) -> None:
         case.sla_status = SlaStatus.NONE
         return
     case.due_at = stages[0].due_at
-    order = [SlaStatus.GREEN, SlaStatus.YELLOW, SlaStatus.RED]
+    order = [SlaStatus.ON_TIME, SlaStatus.WARNING, SlaStatus.OVERDUE]
     case.sla_status = max((s.status for s in stages), key=order.index)

@@ -38,8 +38,8 @@ class DueShown:
 
 def sla_colour(case, now: dt.datetime) -> str:
     """The colour of a case's running limit: the stored one, red as soon as the limit has passed."""
-    if case.due_at is not None and case.due_at <= now and case.sla_status in (SlaStatus.GREEN, SlaStatus.YELLOW):
-        return SlaStatus.RED
+    if case.due_at is not None and case.due_at <= now and case.sla_status in (SlaStatus.ON_TIME, SlaStatus.WARNING):
+        return SlaStatus.OVERDUE
     return case.sla_status
 
 
@@ -65,7 +65,7 @@ def case_due_shown(case, now: dt.datetime) -> DueShown:
     if case.state in DONE_STATES and case.closed_at is not None:
         closed = _("closed %(at)s") % {"at": timezone.localtime(case.closed_at).strftime("%m-%d %H:%M")}
         if _closed_late(case):
-            return DueShown(SlaStatus.RED, _("Closed late"), closed)
-        return DueShown(SlaStatus.GREEN, _("Closed on time"), closed)
+            return DueShown(SlaStatus.OVERDUE, _("Closed late"), closed)
+        return DueShown(SlaStatus.ON_TIME, _("Closed on time"), closed)
     colour = sla_colour(case, now)
     return DueShown(colour, str(SlaStatus(colour).label), due_words(case.due_at, now))

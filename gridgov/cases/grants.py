@@ -2,7 +2,7 @@
 
 A user is, for one case, any of: CENTRE (sees the whole territory), OWNER (首问首办), ASSIGNEE (the
 assigned person, a member of the assigned team, or someone assigned to the assigned community),
-FINDER (reported it), REPORTER (reported it, in a scheme whose case policy lets reporters verify),
+REPORTER (reported it), REPORTER_VERIFYING (reported it, in a scheme whose case policy lets reporters verify),
 REPORT_IN (member of a department called by a whistle and not yet reported in), and ROLE holders (each
 current assignment on the case's cell or an ancestor of it). The system itself (no user) is SYSTEM.
 
@@ -91,9 +91,9 @@ class Standing:
             return user_is_district_wide(user, case.scheme_id)
         if holder == "OWNER":
             return case.owner_id == user.pk
-        if holder == "FINDER":
-            return case.reporter_id == user.pk
         if holder == "REPORTER":
+            return case.reporter_id == user.pk
+        if holder == "REPORTER_VERIFYING":
             return case.reporter_id == user.pk and policy_for(case.scheme_id).reporter_verifies
         if holder == "ASSIGNEE":
             return case_is_assignee(user, case)
@@ -152,7 +152,8 @@ def action_allowed_as(user, case: Case, action: str, *, standing: Standing | Non
     if duty_refusal(standing, action):
         return None
     # cheap holders first: a role lookup or a team query only when nothing simpler grants the action
-    cost = {"SYSTEM": 0, "CENTRE": 0, "OWNER": 0, "FINDER": 0, "REPORTER": 1, "ASSIGNEE": 1, "ROLE": 2, "REPORT_IN": 3}
+    cost = {"SYSTEM": 0, "CENTRE": 0, "OWNER": 0, "REPORTER": 0, "REPORTER_VERIFYING": 1, "ASSIGNEE": 1, "ROLE": 2,
+            "REPORT_IN": 3}
     for grant in sorted(_grants(case, action), key=lambda g: cost.get(g.holder, 4)):
         label = grant_match(standing, grant)
         if label:
@@ -232,13 +233,13 @@ def _values_for(values: dict, case: Case) -> dict:
 
 def event_view(event: CaseEvent, case: Case, *, sees: bool) -> EventView:
     """The event for a viewer who may (`sees`, from `sees_reporter`) or may not see who reported the case.
-    For one who may not: the actor and standing of the report itself, of what the reporter did as its
-    finder and of anything else the reporter did are hidden; and the owner is left out of the old and
+    For one who may not: the actor and standing of the report itself, of what the reporter did under the
+    REPORTER standings and of anything else the reporter did are hidden; and the owner is left out of the old and
     new values where it is the reporter (a staff channel's report is owned by its reporter)."""
     old, new = event.old_values or {}, event.new_values or {}
     if sees:
         return EventView(event, False, old, new)
-    hides = (event.kind == "report" or event.actor_role in ("FINDER", "REPORTER")
+    hides = (event.kind == "report" or event.actor_role in ("REPORTER", "REPORTER_VERIFYING")
              or (case.reporter_id is not None and event.actor_id == case.reporter_id))
     if case.reporter_id is None:
         return EventView(event, hides, old, new)

@@ -148,7 +148,7 @@ def _row(case: Case, *, tab: str, departments: dict[int, Department], now: dt.da
     whistle = not case.mine or tab == "report_in"
     due = case.report_in_due if whistle else case.due_at
     if whistle:
-        sla = SlaStatus.NONE if due is None else SlaStatus.RED if due <= now else SlaStatus.GREEN
+        sla = SlaStatus.NONE if due is None else SlaStatus.OVERDUE if due <= now else SlaStatus.ON_TIME
     else:
         sla = sla_colour(case, now)
     notes = []

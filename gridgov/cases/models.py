@@ -43,9 +43,9 @@ class AssigneeKind(models.TextChoices):
 
 class SlaStatus(models.TextChoices):
     NONE = "NONE", _("No running time limit")
-    GREEN = "GREEN", _("On time")
-    YELLOW = "YELLOW", _("Close to the limit")
-    RED = "RED", _("Overdue")
+    ON_TIME = "ON_TIME", _("On time")
+    WARNING = "WARNING", _("Close to the limit")
+    OVERDUE = "OVERDUE", _("Overdue")
 
 
 class Publication(models.TextChoices):
@@ -66,7 +66,7 @@ class CasePolicy(models.Model):
     catalogue = models.ForeignKey("catalogue.Catalogue", on_delete=models.PROTECT, null=True, blank=True,
                                   related_name="+", verbose_name=_("matter catalogue"),
                                   help_text=_("Empty: the shipped default catalogue"))
-    yellow_share = models.DecimalField(
+    warning_share = models.DecimalField(
         _("yellow at share of the limit"), max_digits=3, decimal_places=2, default=0.8,
         help_text=_("A stage turns yellow once this share of its time limit has passed (0.80 = 80 %)"))
     duplicate_radius_m = models.PositiveIntegerField(_("duplicate radius (m)"), default=100)
@@ -76,7 +76,7 @@ class CasePolicy(models.Model):
                                       default=LimitUnit.WORKING_HOURS)
     verification_sample_share = models.DecimalField(
         _("share of self-handled cases sampled for verification"), max_digits=3, decimal_places=2, default=0.2)
-    escalate_when_red = models.BooleanField(
+    escalate_when_overdue = models.BooleanField(
         _("whistle one level up when a stage turns red"), default=False)
     level_factors = models.JSONField(
         _("time-limit factor per report level"), default=dict, blank=True,
@@ -98,7 +98,7 @@ class CasePolicy(models.Model):
         verbose_name_plural = _("case policies")
         constraints = [
             # a stage's yellow mark must come before its limit: the watch relies on it
-            models.CheckConstraint(condition=Q(yellow_share__gt=0, yellow_share__lte=1), name="policy_yellow_share",
+            models.CheckConstraint(condition=Q(warning_share__gt=0, warning_share__lte=1), name="policy_warning_share",
                                    violation_error_message=_("the yellow share is more than 0 and at most 1")),
             models.CheckConstraint(condition=Q(verification_sample_share__gte=0, verification_sample_share__lte=1),
                                    name="policy_sample_share",
@@ -125,15 +125,15 @@ class ActionGrant(models.Model):
         CENTRE = "CENTRE", _("Command centre (sees the whole territory)")
         OWNER = "OWNER", _("The case's owner (首问首办)")
         ASSIGNEE = "ASSIGNEE", _("The case's current assignee")
-        FINDER = "FINDER", _("Who reported it")
-        REPORTER = "REPORTER", _("Who reported it, where the case policy lets reporters verify")
+        REPORTER = "REPORTER", _("Who reported it")
+        REPORTER_VERIFYING = "REPORTER_VERIFYING", _("Who reported it, where the case policy lets reporters verify")
         REPORT_IN = "REPORT_IN", _("A department called to report in")
         SYSTEM = "SYSTEM", _("The system itself")
 
     scheme = models.ForeignKey("territory.LevelScheme", on_delete=models.CASCADE, null=True, blank=True,
                                related_name="action_grants", verbose_name=_("scheme"))
     action = models.CharField(_("action"), max_length=30, choices=ActionKind.choices)
-    holder = models.CharField(_("holder"), max_length=10, choices=Holder.choices)
+    holder = models.CharField(_("holder"), max_length=18, choices=Holder.choices)
     role = models.ForeignKey("accounts.Role", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
                              verbose_name=_("role"))
     role_category = models.CharField(_("role category"), max_length=20, blank=True)
@@ -243,7 +243,7 @@ class Case(models.Model):
     predicted_at = models.DateTimeField(_("predicted completion"), null=True, blank=True)
     # the clock: the earliest open stage's limit, its colour, and parking
     due_at = models.DateTimeField(_("due at"), null=True, blank=True, db_index=True)
-    sla_status = models.CharField(_("time-limit status"), max_length=6, choices=SlaStatus.choices,
+    sla_status = models.CharField(_("time-limit status"), max_length=7, choices=SlaStatus.choices,
                                   default=SlaStatus.NONE)
     parked_at = models.DateTimeField(_("parked at"), null=True, blank=True)
     escalation_depth = models.PositiveSmallIntegerField(_("escalated to level depth"), null=True, blank=True)
@@ -253,7 +253,7 @@ class Case(models.Model):
     satisfaction = models.PositiveSmallIntegerField(_("satisfaction (1–5)"), null=True, blank=True)
     registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
     dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
-    handled_at = models.DateTimeField(_("reported back at"), null=True, blank=True)
+    reported_back_at = models.DateTimeField(_("reported back at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
     # the public feed: who released (or hid) the case when, and the description as published (scrubbed)
@@ -321,7 +321,7 @@ class CaseStage(models.Model):
     due_at = models.DateTimeField(_("due at"))
     warn_at = models.DateTimeField(_("yellow at"))
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=6, choices=SlaStatus.choices, default=SlaStatus.GREEN)
+    status = models.CharField(_("status"), max_length=7, choices=SlaStatus.choices, default=SlaStatus.ON_TIME)
     extended_count = models.PositiveSmallIntegerField(_("extensions"), default=0)
 
     class Meta:

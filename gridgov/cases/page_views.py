@@ -133,7 +133,7 @@ EXPORT_COLUMNS = [
     (gettext_lazy("handled by"), assignee_text),
     (gettext_lazy("registered at"), lambda c: c.registered_at),
     (gettext_lazy("dispatched at"), lambda c: c.dispatched_at),
-    (gettext_lazy("reported back at"), lambda c: c.handled_at),
+    (gettext_lazy("reported back at"), lambda c: c.reported_back_at),
     (gettext_lazy("closed at"), lambda c: c.closed_at),
     (gettext_lazy("rework count"), lambda c: c.rework_count),
     (gettext_lazy("satisfaction (1–5)"), lambda c: c.satisfaction),
@@ -188,10 +188,10 @@ QUEUE_SECTIONS = [
     ("urgent", gettext_lazy("Urgent"), Q(state__in=OPEN_STATES, report_level__in=(ReportLevel.URGENT, ReportLevel.MAJOR)),
      (F("due_at").asc(nulls_last=True), "-reported_at"),
      [("open", "1"), ("report_level", ReportLevel.URGENT), ("report_level", ReportLevel.MAJOR)]),
-    ("yellow", gettext_lazy("Yellow (close to the limit)"), Q(state__in=OPEN_STATES, sla_status=SlaStatus.YELLOW),
-     (F("due_at").asc(nulls_last=True), "-reported_at"), [("open", "1"), ("sla_status", SlaStatus.YELLOW)]),
-    ("red", gettext_lazy("Red (overdue)"), Q(state__in=OPEN_STATES, sla_status=SlaStatus.RED),
-     (F("due_at").asc(nulls_last=True), "-reported_at"), [("open", "1"), ("sla_status", SlaStatus.RED)]),
+    ("warning", gettext_lazy("Yellow (close to the limit)"), Q(state__in=OPEN_STATES, sla_status=SlaStatus.WARNING),
+     (F("due_at").asc(nulls_last=True), "-reported_at"), [("open", "1"), ("sla_status", SlaStatus.WARNING)]),
+    ("overdue", gettext_lazy("Red (overdue)"), Q(state__in=OPEN_STATES, sla_status=SlaStatus.OVERDUE),
+     (F("due_at").asc(nulls_last=True), "-reported_at"), [("open", "1"), ("sla_status", SlaStatus.OVERDUE)]),
 ]
 
 
@@ -231,8 +231,8 @@ HOLDER_LABELS = {
     "CENTRE": gettext_lazy("Command centre"),
     "OWNER": gettext_lazy("Owner (first receiver)"),
     "ASSIGNEE": gettext_lazy("Handler"),
-    "FINDER": gettext_lazy("Finder"),
-    "REPORTER": gettext_lazy("Reporter (verifying)"),
+    "REPORTER": gettext_lazy("Reporter"),
+    "REPORTER_VERIFYING": gettext_lazy("Reporter (verifying)"),
     "REPORT_IN": gettext_lazy("Department called to report in"),
     "SYSTEM": gettext_lazy("System"),
     "merge": gettext_lazy("Merge"),
@@ -241,7 +241,7 @@ HOLDER_LABELS = {
 
 def _standing_labels(case: Case, events) -> dict[str, str]:
     """Readable labels of the standings events were taken under ("ROLE:office3@street" → the role's name at
-    the level's name; "channel:HOTLINE" → the channel)."""
+    the level's name)."""
     roles, levels = set(), set()
     for e in events:
         if e.actor_role.startswith("ROLE:") and "@" in e.actor_role:
@@ -251,7 +251,6 @@ def _standing_labels(case: Case, events) -> dict[str, str]:
     role_names = {r.key: r.name for r in Role.objects.filter(scheme_id=case.scheme_id, key__in=roles)}
     level_names = {lv.key: lv.name for lv in Level.objects.filter(scheme_id=case.scheme_id, key__in=levels)}
     out = {}
-    channels = dict(type(case)._meta.get_field("channel").flatchoices)
     for e in events:
         raw = e.actor_role
         if raw in out:
@@ -259,11 +258,16 @@ def _standing_labels(case: Case, events) -> dict[str, str]:
         if raw.startswith("ROLE:") and "@" in raw:
             role_key, level_key = raw[5:].split("@", 1)
             out[raw] = f"{role_names.get(role_key, role_key)} · {level_names.get(level_key, level_key)}"
-        elif raw.startswith("channel:"):
-            out[raw] = _("via %(channel)s") % {"channel": channels.get(raw[8:], raw[8:])}
         else:
             out[raw] = str(HOLDER_LABELS.get(raw, raw))
     return out
+
+
+def _report_channel(event, case: Case) -> str:
+    """How the report came in ("via the 12345 hotline"), from the report event's data."""
+    channel = (event.new_values or {}).get("channel") or case.channel
+    channels = dict(type(case)._meta.get_field("channel").flatchoices)
+    return _("via %(channel)s") % {"channel": channels.get(channel, channel)}
 
 
 def _timeline(case: Case, *, sees: bool) -> list[dict]:
@@ -279,7 +283,8 @@ def _timeline(case: Case, *, sees: bool) -> list[dict]:
         out.append({
             "event": e,
             "label": event_label(e.kind),
-            "standing": labels.get(view.actor_role, "") if view.actor_role else "",
+            "standing": (_report_channel(e, case) if e.kind == "report" and not view.hides_actor
+                         else labels.get(view.actor_role, "") if view.actor_role else ""),
             "actor": user_label(view.actor) if view.actor is not None else "",
             "from": states.get(e.from_state, ""),
             "to": states.get(e.to_state, "") if e.to_state != e.from_state else "",
@@ -363,7 +368,7 @@ def case_detail(request, number: str):
                             "waiting": [r for r in rows if not r.reported_at],
                             "late": esc.report_in_due_at <= now and any(not r.reported_at for r in rows)})
     stages = [{"stage": s, "name": localized(s), "when": "" if s.completed_at else due_words(s.due_at, now),
-               "sla": SlaStatus.RED if s.completed_at is None and s.due_at <= now else s.status}
+               "sla": SlaStatus.OVERDUE if s.completed_at is None and s.due_at <= now else s.status}
               for s in case.stages.all()]
     due = case_due_shown(case, now)
     context = {

@@ -37,7 +37,7 @@ def case_is_assignee(user, case: Case) -> bool:
 def case_overdue_q(now: dt.datetime) -> Q:
     """The one definition of an overdue case: the watch marked it red, or it is past its due time while a
     handler's clock runs (the watch may lag behind by a minute)."""
-    return Q(sla_status=SlaStatus.RED) | Q(due_at__lt=now, state__in=CLOCK_STATES)
+    return Q(sla_status=SlaStatus.OVERDUE) | Q(due_at__lt=now, state__in=CLOCK_STATES)
 
 
 def _involved_q(user) -> Q:
@@ -86,7 +86,7 @@ def case_rounds(case: Case) -> list[list[CaseEvent]]:
     """The case's events cut into rounds of handling, oldest first; the last one is the current round.
 
     A round starts at each `dispatch`, `verify_fail` (rework) and `reopen`. Handling done before the case's
-    first dispatch (on the spot, or in part by the finder) belongs to its first round: the events before
+    first dispatch (on the spot, or in part by the reporter) belongs to its first round: the events before
     the first dispatch open the first round rather than forming one of their own. This is the one
     definition of a round; the separation of duties (`grants.duty_refusal`) reads it."""
     rounds: list[list[CaseEvent]] = [[]]

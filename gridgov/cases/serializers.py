@@ -285,7 +285,7 @@ class CaseDetailSerializer(CaseListSerializer):
     class Meta(CaseListSerializer.Meta):
         fields = [*CaseListSerializer.Meta.fields, "tracking_code", "lon", "lat", "description", "external_ref",
                   "attributes", "owner", "routing_rule", "predicted_at", "parked_at", "escalation_depth",
-                  "merged_into", "rework_count", "satisfaction", "registered_at", "dispatched_at", "handled_at",
+                  "merged_into", "rework_count", "satisfaction", "registered_at", "dispatched_at", "reported_back_at",
                   "stages", "escalations", "pending_requests", "attachments", "actions", "reporter"]
         read_only_fields = [f for f in fields if f not in ("reporter", "tracking_code")]
 
@@ -458,7 +458,7 @@ class CaseReportSerializer(serializers.Serializer):
     external_ref = _text(64, help_text="reference in the sending system")
     attributes = ObjectField(required=False, help_text="the matter's attributes: code → value")
     self_handled = serializers.BooleanField(required=False, default=False,
-                                            help_text="handled on the spot by the patrol's finder (巡办合一)")
+                                            help_text="handled on the spot by the patrol's reporter (巡办合一)")
     note = _text(2000)
 
 

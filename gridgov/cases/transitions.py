@@ -12,7 +12,7 @@ This module imports no model (the models import it): states come from `states`.
 
 The standard seven steps: 信息收集 report → 案卷建立 register / reject → 任务派遣 dispatch → 任务处理
 accept / return / handle → 处理反馈 report back → 核实结案 verify (pass → close, fail → rework) →
-综合评价 evaluate (dissatisfied → reopen); plus self-handling on the spot (巡办合一), the finder's
+综合评价 evaluate (dissatisfied → reopen); plus self-handling on the spot (巡办合一), the reporter's
 partial handling (巡办协同), extension, parking (挂账), merging, re-routing, the whistle (吹哨) and
 report-in (报到).
 
@@ -20,7 +20,7 @@ Separation of duties (监督与处置分离): every action carries a `duty`. Tak
 action under the ASSIGNEE standing) makes the actor a handler of the current round; a CHECKS action
 (verify pass / fail, evaluate, reopen) is refused to every handler of the round, whatever other standing
 they hold (owner, office, even the centre). A round starts at dispatch, rework (verify_fail) and reopen;
-handling done before a case's first dispatch (on the spot, in part by the finder) belongs to its first
+handling done before a case's first dispatch (on the spot, in part by the reporter) belongs to its first
 round (`selectors.case_rounds`). The rule is enforced by `grants` for both `actions_for` and
 `services.case_transition`, never by a view.
 """
@@ -150,8 +150,8 @@ class Transition:
 
 _CENTRE = ("CENTRE", "ROLE:OFFICE", "OWNER")
 # verification belongs to the centre and the grid office, and to the reporter where the scheme's policy
-# says so (REPORTER); never to the owner: accepting a case makes its handler the owner (首问首办)
-_VERIFIERS = ("CENTRE", "ROLE:OFFICE", "REPORTER")
+# says so (REPORTER_VERIFYING); never to the owner: accepting a case makes its handler the owner (首问首办)
+_VERIFIERS = ("CENTRE", "ROLE:OFFICE", "REPORTER_VERIFYING")
 _DECIDERS = ("CENTRE", "ROLE:OFFICE", "ROLE:LEADER")
 H, C, D = Duty.HANDLES, Duty.CHECKS, Duty.DECIDES
 
@@ -172,7 +172,7 @@ TABLE: tuple[Transition, ...] = (
     Transition("merge", _("Merge into another case"), (S.REPORTED, S.REGISTERED), S.MERGED, _CENTRE,
                handler="handle_merge", reason=True, fields=(Input("into", required=True),), public=True,
                reason_label=_("Why is it the same problem?")),
-    Transition("self_handle", _("Handled on the spot"), (S.REPORTED,), S.REPORTED_BACK, ("FINDER",),
+    Transition("self_handle", _("Handled on the spot"), (S.REPORTED,), S.REPORTED_BACK, ("REPORTER",),
                clock=Clock.STOP, handler="handle_self_handle",
                evidence=(Evidence("BEFORE", Need.UNLESS_REPORT_PHOTO), Evidence("AFTER")), duty=H,
                step="handled", public=True, note_label=_("What was done")),
@@ -189,8 +189,8 @@ TABLE: tuple[Transition, ...] = (
     Transition("return", _("Return to the dispatcher"), (S.DISPATCHED, S.IN_PROGRESS), S.REGISTERED,
                ("ASSIGNEE",), handler="handle_unassign", reason=True, notices=(Notice(Audience.OWNER, _WHAT),),
                reason_label=_("Why do you return the case?")),
-    Transition("partial_handle", _("Part handled by the finder"), (S.REPORTED, S.REGISTERED, S.DISPATCHED,
-               S.IN_PROGRESS), None, ("FINDER",), handler="handle_partial", evidence=(Evidence("BEFORE"),), duty=H,
+    Transition("partial_handle", _("Part handled by the reporter"), (S.REPORTED, S.REGISTERED, S.DISPATCHED,
+               S.IN_PROGRESS), None, ("REPORTER",), handler="handle_partial", evidence=(Evidence("BEFORE"),), duty=H,
                note_label=_("What was done so far")),
     Transition("complete_stage", _("Stage done"), (S.IN_PROGRESS,), None, ("ASSIGNEE",),
                clock=Clock.COMPLETE_STAGE, duty=H),
@@ -202,10 +202,10 @@ TABLE: tuple[Transition, ...] = (
     Transition("verify_fail", _("Verification failed: rework"), (S.REPORTED_BACK,), S.IN_PROGRESS, _VERIFIERS,
                clock=Clock.RESTART, handler="handle_verify_fail", reason=True, duty=C, notices=(TO_HANDLE,),
                public=True, reason_label=_("What is still to be done?")),
-    Transition("evaluate", _("Evaluate"), (S.CLOSED,), S.EVALUATED, ("FINDER", "CENTRE", "ROLE:OFFICE"),
+    Transition("evaluate", _("Evaluate"), (S.CLOSED,), S.EVALUATED, ("REPORTER", "CENTRE", "ROLE:OFFICE"),
                handler="handle_evaluate", fields=(Input("satisfaction", required=True),), duty=C, public=True),
     Transition("reopen", _("Reopen (dissatisfied)"), (S.CLOSED,), S.IN_PROGRESS,
-               ("FINDER", "CENTRE", "ROLE:OFFICE"), clock=Clock.RESTART, handler="handle_reopen", reason=True,
+               ("REPORTER", "CENTRE", "ROLE:OFFICE"), clock=Clock.RESTART, handler="handle_reopen", reason=True,
                fields=(Input("satisfaction"),), duty=C, notices=(TO_HANDLE,), public=True,
                reason_label=_("Why is the case reopened?")),
     Transition("request_extension", _("Apply for an extension"), (S.DISPATCHED, S.IN_PROGRESS), None,
@@ -256,8 +256,8 @@ class SystemKind:
 SYSTEM_KINDS: tuple[SystemKind, ...] = (
     SystemKind("report", _("Reported"), milestone=S.REPORTED),
     SystemKind("sampled", _("Sampled for verification")),
-    SystemKind("sla_yellow", _("Close to the time limit"), notice=True),
-    SystemKind("sla_red", _("Over the time limit"), notice=True),
+    SystemKind("sla_warning", _("Close to the time limit"), notice=True),
+    SystemKind("sla_overdue", _("Over the time limit"), notice=True),
     SystemKind("report_in_overdue", _("Report-in overdue"), notice=True),
     SystemKind("level_routine", _("Routine case told to the levels"), event=False, notice=True),
     SystemKind("level_urgent", _("Urgent case told to the levels"), event=False, notice=True),
@@ -376,8 +376,8 @@ def markdown() -> str:
             + ", ".join(f"`{k.kind}`" for k in SYSTEM_KINDS) + "."]
     out += ["", "Holders: CENTRE sees the whole territory; ROLE:<category> holds a role of that category on the",
             "case's cell or above it; OWNER is the first receiver (首问首办) until the case is handed on; ASSIGNEE",
-            "is the assigned person, a member of the assigned team or of the assigned community; FINDER reported",
-            "it; REPORTER reported it and the scheme's case policy lets reporters verify (`reporter_verifies`);",
+            "is the assigned person, a member of the assigned team or of the assigned community; REPORTER reported",
+            "it; REPORTER_VERIFYING reported it and the scheme's case policy lets reporters verify (`reporter_verifies`);",
             "REPORT_IN is a department called by a whistle; SYSTEM is the platform itself (the public tracking",
             "page acts as SYSTEM for a reporter holding the tracking code).",
             "",
@@ -392,7 +392,7 @@ def markdown() -> str:
             "- The **handlers of a round** are the current assignee (the assigned person, every member of the",
             "  assigned team, everyone assigned to the assigned community) and everyone who, in the round, took",
             "  an action of duty HANDLES (accept, partial handling, stage done, report back, handling on the",
-            "  spot, an extension request, reporting in) or any action under the ASSIGNEE standing; the finder",
+            "  spot, an extension request, reporting in) or any action under the ASSIGNEE standing; the reporter",
             "  of a case handled on the spot is therefore a handler of its (sampled) round.",
             "- Actions of duty CHECKS (`verify_pass`, `verify_fail`, `evaluate`, `reopen`) and DECIDES (the",
             "  decisions on extension and parking applications) are refused to them with a 403 naming the rule,",

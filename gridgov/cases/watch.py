@@ -5,19 +5,19 @@ noticed once. Run by `tasks.sla_watch_task` and `manage.py case_watch`.
 Invariants and choices:
 - only cases in `CLOCK_STATES` are watched; a parked, returned, reported-back or closed case keeps its
   stages as they are until an action moves them;
-- colours only move forward here (GREEN → YELLOW → RED). Moving back (an approved extension, parking
+- colours only move forward here (ON_TIME → WARNING → OVERDUE). Moving back (an approved extension, parking
   time) is the transition service's job, through `clock.status_at`;
 - each case changes in its own short transaction holding the case row's lock (the same lock
   `services.case_transition` takes), and the change is decided again inside the lock, so a run that
   overlaps an action, another run or a retry writes nothing twice. The stage's stored colour is the
   record of what was told: an event is written exactly when the colour changes;
-- a stage that went from GREEN straight past its limit (the watch was down, or the stage was very
+- a stage that went from ON_TIME straight past its limit (the watch was down, or the stage was very
   short) gets the red event only: the timeline says what was noticed, not a yellow nobody saw;
 - notices are keyed by case, stage, colour and the stage's limit, so a re-run adds none but a stage
   that turns red again after an extension moved its limit is told again;
 - every write of a tracked column bumps `Case.version`, the watch's too: a form loaded before the watch
   moved `sla_status` / `due_at` is stale (409), as after any other change the event records;
-- with the policy's `escalate_when_red`, a case with a stage turning red in this run is whistled one
+- with the policy's `escalate_when_overdue`, a case with a stage turning red in this run is whistled one
   level up through `case_transition` (as SYSTEM) in the same transaction: once per case and run, even
   when several stages turned red together after downtime.
 
@@ -51,8 +51,8 @@ from gridgov.cases.transitions import TRANSITIONS
 logger = logging.getLogger(__name__)
 
 SYSTEM_ROLE = "SYSTEM"
-_RANK = {SlaStatus.GREEN: 0, SlaStatus.YELLOW: 1, SlaStatus.RED: 2}
-_EVENT_KIND = {SlaStatus.YELLOW: "sla_yellow", SlaStatus.RED: "sla_red"}
+_RANK = {SlaStatus.ON_TIME: 0, SlaStatus.WARNING: 1, SlaStatus.OVERDUE: 2}
+_EVENT_KIND = {SlaStatus.WARNING: "sla_warning", SlaStatus.OVERDUE: "sla_overdue"}
 # a department can only report in while the case takes the action; after that an overdue notice is noise
 REPORT_IN_STATES = TRANSITIONS["report_in"].sources
 
@@ -60,14 +60,14 @@ REPORT_IN_STATES = TRANSITIONS["report_in"].sources
 @dataclass
 class WatchReport:
     checked: int = 0  # stages read as candidates (past their yellow mark, colour behind; any case state)
-    yellow: int = 0  # stages turned yellow
-    red: int = 0  # stages turned red
+    warning: int = 0  # stages turned close to the limit (yellow)
+    overdue: int = 0  # stages turned overdue (red)
     report_in_overdue: int = 0  # report-ins noticed overdue
     escalated: int = 0  # whistles blown because a stage turned red
 
     @property
     def changed(self) -> bool:
-        return bool(self.yellow or self.red or self.report_in_overdue or self.escalated)
+        return bool(self.warning or self.overdue or self.report_in_overdue or self.escalated)
 
 
 def sla_watch(*, now: dt.datetime | None = None, batch: int = 2000) -> WatchReport:
@@ -79,9 +79,9 @@ def sla_watch(*, now: dt.datetime | None = None, batch: int = 2000) -> WatchRepo
     for case_ids, read in _stage_pages(now, batch):
         report.checked += read
         for case_id in case_ids:
-            yellow, red, whistled = _case_watch(case_id, now=now, policies=policies)
-            report.yellow += yellow
-            report.red += red
+            warning, overdue, whistled = _case_watch(case_id, now=now, policies=policies)
+            report.warning += warning
+            report.overdue += overdue
             report.escalated += whistled
     for rows in _report_in_pages(now, batch):
         for row_id, case_id in rows:
@@ -98,7 +98,7 @@ def stages_behind(now: dt.datetime):
     the plan the same at any size). Relies on a stage's yellow mark never being after its limit (a
     yellow share of at most 1)."""
     return (CaseStage.objects.filter(completed_at__isnull=True, warn_at__lte=now)
-            .filter(Q(status=SlaStatus.GREEN) | Q(status=SlaStatus.YELLOW, due_at__lte=now)))
+            .filter(Q(status=SlaStatus.ON_TIME) | Q(status=SlaStatus.WARNING, due_at__lte=now)))
 
 
 def _stage_pages(now: dt.datetime, size: int) -> Iterator[tuple[list[int], int]]:
@@ -128,7 +128,7 @@ def _policy(scheme_id: int, cache: dict[int, CasePolicy]) -> CasePolicy:
 
 
 def _case_watch(case_id: int, *, now: dt.datetime, policies: dict[int, CasePolicy]) -> tuple[int, int, bool]:
-    """One case, in one transaction under its row lock: (stages turned yellow, turned red, whistled)."""
+    """One case, in one transaction under its row lock: (stages turned close to the limit, turned overdue, whistled)."""
     with transaction.atomic():
         case = (Case.objects.select_for_update(of=("self",))
                 .select_related("node", "owner", "assignee_user", "assignee_team")
@@ -151,10 +151,11 @@ def _case_watch(case_id: int, *, now: dt.datetime, policies: dict[int, CasePolic
         users = assignee_users(case) | ({case.owner} if case.owner_id else set())
         for stage, old, status in changes:
             _stage_told(case, stage, old=old, status=status, users=users, now=now)
-        red = sum(1 for _s, _o, status in changes if status == SlaStatus.RED)
-        whistled = bool(red) and _policy(case.scheme_id, policies).escalate_when_red and _whistle(case, now=now)
-        yellow = len(changes) - red
-    return yellow, red, whistled
+        overdue = sum(1 for _s, _o, status in changes if status == SlaStatus.OVERDUE)
+        whistled = (bool(overdue) and _policy(case.scheme_id, policies).escalate_when_overdue
+                    and _whistle(case, now=now))
+        warning = len(changes) - overdue
+    return warning, overdue, whistled
 
 
 def _stage_told(case: Case, stage: CaseStage, *, old: str, status: str, users: set, now: dt.datetime) -> None:
@@ -165,7 +166,7 @@ def _stage_told(case: Case, stage: CaseStage, *, old: str, status: str, users: s
                 new={"stage": stage.order, "status": status, "due_at": due.isoformat()}, at=now)
     values = {"number": case.number, "stage": stage.name_zh,
               "due": timezone.localtime(due).strftime("%m-%d %H:%M")}
-    text = (_("case %(number)s: stage %(stage)s is over its time limit (%(due)s)") if status == SlaStatus.RED
+    text = (_("case %(number)s: stage %(stage)s is over its time limit (%(due)s)") if status == SlaStatus.OVERDUE
             else _("case %(number)s: stage %(stage)s is close to its time limit (%(due)s)")) % values
     notify(users=users, case=case, kind=kind, key=f"case{case.pk}:stage{stage.order}:{status}:{int(due.timestamp())}",
            text=text)

@@ -31,7 +31,7 @@ class DutyTier(models.TextChoices):
 
 class HandlingMode(models.TextChoices):
     SELF = "SELF", _("Found and handled on the spot (巡办合一)")
-    COLLABORATIVE = "COLLABORATIVE", _("Finder and department together (巡办协同)")
+    COLLABORATIVE = "COLLABORATIVE", _("Reporter and department together (巡办协同)")
     HANDOVER = "HANDOVER", _("Handed to a department (巡办分离)")
 
 

@@ -1,5 +1,5 @@
 """The one rule for names of people and units typed or imported anywhere (residents, legal
-representatives, people in charge, reporters, unit names).
+representatives, people in charge, reporters, entity names).
 
 A name may hold letters, marks, digits, punctuation, symbols and ordinary spaces. It may not hold
 characters that change how text around it is shown without being seen themselves: bidirectional

@@ -1,5 +1,5 @@
 """Reads of the command centre and the dashboard: where in the territory the user is looking (`Place`),
-the cases under it with the bar's filters, the open / yellow / overdue counts of the cells on the map,
+the cases under it with the bar's filters, the open / warning / overdue counts of the cells on the map,
 case markers, the latest positions of the workers of a subtree, and the dashboard's tables (the same rows
 feed the charts, the tables on screen and the exports).
 
@@ -126,31 +126,31 @@ def _states(filters: dict[str, Any]) -> list[str]:
 
 def _counts(now: dt.datetime) -> dict[str, Any]:
     over = case_overdue_q(now)
-    return {"open": Count("pk"), "red": Count("pk", filter=over),
-            "yellow": Count("pk", filter=Q(sla_status=SlaStatus.YELLOW) & ~over)}
+    return {"open": Count("pk"), "overdue": Count("pk", filter=over),
+            "warning": Count("pk", filter=Q(sla_status=SlaStatus.WARNING) & ~over)}
 
 
 def centre_headline(user, cell: Node, filters: dict[str, Any], *, now: dt.datetime | None = None) -> dict[str, int]:
-    """The centre's figures for the cell: open (in the chosen open state), of them yellow and overdue, and
+    """The centre's figures for the cell: open (in the chosen open state), of them close to the limit and overdue, and
     reported today (any state) — one query."""
     now = now or timezone.now()
     midnight = dt.datetime.combine(timezone.localdate(now), dt.time.min, tzinfo=timezone.get_current_timezone())
     over = case_overdue_q(now)
     chosen = Q(state__in=_states(filters))
     return filtered_cases(user, cell, filters).order_by().aggregate(
-        open=Count("pk", filter=chosen), red=Count("pk", filter=chosen & over),
-        yellow=Count("pk", filter=chosen & Q(sla_status=SlaStatus.YELLOW) & ~over),
+        open=Count("pk", filter=chosen), overdue=Count("pk", filter=chosen & over),
+        warning=Count("pk", filter=chosen & Q(sla_status=SlaStatus.WARNING) & ~over),
         today=Count("pk", filter=Q(reported_at__gte=midnight)))
 
 
 def cell_counts(user, place: Place, filters: dict[str, Any], *, now: dt.datetime | None = None
                 ) -> list[dict[str, Any]]:
-    """Open, yellow and overdue counts of each child of the place's cell (zeros included), one query."""
+    """Open, warning and overdue counts of each child of the place's cell (zeros included), one query."""
     now = now or timezone.now()
     qs = filtered_cases(user, place.cell, filters).filter(state__in=_states(filters)).order_by()
     rows = qs.annotate(child=kpi.child_key(place.cell)).values("child").annotate(**_counts(now))
     by_child = {row["child"]: row for row in rows}
-    empty = {"open": 0, "yellow": 0, "red": 0}
+    empty = {"open": 0, "warning": 0, "overdue": 0}
     return [{"node": child, **{k: by_child.get(child.pk, empty)[k] for k in empty}} for child in place.children]
 
 
@@ -168,7 +168,7 @@ def case_markers(user, cell: Node, filters: dict[str, Any], *, limit: int = MARK
     rows = list(qs[: limit + 1])
     for row in rows:
         # the watch may lag: overdue by the one rule is shown red (as the cells' counts say)
-        row["sla_shown"] = SlaStatus.RED if row.pop("overdue") else row["sla_status"]
+        row["sla_shown"] = SlaStatus.OVERDUE if row.pop("overdue") else row["sla_status"]
     return rows[:limit], len(rows) > limit
 
 

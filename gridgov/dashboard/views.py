@@ -102,7 +102,7 @@ def centre(request: HttpRequest) -> HttpResponse:
         query=query, keep=_keep(query), headline=centre_headline(request.user, place.cell, filters), cells=rows,
         dashboard_url=_url("dashboard:index", form.query(place.cell.pk, ("category", "report_level", "channel"))),
         data_urls={name: _url(f"centre:{name}", query) for name in ("cells", "cases", "workers")},
-        texts={"open": _("open"), "yellow": _("close to the limit"), "red": _("overdue"), "worker": _("Worker"),
+        texts={"open": _("open"), "warning": _("close to the limit"), "overdue": _("overdue"), "worker": _("Worker"),
                "details": _("Open the case"), "due": _("Due"), "truncated": _("Only the most urgent %(n)s cases "
                                                                                  "are drawn"),
                "failed": _("The map data could not be loaded: reload the page"), "position_at": _("Position at"),
@@ -133,7 +133,7 @@ def _bbox(node) -> list[float] | None:
 @require_safe
 @login_required
 def centre_cells(request: HttpRequest) -> JsonResponse:
-    """GeoJSON of the cells one level below the current one, with their open / yellow / overdue counts."""
+    """GeoJSON of the cells one level below the current one, with their open / warning / overdue counts."""
     place, form, error = _json_form_or_error(request)
     if error:
         return error
@@ -146,7 +146,7 @@ def centre_cells(request: HttpRequest) -> JsonResponse:
             continue
         features.append({"type": "Feature", "id": node.pk, "geometry": node.geometry, "properties": {
             "id": node.pk, "name": node.name, "code": node.code, "level": node.level.name,
-            "open": row["open"], "yellow": row["yellow"], "red": row["red"],
+            "open": row["open"], "warning": row["warning"], "overdue": row["overdue"],
             "url": _url("centre:index", query, cell=node.pk)}})
     return JsonResponse({"type": "FeatureCollection", "features": features,
                          "cell": {"id": place.cell.pk, "name": place.cell.name, "bbox": _bbox(place.cell),

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class PeopleConfig(AppConfig):
     name = "gridgov.people"
     label = "people"
-    verbose_name = _("Base data (people, houses, units)")
+    verbose_name = _("Base data (people, houses, legal entities)")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):

@@ -98,7 +98,7 @@ EXPORT_LISTS: dict[str, ExportList] = {spec.record_type: spec for spec in (
     ExportList("houses", "house", "people:houses", list_views.HouseFilter, gettext_lazy("Houses"),
                params={"occupancy": "occupancy"}),
     ExportList("entities", "legalentity", "people:entities", list_views.EntityFilter,
-               gettext_lazy("Legal-entity units")),
+               gettext_lazy("Legal entities")),
 )}
 BY_LIST_KIND = {spec.list_kind: spec for spec in EXPORT_LISTS.values()}
 FORMAT_CHOICES = [("xlsx", gettext_lazy("Excel workbook (XLSX)")), ("csv", gettext_lazy("CSV text (UTF-8)"))]

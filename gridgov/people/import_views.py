@@ -22,7 +22,7 @@ from gridgov.people.models import DataJob, JobKind, JobStatus
 from gridgov.people.selectors import job_scope
 
 KIND_LABELS = {"houses": _("Houses"), "residents": _("Residents and households"),
-               "entities": _("Legal-entity units"), "memberships": _("Special-group memberships"),
+               "entities": _("Legal entities"), "memberships": _("Special-group memberships"),
                "party_members": _("Party members"), "volunteers": _("Volunteers")}
 FIRST_ERRORS = 50
 RUNNING = (JobStatus.CHECKING, JobStatus.QUEUED, JobStatus.RUNNING)

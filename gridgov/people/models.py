@@ -224,7 +224,7 @@ class Resident(BaseRecord):
 
 
 class LegalEntity(BaseRecord):
-    """A legal-entity unit (单位): a company, shop, school, organisation, identified by its unified social
+    """A legal entity (单位): a company, shop, school, organisation, identified by its unified social
     credit code. Where the deployment gives entities that bear their own duty a dedicated unit or grid
     (专属网格 / 专属单元), `dedicated_node` is that cell."""
 
@@ -242,8 +242,8 @@ class LegalEntity(BaseRecord):
                                        related_name="+", verbose_name=_("dedicated unit / grid"))
 
     class Meta:
-        verbose_name = _("legal-entity unit")
-        verbose_name_plural = _("legal-entity units")
+        verbose_name = _("legal entity")
+        verbose_name_plural = _("legal entities")
         ordering = ["scheme", "name"]
         constraints = [models.UniqueConstraint(fields=["scheme", "credit_code"], name="entity_unique_credit_code")]
         indexes = [models.Index(fields=["node", "state"], name="entity_node_idx")]
@@ -315,7 +315,7 @@ class PartyMember(models.Model):
     branch_node = models.ForeignKey("territory.Node", on_delete=models.PROTECT, related_name="+",
                                     verbose_name=_("party branch (cell)"))
     joined_date = models.DateField(_("joined the party"), null=True, blank=True)
-    work_unit = models.CharField(_("work unit"), max_length=200, blank=True,
+    work_unit = models.CharField(_("workplace"), max_length=200, blank=True,
                                  help_text=_("For serving members registered at home (双报到)"))
     start_date = models.DateField(_("registered with the branch since"))
     end_date = models.DateField(_("left"), null=True, blank=True)

@@ -377,7 +377,7 @@ def entity_create(*, scheme: LevelScheme, name: str, credit_code: str, node: Nod
                   industry: str = "", address: str = "", representative: str = "", phone: str = "",
                   employees: int | None = None, dedicated_node: Node | None = None, lon=None, lat=None,
                   attributes: dict | None = None, actor=None, source: str = "") -> LegalEntity:
-    name = name_clean(name, field="name", label=_("unit name"), limit=200, required=False)
+    name = name_clean(name, field="name", label=_("entity name"), limit=200, required=False)
     if not name:
         raise ValidationError({"name": _("a name is required")})
     representative = name_clean(representative, field="representative", label=_("legal representative"),
@@ -392,7 +392,7 @@ def entity_create(*, scheme: LevelScheme, name: str, credit_code: str, node: Nod
                       **phone_fields("legalentity", phone), employees=employees, dedicated_node=dedicated_node,
                       lon=lon, lat=lat, attributes=attributes or {})
     return _create(obj, actor=actor, source=source,
-                   unique_error={"credit_code": _("a unit with this credit code is already stored")})
+                   unique_error={"credit_code": _("a legal entity with this credit code is already stored")})
 
 
 ENTITY_FIELDS = {"name", "industry", "address", "representative", "phone", "employees", "dedicated_node", "node",
@@ -404,7 +404,7 @@ def entity_update(*, entity: LegalEntity, actor=None, source: str = "", expected
                   **fields) -> list[str]:
     _only(fields, ENTITY_FIELDS)
     if "name" in fields:
-        fields["name"] = name_clean(fields["name"], field="name", label=_("unit name"), limit=200, required=False)
+        fields["name"] = name_clean(fields["name"], field="name", label=_("entity name"), limit=200, required=False)
         if not fields["name"]:
             raise ValidationError({"name": _("a name is required")})
     if "representative" in fields:

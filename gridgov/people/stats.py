@@ -6,7 +6,7 @@ queries as a grid, and never one query per node.
 
 What is counted (states are as stored now; `on` dates the time-bound registrations, today by default):
 - households, residents (total / registered here / actually living here), houses (total / owner-occupied /
-  rented / vacant), buildings and legal-entity units that are ACTIVE;
+  rented / vacant), buildings and legal entities that are ACTIVE;
 - per special group, the memberships of ACTIVE residents current on `on`;
 - party members and volunteers current on `on`, among ACTIVE residents, counted in the resident's cell;
 - paired households: ACTIVE households with at least one pairing current on `on`.

@@ -222,7 +222,7 @@ FIGURE_LINKS = [
     ("houses_rented", gettext_lazy("rented"), "people:houses", {"occupancy": Occupancy.RENTED}),
     ("houses_vacant", gettext_lazy("vacant"), "people:houses", {"occupancy": Occupancy.VACANT}),
     ("buildings", gettext_lazy("Buildings"), None, {}),
-    ("entities", gettext_lazy("Legal-entity units"), "people:entities", {}),
+    ("entities", gettext_lazy("Legal entities"), "people:entities", {}),
     ("party_members", gettext_lazy("Party members"), "people:residents", {"party": "yes"}),
     ("volunteers", gettext_lazy("Volunteers"), "people:residents", {"volunteer": "yes"}),
 ]
@@ -467,7 +467,7 @@ def entities(request, node_id: int):
     node = _cell(request, node_id)
     qs = (entity_scope(LegalEntity.objects.filter(node__path__startswith=node.path), request.user)
           .select_related("node").order_by("pk"))
-    return _list(request, node, kind="legalentity", qs=qs, title=_("Legal-entity units"),
+    return _list(request, node, kind="legalentity", qs=qs, title=_("Legal entities"),
                  filter_form=EntityFilter(request.GET))
 
 

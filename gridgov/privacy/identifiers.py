@@ -79,7 +79,7 @@ PHONE_KINDS = (PERSON, UNIT)
 
 def phone_clean(value: str, *, kind: str = PERSON, field: str = "phone", required: bool = False) -> str:
     """A phone, digits (and an area-code dash) only: a mobile or a landline for a person (`kind`
-    PERSON: residents, reporters); for a legal-entity unit (`kind` UNIT) also a service number
+    PERSON: residents, reporters); for a legal entity (`kind` UNIT) also a service number
     (12345, 95xxx, 400 / 800 numbers), which is never a person's own phone."""
     if kind not in PHONE_KINDS:
         raise ValueError(f"unknown phone kind {kind!r}; one of {', '.join(PHONE_KINDS)}")
@@ -95,7 +95,7 @@ def phone_clean(value: str, *, kind: str = PERSON, field: str = "phone", require
             return cleaned
         raise ValidationError({field: _("%(field)s: a service number (such as 12345, 95xxx, 400 or 800 numbers) is "
                                         "not a person's phone; give the mobile or landline of the person "
-                                        "(only units may have service numbers)") % {"field": field}})
+                                        "(only legal entities may have service numbers)") % {"field": field}})
     if not (MOBILE.match(cleaned) or LANDLINE.match(cleaned)):
         raise ValidationError({field: _("not a phone number: a mobile has 11 digits starting with 1, a landline "
                                         "0 + area code + 7 or 8 digits")})

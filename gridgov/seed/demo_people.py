@@ -1,4 +1,4 @@
-"""Synthetic base data (三实) for the seed profiles: houses, households, residents, legal-entity units,
+"""Synthetic base data (三实) for the seed profiles: houses, households, residents, legal entities,
 special groups, party members and volunteers, at each seed system's published size.
 
 Invented, but shaped like the registers of the place:
@@ -17,7 +17,7 @@ Invented, but shaped like the registers of the place:
 - special groups at plausible rates (everyone aged 80+, most elderly living alone, about 2.5 % disabled
   rising with age, 低保 households, veterans), party members (about 7 % of adults) in the party branch
   of their grid and paired with 3–8 households (包户; most members in Haimen), volunteers, and
-  legal-entity units with valid unified social credit codes (and a valid organisation code inside);
+  legal entities with valid unified social credit codes (and a valid organisation code inside);
 - every row sits in a lowest-level cell of the profile, named by its code.
 
 Sizes, cell by cell from the loaded territory (so a profile loaded at a smaller `scale` gets
@@ -109,7 +109,7 @@ class Setting:
     rooms: tuple[int, int] = (2, 4)  # flats per floor and entrance
     area: tuple[int, int] = (60, 140)
     low_income: float = 0.012  # share of registered households on 低保
-    entities: float = 0.02  # legal-entity units per resident
+    entities: float = 0.02  # legal entities per resident
     milieu: str = "urban"  # rural / urban / business: which units set up here
     style: str = "unit"  # address of a flat: unit (2单元502室), flat (502室), rental (502房)
 
@@ -854,7 +854,7 @@ class Generator:
                         batch.pairings += len(paired)
                     batch.rows["party_members"].append(row)
 
-    # ------------------------------------------------------------------ legal-entity units
+    # ------------------------------------------------------------------ legal entities
     def credit_code(self, kind: str) -> str:
         rng = self.rng
         region = self.spec.district_code

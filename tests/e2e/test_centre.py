@@ -75,7 +75,7 @@ def test_centre_map_queue_and_drill_down(live_server, district, new_page):
     cells = page.locator("#centre-map path.centre-cell")
     assert cells.count() == 2
     g2 = page.locator(f"#centre-map path.centre-cell[data-cell='{tree['g2'].pk}']")
-    assert int(g2.get_attribute("data-red")) >= 1
+    assert int(g2.get_attribute("data-overdue")) >= 1
     assert g2.get_attribute("stroke") == "#b3261e"
     drawn_cases = int(page.locator("#centre-map").get_attribute("data-cases"))
     assert drawn_cases == 16  # the week's D H I K and the twelve new ones

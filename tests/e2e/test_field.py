@@ -66,9 +66,9 @@ def test_home_on_a_phone(phone, loop):
     # the tasks, overdue first, with the colour written out
     tasks = page.locator("[data-tasks] > li")
     assert tasks.count() == 2
-    assert "sla-edge-RED" in tasks.nth(0).get_attribute("class")
-    assert tasks.nth(0).locator(".sla-RED").is_visible()
-    assert "sla-edge-GREEN" in tasks.nth(1).get_attribute("class")
+    assert "sla-edge-OVERDUE" in tasks.nth(0).get_attribute("class")
+    assert tasks.nth(0).locator(".sla-OVERDUE").is_visible()
+    assert "sla-edge-ON_TIME" in tasks.nth(1).get_attribute("class")
     # my cell with its people in charge, each phone a tel: link big enough to tap
     cell = page.locator(".field-cell")
     assert cell.locator("h3").inner_text().startswith("一网格")

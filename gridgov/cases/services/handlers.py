@@ -178,14 +178,14 @@ def handle_unassign(case: Case, *, actor, now, **kw) -> dict:
 
 
 def handle_report_back(case: Case, *, actor, now, **kw) -> dict:
-    case.handled_at = now
+    case.reported_back_at = now
     return {}
 
 
 def handle_self_handle(case: Case, *, actor, now, **kw) -> dict:
     case.handling_mode = HandlingMode.SELF
     case.registered_at = case.registered_at or now
-    case.handled_at = now
+    case.reported_back_at = now
     case.owner = case.owner or (actor if getattr(actor, "is_authenticated", False) else None)
     return {}
 
@@ -202,7 +202,7 @@ def handle_close(case: Case, *, actor, now, **kw) -> dict:
 
 def handle_verify_fail(case: Case, *, actor, now, **kw) -> dict:
     case.rework_count += 1
-    case.handled_at = None
+    case.reported_back_at = None
     return {}
 
 
@@ -230,7 +230,7 @@ def handle_reopen(case: Case, *, actor, now, policy, satisfaction=None, **kw) ->
         case.satisfaction = satisfaction_clean(satisfaction)
     case.rework_count += 1
     case.closed_at = None
-    case.handled_at = None
+    case.reported_back_at = None
     return {}
 
 

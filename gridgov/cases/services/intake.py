@@ -70,7 +70,7 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
                 note: str = "", at: dt.datetime | None = None) -> IntakeResult:
     """Create a case from any channel. Validates everything before writing anything; with an
     `idempotency_key`, a retried submission (same client, same key, same content) returns the first case
-    and creates nothing. A finder who handled the problem on the spot (巡办合一, `self_handled` with
+    and creates nothing. A reporter who handled the problem on the spot (巡办合一, `self_handled` with
     before and after photos) closes it at once unless it is sampled for verification."""
     if channel not in Channel.values:
         raise ValidationError({"channel": _("unknown channel %(channel)s") % {"channel": channel}})
@@ -117,7 +117,7 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
         raise ValidationError({"photos": _("matter %(code)s needs a photo of the problem") % {"code": matter_obj.code}})
     if self_handled:
         if channel != Channel.PATROL:
-            raise ValidationError({"self_handled": _("only a patrol's finder handles a problem on the spot")})
+            raise ValidationError({"self_handled": _("only a patrol's reporter handles a problem on the spot")})
         if not (before or report_photos) or not after:
             raise ValidationError({"after_photos" if not after else "before_photos":
                                    _("a problem handled on the spot needs photos before and after")})
@@ -157,8 +157,8 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
                 reporter_phone_masked=mask_phone(phone) if phone else "", anonymous=anonymous,
                 owner=user if channel in STAFF_CHANNELS else None, attributes=attributes)
             stored = attachments_add(case=case, photos=report_photos, purpose=Attachment.Purpose.REPORT, actor=user)
-            event_write(case=case, kind="report", actor=user, actor_role=f"channel:{channel}",
-                        to_state=CaseState.REPORTED, note=note, new={"channel": channel, **case_snapshot(case)},
+            # the channel is the report's data, not a role: the report event has no acting role
+            event_write(case=case, kind="report", actor=user, to_state=CaseState.REPORTED, note=note, new={"channel": channel, **case_snapshot(case)},
                         attachments=stored, at=now)
             if key:
                 IntakeKey.objects.create(client=client_id, key=key, fingerprint=fingerprint, case=case)

@@ -283,7 +283,7 @@ def test_the_whole_loop_over_http(loop):
     dispatched = act(office, case_id, action="dispatch", assignee={"kind": "DEPARTMENT", "department": "water"})
     assert dispatched.status_code == 200, dispatched.json()
     assert dispatched.json()["assignee"]["team"]["id"] == loop.water_team.pk
-    assert len(dispatched.json()["stages"]) == 2 and dispatched.json()["sla_status"] == "GREEN"
+    assert len(dispatched.json()["stages"]) == 2 and dispatched.json()["sla_status"] == "ON_TIME"
     # and the team accepts it, reports back with a photo after the repair
     assert case_id in [c["id"] for c in handler.get(f"{URL}inbox/").json()["results"]]
     assert act(handler, case_id, action="accept").json()["state"] == "IN_PROGRESS"

@@ -105,7 +105,7 @@ def test_a_grid_worker_cannot_verify_his_own_self_handled_case_once_sampled(loop
     assert _refused(case, loop.worker, "verify_pass") == RULE
     assert _refused(case, loop.worker, "verify_fail") == RULE
     assert case_transition(case=case, actor=loop.office, action="verify_pass").state == CaseState.CLOSED
-    # and he rates nothing of it as its finder
+    # and he rates nothing of it as its reporter
     assert _refused(case, loop.worker, "evaluate") == RULE
 
 
@@ -178,7 +178,7 @@ def test_a_finders_part_handling_before_dispatch_belongs_to_the_first_round(loop
     police = loop.police_team.members.get()
     case = case_transition(case=case, actor=police, action="accept")
     case = case_transition(case=case, actor=police, action="report_back", after_photos=[png((0, 200, 0))])
-    # then the finder's part handling is in the round being verified
+    # then the reporter's part handling is in the round being verified
     assert [[e.kind for e in r] for r in case_rounds(case)] == [
         ["report", "partial_handle", "register", "dispatch", "accept", "report_back"]]
     loop.worker.sees_everything = True  # even as the centre

@@ -79,8 +79,8 @@ def test_home_shows_my_cells_people_in_charge_and_my_tasks_soonest_due_first(cli
     assert tasks == [overdue.number, fresh.number]
     assert other.number not in html
     items = html.split('data-case="')
-    assert "sla-RED" in items[1] and "overdue by" in items[1]
-    assert "sla-GREEN" in items[2] and "due in" in items[2] and "sla-RED" not in items[2]
+    assert "sla-OVERDUE" in items[1] and "overdue by" in items[1]
+    assert "sla-ON_TIME" in items[2] and "due in" in items[2] and "sla-OVERDUE" not in items[2]
     # each task links to its page and offers the quick accept
     assert reverse("cases:detail", args=[fresh.number]) in items[2]
     assert reverse("cases:act", args=[fresh.number, "accept"]) + "?next=/m/" in items[2]

@@ -93,9 +93,9 @@ def test_each_tab_lists_its_cases_soonest_deadline_first(inbox):
 def test_the_deadline_says_how_long_is_left_or_how_late_it_is(inbox):
     _loop, client, _cases = inbox
     row = client.get("/inbox/").context["rows"][0]
-    assert row["sla"] == "RED" and re.match(r"overdue by \d+\xa0hours?$", row["sla_words"])
+    assert row["sla"] == "OVERDUE" and re.match(r"overdue by \d+\xa0hours?$", row["sla_words"])
     in_hand = client.get("/inbox/", {"tab": "hand"}).content.decode()
-    assert re.search(r'class="sla sla-(GREEN|YELLOW)">due in \d', in_hand)
+    assert re.search(r'class="sla sla-(ON_TIME|WARNING)">due in \d', in_hand)
 
 
 def test_rows_link_to_the_case_and_to_the_forms_of_my_actions_coming_back_here(inbox):

@@ -34,7 +34,7 @@ def photo(name="p.png", color=(200, 30, 30)):
 
 # =========================================================================== one transaction
 def test_a_failing_self_handle_leaves_no_case_and_no_key_and_the_retry_creates_it(loop):
-    # given a grid worker's report handled on the spot, while no grant lets a finder self-handle
+    # given a grid worker's report handled on the spot, while no grant lets a reporter self-handle
     lon, lat = point_in(loop.tree["g1"])
     grants = list(ActionGrant.objects.filter(action="self_handle"))
     ActionGrant.objects.filter(action="self_handle").delete()

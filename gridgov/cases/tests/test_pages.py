@@ -223,8 +223,8 @@ def test_queue_counts_new_urgent_yellow_and_red(loop, client):
     assert section("new")[0] == 1 and new.number in section("new")[1]
     assert section("urgent")[0] == 2 and closed.number not in section("urgent")[1]
     assert yellow.number in section("urgent")[1] and red.number in section("urgent")[1]
-    assert section("yellow")[0] == 1 and yellow.number in section("yellow")[1]
-    assert section("red")[0] == 1 and red.number in section("red")[1]
+    assert section("warning")[0] == 1 and yellow.number in section("warning")[1]
+    assert section("overdue")[0] == 1 and red.number in section("overdue")[1]
 
 
 def test_queue_applies_the_list_filters(loop, client):

@@ -246,6 +246,6 @@ def test_policy_shares_are_kept_in_range(loop):
 
     from gridgov.cases.models import CasePolicy
 
-    for field, value in (("yellow_share", 1.5), ("yellow_share", 0), ("verification_sample_share", 2)):
+    for field, value in (("warning_share", 1.5), ("warning_share", 0), ("verification_sample_share", 2)):
         with pytest.raises(IntegrityError), transaction.atomic():
             CasePolicy.objects.filter(scheme=loop.scheme).update(**{field: value})

@@ -111,4 +111,4 @@ def test_a_closed_case_shows_when_it_closed_and_whether_on_time(loop, late):
     assert expected in row
     assert "未计时" not in head and "未计时" not in row
     shown = case_due_shown(Case.objects.get(pk=case.pk), timezone.now())
-    assert shown.colour == (SlaStatus.RED if late else SlaStatus.GREEN)
+    assert shown.colour == (SlaStatus.OVERDUE if late else SlaStatus.ON_TIME)

@@ -123,7 +123,7 @@ def test_allowed_actions_move_the_case_as_the_table_says(loop, action):
             pass
         actor = getattr(loop, who) if who else loop.worker
         if action == "partial_handle":
-            case.reporter = loop.worker  # the finder is a grid worker
+            case.reporter = loop.worker  # the reporter is a grid worker
             Case.objects.filter(pk=case.pk).update(reporter=loop.worker)
             fields = {"before_photos": [png()]}
         if action == "request_parking" and state in (CaseState.DISPATCHED, CaseState.IN_PROGRESS):

@@ -67,32 +67,32 @@ def test_stage_turns_yellow_then_red_and_each_change_is_told_once(loop):
     # and then at the yellow mark
     report = sla_watch(now=at(48))
     # then the stage and the case are yellow, with one event and a notice to the handler's team and the owner
-    assert (report.yellow, report.red, report.checked) == (1, 0, 1)
+    assert (report.warning, report.overdue, report.checked) == (1, 0, 1)
     first.refresh_from_db()
     case.refresh_from_db()
-    assert first.status == SlaStatus.YELLOW and case.sla_status == SlaStatus.YELLOW
+    assert first.status == SlaStatus.WARNING and case.sla_status == SlaStatus.WARNING
     assert case.version == version + 1  # a tracked column changed: the version moves (a stale form gets 409)
     [(kind, values)] = _sla_events(case)
-    assert kind == "sla_yellow" and (values["stage"], values["status"]) == (1, "YELLOW")
+    assert kind == "sla_warning" and (values["stage"], values["status"]) == (1, "WARNING")
     assert dt.datetime.fromisoformat(values["due_at"]) == at(60)
-    event = CaseEvent.objects.get(case=case, kind="sla_yellow")
+    event = CaseEvent.objects.get(case=case, kind="sla_warning")
     assert event.actor is None and event.actor_role == "SYSTEM" and event.at == at(48)
     assert event.from_state == event.to_state == CaseState.DISPATCHED
-    told = set(Notification.objects.filter(case=case, kind="sla_yellow").values_list("recipient", "key"))
-    key = f"case{case.pk}:stage1:YELLOW:{int(at(60).timestamp())}"
+    told = set(Notification.objects.filter(case=case, kind="sla_warning").values_list("recipient", "key"))
+    key = f"case{case.pk}:stage1:WARNING:{int(at(60).timestamp())}"
     assert told == {(loop.handler.pk, key), (loop.office.pk, key)}
     # when it runs again at the same moment, nothing more is written
     rows = _rows(case)
     assert sla_watch(now=at(48)) == NOTHING
     assert _rows(case) == rows
     # when the limit passes, the stage turns red, once
-    assert sla_watch(now=at(61)).red == 1
+    assert sla_watch(now=at(61)).overdue == 1
     assert sla_watch(now=at(62)) == NOTHING
     case.refresh_from_db()
-    assert case.sla_status == SlaStatus.RED and case.due_at == at(60)
-    assert [kind for kind, _values in _sla_events(case)] == ["sla_yellow", "sla_red"]
-    assert Notification.objects.filter(case=case, kind="sla_red").count() == 2
-    assert list(case.stages.order_by("order").values_list("status", flat=True)) == ["RED", "GREEN"]
+    assert case.sla_status == SlaStatus.OVERDUE and case.due_at == at(60)
+    assert [kind for kind, _values in _sla_events(case)] == ["sla_warning", "sla_overdue"]
+    assert Notification.objects.filter(case=case, kind="sla_overdue").count() == 2
+    assert list(case.stages.order_by("order").values_list("status", flat=True)) == ["OVERDUE", "ON_TIME"]
 
 
 def test_after_downtime_a_stage_past_its_limit_gets_only_the_red_event(loop):
@@ -101,11 +101,11 @@ def test_after_downtime_a_stage_past_its_limit_gets_only_the_red_event(loop):
     # when it runs
     report = sla_watch(now=at(120))
     # then the first stage is red with a single event (no yellow nobody saw); the second is still green
-    assert (report.yellow, report.red) == (0, 1)
-    assert [kind for kind, _values in _sla_events(case)] == ["sla_red"]
-    assert list(case.stages.order_by("order").values_list("status", flat=True)) == ["RED", "GREEN"]
+    assert (report.warning, report.overdue) == (0, 1)
+    assert [kind for kind, _values in _sla_events(case)] == ["sla_overdue"]
+    assert list(case.stages.order_by("order").values_list("status", flat=True)) == ["OVERDUE", "ON_TIME"]
     # and a day later both stages are red, the second told once too
-    assert sla_watch(now=at(24 * 60)).red == 1
+    assert sla_watch(now=at(24 * 60)).overdue == 1
     assert sla_watch(now=at(24 * 60)) == NOTHING
     assert [v["stage"] for _kind, v in _sla_events(case)] == [1, 2]
 
@@ -116,10 +116,10 @@ def test_several_cases_across_pages_each_turn_once(loop):
     # when the watch reads its candidates one stage per page
     report = sla_watch(now=at(70), batch=1)
     # then every case turns red once
-    assert (report.red, report.checked) == (3, 3)
+    assert (report.overdue, report.checked) == (3, 3)
     assert sla_watch(now=at(70), batch=1) == NOTHING
     for case in cases:
-        assert [kind for kind, _values in _sla_events(case)] == ["sla_red"]
+        assert [kind for kind, _values in _sla_events(case)] == ["sla_overdue"]
 
 
 def test_parked_and_closed_cases_are_not_watched(loop):
@@ -139,14 +139,14 @@ def test_parked_and_closed_cases_are_not_watched(loop):
     # then neither is touched: the parked one's stages are read and keep their colour until it resumes
     assert not report.changed and report.checked == 2
     assert (_rows(parked), _rows(closed)) == rows
-    assert set(parked.stages.values_list("status", flat=True)) == {SlaStatus.GREEN}
+    assert set(parked.stages.values_list("status", flat=True)) == {SlaStatus.ON_TIME}
 
 
 def test_approved_extension_moves_the_limit_and_the_next_red_is_told_again(loop):
     # given a case whose first stage turned red at 10:00
     case = _dispatched(loop)
     sla_watch(now=at(61))
-    first_red = f"case{case.pk}:stage1:RED:{int(at(60).timestamp())}"
+    first_red = f"case{case.pk}:stage1:OVERDUE:{int(at(60).timestamp())}"
     # when the handler applies for two more clock hours and the centre approves
     case_transition(case=case, actor=loop.handler, action="accept", at=at(62))
     case_transition(case=case, actor=loop.handler, action="request_extension", amount="2", unit="CLOCK_HOURS",
@@ -154,26 +154,26 @@ def test_approved_extension_moves_the_limit_and_the_next_red_is_told_again(loop)
     case = case_transition(case=case, actor=loop.centre, action="approve_extension", at=at(64))
     # then the stage runs again until 12:00 (yellow at 11:48) and the watch leaves it alone until then
     stage = case.stages.get(order=1)
-    assert (stage.status, stage.warn_at, stage.due_at) == (SlaStatus.GREEN, at(168), at(180))
+    assert (stage.status, stage.warn_at, stage.due_at) == (SlaStatus.ON_TIME, at(168), at(180))
     assert sla_watch(now=at(65)) == NOTHING
-    assert sla_watch(now=at(168)).yellow == 1
-    assert sla_watch(now=at(181)).red == 1
+    assert sla_watch(now=at(168)).warning == 1
+    assert sla_watch(now=at(181)).overdue == 1
     # and the new red notice has a key of its own, so the handler is told again
-    second_red = f"case{case.pk}:stage1:RED:{int(at(180).timestamp())}"
-    keys = set(Notification.objects.filter(case=case, kind="sla_red", recipient=loop.handler)
+    second_red = f"case{case.pk}:stage1:OVERDUE:{int(at(180).timestamp())}"
+    keys = set(Notification.objects.filter(case=case, kind="sla_overdue", recipient=loop.handler)
                .values_list("key", flat=True))
     assert keys == {first_red, second_red}
-    assert [kind for kind, _values in _sla_events(case)] == ["sla_red", "sla_yellow", "sla_red"]
+    assert [kind for kind, _values in _sla_events(case)] == ["sla_overdue", "sla_warning", "sla_overdue"]
 
 
-def test_escalate_when_red_whistles_once(loop):
+def test_escalate_when_overdue_whistles_once(loop):
     # given a policy that whistles when a stage turns red
-    CasePolicy.objects.filter(scheme=loop.scheme).update(escalate_when_red=True)
+    CasePolicy.objects.filter(scheme=loop.scheme).update(escalate_when_overdue=True)
     case = _dispatched(loop)
     # when the stage turns yellow nothing is escalated; when it turns red the case is whistled one level up
     assert sla_watch(now=at(48)).escalated == 0
     report = sla_watch(now=at(61))
-    assert (report.red, report.escalated) == (1, 1)
+    assert (report.overdue, report.escalated) == (1, 1)
     # and running again whistles no more
     assert sla_watch(now=at(62)) == NOTHING
     case.refresh_from_db()
@@ -181,7 +181,7 @@ def test_escalate_when_red_whistles_once(loop):
     assert escalation.node == loop.tree["community"] and escalation.raised_by is None
     assert case.escalation_depth == loop.tree["community"].level.depth
     kinds = list(CaseEvent.objects.filter(case=case).order_by("seq").values_list("kind", "actor_role"))
-    assert kinds[-2:] == [("sla_red", "SYSTEM"), ("whistle", "SYSTEM")]
+    assert kinds[-2:] == [("sla_overdue", "SYSTEM"), ("whistle", "SYSTEM")]
     assert Notification.objects.filter(case=case, kind="whistle", recipient=loop.leader).count() == 1
 
 
@@ -215,8 +215,8 @@ def test_command_runs_the_watch_at_the_moment_given(loop):
     # when the command runs at 09:50 local time
     call_command("case_watch", "--now", "2026-11-23T09:50", stdout=out)
     # then it reports and writes the change
-    assert "yellow=1" in out.getvalue() and "red=0" in out.getvalue()
-    assert case.stages.get(order=1).status == SlaStatus.YELLOW
+    assert "warning=1" in out.getvalue() and "overdue=0" in out.getvalue()
+    assert case.stages.get(order=1).status == SlaStatus.WARNING
 
 
 def test_periodic_task_runs_the_watch_and_refuses_to_overlap(loop):
@@ -225,11 +225,11 @@ def test_periodic_task_runs_the_watch_and_refuses_to_overlap(loop):
     # when a run is under way (its lock held), the next minute's run is refused
     with HUEY.lock_task(WATCH_LOCK), pytest.raises(TaskLockedException):
         sla_watch_task.call_local()
-    assert case.stages.get(order=1).status == SlaStatus.GREEN
+    assert case.stages.get(order=1).status == SlaStatus.ON_TIME
     # and once it is free, the task runs the watch
     result = sla_watch_task.call_local()
-    assert (result["red"], result["escalated"]) == (1, 0)
-    assert case.stages.get(order=1).status == SlaStatus.RED
+    assert (result["overdue"], result["escalated"]) == (1, 0)
+    assert case.stages.get(order=1).status == SlaStatus.OVERDUE
 
 
 @pytest.mark.postgres
@@ -263,6 +263,6 @@ def test_overlapping_runs_write_each_change_once(scheme, tree):
         t.join()
     # then each stage turned red once in all
     assert errors == []
-    assert sum(r.red for r in reports) == 10
+    assert sum(r.overdue for r in reports) == 10
     for case in cases:
-        assert [kind for kind, _values in _sla_events(case)] == ["sla_red"]
+        assert [kind for kind, _values in _sla_events(case)] == ["sla_overdue"]

@@ -1,5 +1,5 @@
 """Names refuse invisible and text-direction characters (issue 11, item 16): one rule (`core.names`) for
-residents, legal representatives, unit names, people in charge and reporters, in every way in — services,
+residents, legal representatives, entity names, people in charge and reporters, in every way in — services,
 API, spreadsheet import, admin forms — with a message naming the field and the character, never the name."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def test_residents_units_and_representatives_refuse_them_in_the_services(scheme,
         services.resident_update(resident=resident, name="张\u200b三")
     with pytest.raises(ValidationError) as caught:
         services.entity_create(scheme=scheme, node=tree["g1"], name="白云\u200d商店", credit_code=credit_code())
-    assert "unit name" in caught.value.message_dict["name"][0]
+    assert "entity name" in caught.value.message_dict["name"][0]
     with pytest.raises(ValidationError) as caught:
         services.entity_create(scheme=scheme, node=tree["g1"], name="白云商店", credit_code=credit_code(),
                                representative="钱\u2066老板")

@@ -127,7 +127,7 @@ def test_centre_headline_and_cell_counts(client, loop, week, tree):
     # when
     response = client.get(reverse("centre:index"), {"cell": tree["community"].pk})
     # then
-    assert response.context["headline"] == {"open": 5, "yellow": 0, "red": 1, "today": 0}
+    assert response.context["headline"] == {"open": 5, "warning": 0, "overdue": 1, "today": 0}
     assert tables_of(response)["centre-cells-table"] == [["Cell", "Open", "Close to the limit", "Overdue"],
                                                          ["一网格", "2", "0", "0"], ["二网格", "2", "0", "1"]]
 
@@ -147,11 +147,11 @@ def test_cells_geojson_counts_open_yellow_and_overdue(client, loop, week, tree):
     # then each grid is a feature with its counts and a drill-down link keeping the filters
     props = {f["properties"]["id"]: f["properties"] for f in data["features"]}
     assert set(props) == {tree["g1"].pk, tree["g2"].pk}
-    assert (props[tree["g1"].pk]["open"], props[tree["g1"].pk]["yellow"], props[tree["g1"].pk]["red"]) == (3, 1, 0)
-    assert (props[tree["g2"].pk]["open"], props[tree["g2"].pk]["yellow"], props[tree["g2"].pk]["red"]) == (2, 0, 1)
+    assert (props[tree["g1"].pk]["open"], props[tree["g1"].pk]["warning"], props[tree["g1"].pk]["overdue"]) == (3, 1, 0)
+    assert (props[tree["g2"].pk]["open"], props[tree["g2"].pk]["warning"], props[tree["g2"].pk]["overdue"]) == (2, 0, 1)
     assert props[tree["g1"].pk]["url"] == f"{reverse('centre:index')}?cell={tree['g1'].pk}"
     assert data["features"][0]["geometry"]["type"] == "Polygon"
-    assert data["totals"] == {"open": 6, "yellow": 1, "red": 1, "today": 1}
+    assert data["totals"] == {"open": 6, "warning": 1, "overdue": 1, "today": 1}
 
 
 def test_cells_geojson_applies_the_filters(client, loop, week, tree):
@@ -189,7 +189,7 @@ def test_case_markers_are_open_cases_with_a_point_and_no_personal_data(client, l
     assert data["truncated"] is False
     d = next(f for f in data["features"] if f["properties"]["number"] == week["D"].number)
     assert d["properties"]["url"] == reverse("cases:detail", kwargs={"number": week["D"].number})
-    assert d["properties"]["sla"] == "RED"  # past due while dispatched, though the watch never ran
+    assert d["properties"]["sla"] == "OVERDUE"  # past due while dispatched, though the watch never ran
     assert d["properties"]["matter"] == "Burst water pipe"
     body = json.dumps(data, ensure_ascii=False)
     assert "13812345678" not in body and "王五" not in body and "门口占道" not in body and "1381" not in body

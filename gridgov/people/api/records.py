@@ -319,7 +319,7 @@ class BuildingViewSet(RecordViewSet):
 
 @_record_schema(EntitySerializer, EntityCreateSerializer, EntityUpdateSerializer, tag="people: entities")
 class EntityViewSet(RevealMixin, RecordViewSet):
-    """Legal-entity units (单位): the representative and the contact phone are masked."""
+    """Legal entities (单位): the representative and the contact phone are masked."""
 
     queryset = LegalEntity.objects.all()
     serializer_class = EntitySerializer

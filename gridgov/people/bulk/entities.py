@@ -1,4 +1,4 @@
-"""Legal-entity units, keyed by credit code."""
+"""Legal entities, keyed by credit code."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Staff who may only view residents, households and legal-entity units open their admin change pages:
+"""Staff who may only view residents, households and legal entities open their admin change pages:
 every field read-only and masked, never a 500 (the write-only inputs have nothing to show)."""
 
 from __future__ import annotations

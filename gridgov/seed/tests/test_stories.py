@@ -79,7 +79,7 @@ def test_xiangyang_a_case_in_a_moved_estate_reaches_the_new_communitys_worker_di
     assert events == [("report", None), ("register", "xiangyang_street"), ("dispatch", "xiangyang_street"),
                       ("accept", "xiangyang_grid1"), ("report_back", "xiangyang_grid1")]
     stage = case.stages.get()
-    assert stage.status == SlaStatus.GREEN and stage.completed_at == at(10, 0) <= stage.due_at
+    assert stage.status == SlaStatus.ON_TIME and stage.completed_at == at(10, 0) <= stage.due_at
 
 
 # =========================================================================== Licheng
@@ -129,13 +129,13 @@ def test_licheng_manhole_cover_self_handled_by_the_unit_leader_on_time():
     case = case_evaluate(case=case, actor=resident, satisfaction=5, at=at(13, 58))
     # then it is closed, self-handled, every stage on time, each step by the seed's actor at the seed's time
     assert case.state == CaseState.EVALUATED and case.handling_mode == "SELF"
-    assert (case.reported_at, case.handled_at, case.closed_at) == (at(12, 16), at(12, 31), at(13, 58))
+    assert (case.reported_at, case.reported_back_at, case.closed_at) == (at(12, 16), at(12, 31), at(13, 58))
     events = list(case.events.order_by("seq").values_list("kind", "actor__username", "at"))
     assert events == [("report", "dongmei_resident", at(12, 16)), ("register", "licheng_unit", at(12, 17)),
                       ("dispatch", "licheng_unit", at(12, 17)), ("accept", "licheng_unit", at(12, 18)),
                       ("report_back", "licheng_unit", at(12, 31)), ("verify_pass", "dongmei_resident", at(13, 58)),
                       ("evaluate", "dongmei_resident", at(13, 58))]
-    assert all(s.status == SlaStatus.GREEN and s.completed_at <= s.due_at for s in case.stages.all())
+    assert all(s.status == SlaStatus.ON_TIME and s.completed_at <= s.due_at for s in case.stages.all())
 
 
 def test_licheng_noise_dispute_from_the_police_to_the_dispute_group_taken_in_one_click():
@@ -175,9 +175,9 @@ def test_licheng_noise_dispute_from_the_police_to_the_dispute_group_taken_in_one
                       ("dispatch", "licheng_police", at(10, 2)), ("accept", "licheng_leader", at(10, 4)),
                       ("report_back", "licheng_police", at(10, 52)), ("verify_pass", "licheng_street", at(11, 0))]
     # and the mediation took under an hour, within the limit
-    assert case.handled_at - case.dispatched_at < dt.timedelta(hours=1)
+    assert case.reported_back_at - case.dispatched_at < dt.timedelta(hours=1)
     assert case.state == CaseState.CLOSED
-    assert all(s.status == SlaStatus.GREEN for s in case.stages.filter(completed_at__isnull=False))
+    assert all(s.status == SlaStatus.ON_TIME for s in case.stages.filter(completed_at__isnull=False))
 
 
 def _photos() -> dict:
@@ -240,8 +240,8 @@ def test_pinggu_three_three_front_meeting_whistle():
                               at=at(10, 0))
     meeting = case_transition(case=meeting, actor=village, action="report_back", note="按会议方案调解",
                               after_photos=[png((0, 200, 0))], at=at(11, 0))
-    assert meeting.state == CaseState.REPORTED_BACK and meeting.handled_at == at(11, 0)
-    assert meeting.stages.order_by("order").first().status == SlaStatus.GREEN
+    assert meeting.state == CaseState.REPORTED_BACK and meeting.reported_back_at == at(11, 0)
+    assert meeting.stages.order_by("order").first().status == SlaStatus.ON_TIME
     assert Notification.objects.filter(case=meeting, recipient=town, kind="level_urgent").exists()
     # major: moving people out of a danger zone — the village cannot do it alone and blows the whistle to the
     # township, whose emergency office and police station report in

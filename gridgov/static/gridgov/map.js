@@ -116,8 +116,8 @@
     return map;
   }
 
-  function cellStyle(open, overdue, yellow) {
-    var colour = overdue ? COLOURS.red : yellow ? COLOURS.yellow : open ? COLOURS.open : COLOURS.none;
+  function cellStyle(open, overdue, warning) {
+    var colour = overdue ? COLOURS.red : warning ? COLOURS.yellow : open ? COLOURS.open : COLOURS.none;
     return { color: colour, weight: 1.5, fillColor: colour, fillOpacity: open || overdue ? 0.28 : 0.06 };
   }
 

@@ -31,12 +31,12 @@
 
   function styleCell(feature) {
     var p = feature.properties;
-    return gridgovMap.cellStyle(p.open, p.red, p.yellow);
+    return gridgovMap.cellStyle(p.open, p.overdue, p.warning);
   }
 
   function cellSummary(p) {
     return h("span", null, [h("strong", null, p.name), h("br"),
-      p.open + " " + T.open + " · " + p.yellow + " " + T.yellow + " · " + p.red + " " + T.red]);
+      p.open + " " + T.open + " · " + p.warning + " " + T.warning + " · " + p.overdue + " " + T.overdue]);
   }
 
   function bindCell(feature, layer) {
@@ -49,7 +49,7 @@
         path.classList.add("centre-cell");
         path.setAttribute("data-cell", p.id);
         path.setAttribute("data-open", p.open);
-        path.setAttribute("data-red", p.red);
+        path.setAttribute("data-overdue", p.overdue);
       }
     });
   }
