@@ -188,9 +188,9 @@ QUEUE_SECTIONS = [
     ("urgent", gettext_lazy("Urgent"), Q(state__in=OPEN_STATES, report_level__in=(ReportLevel.URGENT, ReportLevel.MAJOR)),
      (F("due_at").asc(nulls_last=True), "-reported_at"),
      [("open", "1"), ("report_level", ReportLevel.URGENT), ("report_level", ReportLevel.MAJOR)]),
-    ("warning", gettext_lazy("Yellow (close to the limit)"), Q(state__in=OPEN_STATES, sla_status=SlaStatus.WARNING),
+    ("warning", gettext_lazy("Warning (close to the limit)"), Q(state__in=OPEN_STATES, sla_status=SlaStatus.WARNING),
      (F("due_at").asc(nulls_last=True), "-reported_at"), [("open", "1"), ("sla_status", SlaStatus.WARNING)]),
-    ("overdue", gettext_lazy("Red (overdue)"), Q(state__in=OPEN_STATES, sla_status=SlaStatus.OVERDUE),
+    ("overdue", gettext_lazy("Overdue"), Q(state__in=OPEN_STATES, sla_status=SlaStatus.OVERDUE),
      (F("due_at").asc(nulls_last=True), "-reported_at"), [("open", "1"), ("sla_status", SlaStatus.OVERDUE)]),
 ]
 
