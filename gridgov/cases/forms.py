@@ -24,13 +24,14 @@ from gridgov.accounts.display import team_label
 from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.accounts.selectors import user_schemes
 from gridgov.cases.models import Case, Channel, SlaStatus
-from gridgov.cases.policy import policy_catalogue, policy_for
+from gridgov.cases.policy import policy_for
 from gridgov.cases.routing import case_route
 from gridgov.cases.selectors import case_duplicates, case_scope
 from gridgov.cases.services import case_evaluate, case_transition
 from gridgov.cases.states import CaseState
 from gridgov.cases.transitions import TABLE, TRANSITIONS, Evidence, Input, Need, Transition
 from gridgov.catalogue.models import Category, HandlingMode, Matter, ReportLevel
+from gridgov.catalogue.selectors import scheme_catalogue
 from gridgov.territory.models import LevelScheme, Node
 from gridgov.territory.selectors import node_scope
 from gridgov.workdays.calendar import LimitUnit
@@ -48,7 +49,7 @@ def catalogue_ids(schemes: QuerySet[LevelScheme]) -> list[int]:
     """The catalogues of `schemes` (from `accounts.selectors.user_schemes`), each once, in scheme order."""
     found = []
     for scheme in schemes.order_by("key"):
-        catalogue = policy_catalogue(policy_for(scheme))
+        catalogue = scheme_catalogue(scheme)
         if catalogue is not None and catalogue.pk not in found:
             found.append(catalogue.pk)
     return found
@@ -371,7 +372,7 @@ class RegisterForm(ActionForm):
     shape = (Input("matter"), Input("report_level"), Input("handling_mode")), ()
 
     def setup(self):
-        catalogue = policy_catalogue(policy_for(self.case.scheme))
+        catalogue = scheme_catalogue(self.case.scheme)
         groups, attrs = matter_choices([catalogue.pk] if catalogue else [])
         self.fields["matter"] = forms.ChoiceField(
             label=gettext_lazy("Matter"), choices=[("", _("choose the matter")), *groups],

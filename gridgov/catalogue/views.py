@@ -39,6 +39,7 @@ from gridgov.catalogue.models import (
     Matter,
     ReportLevel,
 )
+from gridgov.catalogue.selectors import scheme_catalogue
 from gridgov.core import import_log, uploads
 from gridgov.core.pages import errors_to_form
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
@@ -55,7 +56,7 @@ def stages_text(matter: Matter) -> str:
 # =========================================================================== the catalogue
 def _default_catalogue(user) -> Catalogue | None:
     for scheme in user_schemes(user).order_by("key"):
-        catalogue = admission.scheme_catalogue(scheme)
+        catalogue = scheme_catalogue(scheme)
         if catalogue is not None:
             return catalogue
     return Catalogue.objects.order_by("key").first()
@@ -469,7 +470,7 @@ class ApplyForm(forms.Form):
         data = super().clean()
         duty_list, code = data.get("duty_list"), (data.get("matter") or "").strip()
         if duty_list is not None and code:
-            catalogue = admission.scheme_catalogue(duty_list.scheme_id)
+            catalogue = scheme_catalogue(duty_list.scheme_id)
             matter = catalogue.matters.filter(code=code).first() if catalogue else None
             if matter is None:
                 self.add_error("matter", _("no matter has the code %(code)s in the catalogue of this list's scheme")
@@ -480,7 +481,7 @@ class ApplyForm(forms.Form):
 
 
 def _matter_choices(user) -> list[Matter]:
-    catalogues = {c.pk for s in user_schemes(user) if (c := admission.scheme_catalogue(s)) is not None}
+    catalogues = {c.pk for s in user_schemes(user) if (c := scheme_catalogue(s)) is not None}
     return list(Matter.objects.filter(catalogue_id__in=catalogues, active=True).order_by("code")
                 .only("code", "name_zh", "name_en"))
 

@@ -23,6 +23,7 @@ from gridgov.accounts.selectors import assignment_scope, user_schemes
 from gridgov.accounts.workspaces import manage_page
 from gridgov.catalogue import admission
 from gridgov.catalogue.models import AdmissionRequest, AdmissionState, DutyList
+from gridgov.catalogue.selectors import scheme_catalogue
 from gridgov.core import import_log
 from gridgov.people.import_views import KIND_LABELS
 from gridgov.people.models import DataJob, JobKind
@@ -94,7 +95,7 @@ def index(request):
     per_level = dict(nodes.order_by().values_list("level").annotate(n=Count("id")))
     assignments = assignment_scope(Assignment.objects.current(), user).filter(node__valid_to__isnull=True)
     schemes = list(user_schemes(user))
-    catalogues = {c.pk: c for s in schemes if (c := admission.scheme_catalogue(s)) is not None}
+    catalogues = {c.pk: c for s in schemes if (c := scheme_catalogue(s)) is not None}
     pending = admission.admission_request_scope(AdmissionRequest.objects.filter(state=AdmissionState.PENDING), user)
     context = {
         "node_count": nodes.count(),

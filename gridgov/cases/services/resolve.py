@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.catalogue.models import Matter
+from gridgov.catalogue.selectors import scheme_catalogue
 from gridgov.territory.locate import cell_resolve
 from gridgov.territory.models import LevelScheme, Node
 
@@ -28,11 +28,11 @@ def scheme_resolve(scheme, node) -> LevelScheme:
     raise ValidationError({"scheme": _("name the level scheme (jurisdiction) of the report")})
 
 
-def matter_resolve(*, scheme: LevelScheme, matter, field: str = "matter", policy=None) -> Matter | None:
+def matter_resolve(*, scheme: LevelScheme, matter, field: str = "matter") -> Matter | None:
     """A matter of the scheme's catalogue, by instance, id or five-digit code."""
     if matter in (None, ""):
         return None
-    catalogue = policy_catalogue(policy or policy_for(scheme))
+    catalogue = scheme_catalogue(scheme)
     if isinstance(matter, Matter):
         found = matter if catalogue is None or matter.catalogue_id == catalogue.pk else None
     else:

@@ -6,7 +6,7 @@ Applied by `profile_load` once the territory, the people and the demo logins exi
 - departments are found by key (the profile's own) or by name (one per department named in the
   catalogue, keyed `dept-01`, `dept-02` ... in the order the catalogue first names them); each gets a
   default team (no areas: the whole territory) when it has none;
-- the shipped default catalogue is loaded when missing, and the scheme's case policy points at it;
+- the shipped default catalogue is loaded when missing, and the scheme uses it (`SchemeCatalogue`);
 - a missing duty list is created, and a list never changed (version 0) is filled through
   `duty_list_seed`, approved by the acting user or else the profile's district-wide demo login;
 - routing rules are written only when the scheme has none (a deployment's own rules are never touched):
@@ -24,9 +24,18 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from gridgov.accounts.models import Department, Team
-from gridgov.catalogue.admission import admission_may_decide, duty_list_create, duty_list_seed, scheme_catalogue
-from gridgov.catalogue.models import AdmissionRequest, Catalogue, DutyList, DutyListEntry, DutyTier, Matter
-from gridgov.catalogue.services import catalogue_load_default
+from gridgov.catalogue.admission import admission_may_decide, duty_list_create, duty_list_seed
+from gridgov.catalogue.models import (
+    AdmissionRequest,
+    Catalogue,
+    DutyList,
+    DutyListEntry,
+    DutyTier,
+    Matter,
+    SchemeCatalogue,
+)
+from gridgov.catalogue.selectors import scheme_catalogue
+from gridgov.catalogue.services import catalogue_load_default, scheme_catalogue_set
 from gridgov.core.audit import audit_record
 from gridgov.territory.models import Level, LevelScheme
 
@@ -206,16 +215,15 @@ def profile_loop_apply(profile, *, actor=None) -> LoopReport:
     report = LoopReport()
     scheme = LevelScheme.objects.get(key=profile.key)
     spec: LoopSpec = profile.loop or LoopSpec()
-    # the catalogue and the policy pointing at it
+    # the catalogue the scheme uses, and its policy
     if not Catalogue.objects.filter(key="default").exists():
         catalogue_load_default(actor=actor)
         report.catalogue_loaded = True
+    if not SchemeCatalogue.objects.filter(scheme=scheme).exists():
+        scheme_catalogue_set(scheme=scheme, catalogue=Catalogue.objects.get(key="default"), actor=actor)
     policy, created = CasePolicy.objects.get_or_create(scheme=scheme, defaults={
-        "catalogue": Catalogue.objects.get(key="default"), "reporter_verifies": spec.reporter_verifies})
+        "reporter_verifies": spec.reporter_verifies})
     report.policy_created = created
-    if policy.catalogue_id is None:
-        policy.catalogue = Catalogue.objects.get(key="default")
-        policy.save(update_fields=["catalogue"])
     if created is False and policy.reporter_verifies != spec.reporter_verifies:
         policy.reporter_verifies = spec.reporter_verifies
         policy.save(update_fields=["reporter_verifies"])
