@@ -163,8 +163,8 @@ CASE_PUBLIC_REPORTS_PER_HOUR = env_int("CASE_PUBLIC_REPORTS_PER_HOUR", 10)
 # command centre map: worker positions older than this (minutes) are not shown
 CENTRE_POSITION_MAX_AGE_MINUTES = env_int("CENTRE_POSITION_MAX_AGE_MINUTES", 120)
 # SMS to reporters who gave a phone (registered / dispatched / handled / closed). The default backend only
-# logs (masked); gridgov.integrations.sms.HttpGatewayBackend posts to your operator's gateway.
-SMS_BACKEND = env_str("SMS_BACKEND", "gridgov.integrations.sms.LogBackend")
+# logs (masked); gridgov.privacy.sms.HttpGatewayBackend posts to your operator's gateway.
+SMS_BACKEND = env_str("SMS_BACKEND", "gridgov.privacy.sms.LogBackend")
 SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL", "")
 SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN", "")
 SMS_SIGN = env_str("SMS_SIGN", "")

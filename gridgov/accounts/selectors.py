@@ -146,16 +146,36 @@ def node_public_people(node, *, on: dt.date | None = None) -> QuerySet[Assignmen
             .select_related("person", "role").order_by("role__order", "role__key", "person__name"))
 
 
-def visible_schemes(user) -> QuerySet[LevelScheme]:
-    """The level schemes the user works in: all for platform-wide users, their own for district-wide staff,
-    and those of their current assignments and of their teams' departments."""
-    if user_scope_paths(user) is None:
+def user_schemes(user) -> QuerySet[LevelScheme]:
+    """THE rule of the level schemes a user WORKS in, for what they read and pick from (catalogue pickers,
+    the overview and management pages, the report and filter forms): every scheme for a platform-wide user;
+    else the schemes of their territory's cells (`user_scope_paths`), of their teams' departments, and their
+    own scheme when district-wide. A department handler works in their department's scheme; a helper whose
+    role grants no scope works in none through that assignment."""
+    paths = user_scope_paths(user)
+    if paths is None:
         return LevelScheme.objects.all()
-    ids = set(Assignment.objects.current().filter(person__user=user).values_list("node__scheme_id", flat=True))
-    ids |= set(Team.objects.filter(members=user).values_list("department__scheme_id", flat=True))
+    if not _active(user):
+        return LevelScheme.objects.none()
+    q = Q(pk__in=Node.objects.filter(path__in=paths).values("scheme_id")) if paths else Q(pk__in=[])
+    q |= Q(pk__in=Team.objects.filter(members=user).values("department__scheme_id"))
     if user_is_district_wide(user):
-        ids.add(user_scheme_id(user))
-    return LevelScheme.objects.filter(pk__in=ids)
+        q |= Q(pk=user_scheme_id(user))
+    return LevelScheme.objects.filter(q)
+
+
+def user_territory_schemes(user) -> QuerySet[LevelScheme]:
+    """THE rule of the level schemes where a user's writes are territorial (routing rules, seen and edited;
+    base-data imports): the schemes holding a cell of their territory (`user_scope_paths`), every scheme
+    for a platform-wide user, none for someone in charge of nothing. Team membership alone does not count:
+    a department handler works in the scheme (`user_schemes`) but does not set its routing or import its
+    residents."""
+    paths = user_scope_paths(user)
+    if paths is None:
+        return LevelScheme.objects.all()
+    if not paths:
+        return LevelScheme.objects.none()
+    return LevelScheme.objects.filter(pk__in=Node.objects.filter(path__in=paths).values("scheme_id"))
 
 
 def scope_roots(user) -> QuerySet[Node]:

@@ -101,7 +101,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(CasePolicy)
 class CasePolicyAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ["scheme", "catalogue", "warning_share", "duplicate_radius_m", "duplicate_window_hours",
+    list_display = ["scheme", "warning_share", "duplicate_radius_m", "duplicate_window_hours",
                     "escalate_when_overdue"]
 
     def audited_save(self, obj, *, actor, address):

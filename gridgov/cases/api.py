@@ -31,7 +31,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from gridgov.accounts.selectors import user_is_district_wide, user_scope_paths
+from gridgov.accounts.selectors import user_is_district_wide, user_territory_schemes
 from gridgov.cases.attachments import attachment_response
 from gridgov.cases.filters import CaseFilter, NotificationFilter
 from gridgov.cases.grants import sees_reporter, sees_tracking_code
@@ -74,7 +74,6 @@ from gridgov.cases.services import (
 from gridgov.cases.transitions import mermaid, table_document
 from gridgov.core.api import client_address
 from gridgov.core.parsers import JSONParser
-from gridgov.territory.models import LevelScheme, Node
 
 TAG = "cases"
 ID_REGEX = r"[0-9]{1,18}"  # 18 digits stay below 2**63: a longer id is a 404 from the router
@@ -325,14 +324,8 @@ class RoutingRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
                 .select_related("scheme", "matter", "category", "department", "community_level")
                 .order_by("scheme__key", "order", "id"))
 
-    def _own_schemes(self):
-        paths = user_scope_paths(self.request.user)
-        if paths is None:
-            return LevelScheme.objects.all()
-        return LevelScheme.objects.filter(pk__in=Node.objects.filter(path__in=paths or []).values("scheme_id"))
-
     def create(self, request, *args, **kwargs):
-        body = RoutingRuleWriteSerializer(data=request.data, schemes=self._own_schemes())
+        body = RoutingRuleWriteSerializer(data=request.data, schemes=user_territory_schemes(request.user))
         body.is_valid(raise_exception=True)
         rule = routing_rule_save(None, body.validated_data, actor=request.user, address=client_address(request))
         return Response(RoutingRuleSerializer(self.get_queryset().get(pk=rule.pk)).data,
@@ -340,7 +333,7 @@ class RoutingRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
 
     def partial_update(self, request, *args, **kwargs):
         rule = self.get_object()
-        body = RoutingRuleWriteSerializer(rule, data=request.data, partial=True, schemes=self._own_schemes())
+        body = RoutingRuleWriteSerializer(rule, data=request.data, partial=True, schemes=user_territory_schemes(request.user))
         body.is_valid(raise_exception=True)
         routing_rule_save(rule, body.validated_data, actor=request.user, address=client_address(request))
         return Response(RoutingRuleSerializer(self.get_queryset().get(pk=rule.pk)).data)

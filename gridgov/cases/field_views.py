@@ -35,13 +35,13 @@ from gridgov.cases.due import DueShown, case_due_shown
 from gridgov.cases.errors import CaseConflict
 from gridgov.cases.grants import actions_for
 from gridgov.cases.models import Case, Channel
-from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.selectors import case_duplicates, case_inbox, case_list_for_user, case_scope
 from gridgov.cases.services import PHOTOS_MAX, case_report
 from gridgov.cases.states import OPEN_STATES
 from gridgov.cases.transitions import TRANSITIONS
 from gridgov.catalogue.models import Matter
 from gridgov.catalogue.search import matter_search
+from gridgov.catalogue.selectors import scheme_catalogue
 from gridgov.territory.models import LevelScheme, Node
 
 QUICK_ACTIONS = ("accept", "return", "report_back")
@@ -143,7 +143,7 @@ def index(request):
 
 # =========================================================================== report
 def _catalogue_for(scheme):
-    return policy_catalogue(policy_for(scheme)) if scheme is not None else None
+    return scheme_catalogue(scheme) if scheme is not None else None
 
 
 def _matter_groups(catalogue) -> list[tuple[str, list[Matter]]]:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,16 +22,17 @@ from pypinyin import Style, lazy_pinyin
 
 from gridgov.accounts.display import team_label
 from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
-from gridgov.accounts.selectors import user_scope_paths
+from gridgov.accounts.selectors import user_schemes
 from gridgov.cases.attachments import PHOTOS_MAX
 from gridgov.cases.models import Case, Channel, SlaStatus
-from gridgov.cases.policy import policy_catalogue, policy_for
+from gridgov.cases.policy import policy_for
 from gridgov.cases.routing import case_route
 from gridgov.cases.selectors import case_duplicates, case_scope
 from gridgov.cases.services import case_evaluate, case_transition
 from gridgov.cases.states import CaseState
 from gridgov.cases.transitions import TABLE, TRANSITIONS, Evidence, Input, Need, Transition
 from gridgov.catalogue.models import Category, HandlingMode, Matter, ReportLevel
+from gridgov.catalogue.selectors import scheme_catalogue
 from gridgov.territory.models import LevelScheme, Node
 from gridgov.territory.selectors import node_scope
 from gridgov.workdays.calendar import LimitUnit
@@ -44,25 +45,11 @@ CELL_SELECT_MAX = 1500
 
 
 # =========================================================================== what the user works in
-def user_scheme_ids(user) -> set[int] | None:
-    """The level schemes the user works in: those of their territory and of their departments (None: all)."""
-    paths = user_scope_paths(user)
-    if paths is None:
-        return None
-    ids = set(Node.objects.filter(path__in=paths).values_list("scheme_id", flat=True))
-    ids |= set(Department.objects.filter(teams__members=user).values_list("scheme_id", flat=True))
-    return ids
-
-
-def _schemes(scheme_ids: set[int] | None):
-    qs = LevelScheme.objects.order_by("key")
-    return qs if scheme_ids is None else qs.filter(pk__in=scheme_ids)
-
-
-def catalogue_ids(scheme_ids: set[int] | None) -> list[int]:
+def catalogue_ids(schemes: QuerySet[LevelScheme]) -> list[int]:
+    """The catalogues of `schemes` (from `accounts.selectors.user_schemes`), each once, in scheme order."""
     found = []
-    for scheme in _schemes(scheme_ids):
-        catalogue = policy_catalogue(policy_for(scheme))
+    for scheme in schemes.order_by("key"):
+        catalogue = scheme_catalogue(scheme)
         if catalogue is not None and catalogue.pk not in found:
             found.append(catalogue.pk)
     return found
@@ -177,8 +164,8 @@ class CaseFilterForm(forms.Form):
             self.fields["department"] = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False,
                                                            label=self.fields["department"].label)
             return
-        scheme_ids = user_scheme_ids(user)
-        catalogues = catalogue_ids(scheme_ids)
+        schemes = user_schemes(user)
+        catalogues = catalogue_ids(schemes)
         categories = (Category.objects.filter(catalogue_id__in=catalogues).order_by("code")
                       .values_list("code", "name_zh", "name_en"))
         seen: dict[str, str] = {}
@@ -188,9 +175,7 @@ class CaseFilterForm(forms.Form):
         groups, attrs = matter_choices(catalogues, active_only=False)
         self.fields["matter"].choices = ANY + groups
         self.fields["matter"].widget = SearchableSelect(choices=self.fields["matter"].choices, option_attrs=attrs)
-        departments = Department.objects.filter(active=True).order_by("scheme_id", "key")
-        if scheme_ids is not None:
-            departments = departments.filter(scheme_id__in=scheme_ids)
+        departments = Department.objects.filter(active=True, scheme__in=schemes).order_by("scheme_id", "key")
         self.fields["department"].choices = ANY + [(str(d.pk), d.name) for d in departments]
         cells = _cell_choices(user)
         chosen = str((data or {}).get("cell") or "")
@@ -387,7 +372,7 @@ class RegisterForm(ActionForm):
     shape = (Input("matter"), Input("report_level"), Input("handling_mode")), ()
 
     def setup(self):
-        catalogue = policy_catalogue(policy_for(self.case.scheme))
+        catalogue = scheme_catalogue(self.case.scheme)
         groups, attrs = matter_choices([catalogue.pk] if catalogue else [])
         self.fields["matter"] = forms.ChoiceField(
             label=gettext_lazy("Matter"), choices=[("", _("choose the matter")), *groups],

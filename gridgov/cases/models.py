@@ -63,9 +63,6 @@ class CasePolicy(models.Model):
 
     scheme = models.OneToOneField("territory.LevelScheme", on_delete=models.CASCADE, related_name="case_policy",
                                   verbose_name=_("scheme"))
-    catalogue = models.ForeignKey("catalogue.Catalogue", on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="+", verbose_name=_("matter catalogue"),
-                                  help_text=_("Empty: the shipped default catalogue"))
     warning_share = models.DecimalField(
         _("yellow at share of the limit"), max_digits=3, decimal_places=2, default=0.8,
         help_text=_("A stage turns yellow once this share of its time limit has passed (0.80 = 80 %)"))

@@ -13,7 +13,7 @@ DEFAULT_NOTIFY_DEPTHS = {"ROUTINE": [], "URGENT": [1], "MAJOR": [0, 1]}
 def policy_for(scheme) -> CasePolicy:
     """The scheme's policy row, or an unsaved one holding the defaults."""
     scheme_id = getattr(scheme, "pk", scheme)
-    policy = CasePolicy.objects.filter(scheme_id=scheme_id).select_related("catalogue").first()
+    policy = CasePolicy.objects.filter(scheme_id=scheme_id).first()
     return policy or CasePolicy(scheme_id=scheme_id)
 
 
@@ -25,11 +25,3 @@ def level_factor(policy: CasePolicy, level: str) -> Decimal:
 def level_notify_depths(policy: CasePolicy, level: str) -> list[int]:
     depths = {**DEFAULT_NOTIFY_DEPTHS, **(policy.level_notify_depths or {})}
     return [int(d) for d in depths.get(level, [])]
-
-
-def policy_catalogue(policy: CasePolicy):
-    from gridgov.catalogue.models import Catalogue
-
-    if policy.catalogue_id:
-        return policy.catalogue
-    return Catalogue.objects.filter(key="default").first()

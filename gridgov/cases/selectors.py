@@ -10,12 +10,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from gridgov.accounts.models import assignment_current_q
-from gridgov.accounts.selectors import paths_q, user_scope_paths
+from gridgov.accounts.selectors import paths_q, user_scope_paths, user_territory_schemes
 from gridgov.cases.models import AssigneeKind, Case, CaseEvent, CasePolicy, CaseRequest, SlaStatus
 from gridgov.cases.policy import policy_for
 from gridgov.cases.states import CLOCK_STATES, OPEN_STATES
 from gridgov.cases.transitions import PUBLIC_MILESTONES, TRANSITIONS, Duty
-from gridgov.territory.models import Node
 
 
 def case_assigned_q(user) -> Q:
@@ -141,13 +140,10 @@ def case_duplicates(case: Case, *, policy: CasePolicy | None = None) -> list[tup
 
 
 def routing_rule_scope(qs, user):
-    """Rules of the schemes the user works in (all for district-wide staff)."""
-    paths = user_scope_paths(user)
-    if paths is None:
+    """Rules of the schemes holding a cell of the user's territory (`user_territory_schemes`)."""
+    if user_scope_paths(user) is None:
         return qs
-    if not paths:
-        return qs.none()
-    return qs.filter(scheme_id__in=Node.objects.filter(path__in=paths).values("scheme_id"))
+    return qs.filter(scheme__in=user_territory_schemes(user))
 
 
 def case_pending_request(case: Case, kind: str) -> CaseRequest | None:

@@ -37,11 +37,11 @@ from gridgov.cases.models import (
     RoutingRule,
     SlaStatus,
 )
-from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.services.intake import DESCRIPTION_MAX_LENGTH, PHOTOS_MAX, PLACE_MAX_LENGTH
 from gridgov.cases.states import CaseState
 from gridgov.cases.transitions import TRANSITIONS, Duty, event_label
 from gridgov.catalogue.models import Category, HandlingMode, Matter, ReportLevel
+from gridgov.catalogue.selectors import scheme_catalogue
 from gridgov.territory.models import Level, Node
 from gridgov.workdays.calendar import LimitUnit
 
@@ -613,7 +613,7 @@ class RoutingRuleWriteSerializer(serializers.Serializer):
                      "polygon"):
             if name in attrs:
                 out[name] = attrs[name]
-        catalogue = policy_catalogue(policy_for(scheme))
+        catalogue = scheme_catalogue(scheme)
         if "matter" in attrs:
             code = attrs["matter"]
             out["matter"] = Matter.objects.filter(catalogue=catalogue, code=code).first() if code else None

@@ -15,8 +15,10 @@ from gridgov.catalogue.models import (
     DutyListEntry,
     Matter,
     MatterStage,
+    SchemeCatalogue,
 )
-from gridgov.core.admin import ServiceAdminMixin, ServiceModelForm
+from gridgov.catalogue.services import scheme_catalogue_delete, scheme_catalogue_save
+from gridgov.core.admin import AuditedAdminMixin, ServiceAdminMixin, ServiceModelForm
 
 
 class ReadOnly:
@@ -42,6 +44,20 @@ class StageInline(ReadOnly, admin.TabularInline):
 @admin.register(Catalogue)
 class CatalogueAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ["key", "name_zh", "name_en", "version", "updated_at"]
+
+
+@admin.register(SchemeCatalogue)
+class SchemeCatalogueAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Which catalogue each scheme uses (no row: the shipped default); every change audited."""
+
+    list_display = ["scheme", "catalogue"]
+    list_select_related = ["scheme", "catalogue"]
+
+    def audited_save(self, obj, *, actor, address):
+        return scheme_catalogue_save(obj, actor=actor, address=address)
+
+    def audited_delete(self, obj, *, actor, address):
+        return scheme_catalogue_delete(obj, actor=actor, address=address)
 
 
 @admin.register(Category)

@@ -28,29 +28,18 @@ from gridgov.accounts.selectors import user_is_district_wide, user_scheme_id, us
 from gridgov.catalogue.models import (
     AdmissionRequest,
     AdmissionState,
-    Catalogue,
     DutyList,
     DutyListEntry,
     DutyTier,
     Matter,
 )
+from gridgov.catalogue.selectors import scheme_catalogue
 from gridgov.core.audit import audit_record
 
 SEED_REASON = "initial list"
 
 
 # =========================================================================== helpers
-def scheme_catalogue(scheme) -> Catalogue | None:
-    """The catalogue a scheme's matters come from: its case policy's, else the shipped `default` one."""
-    from gridgov.cases.models import CasePolicy
-
-    scheme_id = getattr(scheme, "pk", scheme)
-    catalogue_id = CasePolicy.objects.filter(scheme_id=scheme_id).values_list("catalogue_id", flat=True).first()
-    if catalogue_id:
-        return Catalogue.objects.get(pk=catalogue_id)
-    return Catalogue.objects.filter(key="default").first()
-
-
 def _authenticated(user) -> bool:
     return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
 

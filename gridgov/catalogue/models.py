@@ -63,6 +63,24 @@ class Catalogue(models.Model):
         return localized(self)
 
 
+class SchemeCatalogue(models.Model):
+    """Which catalogue a level scheme's matters come from. A scheme without a row uses the shipped `default`
+    catalogue (`selectors.scheme_catalogue`, the one rule). Set through `services.scheme_catalogue_set`
+    (or the admin, through `scheme_catalogue_save`), audited with old and new values."""
+
+    scheme = models.OneToOneField("territory.LevelScheme", on_delete=models.CASCADE, related_name="matter_catalogue",
+                                  verbose_name=_("scheme"))
+    catalogue = models.ForeignKey(Catalogue, on_delete=models.PROTECT, related_name="scheme_uses",
+                                  verbose_name=_("matter catalogue"))
+
+    class Meta:
+        verbose_name = _("catalogue of a scheme")
+        verbose_name_plural = _("catalogues of the schemes")
+
+    def __str__(self) -> str:
+        return f"{self.scheme.key} → {self.catalogue.key}"
+
+
 class Category(models.Model):
     catalogue = models.ForeignKey(Catalogue, on_delete=models.CASCADE, related_name="categories",
                                   verbose_name=_("catalogue"))

@@ -19,6 +19,7 @@ from django.db.models import Count, Max, Q
 from pypinyin import Style, lazy_pinyin, pinyin
 
 from gridgov.catalogue.models import Catalogue, Matter
+from gridgov.catalogue.selectors import scheme_catalogue
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -148,13 +149,11 @@ def _catalogue_of(*, catalogue: Catalogue | None, scheme) -> Catalogue | None:
         return catalogue
     if scheme is None:
         raise TypeError("matter_search needs a catalogue or a scheme")
-    from gridgov.cases.policy import policy_catalogue, policy_for
-
-    return policy_catalogue(policy_for(scheme))
+    return scheme_catalogue(scheme)
 
 
 def matter_search(*, query: str, catalogue: Catalogue | None = None, scheme=None, limit: int = 10) -> list[Matter]:
-    """The active matters of `catalogue` (or of the catalogue `scheme`'s case policy uses) matching `query`,
+    """The active matters of `catalogue` (or of the catalogue `scheme` uses) matching `query`,
     best first: exact code, code prefix, exact name, name prefix, pinyin initials prefix, pinyin prefix,
     name substring, initials or pinyin inside the name, English name; ties go to the shorter name (codes
     keep their order)."""

@@ -23,8 +23,9 @@ from gridgov.catalogue.models import (
     Matter,
     MatterStage,
     ReportLevel,
+    SchemeCatalogue,
 )
-from gridgov.core.audit import audit_record
+from gridgov.core.audit import audit_record, setting_delete, setting_save
 from gridgov.workdays.calendar import LimitUnit, deadline
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "default_catalogue.json"
@@ -225,3 +226,34 @@ def matter_stage_plan(*, matter: Matter, start: dt.datetime, scheme=None) -> lis
         at = deadline(at, float(stage.amount), stage.unit, scheme=scheme)
         plan.append((stage, at))
     return plan
+
+
+# ------------------------------------------------------------------------------ a scheme's catalogue
+def scheme_catalogue_save(link: SchemeCatalogue, *, actor, address: str | None = None) -> SchemeCatalogue:
+    """Save which catalogue a scheme uses (the admin's form), audited (`catalogue.schemecatalogue_add|change`)
+    with the old and new values."""
+    setting_save(link, actor=actor, address=address)
+    return link
+
+
+def scheme_catalogue_delete(link: SchemeCatalogue, *, actor, address: str | None = None) -> None:
+    """The scheme falls back to the shipped `default` catalogue; audited (`catalogue.schemecatalogue_delete`)."""
+    setting_delete(link, actor=actor, address=address)
+
+
+@transaction.atomic
+def scheme_catalogue_set(*, scheme, catalogue: Catalogue | None, actor=None,
+                         address: str | None = None) -> SchemeCatalogue | None:
+    """Make `scheme` use `catalogue` (None: the shipped default again). Nothing is written, nor audited, when
+    the scheme already uses it."""
+    link = SchemeCatalogue.objects.select_for_update().filter(scheme=scheme).first()
+    if catalogue is None:
+        if link is not None:
+            scheme_catalogue_delete(link, actor=actor, address=address)
+        return None
+    if link is None:
+        link = SchemeCatalogue(scheme=scheme)
+    elif link.catalogue_id == catalogue.pk:
+        return link
+    link.catalogue = catalogue
+    return scheme_catalogue_save(link, actor=actor, address=address)

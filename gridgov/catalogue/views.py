@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from gridgov.accounts.models import Department
-from gridgov.accounts.selectors import visible_schemes
+from gridgov.accounts.selectors import user_schemes
 from gridgov.accounts.workspaces import catalogue_page
 from gridgov.catalogue import admission, xlsx
 from gridgov.catalogue.models import (
@@ -39,6 +39,7 @@ from gridgov.catalogue.models import (
     Matter,
     ReportLevel,
 )
+from gridgov.catalogue.selectors import scheme_catalogue
 from gridgov.core import import_log, uploads
 from gridgov.core.pages import errors_to_form
 from gridgov.core.tabular import FORMATS, bilingual, tabular_response
@@ -54,8 +55,8 @@ def stages_text(matter: Matter) -> str:
 
 # =========================================================================== the catalogue
 def _default_catalogue(user) -> Catalogue | None:
-    for scheme in visible_schemes(user).order_by("key"):
-        catalogue = admission.scheme_catalogue(scheme)
+    for scheme in user_schemes(user).order_by("key"):
+        catalogue = scheme_catalogue(scheme)
         if catalogue is not None:
             return catalogue
     return Catalogue.objects.order_by("key").first()
@@ -332,7 +333,7 @@ def catalogue_import_confirm(request, token: str):
 
 # =========================================================================== duty lists
 def _duty_lists(user) -> QuerySet[DutyList]:
-    return DutyList.objects.filter(scheme__in=visible_schemes(user)).select_related("scheme")
+    return DutyList.objects.filter(scheme__in=user_schemes(user)).select_related("scheme")
 
 
 @require_safe
@@ -457,7 +458,7 @@ class ApplyForm(forms.Form):
         if admission.admission_may_apply(user):
             # the grid office may apply on behalf of any department, or of none
             self.fields["department"].queryset = Department.objects.filter(
-                scheme__in=visible_schemes(user), active=True).order_by("key")
+                scheme__in=user_schemes(user), active=True).order_by("key")
             self.fields["department"].required = False
         else:
             self.fields["department"].queryset = own
@@ -469,7 +470,7 @@ class ApplyForm(forms.Form):
         data = super().clean()
         duty_list, code = data.get("duty_list"), (data.get("matter") or "").strip()
         if duty_list is not None and code:
-            catalogue = admission.scheme_catalogue(duty_list.scheme_id)
+            catalogue = scheme_catalogue(duty_list.scheme_id)
             matter = catalogue.matters.filter(code=code).first() if catalogue else None
             if matter is None:
                 self.add_error("matter", _("no matter has the code %(code)s in the catalogue of this list's scheme")
@@ -480,7 +481,7 @@ class ApplyForm(forms.Form):
 
 
 def _matter_choices(user) -> list[Matter]:
-    catalogues = {c.pk for s in visible_schemes(user) if (c := admission.scheme_catalogue(s)) is not None}
+    catalogues = {c.pk for s in user_schemes(user) if (c := scheme_catalogue(s)) is not None}
     return list(Matter.objects.filter(catalogue_id__in=catalogues, active=True).order_by("code")
                 .only("code", "name_zh", "name_en"))
 

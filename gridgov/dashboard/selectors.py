@@ -23,9 +23,9 @@ from gridgov.accounts.display import user_label
 from gridgov.accounts.models import Assignment, PositionReport
 from gridgov.accounts.selectors import user_scope_paths
 from gridgov.cases.models import Case, SlaStatus
-from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.selectors import case_overdue_q, case_scope
 from gridgov.cases.states import OPEN_STATES
+from gridgov.catalogue.selectors import scheme_catalogue
 from gridgov.core.i18n import localized
 from gridgov.dashboard import kpi
 from gridgov.territory.models import LevelScheme, Node
@@ -97,7 +97,7 @@ def place_for(user, *, cell_id: int | None = None, scheme_key: str | None = None
 
 def scheme_categories(scheme) -> list:
     """The categories of the scheme's matter catalogue (the category filter's choices)."""
-    catalogue = policy_catalogue(policy_for(scheme))
+    catalogue = scheme_catalogue(scheme)
     return list(catalogue.categories.order_by("code")) if catalogue else []
 
 

@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 
 from gridgov.cases.grants import action_allowed_as
 from gridgov.cases.models import Case, Channel, Publication
-from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.states import OPEN_STATES, CaseState
 from gridgov.catalogue.models import Catalogue, Matter
+from gridgov.catalogue.selectors import scheme_catalogue
 from gridgov.people.textscan import text_scrub
 from gridgov.privacy.masking import mask_address
 from gridgov.territory.models import LevelScheme
@@ -47,7 +47,7 @@ def jurisdiction_resolve(key: str) -> LevelScheme:
 
 def open311_services(scheme: LevelScheme) -> QuerySet[Matter]:
     """The services of a jurisdiction: the active matters of its catalogue."""
-    catalogue = policy_catalogue(policy_for(scheme))
+    catalogue = scheme_catalogue(scheme)
     if catalogue is None:
         return Matter.objects.none()
     return Matter.objects.filter(catalogue=catalogue, active=True).select_related("category").order_by("code")

@@ -19,10 +19,11 @@ from django.views.decorators.http import require_safe
 
 from gridgov.accounts.display import user_label
 from gridgov.accounts.models import Assignment
-from gridgov.accounts.selectors import assignment_scope, visible_schemes
+from gridgov.accounts.selectors import assignment_scope, user_schemes
 from gridgov.accounts.workspaces import manage_page
 from gridgov.catalogue import admission
 from gridgov.catalogue.models import AdmissionRequest, AdmissionState, DutyList
+from gridgov.catalogue.selectors import scheme_catalogue
 from gridgov.core import import_log
 from gridgov.people.import_views import KIND_LABELS
 from gridgov.people.models import DataJob, JobKind
@@ -93,8 +94,8 @@ def index(request):
     nodes = node_list_for_user(user)
     per_level = dict(nodes.order_by().values_list("level").annotate(n=Count("id")))
     assignments = assignment_scope(Assignment.objects.current(), user).filter(node__valid_to__isnull=True)
-    schemes = list(visible_schemes(user))
-    catalogues = {c.pk: c for s in schemes if (c := admission.scheme_catalogue(s)) is not None}
+    schemes = list(user_schemes(user))
+    catalogues = {c.pk: c for s in schemes if (c := scheme_catalogue(s)) is not None}
     pending = admission.admission_request_scope(AdmissionRequest.objects.filter(state=AdmissionState.PENDING), user)
     context = {
         "node_count": nodes.count(),

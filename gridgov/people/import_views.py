@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from gridgov.accounts.selectors import user_territory_schemes
 from gridgov.people import import_jobs, imports
 from gridgov.people.bulk import REQUIRED, record_type_label
 from gridgov.people.models import DataJob, JobKind, JobStatus
@@ -39,7 +40,7 @@ class UploadForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.schemes = {s.key: s for s in imports.import_schemes(user)}
+        self.schemes = {s.key: s for s in user_territory_schemes(user).order_by("key")}
         self.fields["scheme"].choices = [(s.key, s.name_zh) for s in self.schemes.values()]
         self.fields["record_type"].choices = [(k, label) for k, label in KIND_LABELS.items()
                                               if user.has_perm(imports.IMPORT_PERMISSIONS[k])]

@@ -41,6 +41,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from gridgov.accounts.selectors import user_territory_schemes
 from gridgov.core import uploads
 from gridgov.core.files import private_dir, private_open, private_path
 from gridgov.people.bulk import KINDS, REQUIRED, ROW_KEY, BulkReport, as_text, field_label, people_bulk_upsert
@@ -582,25 +583,8 @@ IMPORT_PERMISSIONS = {"houses": "people.add_house", "residents": "people.add_res
                       "party_members": "people.add_partymember", "volunteers": "people.add_volunteer"}
 
 
-def import_schemes(user) -> list[LevelScheme]:
-    """The schemes with a node in the user's territory (every scheme for a territory-wide user)."""
-    from gridgov.accounts.selectors import paths_q, user_scope_paths
-    from gridgov.territory.models import Node
-
-    if not getattr(user, "is_authenticated", False):
-        return []
-    paths = user_scope_paths(user)
-    schemes = LevelScheme.objects.all().order_by("key")
-    if paths is None:
-        return list(schemes)
-    if not paths:
-        return []
-    ids = Node.objects.filter(paths_q(paths)).values_list("scheme_id", flat=True).distinct()
-    return list(schemes.filter(pk__in=ids))
-
-
 def import_allowed(*, user, scheme: LevelScheme, kind: str) -> bool:
     """May `user` import records of `kind` into `scheme`: the kind's add permission, the scheme in scope."""
     if kind not in IMPORT_PERMISSIONS or not getattr(user, "is_authenticated", False):
         return False
-    return user.has_perm(IMPORT_PERMISSIONS[kind]) and any(s.pk == scheme.pk for s in import_schemes(user))
+    return user.has_perm(IMPORT_PERMISSIONS[kind]) and user_territory_schemes(user).filter(pk=scheme.pk).exists()

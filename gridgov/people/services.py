@@ -42,34 +42,26 @@ from gridgov.privacy.access import access_log_write, seal_field
 from gridgov.privacy.identifiers import PERSON, UNIT, id_number_clean, phone_clean, uscc_clean
 from gridgov.privacy.masking import mask_id_number, mask_phone
 from gridgov.privacy.models import AccessKind
-from gridgov.territory.locate import locate
+from gridgov.territory.locate import cell_resolve
 from gridgov.territory.models import LevelScheme, Node
 
 # ---------------------------------------------------------------------------------------------- cells
 
 
-def cell_resolve(*, scheme: LevelScheme, node: Node | None = None, lon: float | None = None,
-                 lat: float | None = None, within: models.Model | None = None, field: str = "node") -> Node:
+def record_cell(*, scheme: LevelScheme, node: Node | None = None, lon: float | None = None,
+                lat: float | None = None, within: models.Model | None = None, field: str = "node") -> Node:
     """The cell a record sits in: the node given, else the cell of the house / household / building it
-    belongs to (`within`), else the cell whose polygon holds (lon, lat)."""
-    if node is not None:
-        if node.scheme_id != scheme.pk:
-            raise ValidationError({field: _("the cell belongs to another level scheme")})
-        if node.valid_to is not None:
-            raise ValidationError({field: _("the cell %(code)s is retired") % {"code": node.code or node.name}})
-        return node
-    if within is not None:
+    belongs to (`within`), else the cell whose polygon holds (lon, lat) — by `territory.locate.cell_resolve`.
+    A record's point is where it stands, not a check of the cell named: with a node, the point is not
+    located."""
+    if node is None and within is not None:
         return within.node
-    if lon is None or lat is None:
+    cell = cell_resolve(scheme=scheme, node=node, lon=None if node is not None else lon,
+                        lat=None if node is not None else lat, node_field=field, point_field=field,
+                        coordinates_field="lon")
+    if cell is None:
         raise ValidationError({field: _("give the cell, the coordinates or the house it belongs to")})
-    try:
-        found = locate(lon, lat, scheme=scheme)
-    except ValueError as exc:
-        raise ValidationError({"lon": str(exc)}) from None
-    if found is None:
-        raise ValidationError({field: _("the point (%(lon).6f, %(lat).6f) lies outside every cell")
-                               % {"lon": lon, "lat": lat}})
-    return found
+    return cell
 
 
 # -------------------------------------------------------------------------------------------- writing
@@ -154,7 +146,7 @@ def building_create(*, scheme: LevelScheme, code: str, name: str, node: Node | N
     if not code:
         raise ValidationError({"code": _("a building code is required")})
     lon, lat = _coords(lon, lat)
-    cell = cell_resolve(scheme=scheme, node=node, lon=lon, lat=lat)
+    cell = record_cell(scheme=scheme, node=node, lon=lon, lat=lat)
     obj = Building(scheme=scheme, node=cell, code=code, name=_text(name, 200) or code, address=_text(address, 300),
                    floors=floors, lon=lon, lat=lat, attributes=attributes or {})
     return _create(obj, actor=actor, source=source,
@@ -178,7 +170,7 @@ def house_create(*, scheme: LevelScheme, code: str, address: str, node: Node | N
         raise ValidationError({"area_m2": _("the floor area cannot be negative")})
     _same_scheme(scheme, building=building)
     lon, lat = _coords(lon, lat)
-    cell = cell_resolve(scheme=scheme, node=node, lon=lon, lat=lat, within=building)
+    cell = record_cell(scheme=scheme, node=node, lon=lon, lat=lat, within=building)
     obj = House(scheme=scheme, node=cell, code=code, building=building, address=address,
                 building_no=_text(building_no, 20) or (building.code if building else ""),
                 entrance_no=_text(entrance_no, 20), floor=floor, room=_text(room, 20), occupancy=occupancy,
@@ -200,7 +192,7 @@ def building_update(*, building: Building, actor=None, source: str = "", expecte
     if "address" in fields:
         fields["address"] = _text(fields["address"], 300)
     if "node" in fields:
-        fields["node"] = cell_resolve(scheme=building.scheme, node=fields["node"])
+        fields["node"] = record_cell(scheme=building.scheme, node=fields["node"])
     return _write(building, fields, actor=actor, source=source, expected_version=expected_version)
 
 
@@ -221,7 +213,7 @@ def house_update(*, house: House, actor=None, source: str = "", expected_version
     if "building" in fields:
         _same_scheme(house.scheme, building=fields["building"])
     if "node" in fields:
-        fields["node"] = cell_resolve(scheme=house.scheme, node=fields["node"])
+        fields["node"] = record_cell(scheme=house.scheme, node=fields["node"])
     return _write(house, fields, actor=actor, source=source, expected_version=expected_version)
 
 
@@ -243,7 +235,7 @@ def household_create(*, scheme: LevelScheme, number: str, node: Node | None = No
     _check_choice("kind", kind, Household.Kind)
     _same_scheme(scheme, house=house)
     lon, lat = _coords(lon, lat)
-    cell = cell_resolve(scheme=scheme, node=node, lon=lon, lat=lat, within=house)
+    cell = record_cell(scheme=scheme, node=node, lon=lon, lat=lat, within=house)
     obj = Household(scheme=scheme, node=cell, number=number, house=house,
                     address=_text(address, 300) or (house.address if house else ""), kind=kind, lon=lon, lat=lat,
                     attributes=attributes or {})
@@ -261,7 +253,7 @@ def household_update(*, household: Household, actor=None, source: str = "", expe
     if "kind" in fields:
         _check_choice("kind", fields["kind"], Household.Kind)
     if "node" in fields:
-        fields["node"] = cell_resolve(scheme=household.scheme, node=fields["node"])
+        fields["node"] = record_cell(scheme=household.scheme, node=fields["node"])
     return _write(household, fields, actor=actor, source=source, expected_version=expected_version)
 
 
@@ -319,7 +311,7 @@ def resident_create(*, scheme: LevelScheme, name: str, id_number: str, node: Nod
     _same_scheme(scheme, household=household, house=house)
     relation = _membership_check(household, relation)
     lon, lat = _coords(lon, lat)
-    cell = cell_resolve(scheme=scheme, node=node, lon=lon, lat=lat, within=household or house)
+    cell = record_cell(scheme=scheme, node=node, lon=lon, lat=lat, within=household or house)
     obj = Resident(scheme=scheme, node=cell, name=name, **identity, **phone_fields("resident", phone),
                    household=household, relation=relation, house=house or (household.house if household else None),
                    registered_here=registered_here, living_here=living_here,
@@ -363,7 +355,7 @@ def resident_update(*, resident: Resident, actor=None, source: str = "", expecte
         _same_scheme(resident.scheme, household=household)
         fields["relation"] = _membership_check(household, relation, resident=resident)
     if "node" in fields:
-        fields["node"] = cell_resolve(scheme=resident.scheme, node=fields["node"])
+        fields["node"] = record_cell(scheme=resident.scheme, node=fields["node"])
     elif "household" in fields and household is not None:
         fields["node"] = household.node
     changes.update(fields)
@@ -384,9 +376,9 @@ def entity_create(*, scheme: LevelScheme, name: str, credit_code: str, node: Nod
                                 limit=100, required=False)
     code = uscc_clean(credit_code, field="credit_code")
     if dedicated_node is not None:
-        cell_resolve(scheme=scheme, node=dedicated_node, field="dedicated_node")
+        record_cell(scheme=scheme, node=dedicated_node, field="dedicated_node")
     lon, lat = _coords(lon, lat)
-    cell = cell_resolve(scheme=scheme, node=node or dedicated_node, lon=lon, lat=lat)
+    cell = record_cell(scheme=scheme, node=node or dedicated_node, lon=lon, lat=lat)
     obj = LegalEntity(scheme=scheme, node=cell, name=name, credit_code=code, industry=_text(industry, 100),
                       address=_text(address, 300), representative=representative,
                       **phone_fields("legalentity", phone), employees=employees, dedicated_node=dedicated_node,
@@ -416,7 +408,7 @@ def entity_update(*, entity: LegalEntity, actor=None, source: str = "", expected
             fields.update(phone)
     for name in ("node", "dedicated_node"):
         if fields.get(name) is not None:
-            fields[name] = cell_resolve(scheme=entity.scheme, node=fields[name], field=name)
+            fields[name] = record_cell(scheme=entity.scheme, node=fields[name], field=name)
     return _write(entity, fields, actor=actor, source=source, expected_version=expected_version)
 
 
@@ -545,7 +537,7 @@ def membership_end(*, membership: GroupMembership, end_date: dt.date, actor=None
 @transaction.atomic
 def party_member_register(*, resident: Resident, branch_node: Node, start_date: dt.date,
                           joined_date: dt.date | None = None, work_unit: str = "", actor=None) -> PartyMember:
-    cell_resolve(scheme=resident.scheme, node=branch_node, field="branch_node")
+    record_cell(scheme=resident.scheme, node=branch_node, field="branch_node")
     if PartyMember.objects.filter(resident=resident).exists():
         raise ValidationError({"resident": _("already registered as a party member")})
     member = PartyMember.objects.create(resident=resident, branch_node=branch_node, start_date=start_date,
@@ -611,7 +603,7 @@ def volunteer_end(*, volunteer: Volunteer, end_date: dt.date, actor=None) -> Vol
 @transaction.atomic
 def volunteer_register(*, resident: Resident, start_date: dt.date, node: Node | None = None, skills: str = "",
                        actor=None) -> Volunteer:
-    cell = cell_resolve(scheme=resident.scheme, node=node or resident.node)
+    cell = record_cell(scheme=resident.scheme, node=node or resident.node)
     if Volunteer.objects.filter(resident=resident).exists():
         raise ValidationError({"resident": _("already registered as a volunteer")})
     volunteer = Volunteer.objects.create(resident=resident, node=cell, skills=_text(skills, 300), start_date=start_date)
@@ -665,7 +657,7 @@ def record_create(*, record_type: str, values: dict[str, Any], actor, source: st
     node = found.pop("node") or found.get("dedicated_node")
     scheme = _named_scheme(v.pop("scheme", None), node, *found.values())
     parent = next((found[field] for field in within if found[field] is not None), None)
-    cell = cell_in_scope(cell=cell_resolve(scheme=scheme, node=node, lon=v.get("lon"), lat=v.get("lat"), within=parent),
+    cell = cell_in_scope(cell=record_cell(scheme=scheme, node=node, lon=v.get("lon"), lat=v.get("lat"), within=parent),
                          user=actor)
     if record_type == "building":
         v.setdefault("name", "")

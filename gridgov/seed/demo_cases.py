@@ -20,9 +20,9 @@ from PIL import Image
 from gridgov.accounts.models import Assignment, RoleCategory
 from gridgov.cases.errors import CaseConflict
 from gridgov.cases.models import Case, Channel
-from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.services import case_evaluate, case_report, case_transition
 from gridgov.catalogue.models import Matter
+from gridgov.catalogue.selectors import scheme_catalogue
 from gridgov.territory.models import Node
 
 # how far each demo case gets (weights): most are done, some still running, a few just in
@@ -86,7 +86,7 @@ def demo_cases(*, scheme, count: int = 40, seed: int = 7, now: dt.datetime | Non
     report = DemoReport()
     centre = get_user_model().objects.filter(sees_everything=True, scheme=scheme, is_active=True).order_by("pk").first()
     workers = _workers(scheme)
-    catalogue = policy_catalogue(policy_for(scheme))
+    catalogue = scheme_catalogue(scheme)
     matters = list(Matter.objects.filter(catalogue=catalogue, active=True).order_by("code")) if catalogue else []
     if centre is None or not workers or not matters:
         return report

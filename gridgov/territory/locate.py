@@ -24,7 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from gridgov.territory.models import LevelScheme, Node, TerritoryVersion
 
@@ -119,11 +121,11 @@ def check_point(lon: float, lat: float) -> tuple[float, float]:
     try:
         lon_f, lat_f = float(lon), float(lat)
     except (TypeError, ValueError) as exc:
-        raise ValueError("lon and lat must be numbers (decimal degrees)") from exc
+        raise ValueError(_("longitude and latitude must be numbers (decimal degrees)")) from exc
     if not math.isfinite(lon_f) or not -180 <= lon_f <= 180:
-        raise ValueError(f"lon must be between -180 and 180, got {lon}")
+        raise ValueError(_("the longitude must be between -180 and 180, not %(value)s") % {"value": lon})
     if not math.isfinite(lat_f) or not -90 <= lat_f <= 90:
-        raise ValueError(f"lat must be between -90 and 90, got {lat}")
+        raise ValueError(_("the latitude must be between -90 and 90, not %(value)s") % {"value": lat})
     return lon_f, lat_f
 
 
@@ -152,6 +154,52 @@ def locate(lon: float, lat: float, *, scheme: LevelScheme | int | None = None) -
     if node_id is None:
         return None
     return Node.objects.select_related("level", "scheme").filter(pk=node_id).first()
+
+
+def cell_resolve(*, scheme: LevelScheme, node: Node | str | int | None = None, lon=None, lat=None,
+                 node_field: str = "node", point_field: str = "location",
+                 coordinates_field: str = "location") -> Node | None:
+    """THE rule of which cell a record or report names: `node` (a Node, its code or its id) must be a cell
+    of `scheme` still in force; with a point as well, the point must lie in that cell and the deepest cell
+    holding it is returned. Without `node`, the cell whose polygon holds (lon, lat). None when neither is
+    given: the caller then has its own fallback (the house a record belongs to, a known address) and its
+    own words for "say where".
+
+    Errors are ValidationErrors keyed by the caller's field names: `node_field` for the cell named,
+    `point_field` for a point outside, `coordinates_field` for coordinates that are not a point."""
+    if node not in (None, ""):
+        if not isinstance(node, Node):
+            key = str(node)
+            node = (Node.objects.filter(scheme=scheme, code=key).first()
+                    or (Node.objects.filter(scheme=scheme, pk=int(key)).first() if key.isdigit() and len(key) <= 18
+                        else None))
+            if node is None:
+                raise ValidationError({node_field: _("unknown cell %(code)s") % {"code": key}})
+        if node.scheme_id != scheme.pk:
+            raise ValidationError({node_field: _("the cell belongs to another level scheme")})
+        if node.valid_to is not None:
+            raise ValidationError({node_field: _("the cell %(code)s is retired") % {"code": node.code or node.name}})
+        if lon is None or lat is None:
+            return node
+        found = _point_cell(scheme, lon, lat, coordinates_field)
+        if found is None or not found.path.startswith(node.path):
+            raise ValidationError({point_field: _("the point (%(lon).6f, %(lat).6f) lies outside cell %(code)s")
+                                   % {"lon": float(lon), "lat": float(lat), "code": node.code}})
+        return found
+    if lon is None or lat is None:
+        return None
+    found = _point_cell(scheme, lon, lat, coordinates_field)
+    if found is None:
+        raise ValidationError({point_field: _("the point (%(lon).6f, %(lat).6f) lies outside every cell")
+                               % {"lon": float(lon), "lat": float(lat)}})
+    return found
+
+
+def _point_cell(scheme: LevelScheme, lon, lat, field: str) -> Node | None:
+    try:
+        return locate(lon, lat, scheme=scheme)
+    except ValueError as exc:  # check_point's words: not numbers, or out of range
+        raise ValidationError({field: str(exc)}) from None
 
 
 def locate_many(lons, lats, *, scheme: LevelScheme | int | None = None) -> np.ndarray:

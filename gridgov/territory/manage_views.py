@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from gridgov.accounts.models import Assignment
-from gridgov.accounts.selectors import scope_roots, visible_schemes
+from gridgov.accounts.selectors import scope_roots, user_schemes
 from gridgov.accounts.workspaces import manage_page
 from gridgov.core import import_log, uploads
 from gridgov.core.pages import errors_to_form, is_fragment
@@ -254,7 +254,7 @@ def gridmap_import(request):
     """Upload a grid map: it is run as a dry run at once and its report shown; nothing is written yet."""
     user = request.user
     may = _may_import(user)
-    schemes = list(visible_schemes(user).order_by("key"))
+    schemes = list(user_schemes(user).order_by("key"))
     form = GridMapForm(request.POST or None, request.FILES or None, schemes=schemes)
     status = 200
     if request.method == "POST":
@@ -360,7 +360,7 @@ def gridmap_confirm(request, token: str):
                 messages.warning(request, _("This import has already run; its report is below."))
                 return redirect("manage:gridmap_report", token=token)
             scheme = LevelScheme.objects.filter(key=record.options.get("scheme")).first()
-            if scheme is None or scheme not in visible_schemes(user):
+            if scheme is None or scheme not in user_schemes(user):
                 raise Http404
             record.state = import_log.RecordState.RUNNING
             background = runs.gridmap_in_background(features=int(record.options.get("features") or 0))

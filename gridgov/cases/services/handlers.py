@@ -88,7 +88,7 @@ def _admission_check(case: Case, assignee: Assignee) -> None:
 def handle_register(case: Case, *, actor, now, policy, matter=None, report_level=None, handling_mode=None,
                 **kw) -> dict:
     if matter not in (None, ""):
-        case.matter = matter_resolve(scheme=case.scheme, matter=matter, policy=policy)
+        case.matter = matter_resolve(scheme=case.scheme, matter=matter)
     if case.matter_id is None:
         raise ValidationError({"matter": _("choose the matter before registering the case")})
     if report_level:

@@ -88,7 +88,7 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
             raise ValidationError({name: _("at most %(n)s photos") % {"n": PHOTOS_MAX}})
     scheme_obj = scheme_resolve(scheme, node)
     policy = policy_for(scheme_obj)
-    matter_obj = matter_resolve(scheme=scheme_obj, matter=matter, policy=policy)
+    matter_obj = matter_resolve(scheme=scheme_obj, matter=matter)
     if channel in STAFF_CHANNELS and channel != Channel.DEPARTMENT and matter_obj is None and self_handled:
         raise ValidationError({"matter": _("choose the matter of a problem handled on the spot")})
     cell, lon_f, lat_f = node_resolve(scheme=scheme_obj, node=node, lon=lon, lat=lat, place=place)

@@ -71,7 +71,7 @@ def _claim_key(case: Case, step: str) -> str:
 def reporter_sms_send(*, case_id: int, step: str, seq: int) -> bool:
     """Send the reporter the message of `step`, reached by event `seq`. Returns whether a message went out;
     raises when the gateway failed (the task retries)."""
-    from gridgov.integrations.sms import send_sms
+    from gridgov.privacy.sms import send_sms
 
     actions = [t.action for t in TABLE if t.step == step]
     case = Case.objects.filter(pk=case_id).first()

@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.catalogue.models import Matter
-from gridgov.territory.locate import locate
+from gridgov.catalogue.selectors import scheme_catalogue
+from gridgov.territory.locate import cell_resolve
 from gridgov.territory.models import LevelScheme, Node
 
 
@@ -28,11 +28,11 @@ def scheme_resolve(scheme, node) -> LevelScheme:
     raise ValidationError({"scheme": _("name the level scheme (jurisdiction) of the report")})
 
 
-def matter_resolve(*, scheme: LevelScheme, matter, field: str = "matter", policy=None) -> Matter | None:
+def matter_resolve(*, scheme: LevelScheme, matter, field: str = "matter") -> Matter | None:
     """A matter of the scheme's catalogue, by instance, id or five-digit code."""
     if matter in (None, ""):
         return None
-    catalogue = policy_catalogue(policy or policy_for(scheme))
+    catalogue = scheme_catalogue(scheme)
     if isinstance(matter, Matter):
         found = matter if catalogue is None or matter.catalogue_id == catalogue.pk else None
     else:
@@ -47,37 +47,11 @@ def matter_resolve(*, scheme: LevelScheme, matter, field: str = "matter", policy
 
 
 def node_resolve(*, scheme: LevelScheme, node, lon, lat, place: str) -> tuple[Node, float | None, float | None]:
-    if node not in (None, ""):
-        if not isinstance(node, Node):
-            key = str(node)
-            node = (Node.objects.filter(scheme=scheme, code=key).first()
-                    or (Node.objects.filter(scheme=scheme, pk=int(key)).first() if key.isdigit() and len(key) <= 18
-                        else None))
-            if node is None:
-                raise ValidationError({"node": _("unknown cell %(code)s") % {"code": key}})
-        if node.scheme_id != scheme.pk:
-            raise ValidationError({"node": _("the cell belongs to another level scheme")})
-        if node.valid_to is not None:
-            raise ValidationError({"node": _("the cell %(code)s is retired") % {"code": node.code}})
-        if lon is not None and lat is not None:
-            try:
-                found = locate(float(lon), float(lat), scheme=scheme)
-            except (TypeError, ValueError) as exc:
-                raise ValidationError({"location": str(exc)}) from None
-            if found is None or not found.path.startswith(node.path):
-                raise ValidationError({"location": _("the point (%(lon).6f, %(lat).6f) lies outside cell %(code)s")
-                                       % {"lon": float(lon), "lat": float(lat), "code": node.code}})
-            return found, float(lon), float(lat)
-        return node, lon, lat
-    if lon is not None and lat is not None:
-        try:
-            found = locate(float(lon), float(lat), scheme=scheme)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError({"location": str(exc)}) from None
-        if found is None:
-            raise ValidationError({"location": _("the point (%(lon).6f, %(lat).6f) lies outside every cell")
-                                   % {"lon": float(lon), "lat": float(lat)}})
-        return found, float(lon), float(lat)
+    """The cell of a report (`territory.locate.cell_resolve`: a cell, a point, or both), else the cell of the
+    known building at `place`; with the point where it was given or the building's."""
+    cell = cell_resolve(scheme=scheme, node=node, lon=lon, lat=lat)
+    if cell is not None:
+        return (cell, float(lon), float(lat)) if lon is not None and lat is not None else (cell, lon, lat)
     if place:
         from gridgov.people.models import Building
 

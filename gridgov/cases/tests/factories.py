@@ -13,8 +13,8 @@ from gridgov.accounts import services as account_services
 from gridgov.accounts.models import Department, RoleCategory, Team
 from gridgov.accounts.tests.factories import make_staff
 from gridgov.cases.models import CasePolicy, RoutingRule
-from gridgov.catalogue.models import Catalogue, Matter
-from gridgov.catalogue.services import catalogue_load
+from gridgov.catalogue.models import Catalogue, Matter, SchemeCatalogue
+from gridgov.catalogue.services import catalogue_load, scheme_catalogue_set
 
 _n = itertools.count(1)
 
@@ -77,7 +77,9 @@ class Loop:
 def make_loop(scheme, tree, *, rules: bool = True) -> Loop:
     if not Catalogue.objects.filter(key="default").exists():
         catalogue_load(key="default", data=CATALOGUE, name_zh="测试清单")
-    CasePolicy.objects.get_or_create(scheme=scheme, defaults={"catalogue": Catalogue.objects.get(key="default")})
+    if not SchemeCatalogue.objects.filter(scheme=scheme).exists():
+        scheme_catalogue_set(scheme=scheme, catalogue=Catalogue.objects.get(key="default"))
+    CasePolicy.objects.get_or_create(scheme=scheme)
     n = next(_n)
     office_role = account_services.role_create(scheme=scheme, key=f"office{n}", name_zh="街道网格中心",
                                                category=RoleCategory.OFFICE, levels=("street",))

@@ -13,14 +13,14 @@ from gridgov.cases.services import case_report, case_transition
 from gridgov.cases.services.reporter import reporter_sms_send
 from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, point_in
-from gridgov.integrations import sms
+from gridgov.privacy import sms
 
 WATER = {"kind": "DEPARTMENT", "department": "water"}
 
 
 @pytest.fixture
 def loop(scheme, tree, settings):
-    settings.SMS_BACKEND = "gridgov.integrations.sms.LocmemBackend"
+    settings.SMS_BACKEND = "gridgov.privacy.sms.LocmemBackend"
     settings.SITE_URL = "https://grid.example.cn"
     sms.outbox.clear()
     yield make_loop(scheme, tree)
@@ -108,7 +108,7 @@ def test_a_failing_gateway_never_breaks_the_transition_and_is_retried(loop, sett
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    settings.SMS_BACKEND = "gridgov.integrations.sms.HttpGatewayBackend"
+    settings.SMS_BACKEND = "gridgov.privacy.sms.HttpGatewayBackend"
     settings.SMS_GATEWAY_URL = f"http://127.0.0.1:{port}/sms"
     settings.SMS_GATEWAY_TIMEOUT = 2
     case = _report(loop)
@@ -118,7 +118,7 @@ def test_a_failing_gateway_never_breaks_the_transition_and_is_retried(loop, sett
     case.refresh_from_db()
     assert case.state == CaseState.REGISTERED
     # and once the gateway is back, the task's retry sends the message (the failed try claimed nothing)
-    settings.SMS_BACKEND = "gridgov.integrations.sms.LocmemBackend"
+    settings.SMS_BACKEND = "gridgov.privacy.sms.LocmemBackend"
     seq = case.events.get(kind="register").seq
     assert reporter_sms_send(case_id=case.pk, step="registered", seq=seq) is True
     assert len(sms.outbox) == 1 and case.tracking_code in sms.outbox[0].text

@@ -7,7 +7,6 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from gridgov.accounts.tests.factories import make_staff
-from gridgov.cases.models import CasePolicy
 from gridgov.catalogue.admission import (
     admission_apply,
     admission_decide,
@@ -19,6 +18,7 @@ from gridgov.catalogue.admission import (
     matter_admitted,
 )
 from gridgov.catalogue.models import AdmissionRequest, AdmissionState, DutyList, DutyListEntry, DutyTier, Matter
+from gridgov.catalogue.services import scheme_catalogue_set
 from gridgov.catalogue.tests.factories import make_catalogue, make_department, make_duty_list, make_user
 from gridgov.core.models import AuditEntry
 from gridgov.territory.tests.factories import make_scheme
@@ -258,10 +258,10 @@ def test_bad_applications_name_the_field_and_write_nothing(scheme, grid_list, of
     assert AdmissionRequest.objects.count() == before
 
 
-def test_the_scheme_policy_chooses_the_catalogue(scheme, grid_list, office):
-    # given: the scheme's policy points at its own catalogue
+def test_the_catalogue_the_scheme_uses_is_the_one_admitted_from(scheme, grid_list, office):
+    # given: the scheme uses its own catalogue
     own = make_catalogue("own")
-    CasePolicy.objects.create(scheme=scheme, catalogue=own)
+    scheme_catalogue_set(scheme=scheme, catalogue=own)
     # then: the default catalogue's matters are refused, its own admitted
     with pytest.raises(ValidationError, match="not in the catalogue"):
         admission_apply(actor=office, duty_list=grid_list, matter=matter("07002"), reason="请纳入")

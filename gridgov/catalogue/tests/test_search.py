@@ -6,11 +6,10 @@ import copy
 
 import pytest
 
-from gridgov.cases.models import CasePolicy
 from gridgov.cases.tests.factories import CATALOGUE
 from gridgov.catalogue.models import Catalogue
 from gridgov.catalogue.search import matter_search
-from gridgov.catalogue.services import catalogue_load
+from gridgov.catalogue.services import catalogue_load, scheme_catalogue_set
 
 
 def _stage():
@@ -85,18 +84,18 @@ def test_retired_matters_and_other_catalogues_are_not_offered(catalogue):
     assert codes(matter_search(catalogue=Catalogue.objects.get(key="other"), query="jg")) == ["01009"]
 
 
-def test_the_scheme_searches_the_catalogue_of_its_case_policy(catalogue, scheme):
-    # given a scheme whose policy names another catalogue
+def test_the_scheme_searches_the_catalogue_it_uses(catalogue, scheme):
+    # given a scheme using another catalogue
     catalogue_load(key="other", data={"categories": [CATALOGUE["categories"][0]],
                                       "matters": [{**CATALOGUE["matters"][0], "code": "01009",
                                                    "attributes": []}]})
-    CasePolicy.objects.create(scheme=scheme, catalogue=Catalogue.objects.get(key="other"))
+    scheme_catalogue_set(scheme=scheme, catalogue=Catalogue.objects.get(key="other"))
     # when searching by scheme
     # then the matters come from that catalogue
     assert codes(matter_search(scheme=scheme, query="jg")) == ["01009"]
 
 
-def test_a_scheme_without_a_policy_searches_the_default_catalogue(catalogue, scheme):
+def test_a_scheme_without_a_catalogue_of_its_own_searches_the_default_one(catalogue, scheme):
     assert codes(matter_search(scheme=scheme, query="jg")) == ["01001", "01003"]
 
 

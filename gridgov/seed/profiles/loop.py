@@ -11,7 +11,7 @@ Applied by `profile_load` once the territory, the people and the demo logins exi
   demo members; a department with no team then gets a default team (`Team.DEFAULT_NAME`, no areas: the
   whole territory);
 - the profile's action grants (`GrantSpec`) are created when missing (`cases.services.action_grant_save`);
-- the shipped default catalogue is loaded when missing, and the scheme's case policy points at it;
+- the shipped default catalogue is loaded when missing, and the scheme uses it (`SchemeCatalogue`);
 - a missing duty list is created, and a list never changed (version 0) is filled through
   `duty_list_seed`, approved by the acting user or else the profile's district-wide demo login; then each
   of the profile's admissions (`AdmissionSpec`: a department pushes one of its matters down to a list)
@@ -37,7 +37,6 @@ from gridgov.catalogue.admission import (
     duty_list_create,
     duty_list_entries_current,
     duty_list_seed,
-    scheme_catalogue,
 )
 from gridgov.catalogue.models import (
     AdmissionRequest,
@@ -47,8 +46,10 @@ from gridgov.catalogue.models import (
     DutyListEntry,
     DutyTier,
     Matter,
+    SchemeCatalogue,
 )
-from gridgov.catalogue.services import catalogue_load_default
+from gridgov.catalogue.selectors import scheme_catalogue
+from gridgov.catalogue.services import catalogue_load_default, scheme_catalogue_set
 from gridgov.core.audit import audit_record
 from gridgov.territory.models import Level, LevelScheme, Node
 
@@ -422,16 +423,15 @@ def profile_loop_apply(profile, *, actor=None) -> LoopReport:
     report = LoopReport()
     scheme = LevelScheme.objects.get(key=profile.key)
     spec: LoopSpec = profile.loop or LoopSpec()
-    # the catalogue and the policy pointing at it
+    # the catalogue the scheme uses, and its policy
     if not Catalogue.objects.filter(key="default").exists():
         catalogue_load_default(actor=actor)
         report.catalogue_loaded = True
+    if not SchemeCatalogue.objects.filter(scheme=scheme).exists():
+        scheme_catalogue_set(scheme=scheme, catalogue=Catalogue.objects.get(key="default"), actor=actor)
     policy, created = CasePolicy.objects.get_or_create(scheme=scheme, defaults={
-        "catalogue": Catalogue.objects.get(key="default"), "reporter_verifies": spec.reporter_verifies})
+        "reporter_verifies": spec.reporter_verifies})
     report.policy_created = created
-    if policy.catalogue_id is None:
-        policy.catalogue = Catalogue.objects.get(key="default")
-        policy.save(update_fields=["catalogue"])
     if created is False and policy.reporter_verifies != spec.reporter_verifies:
         policy.reporter_verifies = spec.reporter_verifies
         policy.save(update_fields=["reporter_verifies"])

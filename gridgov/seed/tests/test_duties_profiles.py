@@ -16,12 +16,12 @@ from gridgov.accounts.models import Assignment, Department, Team
 from gridgov.cases.errors import ActionForbidden, CaseConflict
 from gridgov.cases.grants import actions_for, sees_tracking_code
 from gridgov.cases.models import Case, CasePolicy, Channel
-from gridgov.cases.policy import policy_catalogue, policy_for
 from gridgov.cases.services import case_report, case_transition
 from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import png
 from gridgov.cases.transitions import TRANSITIONS
 from gridgov.catalogue.models import Matter
+from gridgov.catalogue.selectors import scheme_catalogue
 from gridgov.seed.demo_cases import _answers, _point, _workers
 from gridgov.seed.profiles import PROFILES, profile_get, profile_load
 
@@ -142,7 +142,7 @@ def test_no_walk_through_a_profiles_grants_lets_a_handler_check_its_own_round(ke
     worker, cell = next(((u, n) for u, n in workers if u in pool), workers[0])
     if worker not in pool:
         pool.append(worker)
-    matters = list(Matter.objects.filter(catalogue=policy_catalogue(policy_for(scheme)), active=True).order_by("code"))
+    matters = list(Matter.objects.filter(catalogue=scheme_catalogue(scheme), active=True).order_by("code"))
     by_tier = {tier: [m for m in matters if m.duty_tier == tier] for tier in ("GRID", "COMMUNITY", "DEPARTMENT")}
     departments = sorted(Department.objects.filter(scheme=scheme).values_list("key", flat=True))
     tried = closed = 0

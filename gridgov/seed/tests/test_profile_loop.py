@@ -15,7 +15,14 @@ from django.core.management import call_command
 from gridgov.accounts.models import Department, Team
 from gridgov.cases.models import AssigneeKind, CasePolicy, RoutingRule
 from gridgov.catalogue.admission import matter_admitted
-from gridgov.catalogue.models import AdmissionRequest, AdmissionState, DutyList, DutyListEntry, Matter
+from gridgov.catalogue.models import (
+    AdmissionRequest,
+    AdmissionState,
+    DutyList,
+    DutyListEntry,
+    Matter,
+    SchemeCatalogue,
+)
 from gridgov.core.models import AuditEntry
 from gridgov.seed.profiles import haimen, licheng, luohu, pinggu, profile_get, profile_load, xiangyang
 from gridgov.seed.profiles.loop import community_level, profile_loop_apply
@@ -37,9 +44,10 @@ def tier_codes(tier: str) -> set[str]:
 def test_loading_pinggu_gives_its_loop():
     # when
     report = profile_load(profile_get("pinggu"))
-    # then: the policy on the default catalogue
+    # then: the scheme uses the default catalogue, and has its policy
     scheme = report.scheme
-    assert CasePolicy.objects.get(scheme=scheme).catalogue.key == "default"
+    assert SchemeCatalogue.objects.get(scheme=scheme).catalogue.key == "default"
+    assert CasePolicy.objects.filter(scheme=scheme).exists()
     # the township's offices and one department per department the catalogue names, each with a default team
     departments = Department.objects.filter(scheme=scheme)
     named = set(Matter.objects.exclude(department="").values_list("department", flat=True))

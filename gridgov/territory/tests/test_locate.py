@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import shapely
+from django.core.exceptions import ValidationError
 from django.db import connection
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -99,3 +100,58 @@ def test_index_is_cached_and_rebuilt_when_another_process_bumps_the_version():
 def test_bulk_rejects_bad_points(tree):
     with pytest.raises(ValueError, match="point 1"):
         locating.locate_many([116.0, 200.0], [40.0, 40.0])
+
+
+# ----------------------------------------------------------------------------------- cell_resolve
+def _errors(exc_info) -> dict[str, list[str]]:
+    return exc_info.value.message_dict
+
+
+def test_cell_resolve_finds_the_cell_by_instance_code_or_id(tree, scheme):
+    g1 = tree["g1"]
+    assert locating.cell_resolve(scheme=scheme, node=g1) == g1
+    assert locating.cell_resolve(scheme=scheme, node=g1.code) == g1
+    assert locating.cell_resolve(scheme=scheme, node=str(g1.pk)) == g1
+
+
+def test_cell_resolve_refuses_an_unknown_a_foreign_or_a_retired_cell(tree, scheme):
+    # given a cell of another scheme and a retired cell of this one
+    other = make_tree(make_scheme("other"), origin=(114.1, 22.5))["g1"]
+    services.node_retire(tree["g2"])
+    tree["g2"].refresh_from_db()
+    # when / then: under the caller's field name
+    with pytest.raises(ValidationError) as unknown:
+        locating.cell_resolve(scheme=scheme, node="X999", node_field="address_id")
+    assert _errors(unknown) == {"address_id": ["unknown cell X999"]}
+    with pytest.raises(ValidationError) as foreign:
+        locating.cell_resolve(scheme=scheme, node=other)
+    assert _errors(foreign) == {"node": ["the cell belongs to another level scheme"]}
+    with pytest.raises(ValidationError) as retired:
+        locating.cell_resolve(scheme=scheme, node=tree["g2"])
+    assert _errors(retired) == {"node": [f"the cell {tree['g2'].code} is retired"]}
+
+
+def test_cell_resolve_with_a_cell_and_a_point_gives_the_deepest_cell_inside_it(tree, scheme):
+    # given the community, and a point in its grid g1
+    community = tree["community"]
+    # when / then: the point narrows the cell to g1
+    assert locating.cell_resolve(scheme=scheme, node=community, lon=116.03, lat=40.05) == tree["g1"]
+    # and a point outside the cell named is refused under the point's field
+    with pytest.raises(ValidationError) as outside:
+        locating.cell_resolve(scheme=scheme, node=tree["g1"], lon=116.07, lat=40.05, point_field="lat/long")
+    assert _errors(outside) == {"lat/long": [f"the point (116.070000, 40.050000) lies outside cell {tree['g1'].code}"]}
+
+
+def test_cell_resolve_by_point_alone(tree, scheme):
+    assert locating.cell_resolve(scheme=scheme, lon=116.07, lat=40.05) == tree["g2"]
+    with pytest.raises(ValidationError) as outside:
+        locating.cell_resolve(scheme=scheme, lon=10, lat=10)
+    assert _errors(outside) == {"location": ["the point (10.000000, 10.000000) lies outside every cell"]}
+    with pytest.raises(ValidationError) as bad:
+        locating.cell_resolve(scheme=scheme, lon=181, lat=0, coordinates_field="lon")
+    assert list(_errors(bad)) == ["lon"]
+
+
+def test_cell_resolve_with_nothing_named_leaves_the_fallback_to_the_caller(tree, scheme):
+    assert locating.cell_resolve(scheme=scheme) is None
+    assert locating.cell_resolve(scheme=scheme, node="", lon=116.0, lat=None) is None

@@ -13,12 +13,12 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from gridgov.integrations import sms
+from gridgov.privacy import sms
 
 
 @pytest.fixture
 def outbox(settings):
-    settings.SMS_BACKEND = "gridgov.integrations.sms.LocmemBackend"
+    settings.SMS_BACKEND = "gridgov.privacy.sms.LocmemBackend"
     sms.outbox.clear()
     yield sms.outbox
     sms.outbox.clear()
@@ -50,7 +50,7 @@ def gateway(settings):
     server = HTTPServer(("127.0.0.1", 0), _Gateway)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    settings.SMS_BACKEND = "gridgov.integrations.sms.HttpGatewayBackend"
+    settings.SMS_BACKEND = "gridgov.privacy.sms.HttpGatewayBackend"
     settings.SMS_GATEWAY_URL = f"http://127.0.0.1:{server.server_port}/sms/send"
     settings.SMS_GATEWAY_TOKEN = "gw-token-123"
     settings.SMS_GATEWAY_TIMEOUT = 5
@@ -86,7 +86,7 @@ def test_a_message_needs_a_number_and_a_text_and_a_known_backend(outbox, setting
     with pytest.raises(ValueError):
         sms.send_sms("13812345678", "  ")
     assert outbox == []
-    settings.SMS_BACKEND = "gridgov.integrations.sms.NoSuchBackend"
+    settings.SMS_BACKEND = "gridgov.privacy.sms.NoSuchBackend"
     with pytest.raises(ImproperlyConfigured):
         sms.send_sms("13812345678", "text")
 
@@ -121,7 +121,7 @@ def test_an_unreachable_gateway_raises(settings):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    settings.SMS_BACKEND = "gridgov.integrations.sms.HttpGatewayBackend"
+    settings.SMS_BACKEND = "gridgov.privacy.sms.HttpGatewayBackend"
     settings.SMS_GATEWAY_URL = f"http://127.0.0.1:{port}/sms"
     settings.SMS_GATEWAY_TIMEOUT = 2
     # when a message is sent, then SmsError
@@ -130,7 +130,7 @@ def test_an_unreachable_gateway_raises(settings):
 
 
 def test_the_gateway_address_must_be_http(settings):
-    settings.SMS_BACKEND = "gridgov.integrations.sms.HttpGatewayBackend"
+    settings.SMS_BACKEND = "gridgov.privacy.sms.HttpGatewayBackend"
     settings.SMS_GATEWAY_URL = "file:///etc/passwd"
     with pytest.raises(ImproperlyConfigured):
         sms.send_sms("13812345678", "text")

@@ -28,7 +28,7 @@ from gridgov.privacy.masking import mask_phone
 
 logger = logging.getLogger("gridgov.sms")
 
-DEFAULT_BACKEND = "gridgov.integrations.sms.LogBackend"
+DEFAULT_BACKEND = "gridgov.privacy.sms.LogBackend"
 
 
 class SmsError(Exception):
