@@ -66,7 +66,7 @@ def _labels() -> dict[str, dict[str, Any]]:
                       "registered_address": (m.Resident, "registered_address"),
                       "actual_address": (m.Resident, "actual_address"),
                       "moved_in_date": (m.Resident, "moved_in_date"), "groups": _("special groups")},
-        "entities": {**common, "credit_code": (m.LegalEntity, "credit_code"), "name": _("unit name"),
+        "entities": {**common, "credit_code": (m.LegalEntity, "credit_code"), "name": _("entity name"),
                      "industry": (m.LegalEntity, "industry"), "address": (m.LegalEntity, "address"),
                      "representative": (m.LegalEntity, "representative"), "phone": (m.LegalEntity, "phone_masked"),
                      "employees": (m.LegalEntity, "employees"),
