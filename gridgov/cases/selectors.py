@@ -88,9 +88,14 @@ def case_rounds(case: Case) -> list[list[CaseEvent]]:
     first dispatch (on the spot, or in part by the reporter) belongs to its first round: the events before
     the first dispatch open the first round rather than forming one of their own. This is the one
     definition of a round; the separation of duties (`grants.duty_refusal`) reads it."""
+    return rounds_of(CaseEvent.objects.filter(case=case).order_by("seq"))
+
+
+def rounds_of(events) -> list[list[CaseEvent]]:
+    """One case's events (in `seq` order) cut into rounds, as `case_rounds` says."""
     rounds: list[list[CaseEvent]] = [[]]
     dispatched = False
-    for event in CaseEvent.objects.filter(case=case).order_by("seq"):
+    for event in events:
         if event.kind in ROUND_STARTS and (dispatched or event.kind != "dispatch"):
             rounds.append([])
         dispatched = dispatched or event.kind == "dispatch"
