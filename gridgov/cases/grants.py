@@ -26,6 +26,7 @@ from gridgov.cases.models import ActionGrant, Case, CaseEvent, ReportIn
 from gridgov.cases.policy import policy_for
 from gridgov.cases.selectors import case_is_assignee, case_pending_kinds, case_rounds, round_handler_ids
 from gridgov.cases.transitions import TRANSITIONS, Duty
+from gridgov.core import versioned
 
 
 class Standing:
@@ -117,9 +118,15 @@ def user_standing(user, case: Case) -> Standing:
     return Standing(user, case)
 
 
-def _grants(case: Case, action: str | None = None):
-    qs = ActionGrant.objects.filter(Q(scheme__isnull=True) | Q(scheme_id=case.scheme_id))
-    return qs.filter(action=action) if action else qs
+def _scheme_grants(scheme_id) -> tuple[ActionGrant, ...]:
+    return tuple(ActionGrant.objects.filter(Q(scheme__isnull=True) | Q(scheme_id=scheme_id)))
+
+
+def _grants(case: Case, action: str | None = None) -> list[ActionGrant]:
+    """The grants of the case's scheme and those for every scheme (of `action`, when given), cached per
+    process until a grant changes (`core.versioned`, GRANTS)."""
+    grants = versioned.versioned_get(versioned.GRANTS, case.scheme_id, lambda: _scheme_grants(case.scheme_id))
+    return [g for g in grants if g.action == action] if action else list(grants)
 
 
 def grant_match(standing: Standing, grant: ActionGrant) -> str | None:
@@ -186,7 +193,7 @@ def sees_reporter(user, case: Case) -> bool:
     if case.reporter_id == user.pk or user.has_perm("cases.view_reporter"):
         return True
     standing = user_standing(user, case)
-    return any(grant_match(standing, g) for g in _grants(case).filter(sees_reporter=True))
+    return any(grant_match(standing, g) for g in _grants(case) if g.sees_reporter)
 
 
 def sees_tracking_code(user, case: Case) -> bool:
