@@ -69,6 +69,16 @@ def _migration_seeded_rows(request):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_config_caches():
+    """Each test starts with empty per-process caches of settings (`core.versioned`), so what a test reads and
+    how many statements it takes never depend on the tests that ran before it on the same worker."""
+    from gridgov.core.versioned import versioned_clear
+
+    versioned_clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _own_demo_logins_file(settings, tmp_path):
     """The demo logins' passwords live in a file, not in the database, so no rollback clears them: each test
     gets its own file, and a profile loaded by an earlier test on the same worker leaves nothing behind."""

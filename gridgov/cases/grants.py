@@ -33,6 +33,7 @@ from gridgov.cases.selectors import (
     rounds_of,
 )
 from gridgov.cases.transitions import TRANSITIONS, Duty
+from gridgov.core import versioned
 
 
 class Standing:
@@ -159,16 +160,22 @@ def standings_for(user, cases) -> dict[int, Standing]:
     return out
 
 
-def _grants(case: Case, action: str | None = None):
-    qs = ActionGrant.objects.filter(Q(scheme__isnull=True) | Q(scheme_id=case.scheme_id))
-    return qs.filter(action=action) if action else qs
+def _scheme_grants(scheme_id) -> tuple[ActionGrant, ...]:
+    return tuple(ActionGrant.objects.filter(Q(scheme__isnull=True) | Q(scheme_id=scheme_id)))
+
+
+def _grants(case: Case, action: str | None = None) -> list[ActionGrant]:
+    """The grants of the case's scheme and those for every scheme (of `action`, when given), cached per
+    process until a grant changes (`core.versioned`, GRANTS)."""
+    grants = versioned.versioned_get(versioned.GRANTS, case.scheme_id, lambda: _scheme_grants(case.scheme_id))
+    return [g for g in grants if g.action == action] if action else list(grants)
 
 
 def scheme_grants(scheme_ids) -> dict[int, list[ActionGrant]]:
-    """The grants in force in each of these schemes (its own and the platform's), in one query."""
-    scheme_ids = set(scheme_ids)
-    rows = list(ActionGrant.objects.filter(Q(scheme__isnull=True) | Q(scheme_id__in=scheme_ids)))
-    return {sid: [g for g in rows if g.scheme_id in (None, sid)] for sid in scheme_ids}
+    """The grants in force in each of these schemes (its own and the platform's), from the per-process
+    cache `_grants` reads (a query per scheme only when a grant changed)."""
+    return {sid: list(versioned.versioned_get(versioned.GRANTS, sid, lambda sid=sid: _scheme_grants(sid)))
+            for sid in set(scheme_ids)}
 
 
 def grant_match(standing: Standing, grant: ActionGrant) -> str | None:
@@ -237,7 +244,7 @@ def sees_reporter(user, case: Case) -> bool:
     if case.reporter_id == user.pk or user.has_perm("cases.view_reporter"):
         return True
     standing = user_standing(user, case)
-    return any(grant_match(standing, g) for g in _grants(case).filter(sees_reporter=True))
+    return any(grant_match(standing, g) for g in _grants(case) if g.sees_reporter)
 
 
 def sees_tracking_code(user, case: Case) -> bool:

@@ -157,3 +157,20 @@ def audit_append(entries: list[AuditEntry]) -> list[AuditEntry]:
         created = super(type(AuditEntry.objects), AuditEntry.objects).bulk_create(entries)
         AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev)
     return created
+
+
+class ConfigVersion(models.Model):
+    """One counter per kind of rarely-changing setting (`core.versioned`: SCHEME, POLICY, GRANTS, CALENDAR,
+    CATALOGUE, ROUTING), bumped by database triggers on every write of that kind's tables; the process caches
+    compare against it. Written only by the triggers."""
+
+    name = models.CharField(_("kind"), max_length=30, primary_key=True)
+    value = models.BigIntegerField(_("version"), default=0)
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("configuration version")
+        verbose_name_plural = _("configuration versions")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.value}"

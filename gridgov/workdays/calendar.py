@@ -4,9 +4,9 @@ Units (`LimitUnit`): working hours (counted inside the working periods of workin
 ("emergency" hours, every hour counts), working days (a limit of N working days ends when the working
 periods of the N-th working day after the start day end), calendar days (the end of the N-th day).
 
-The calendar rows edited by administrators are read once per process and re-read when their count or
-latest change differs (one cheap query per deadline computation), so an edit in the admin applies to
-every process at once.
+The calendar rows edited by administrators (days and working hours) are read once per process and re-read
+when the CALENDAR counter of `core.versioned` moves (every write of their tables bumps it, by trigger), so
+an edit in the admin applies to every process from its next request.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from decimal import Decimal
 
 import chinese_calendar
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, Q, TextChoices
+from django.db.models import Q, TextChoices
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.core import versioned
 from gridgov.workdays.models import DEFAULT_PERIODS, CalendarDay, WorkSchedule
 
 MAX_SEARCH_DAYS = 3660  # a deadline further than ten years away is a configuration error
@@ -80,15 +81,9 @@ def package_years() -> range:
     return range(min(constants.holidays).year, max(constants.holidays).year + 1)
 
 
-_overrides: dict[str, object] = {"stamp": None, "days": {}}
-
-
 def _override_days() -> dict[dt.date, tuple[bool, str]]:
-    stamp = tuple(CalendarDay.objects.aggregate(n=Count("id"), at=Max("updated_at")).values())
-    if stamp != _overrides["stamp"]:
-        _overrides["days"] = {d: (w, n) for d, w, n in CalendarDay.objects.values_list("date", "is_workday", "name")}
-        _overrides["stamp"] = stamp
-    return _overrides["days"]  # type: ignore[return-value]
+    return versioned.versioned_get(versioned.CALENDAR, "days", lambda: {
+        d: (w, n) for d, w, n in CalendarDay.objects.values_list("date", "is_workday", "name")})
 
 
 def day_status(day: dt.date, *, overrides: dict | None = None) -> tuple[bool, str, str]:
@@ -152,6 +147,10 @@ def periods_clean(periods: Sequence[Sequence[str]]) -> list[list[str]]:
 def schedule_periods(scheme=None) -> tuple[Period, ...]:
     """The working periods of `scheme` (a LevelScheme, its id, or None for the default)."""
     scheme_id = getattr(scheme, "pk", scheme)
+    return versioned.versioned_get(versioned.CALENDAR, ("periods", scheme_id), lambda: _periods_read(scheme_id))
+
+
+def _periods_read(scheme_id) -> tuple[Period, ...]:
     wanted = Q(scheme__isnull=True) | Q(scheme_id=scheme_id) if scheme_id else Q(scheme__isnull=True)
     rows = dict(WorkSchedule.objects.filter(wanted).order_by("pk").values_list("scheme_id", "periods"))
     periods = rows.get(scheme_id) if scheme_id else None

@@ -7,22 +7,27 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from gridgov.catalogue.models import Matter
-from gridgov.catalogue.selectors import scheme_catalogue
+from gridgov.catalogue.selectors import catalogue_matter, scheme_catalogue
+from gridgov.core import versioned
 from gridgov.territory.locate import cell_resolve
 from gridgov.territory.models import LevelScheme, Node
 
 
 def scheme_resolve(scheme, node) -> LevelScheme:
+    """The report's level scheme: the one named (by key), else the cell's, else the only one. The schemes are
+    cached per process until one changes (`core.versioned`, SCHEME)."""
     if isinstance(scheme, LevelScheme):
         return scheme
     if scheme:
-        found = LevelScheme.objects.filter(key=str(scheme)).first()
+        key = str(scheme)
+        found = versioned.versioned_get(versioned.SCHEME, ("key", key),
+                                        lambda: LevelScheme.objects.filter(key=key).first())
         if found is None:
             raise ValidationError({"scheme": _("unknown level scheme %(key)s") % {"key": scheme}})
         return found
     if isinstance(node, Node):
         return node.scheme
-    schemes = list(LevelScheme.objects.all()[:2])
+    schemes = versioned.versioned_get(versioned.SCHEME, "first two", lambda: tuple(LevelScheme.objects.all()[:2]))
     if len(schemes) == 1:
         return schemes[0]
     raise ValidationError({"scheme": _("name the level scheme (jurisdiction) of the report")})
@@ -37,8 +42,7 @@ def matter_resolve(*, scheme: LevelScheme, matter, field: str = "matter") -> Mat
         found = matter if catalogue is None or matter.catalogue_id == catalogue.pk else None
     else:
         code = str(matter).strip()
-        found = (Matter.objects.filter(catalogue=catalogue, code=code).select_related("category").first()
-                 if catalogue else None)
+        found = catalogue_matter(catalogue=catalogue, code=code) if catalogue else None
     if found is None:
         raise ValidationError({field: _("unknown matter %(code)s") % {"code": getattr(matter, "code", matter)}})
     if not found.active:
