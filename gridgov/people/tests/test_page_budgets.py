@@ -15,7 +15,9 @@ from gridgov.people import services
 from gridgov.people.models import SpecialGroup
 from gridgov.people.tests.factories import credit_code, id_number, make_house, make_household, make_resident
 
-pytestmark = pytest.mark.django_db
+# on a database reached without a surrounding transaction, as a request is: the per-process caches of
+# settings keep what they read only outside one (core.versioned), and the first request warms them
+pytestmark = pytest.mark.django_db(transaction=True)
 
 _n = iter(range(1, 10_000))
 
