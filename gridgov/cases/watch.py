@@ -7,10 +7,12 @@ Invariants and choices:
   stages as they are until an action moves them;
 - colours only move forward here (ON_TIME → WARNING → OVERDUE). Moving back (an approved extension, parking
   time) is the transition service's job, through `clock.status_at`;
-- each case changes in its own short transaction holding the case row's lock (the same lock
-  `services.case_transition` takes), and the change is decided again inside the lock, so a run that
-  overlaps an action, another run or a retry writes nothing twice. The stage's stored colour is the
-  record of what was told: an event is written exactly when the colour changes;
+- each page of cases changes in one short transaction holding the cases' row locks (the lock
+  `services.case_transition` takes), taken with SKIP LOCKED on PostgreSQL so a page never waits for a
+  user's action (the skipped case stays behind the clock and the next run takes it); the changes are
+  decided again inside the locks, so a run that overlaps an action, another run or a retry writes
+  nothing twice. The stage's stored colour is the record of what was told: an event is written exactly
+  when the colour changes;
 - a stage that went from ON_TIME straight past its limit (the watch was down, or the stage was very
   short) gets the red event only: the timeline says what was noticed, not a yellow nobody saw;
 - notices are keyed by case, stage, colour and the stage's limit, so a re-run adds none but a stage
@@ -23,12 +25,18 @@ Invariants and choices:
 
 Scale: candidates come from the (completed_at, warn_at) index, read in keyset pages of (warn_at, id) so
 each page starts where the last ended; only stages past their yellow mark whose colour is behind are
-read, never every open stage. A page is ids only; the rows are loaded per case inside its lock.
+read, never every open stage. A page is set-based: its cases locked in one statement, their open stages
+read in one, then one UPDATE of the stages, one of the cases' summaries, one INSERT of the events and
+one of the notices (the assignees of the whole page read in at most three), whatever the page's size.
+Only a whistle (where the policy escalates a red) goes case by case through `case_transition`.
+`cases/tests/test_watch_sets.py` holds the case-at-a-time loop this replaced and checks that both
+write the same rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -193,26 +201,58 @@ def _cases_write(open_stages: dict[int, list[CaseStage]]) -> None:
     colour of its open stages) and its version, in one statement: a tracked column changes (see the module's
     docstring)."""
     order = list(_RANK)
-    params: list = []
-    for case_id, open_ in open_stages.items():
-        worst = max((s.status for s in open_), key=order.index)
-        params += [case_id, worst, connection.ops.adapt_datetimefield_value(open_[0].due_at)]
+    rows = [(case_id, max((s.status for s in open_), key=order.index), open_[0].due_at)
+            for case_id, open_ in open_stages.items()]
     table = connection.ops.quote_name(Case._meta.db_table)
-    marks = ", ".join(["(%s, %s, %s)"] * len(open_stages))
-    if connection.vendor == "postgresql":
-        sql = (f"UPDATE {table} AS c SET sla_status = v.s, due_at = v.d::timestamptz, version = c.version + 1 "  # noqa: S608 (a table name and placeholders)
-               f"FROM (VALUES {marks}) AS v(id, s, d) WHERE c.id = v.id::bigint")
-    else:  # SQLite names a VALUES list's columns column1, column2 ...
-        sql = (f"UPDATE {table} SET sla_status = v.column2, due_at = v.column3, version = {table}.version + 1 "  # noqa: S608 (a table name and placeholders)
-               f"FROM (VALUES {marks}) AS v WHERE {table}.id = v.column1")
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":  # arrays keep the plan an index join at any page size
+            ids, statuses, dues = (list(column) for column in zip(*rows, strict=True))
+            cursor.execute(
+                f"UPDATE {table} AS c SET sla_status = v.s, due_at = v.d, version = c.version + 1 "  # noqa: S608 (a table name)
+                "FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[]) AS v(id, s, d) "
+                "WHERE c.id = v.id AND c.id = ANY(%s::bigint[])", [ids, statuses, dues, ids])
+        else:  # SQLite names a VALUES list's columns column1, column2 ...
+            marks = ", ".join(["(%s, %s, %s)"] * len(rows))
+            params = [v for case_id, status, due in rows
+                      for v in (case_id, status, connection.ops.adapt_datetimefield_value(due))]
+            cursor.execute(
+                f"UPDATE {table} SET sla_status = v.column2, due_at = v.column3, version = {table}.version + 1 "  # noqa: S608 (a table name and placeholders)
+                f"FROM (VALUES {marks}) AS v WHERE {table}.id = v.column1", params)
+
+
+def _rows_insert(model, columns: tuple[str, ...], rows: list[tuple], *, skip_conflicts: bool = False) -> None:
+    """Insert plain tuples into `model`'s table in one statement (PostgreSQL: arrays unnested; SQLite: one
+    prepared INSERT run for every row), without building a model instance per row. JSON columns take
+    their text; `skip_conflicts` leaves out rows a unique constraint already holds."""
+    if not rows:
+        return
+    fields = [model._meta.get_field(name) for name in columns]
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608 (names only)
+                           + (" ON CONFLICT DO NOTHING" if skip_conflicts else ""),
+                           [list(column) for column in zip(*rows, strict=True)])
+        else:
+            marks = ", ".join(["%s"] * len(fields))
+            adapt = [connection.ops.adapt_datetimefield_value if f.get_internal_type() == "DateTimeField" else None
+                     for f in fields]
+            cursor.executemany(f"INSERT {'OR IGNORE ' if skip_conflicts else ''}INTO {table} ({names}) "  # noqa: S608 (names only)
+                               f"VALUES ({marks})",
+                               [tuple(a(v) if a else v for a, v in zip(adapt, row, strict=True)) for row in rows])
+
+
+_EVENT_COLUMNS = ("case", "seq", "kind", "at", "actor", "actor_role", "node", "from_state", "to_state", "note",
+                  "old_values", "new_values", "attachments")
+_NOTICE_COLUMNS = ("recipient", "case", "kind", "key", "text", "created_at")
 
 
 def _events_write(cases: dict[int, Case], changes: dict[int, list[tuple[CaseStage, str, str]]], *,
                   now: dt.datetime) -> None:
     """One event per changed stage, numbered after each case's last event (read once for the page: the
-    locks keep the numbers)."""
+    locks keep the numbers; the (case, seq) constraint would refuse a clash)."""
     last = dict(CaseEvent.objects.filter(case_id__in=changes).values("case_id").annotate(m=Max("seq"))
                 .values_list("case_id", "m"))
     rows = []
@@ -221,12 +261,11 @@ def _events_write(cases: dict[int, Case], changes: dict[int, list[tuple[CaseStag
         seq = last.get(case_id) or 0
         for stage, old, status in stage_rows:
             seq += 1
-            rows.append(CaseEvent(case_id=case_id, seq=seq, kind=_EVENT_KIND[status], at=now, actor=None,
-                                  actor_role=SYSTEM_ROLE, node_id=case.node_id, from_state=case.state,
-                                  to_state=case.state, note="", old_values={"stage": stage.order, "status": old},
-                                  new_values={"stage": stage.order, "status": status,
-                                              "due_at": stage.due_at.isoformat()}, attachments=[]))
-    CaseEvent.objects.bulk_create(rows)
+            rows.append((case_id, seq, _EVENT_KIND[status], now, None, SYSTEM_ROLE, case.node_id, case.state,
+                         case.state, "", json.dumps({"stage": stage.order, "status": old}),
+                         json.dumps({"stage": stage.order, "status": status, "due_at": stage.due_at.isoformat()}),
+                         "[]"))
+    _rows_insert(CaseEvent, _EVENT_COLUMNS, rows)
 
 
 def _notices_write(cases: dict[int, Case], changes: dict[int, list[tuple[CaseStage, str, str]]]) -> None:
@@ -234,6 +273,8 @@ def _notices_write(cases: dict[int, Case], changes: dict[int, list[tuple[CaseSta
     stage's limit: the (recipient, key) constraint keeps a re-run from telling anyone twice."""
     assignees = assignee_user_ids({pk: cases[pk] for pk in changes})
     created = timezone.now()
+    over, close = _("case %(number)s: stage %(stage)s is over its time limit (%(due)s)"), \
+        _("case %(number)s: stage %(stage)s is close to its time limit (%(due)s)")
     rows = []
     for case_id, stage_rows in changes.items():
         case = cases[case_id]
@@ -241,16 +282,13 @@ def _notices_write(cases: dict[int, Case], changes: dict[int, list[tuple[CaseSta
         if not users:
             continue
         for stage, _old, status in stage_rows:
-            kind, due = _EVENT_KIND[status], stage.due_at
+            due = stage.due_at
             values = {"number": case.number, "stage": stage.name_zh,
                       "due": timezone.localtime(due).strftime("%m-%d %H:%M")}
-            text = (_("case %(number)s: stage %(stage)s is over its time limit (%(due)s)")
-                    if status == SlaStatus.OVERDUE
-                    else _("case %(number)s: stage %(stage)s is close to its time limit (%(due)s)")) % values
+            text = ((over if status == SlaStatus.OVERDUE else close) % values)[:300]
             key = f"case{case_id}:stage{stage.order}:{status}:{int(due.timestamp())}"[:120]
-            rows.extend(Notification(recipient_id=user_id, case_id=case_id, kind=kind, key=key, text=text[:300],
-                                     created_at=created) for user_id in sorted(users))
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+            rows.extend((user_id, case_id, _EVENT_KIND[status], key, text, created) for user_id in sorted(users))
+    _rows_insert(Notification, _NOTICE_COLUMNS, rows, skip_conflicts=True)
 
 
 def _whistle(case: Case, *, now: dt.datetime) -> bool:
