@@ -254,3 +254,29 @@ def test_a_page_skips_a_case_a_user_holds_and_a_later_run_changes_it(scheme, tre
     assert sla_watch(now=at(62)).overdue == 1
     assert CaseEvent.objects.filter(case=held, kind="sla_overdue").count() == 1
     assert connection.vendor == "postgresql"
+
+
+def _watch_statements(now: dt.datetime) -> tuple[int, WatchReport]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        report = sla_watch(now=now)
+    return len(ctx.captured_queries), report
+
+
+def test_a_page_of_the_watch_takes_the_same_statements_whatever_its_size(scheme, tree):
+    # given 3 cases, then 12 more, each past its first limit, handled by a team, a grid worker or a community
+    loop = make_loop(scheme, tree)
+    kinds = (WATER, {"kind": "GRID_WORKER"}, {"kind": "COMMUNITY"})
+    for i in range(3):
+        _dispatched(loop, assignee=kinds[i % 3], start=at(i), matter="10001" if i % 3 == 2 else "01001")
+    small, small_report = _watch_statements(at(24 * 60))
+    for i in range(12):
+        _dispatched(loop, assignee=kinds[i % 3], start=at(24 * 60 + i), matter="10001" if i % 3 == 2 else "01001")
+    large, large_report = _watch_statements(at(48 * 60))
+    # then both runs took one page and the same statements: the stage page, its running cases, the locks,
+    # the open stages, the stages' UPDATE, the cases' UPDATE, the events' numbers, the assignees (person,
+    # team members, community), the events' INSERT, the notices' INSERT, the report-in page; and the
+    # transaction's savepoint pair
+    assert small_report.overdue >= 3 and large_report.overdue >= 12
+    assert small == large == 16
