@@ -7,10 +7,12 @@ Invariants and choices:
   stages as they are until an action moves them;
 - colours only move forward here (ON_TIME → WARNING → OVERDUE). Moving back (an approved extension, parking
   time) is the transition service's job, through `clock.status_at`;
-- each case changes in its own short transaction holding the case row's lock (the same lock
-  `services.case_transition` takes), and the change is decided again inside the lock, so a run that
-  overlaps an action, another run or a retry writes nothing twice. The stage's stored colour is the
-  record of what was told: an event is written exactly when the colour changes;
+- each page of cases changes in one short transaction holding the cases' row locks (the lock
+  `services.case_transition` takes), taken with SKIP LOCKED on PostgreSQL so a page never waits for a
+  user's action (the skipped case stays behind the clock and the next run takes it); the changes are
+  decided again inside the locks, so a run that overlaps an action, another run or a retry writes
+  nothing twice. The stage's stored colour is the record of what was told: an event is written exactly
+  when the colour changes;
 - a stage that went from ON_TIME straight past its limit (the watch was down, or the stage was very
   short) gets the red event only: the timeline says what was noticed, not a yellow nobody saw;
 - notices are keyed by case, stage, colour and the stage's limit, so a re-run adds none but a stage
@@ -23,26 +25,33 @@ Invariants and choices:
 
 Scale: candidates come from the (completed_at, warn_at) index, read in keyset pages of (warn_at, id) so
 each page starts where the last ended; only stages past their yellow mark whose colour is behind are
-read, never every open stage. A page is ids only; the rows are loaded per case inside its lock.
+read, never every open stage. A page is set-based: its cases locked in one statement, their open stages
+read in one, then one UPDATE of the stages, one of the cases' summaries, one INSERT of the events and
+one of the notices (the assignees of the whole page read in at most three), whatever the page's size.
+Only a whistle (where the policy escalates a red) goes case by case through `case_transition`.
+`cases/tests/test_watch_sets.py` holds the case-at-a-time loop this replaced and checks that both
+write the same rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Case as DbCase
+from django.db.models import CharField, Max, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.cases import clock
 from gridgov.cases.errors import ActionForbidden, CaseConflict
-from gridgov.cases.models import Case, CaseEvent, CasePolicy, CaseStage, ReportIn, SlaStatus
-from gridgov.cases.notify import assignee_users, notify, report_in_recipients
+from gridgov.cases.models import Case, CaseEvent, CasePolicy, CaseStage, Notification, ReportIn, SlaStatus
+from gridgov.cases.notify import assignee_user_ids, notify, report_in_recipients
 from gridgov.cases.policy import policy_for
 from gridgov.cases.services import case_transition, event_write
 from gridgov.cases.states import CLOCK_STATES
@@ -70,7 +79,7 @@ class WatchReport:
         return bool(self.warning or self.overdue or self.report_in_overdue or self.escalated)
 
 
-def sla_watch(*, now: dt.datetime | None = None, batch: int = 2000) -> WatchReport:
+def sla_watch(*, now: dt.datetime | None = None, batch: int = 1000) -> WatchReport:
     """Turn stages yellow and red as `now` passes their marks and notice overdue report-ins. Idempotent:
     a second run at the same `now` (or a run overlapping this one) changes nothing."""
     now = now or timezone.now()
@@ -78,8 +87,8 @@ def sla_watch(*, now: dt.datetime | None = None, batch: int = 2000) -> WatchRepo
     policies: dict[int, CasePolicy] = {}
     for case_ids, read in _stage_pages(now, batch):
         report.checked += read
-        for case_id in case_ids:
-            warning, overdue, whistled = _case_watch(case_id, now=now, policies=policies)
+        if case_ids:
+            warning, overdue, whistled = _page_watch(case_ids, now=now, policies=policies)
             report.warning += warning
             report.overdue += overdue
             report.escalated += whistled
@@ -127,49 +136,159 @@ def _policy(scheme_id: int, cache: dict[int, CasePolicy]) -> CasePolicy:
     return cache[scheme_id]
 
 
-def _case_watch(case_id: int, *, now: dt.datetime, policies: dict[int, CasePolicy]) -> tuple[int, int, bool]:
-    """One case, in one transaction under its row lock: (stages turned close to the limit, turned overdue, whistled)."""
+_CASE_COLUMNS = ("id", "scheme_id", "node_id", "state", "reported_at", "owner_id", "assignee_kind", "assignee_user_id",
+                 "assignee_team_id", "assignee_node_id")
+
+
+def _page_lock(case_ids: list[int]) -> list[Case]:
+    """The page's cases still running, locked (the lock `services.case_transition` takes). On PostgreSQL
+    a case a user's action holds is skipped (SKIP LOCKED), never waited for: it stays behind the clock and
+    the next run takes it. SQLite has one writer at a time and no row locks."""
+    qs = Case.objects.filter(pk__in=case_ids, state__in=CLOCK_STATES).only(*_CASE_COLUMNS).order_by("pk")
+    if connection.features.has_select_for_update_skip_locked:
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    return list(qs)
+
+
+def _page_watch(case_ids: list[int], *, now: dt.datetime, policies: dict[int, CasePolicy]) -> tuple[int, int, int]:
+    """One page of cases in one transaction under their row locks, set-based: the changes are decided again
+    inside the locks, then written as one UPDATE of the stages, one of the cases' summaries, one INSERT of
+    the events and one of the notices — the same rows a case at a time would write (see the module's
+    docstring). Returns (stages turned close to the limit, turned overdue, cases whistled)."""
     with transaction.atomic():
-        case = (Case.objects.select_for_update(of=("self",))
-                .select_related("node", "owner", "assignee_user", "assignee_team")
-                .filter(pk=case_id, state__in=CLOCK_STATES).first())
-        if case is None:  # moved on (parked, reported back ...) since the page was read
-            return 0, 0, False
-        changes = []
-        for stage in clock.open_stages(case):
-            status = clock.status_at(stage, now)
-            if _RANK[status] > _RANK.get(stage.status, 0):
-                changes.append((stage, stage.status, status))
+        cases = {case.pk: case for case in _page_lock(case_ids)}
+        if not cases:
+            return 0, 0, 0
+        stages: dict[int, list[CaseStage]] = {}
+        for stage in (CaseStage.objects.filter(case_id__in=cases, completed_at__isnull=True)
+                      .order_by("case_id", "order")):
+            stages.setdefault(stage.case_id, []).append(stage)
+        changes: dict[int, list[tuple[CaseStage, str, str]]] = {}
+        for case_id, open_ in stages.items():
+            for stage in open_:
+                status = clock.status_at(stage, now)
+                if _RANK[status] > _RANK.get(stage.status, 0):
+                    changes.setdefault(case_id, []).append((stage, stage.status, status))
+                    stage.status = status
         if not changes:
-            return 0, 0, False
-        for stage, _old, status in changes:
-            stage.status = status
-            stage.save(update_fields=["status"])
-        clock.case_clock_refresh(case, now=now)
-        case.version += 1  # a tracked column changes: see the module's docstring
-        case.save(update_fields=["sla_status", "due_at", "version"])
-        users = assignee_users(case) | ({case.owner} if case.owner_id else set())
-        for stage, old, status in changes:
-            _stage_told(case, stage, old=old, status=status, users=users, now=now)
-        overdue = sum(1 for _s, _o, status in changes if status == SlaStatus.OVERDUE)
-        whistled = (bool(overdue) and _policy(case.scheme_id, policies).escalate_when_overdue
-                    and _whistle(case, now=now))
-        warning = len(changes) - overdue
-    return warning, overdue, whistled
+            return 0, 0, 0
+        _stages_write(changes)
+        _cases_write({case_id: stages[case_id] for case_id in changes})
+        _events_write(cases, changes, now=now)
+        _notices_write(cases, changes)
+        overdue = {case_id for case_id, rows in changes.items() if any(st == SlaStatus.OVERDUE for _s, _o, st in rows)}
+        # whistles one case at a time, in the page's order (rare: only where the policy escalates a red)
+        whistled = sum(1 for case_id in case_ids if case_id in overdue
+                       and _policy(cases[case_id].scheme_id, policies).escalate_when_overdue
+                       and _whistle(cases[case_id], now=now))
+        total = sum(len(rows) for rows in changes.values())
+    overdue_count = sum(1 for rows in changes.values() for _s, _o, st in rows if st == SlaStatus.OVERDUE)
+    return total - overdue_count, overdue_count, whistled
 
 
-def _stage_told(case: Case, stage: CaseStage, *, old: str, status: str, users: set, now: dt.datetime) -> None:
-    kind = _EVENT_KIND[status]
-    due = stage.due_at
-    event_write(case=case, kind=kind, actor=None, actor_role=SYSTEM_ROLE, from_state=case.state, to_state=case.state,
-                old={"stage": stage.order, "status": old},
-                new={"stage": stage.order, "status": status, "due_at": due.isoformat()}, at=now)
-    values = {"number": case.number, "stage": stage.name_zh,
-              "due": timezone.localtime(due).strftime("%m-%d %H:%M")}
-    text = (_("case %(number)s: stage %(stage)s is over its time limit (%(due)s)") if status == SlaStatus.OVERDUE
-            else _("case %(number)s: stage %(stage)s is close to its time limit (%(due)s)")) % values
-    notify(users=users, case=case, kind=kind, key=f"case{case.pk}:stage{stage.order}:{status}:{int(due.timestamp())}",
-           text=text)
+def _stages_write(changes: dict[int, list[tuple[CaseStage, str, str]]]) -> None:
+    by_status: dict[str, list[int]] = {}
+    for rows in changes.values():
+        for stage, _old, status in rows:
+            by_status.setdefault(status, []).append(stage.pk)
+    ids = [pk for pks in by_status.values() for pk in pks]
+    CaseStage.objects.filter(pk__in=ids).update(status=DbCase(
+        *(When(pk__in=pks, then=Value(status)) for status, pks in by_status.items()), output_field=CharField()))
+
+
+def _cases_write(open_stages: dict[int, list[CaseStage]]) -> None:
+    """Each changed case's summary (`clock.case_clock_refresh`: the first open stage's limit and the worst
+    colour of its open stages) and its version, in one statement: a tracked column changes (see the module's
+    docstring)."""
+    order = list(_RANK)
+    rows = [(case_id, max((s.status for s in open_), key=order.index), open_[0].due_at)
+            for case_id, open_ in open_stages.items()]
+    table = connection.ops.quote_name(Case._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # arrays keep the plan an index join at any page size
+            ids, statuses, dues = (list(column) for column in zip(*rows, strict=True))
+            cursor.execute(
+                f"UPDATE {table} AS c SET sla_status = v.s, due_at = v.d, version = c.version + 1 "  # noqa: S608 (a table name)
+                "FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[]) AS v(id, s, d) "
+                "WHERE c.id = v.id AND c.id = ANY(%s::bigint[])", [ids, statuses, dues, ids])
+        else:  # SQLite names a VALUES list's columns column1, column2 ...
+            marks = ", ".join(["(%s, %s, %s)"] * len(rows))
+            params = [v for case_id, status, due in rows
+                      for v in (case_id, status, connection.ops.adapt_datetimefield_value(due))]
+            cursor.execute(
+                f"UPDATE {table} SET sla_status = v.column2, due_at = v.column3, version = {table}.version + 1 "  # noqa: S608 (a table name and placeholders)
+                f"FROM (VALUES {marks}) AS v WHERE {table}.id = v.column1", params)
+
+
+def _rows_insert(model, columns: tuple[str, ...], rows: list[tuple], *, skip_conflicts: bool = False) -> None:
+    """Insert plain tuples into `model`'s table in one statement (PostgreSQL: arrays unnested; SQLite: one
+    prepared INSERT run for every row), without building a model instance per row. JSON columns take
+    their text; `skip_conflicts` leaves out rows a unique constraint already holds."""
+    if not rows:
+        return
+    fields = [model._meta.get_field(name) for name in columns]
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608 (names only)
+                           + (" ON CONFLICT DO NOTHING" if skip_conflicts else ""),
+                           [list(column) for column in zip(*rows, strict=True)])
+        else:
+            marks = ", ".join(["%s"] * len(fields))
+            adapt = [connection.ops.adapt_datetimefield_value if f.get_internal_type() == "DateTimeField" else None
+                     for f in fields]
+            cursor.executemany(f"INSERT {'OR IGNORE ' if skip_conflicts else ''}INTO {table} ({names}) "  # noqa: S608 (names only)
+                               f"VALUES ({marks})",
+                               [tuple(a(v) if a else v for a, v in zip(adapt, row, strict=True)) for row in rows])
+
+
+_EVENT_COLUMNS = ("case", "seq", "kind", "at", "actor", "actor_role", "node", "from_state", "to_state", "note",
+                  "old_values", "new_values", "attachments")
+_NOTICE_COLUMNS = ("recipient", "case", "kind", "key", "text", "created_at")
+
+
+def _events_write(cases: dict[int, Case], changes: dict[int, list[tuple[CaseStage, str, str]]], *,
+                  now: dt.datetime) -> None:
+    """One event per changed stage, numbered after each case's last event (read once for the page: the
+    locks keep the numbers; the (case, seq) constraint would refuse a clash)."""
+    last = dict(CaseEvent.objects.filter(case_id__in=changes).values("case_id").annotate(m=Max("seq"))
+                .values_list("case_id", "m"))
+    rows = []
+    for case_id, stage_rows in changes.items():
+        case = cases[case_id]
+        seq = last.get(case_id) or 0
+        for stage, old, status in stage_rows:
+            seq += 1
+            rows.append((case_id, seq, _EVENT_KIND[status], now, None, SYSTEM_ROLE, case.node_id, case.state,
+                         case.state, "", json.dumps({"stage": stage.order, "status": old}),
+                         json.dumps({"stage": stage.order, "status": status, "due_at": stage.due_at.isoformat()}),
+                         "[]"))
+    _rows_insert(CaseEvent, _EVENT_COLUMNS, rows)
+
+
+def _notices_write(cases: dict[int, Case], changes: dict[int, list[tuple[CaseStage, str, str]]]) -> None:
+    """Each changed stage told to the case's assignees and its owner, keyed by case, stage, colour and the
+    stage's limit: the (recipient, key) constraint keeps a re-run from telling anyone twice."""
+    assignees = assignee_user_ids({pk: cases[pk] for pk in changes})
+    created = timezone.now()
+    over, close = _("case %(number)s: stage %(stage)s is over its time limit (%(due)s)"), \
+        _("case %(number)s: stage %(stage)s is close to its time limit (%(due)s)")
+    rows = []
+    for case_id, stage_rows in changes.items():
+        case = cases[case_id]
+        users = assignees.get(case_id, set()) | ({case.owner_id} if case.owner_id else set())
+        if not users:
+            continue
+        for stage, _old, status in stage_rows:
+            due = stage.due_at
+            values = {"number": case.number, "stage": stage.name_zh,
+                      "due": timezone.localtime(due).strftime("%m-%d %H:%M")}
+            text = ((over if status == SlaStatus.OVERDUE else close) % values)[:300]
+            key = f"case{case_id}:stage{stage.order}:{status}:{int(due.timestamp())}"[:120]
+            rows.extend((user_id, case_id, _EVENT_KIND[status], key, text, created) for user_id in sorted(users))
+    _rows_insert(Notification, _NOTICE_COLUMNS, rows, skip_conflicts=True)
 
 
 def _whistle(case: Case, *, now: dt.datetime) -> bool:

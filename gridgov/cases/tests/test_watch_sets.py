@@ -1,0 +1,282 @@
+"""The set-based watch writes exactly what the per-case loop it replaced wrote: on one fixture (cases in
+two schemes with different policies, several stages each, handled by a team, a grid worker and a
+community, parked, returned, whistled with report-ins, and stages already yellow or red), run at a row of
+moments, each moment's case columns, stages, events and notices are the same as the old loop's from the
+same state. And on PostgreSQL a page never waits for a case a user's action holds: it skips it, and a
+later run changes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridgov.cases import clock
+from gridgov.cases.models import (
+    Case,
+    CaseEvent,
+    CasePolicy,
+    CaseStage,
+    Channel,
+    Escalation,
+    Notification,
+    SlaStatus,
+)
+from gridgov.cases.notify import assignee_users, notify
+from gridgov.cases.services import case_report, case_transition, event_write
+from gridgov.cases.states import CLOCK_STATES
+from gridgov.cases.tests.factories import make_loop, point_in
+from gridgov.cases.watch import (
+    _EVENT_KIND,
+    _RANK,
+    SYSTEM_ROLE,
+    WatchReport,
+    _policy,
+    _report_in_pages,
+    _report_in_watch,
+    _stage_pages,
+    _whistle,
+    sla_watch,
+)
+from gridgov.territory.tests.factories import make_scheme, make_tree
+
+pytestmark = pytest.mark.django_db
+
+START = timezone.make_aware(dt.datetime(2026, 11, 23, 9, 0))  # a working Monday
+WATER = {"kind": "DEPARTMENT", "department": "water"}
+
+
+def at(minutes: float) -> dt.datetime:
+    return START + dt.timedelta(minutes=minutes)
+
+
+# --------------------------------------------------------------------------- the loop it replaced
+def _reference_watch(*, now: dt.datetime, batch: int) -> WatchReport:
+    """The time-limit watch as it was before it went set-based (a case at a time, each in its own
+    transaction under its lock): kept here as the reference the new one must equal."""
+    report = WatchReport()
+    policies: dict = {}
+    for case_ids, read in _stage_pages(now, batch):
+        report.checked += read
+        for case_id in case_ids:
+            with transaction.atomic():
+                case = (Case.objects.select_for_update(of=("self",))
+                        .select_related("node", "owner", "assignee_user", "assignee_team")
+                        .filter(pk=case_id, state__in=CLOCK_STATES).first())
+                if case is None:
+                    continue
+                changes = []
+                for stage in clock.open_stages(case):
+                    status = clock.status_at(stage, now)
+                    if _RANK[status] > _RANK.get(stage.status, 0):
+                        changes.append((stage, stage.status, status))
+                if not changes:
+                    continue
+                for stage, _old, status in changes:
+                    stage.status = status
+                    stage.save(update_fields=["status"])
+                clock.case_clock_refresh(case, now=now)
+                case.version += 1
+                case.save(update_fields=["sla_status", "due_at", "version"])
+                users = assignee_users(case) | ({case.owner} if case.owner_id else set())
+                for stage, old, status in changes:
+                    kind, due = _EVENT_KIND[status], stage.due_at
+                    event_write(case=case, kind=kind, actor=None, actor_role=SYSTEM_ROLE, from_state=case.state,
+                                to_state=case.state, old={"stage": stage.order, "status": old},
+                                new={"stage": stage.order, "status": status, "due_at": due.isoformat()}, at=now)
+                    values = {"number": case.number, "stage": stage.name_zh,
+                              "due": timezone.localtime(due).strftime("%m-%d %H:%M")}
+                    text = (_("case %(number)s: stage %(stage)s is over its time limit (%(due)s)")
+                            if status == SlaStatus.OVERDUE
+                            else _("case %(number)s: stage %(stage)s is close to its time limit (%(due)s)")) % values
+                    notify(users=users, case=case, kind=kind,
+                           key=f"case{case.pk}:stage{stage.order}:{status}:{int(due.timestamp())}", text=text)
+                overdue = sum(1 for _s, _o, status in changes if status == SlaStatus.OVERDUE)
+                whistled = (bool(overdue) and _policy(case.scheme_id, policies).escalate_when_overdue
+                            and _whistle(case, now=now))
+                report.warning += len(changes) - overdue
+                report.overdue += overdue
+                report.escalated += whistled
+    for rows in _report_in_pages(now, batch):  # unchanged: report-ins are noticed one at a time
+        for row_id, case_id in rows:
+            report.report_in_overdue += _report_in_watch(row_id, case_id, now=now)
+    return report
+
+
+# --------------------------------------------------------------------------- the fixture
+def _report(loop, *, cell="g1", matter="01001", start=START) -> Case:
+    lon, lat = point_in(loop.tree[cell])
+    return case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=loop.scheme, matter=matter, lon=lon,
+                       lat=lat, description="井盖丢了", at=start,
+                       attributes={"problem": "missing"} if matter == "01001" else None).case
+
+
+def _dispatched(loop, *, assignee, start, cell="g1", matter="01001") -> Case:
+    case = case_transition(case=_report(loop, cell=cell, matter=matter, start=start), actor=loop.office,
+                           action="register", at=start)
+    return case_transition(case=case, actor=loop.office, action="dispatch", assignee=assignee, at=start)
+
+
+def _fixture(loop, other) -> None:
+    """Cases due to change at the moments the test runs the watch (minutes after 09:00)."""
+    for i in range(6):  # the water team's cases, a few minutes apart: yellow at 48 + i, red at 60 + i
+        case = _dispatched(loop, assignee=WATER, start=at(i))
+        if i % 2:
+            case_transition(case=case, actor=loop.handler, action="accept", at=at(i + 1))
+    _dispatched(loop, assignee={"kind": "GRID_WORKER"}, start=at(2))
+    _dispatched(loop, assignee={"kind": "COMMUNITY"}, start=at(3), matter="10001")
+    parked = _dispatched(loop, assignee=WATER, start=at(0))  # parked before its yellow mark: keeps its colour
+    case_transition(case=parked, actor=loop.office, action="request_parking", reason="等待施工", at=at(10))
+    case_transition(case=Case.objects.get(pk=parked.pk), actor=loop.office, action="approve_parking", at=at(11))
+    returned = _dispatched(loop, assignee=WATER, start=at(1))  # returned to the dispatcher: no clock
+    case_transition(case=returned, actor=loop.handler, action="return", reason="不归我们管", at=at(5))
+    whistled = _dispatched(loop, assignee={"kind": "COMMUNITY"}, start=at(4), matter="10001")
+    case_transition(case=whistled, actor=loop.leader, action="whistle", reason="涉及多部门", departments=["police"],
+                    at=at(6))
+    # the other scheme: a policy whose yellow comes at half the limit and whose red whistles the case up
+    CasePolicy.objects.filter(scheme=other.scheme).update(warning_share=0.5, escalate_when_overdue=True)
+    for i in range(4):
+        _dispatched(other, assignee=WATER, start=at(10 * i))
+    _dispatched(other, assignee={"kind": "GRID_WORKER"}, start=at(5), cell="g2")
+
+
+def _state() -> dict:
+    """Every row the watch may write, by content: an escalation named in an event by what it is (on
+    PostgreSQL a rolled-back run still takes ids from the sequences)."""
+    def rows(qs, *fields):
+        return sorted(qs.values_list(*fields))
+
+    escalations = {pk: (case_id, depth, node_id, raised_at) for pk, case_id, depth, node_id, raised_at in
+                   Escalation.objects.values_list("pk", "case_id", "depth", "node_id", "raised_at")}
+
+    def values(data: dict) -> str:
+        data = dict(data or {})
+        if "escalation" in data:
+            data["escalation"] = escalations.get(data["escalation"])
+        return repr(sorted(data.items()))
+
+    return {
+        "cases": rows(Case.objects.all(), "pk", "state", "sla_status", "due_at", "version", "escalation_depth"),
+        "stages": rows(CaseStage.objects.all(), "case_id", "order", "status", "due_at", "warn_at", "completed_at"),
+        "events": sorted((e.case_id, e.seq, e.kind, e.at, e.actor_id, e.actor_role, e.node_id, e.from_state,
+                          e.to_state, e.note, values(e.old_values), values(e.new_values), repr(e.attachments))
+                         for e in CaseEvent.objects.all()),
+        "notices": rows(Notification.objects.all(), "recipient_id", "case_id", "kind", "key", "text"),
+    }
+
+
+def _report_tuple(report: WatchReport) -> tuple:
+    return report.warning, report.overdue, report.escalated, report.report_in_overdue
+
+
+def test_the_set_based_watch_writes_what_the_case_at_a_time_loop_wrote(scheme, tree):
+    # given the fixture in two schemes
+    loop = make_loop(scheme, tree)
+    other_scheme = make_scheme()
+    other = make_loop(other_scheme, make_tree(other_scheme, origin=(117.0, 40.0)))
+    _fixture(loop, other)
+    moments = [at(m) for m in (30, 47, 48, 50, 55, 61, 63, 66, 90, 12 * 60, 26 * 60, 26 * 60)]
+    changed = 0
+    for now in moments:
+        for batch in (3, 1000):  # small pages first, rolled back; then the default, kept for the next moment
+            # when the loop it replaced runs (and is rolled back), then the new watch, from the same state
+            with transaction.atomic():
+                before = _state()
+                expected_report = _reference_watch(now=now, batch=batch)
+                expected = _state()
+                transaction.set_rollback(True)
+            assert _state() == before
+            with transaction.atomic():
+                report = sla_watch(now=now, batch=batch)
+                got = _state()
+                if batch == 3:
+                    transaction.set_rollback(True)
+                else:
+                    changed += report.warning + report.overdue
+            # then both wrote the same rows, and count the same changes
+            assert got == expected, now
+            assert _report_tuple(report) == _report_tuple(expected_report), now
+    # and the fixture did exercise every kind of change
+    kinds = set(CaseEvent.objects.values_list("kind", flat=True))
+    assert {"sla_warning", "sla_overdue", "whistle", "report_in_overdue"} <= kinds
+    assert changed >= 20
+
+
+def _dispatched_case(loop) -> Case:
+    return _dispatched(loop, assignee=WATER, start=START)
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'",
+                    reason="real parallel connections and row locks: PostgreSQL only (SQLite serialises writers)")
+@pytest.mark.django_db(transaction=True)
+def test_a_page_skips_a_case_a_user_holds_and_a_later_run_changes_it(scheme, tree):
+    import importlib
+
+    from django.apps import apps
+
+    from gridgov.cases.models import ActionGrant
+
+    if not ActionGrant.objects.filter(scheme__isnull=True).exists():
+        importlib.import_module("gridgov.cases.migrations.0002_guards_and_grants").grants(apps, None)
+    # given three cases past their first limit, one of them locked by a user's action in progress
+    loop = make_loop(scheme, tree)
+    held, *free = [_dispatched_case(loop) for _ in range(3)]
+    locked, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                Case.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+            done.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(10)
+    try:
+        # when the watch runs while the lock is held
+        report = sla_watch(now=at(61))
+    finally:
+        release.set()
+        holder.join()
+    # then it finished without waiting: the two free cases are red, the held one is left as it was
+    assert report.overdue == 2
+    assert set(Case.objects.filter(sla_status=SlaStatus.OVERDUE).values_list("pk", flat=True)) == {c.pk for c in free}
+    assert not CaseEvent.objects.filter(case=held, kind="sla_overdue").exists()
+    # and the next run, the lock released, turns it red
+    assert sla_watch(now=at(62)).overdue == 1
+    assert CaseEvent.objects.filter(case=held, kind="sla_overdue").count() == 1
+    assert connection.vendor == "postgresql"
+
+
+def _watch_statements(now: dt.datetime) -> tuple[int, WatchReport]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        report = sla_watch(now=now)
+    return len(ctx.captured_queries), report
+
+
+def test_a_page_of_the_watch_takes_the_same_statements_whatever_its_size(scheme, tree):
+    # given 3 cases, then 12 more, each past its first limit, handled by a team, a grid worker or a community
+    loop = make_loop(scheme, tree)
+    kinds = (WATER, {"kind": "GRID_WORKER"}, {"kind": "COMMUNITY"})
+    for i in range(3):
+        _dispatched(loop, assignee=kinds[i % 3], start=at(i), matter="10001" if i % 3 == 2 else "01001")
+    small, small_report = _watch_statements(at(24 * 60))
+    for i in range(12):
+        _dispatched(loop, assignee=kinds[i % 3], start=at(24 * 60 + i), matter="10001" if i % 3 == 2 else "01001")
+    large, large_report = _watch_statements(at(48 * 60))
+    # then both runs took one page and the same statements: the stage page, its running cases, the locks,
+    # the open stages, the stages' UPDATE, the cases' UPDATE, the events' numbers, the assignees (person,
+    # team members, community), the events' INSERT, the notices' INSERT, the report-in page; and the
+    # transaction's savepoint pair
+    assert small_report.overdue >= 3 and large_report.overdue >= 12
+    assert small == large == 16
