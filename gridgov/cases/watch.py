@@ -56,6 +56,7 @@ from gridgov.cases.policy import policy_for
 from gridgov.cases.services import case_transition, event_write
 from gridgov.cases.states import CLOCK_STATES
 from gridgov.cases.transitions import TRANSITIONS
+from gridgov.core import versioned
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,14 @@ def sla_watch(*, now: dt.datetime | None = None, batch: int = 1000) -> WatchRepo
     """Turn stages yellow and red as `now` passes their marks and notice overdue report-ins. Idempotent:
     a second run at the same `now` (or a run overlapping this one) changes nothing."""
     now = now or timezone.now()
+    with versioned.versions_pinned():  # the settings' counters read once for the run
+        report = _watch(now, batch)
+    if report.changed:
+        logger.info("time-limit watch at %s: %s", now.isoformat(), report)
+    return report
+
+
+def _watch(now: dt.datetime, batch: int) -> WatchReport:
     report = WatchReport()
     policies: dict[int, CasePolicy] = {}
     for case_ids, read in _stage_pages(now, batch):
@@ -95,8 +104,6 @@ def sla_watch(*, now: dt.datetime | None = None, batch: int = 1000) -> WatchRepo
     for rows in _report_in_pages(now, batch):
         for row_id, case_id in rows:
             report.report_in_overdue += _report_in_watch(row_id, case_id, now=now)
-    if report.changed:
-        logger.info("time-limit watch at %s: %s", now.isoformat(), report)
     return report
 
 
