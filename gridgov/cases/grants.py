@@ -129,6 +129,12 @@ def _grants(case: Case, action: str | None = None) -> list[ActionGrant]:
     return [g for g in grants if g.action == action] if action else list(grants)
 
 
+def grants_load(case: Case) -> None:
+    """Read the grants of the case's scheme into the process's cache now (a caller about to open a
+    transaction: a transaction reads through the cache but never fills it, `core.versioned`)."""
+    _grants(case)
+
+
 def grant_match(standing: Standing, grant: ActionGrant) -> str | None:
     """The label of the standing that satisfies `grant`, or None."""
     if grant.holder != "ROLE":

@@ -31,10 +31,13 @@ def case_snapshot(case: Case) -> dict[str, Any]:
 
 def event_write(*, case: Case, kind: str, actor=None, actor_role: str = "", from_state: str = "", to_state: str = "",
                 note: str = "", old: dict | None = None, new: dict | None = None,
-                attachments: list[Attachment] | None = None, at: dt.datetime | None = None) -> CaseEvent:
+                attachments: list[Attachment] | None = None, at: dt.datetime | None = None,
+                seq: int | None = None) -> CaseEvent:
     """Append the case's next event. The caller holds the case row's lock (or just created the case), so
-    numbering by the current maximum cannot race; the (case, seq) constraint catches any that would."""
-    seq = (CaseEvent.objects.filter(case=case).aggregate(m=Max("seq"))["m"] or 0) + 1
+    numbering by the current maximum cannot race; the (case, seq) constraint catches any that would. A
+    caller that knows the number (1 for the first event of a case it just created) passes `seq`."""
+    if seq is None:
+        seq = (CaseEvent.objects.filter(case=case).aggregate(m=Max("seq"))["m"] or 0) + 1
     user = actor if getattr(actor, "is_authenticated", False) else None
     return CaseEvent.objects.create(
         case=case, seq=seq, kind=kind, at=at or timezone.now(), actor=user, actor_role=actor_role[:60],
