@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from gridgov.accounts.models import Assignment
 from gridgov.accounts.selectors import user_is_district_wide
 from gridgov.cases.models import ActionGrant, Case, CaseEvent, ReportIn
+from gridgov.cases.notify import assignee_users
 from gridgov.cases.policy import policy_for
 from gridgov.cases.selectors import case_is_assignee, case_pending_kinds, case_rounds, round_handler_ids
 from gridgov.cases.transitions import TRANSITIONS, Duty
@@ -49,9 +50,7 @@ class Standing:
                 self._handled = (False, False)
             else:
                 rounds = case_rounds(self.case)
-                current = case_is_assignee(self.user, self.case) or self.user.pk in round_handler_ids(rounds[-1])
-                ever = current or any(self.user.pk in round_handler_ids(r) for r in rounds[:-1])
-                self._handled = (current, ever)
+                self._handled = _handled_in(rounds, self.user.pk, assigned=case_is_assignee(self.user, self.case))
         return self._handled
 
     @property
@@ -108,6 +107,24 @@ class Standing:
     @property
     def holders(self) -> set[str]:
         return {h for h in ActionGrant.Holder.values if self.has(h)}
+
+
+def _handled_in(rounds: list[list[CaseEvent]], user_id: int, *, assigned: bool) -> tuple[bool, bool]:
+    """(handled the current round, handled any round) of one user: the current assignee handles the current
+    round; otherwise whoever acted as a handler in a round (`selectors.round_handler_ids`)."""
+    current = assigned or user_id in round_handler_ids(rounds[-1])
+    return current, current or any(user_id in round_handler_ids(r) for r in rounds[:-1])
+
+
+def round_handled_by(case: Case, users) -> set[int]:
+    """The ids of those of `users` who handled the case's current round (`Standing.handled_round` for many
+    users at once: two reads whatever their number)."""
+    active = {u.pk: u for u in users if u is not None and getattr(u, "is_authenticated", False) and u.is_active}
+    if not active:
+        return set()
+    rounds = case_rounds(case)
+    assigned = {u.pk for u in assignee_users(case)}
+    return {pk for pk in active if _handled_in(rounds, pk, assigned=pk in assigned)[0]}
 
 
 def _ancestor_ids(node) -> list[int]:
