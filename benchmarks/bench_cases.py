@@ -2,10 +2,14 @@
 measured in the same run.
 
 (a) Cases reported per second through `POST /api/cases/` (token auth, JSON, an Idempotency-Key each) to
-    gunicorn with BENCH_CASES_WORKERS workers (default: 2 to 4, by CPUs) on PostgreSQL, from twice as
-    many client threads. Baseline: the same rows (a case's columns) as single-row autocommitted INSERTs
-    into a plain scratch table, from as many psycopg connections. PostgreSQL only: a SQLite file does
-    not take parallel writers.
+    gunicorn as in production: BENCH_CASES_WORKERS workers (default: 2 to 4, by CPUs), threaded (gthread,
+    keep-alive), persistent database connections, the cache and rate-limit counters on Redis
+    (BENCH_CASES_REDIS, default redis://127.0.0.1:6379/9; empty: none), on PostgreSQL, from twice as many
+    client threads each keeping its connection open. Reported beside cases/s: the latency p50 / p99 of
+    the requests and the web processes' CPU (user + system, from /proc, master and workers) per case.
+    Baseline: the same rows (a case's columns) as single-row autocommitted INSERTs into a plain scratch
+    table, from as many psycopg connections. PostgreSQL only: a SQLite file does not take parallel
+    writers.
 (b) Transitions per second in-process through `case_transition` (register, dispatch, accept, report
     back, verify: five per case, BENCH_CASES_LOOPS cases). Baseline: as many single-row UPDATE + INSERT
     pairs (the case row, one event row), each pair committed, on scratch tables.
@@ -18,7 +22,8 @@ measured in the same run.
     summary, one event, two notices), candidate stages read per second, peak RSS of the run, and a
     second run at the same moment (changes nothing). Baseline: one raw UPDATE setting the same colours
     (rolled back before the watch runs).
-Knobs: BENCH_CASES_API (default 2,000 cases), BENCH_CASES_LOOPS (default 500 cases), BENCH_CASES_ROWS.
+Knobs: BENCH_CASES_API (default 2,000 cases), BENCH_CASES_LOOPS (default 500 cases), BENCH_CASES_ROWS,
+BENCH_CASES_PARTS (default "intake,transitions,watch": the parts to run).
 
 Run on SQLite (parts b and c), the benchmark then runs itself again on PostgreSQL when one answers at
 BENCH_CASES_POSTGRES (default postgres://postgres@127.0.0.1:5432/gridgov_bench_cases; the database is
@@ -32,11 +37,13 @@ import datetime as dt
 import http.client
 import itertools
 import json
+import math
 import os
 import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -170,29 +177,89 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _post(port: int, token: str, body: dict, key: str) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+class _Client(threading.local):
+    """One keep-alive connection per client thread."""
+
+    conn: http.client.HTTPConnection | None = None
+
+
+_client = _Client()
+
+
+def _post(port: int, token: str, body: dict, key: str) -> tuple[int, float]:
+    """POST one report on this thread's kept-alive connection: (status, seconds)."""
+    payload = json.dumps(body).encode()
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json", "Idempotency-Key": key,
+               "Accept": "application/json"}
+    for attempt in (1, 2):
+        if _client.conn is None:
+            _client.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        start = time.perf_counter()
+        try:
+            _client.conn.request("POST", "/api/cases/", body=payload, headers=headers)
+            response = _client.conn.getresponse()
+            response.read()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            _client.conn.close()  # the server closed a kept-alive connection: open another, once
+            _client.conn = None
+            if attempt == 2:
+                raise
+            continue
+        if response.getheader("Connection", "").lower() == "close":
+            _client.conn.close()
+            _client.conn = None
+        return response.status, time.perf_counter() - start
+    raise AssertionError("unreachable")
+
+
+def _redis_url() -> str:
+    url = os.environ.get("BENCH_CASES_REDIS", "redis://127.0.0.1:6379/9")
+    if not url:
+        return ""
     try:
-        conn.request("POST", "/api/cases/", body=json.dumps(body).encode(),
-                     headers={"Authorization": f"Token {token}", "Content-Type": "application/json",
-                              "Idempotency-Key": key, "Accept": "application/json"})
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:  # no Redis: the counters stay in the database cache
+        print(f"  (Redis at {url} not usable: {type(exc).__name__}; rate limits on the database cache)", flush=True)
+        return ""
+    return url
 
 
-def _server(port: int, workers: int) -> subprocess.Popen:
+def _server(port: int, workers: int, threads: int) -> subprocess.Popen:
     gunicorn = Path(sys.executable).with_name("gunicorn")
     # bound to loopback, so the demo logins of the benchmark database may stay (gridgov.core.serving)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": "false",
            "LOG_LEVEL": "WARNING", "GRIDGOV_ALLOW_PUBLIC_DEMO": "1",
            # the benchmark measures intake, not the per-user write limit (one user posts every case)
            "API_WRITES_PER_MINUTE_USER": "100000000", "API_WRITES_PER_MINUTE_ADDRESS": "100000000"}
-    return subprocess.Popen([str(gunicorn), "config.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+    redis_url = _redis_url()
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return subprocess.Popen([str(gunicorn), "config.wsgi", "-w", str(workers), "-k", "gthread",
+                             "--threads", str(threads), "--keep-alive", "30", "-b", f"127.0.0.1:{port}",
                              "--log-level", "warning", "--timeout", "120"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL)
+
+
+def _cpu_seconds(master: int) -> float:
+    """User + system CPU seconds of the server: its master process and every worker it started."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if pid == master or ppid == master:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
 
 
 def _wait_ready(port: int, token: str, server: subprocess.Popen) -> None:
@@ -256,24 +323,29 @@ def measure_intake(loop, n: int) -> dict:
     workers = _workers()
     threads = 2 * workers
     port = _free_port()
+    _client.conn = None
     points = _points(n + 4 * threads)
     bodies = [{"channel": "HOTLINE", "matter": "02001", "scheme": loop.scheme.key, "lon": lon, "lat": lat,
                "description": f"占道经营 {i}"} for i, (lon, lat) in enumerate(points)]
     run = int(time.time())
-    server = _server(port, workers)
+    server = _server(port, workers, max(1, threads // workers))
     try:
         _wait_ready(port, token, server)
         warm, timed = bodies[:4 * threads], bodies[4 * threads:]
         with ThreadPoolExecutor(threads) as pool:  # every worker has loaded the territory and the catalogue
-            assert set(pool.map(lambda i: _post(port, token, warm[i], f"warm-{run}-{i}"), range(len(warm)))) == {201}
-        before = Case.objects.count()
-        start = time.perf_counter()
-        with ThreadPoolExecutor(threads) as pool:
-            statuses = list(pool.map(lambda i: _post(port, token, timed[i], f"bench-{run}-{i}"), range(n)))
-        spent = time.perf_counter() - start
+            warmed = list(pool.map(lambda i: _post(port, token, warm[i], f"warm-{run}-{i}"), range(len(warm))))
+            assert {status for status, _s in warmed} == {201}
+            before = Case.objects.count()
+            cpu_before = _cpu_seconds(server.pid)
+            start = time.perf_counter()
+            answers = list(pool.map(lambda i: _post(port, token, timed[i], f"bench-{run}-{i}"), range(n)))
+            spent = time.perf_counter() - start
+            cpu = _cpu_seconds(server.pid) - cpu_before
     finally:
         server.terminate()
         server.wait(timeout=30)
+    statuses = [status for status, _s in answers]
+    latencies = [seconds for _status, seconds in answers]
     failed = [s for s in statuses if s != 201]
     assert not failed, f"{len(failed)} intake requests failed, e.g. HTTP {failed[0]}"
     assert Case.objects.count() - before == n
@@ -283,7 +355,8 @@ def measure_intake(loop, n: int) -> dict:
             for i, b in enumerate(timed)]
     raw = _raw_intake(rows, threads)
     return {"n": n, "workers": workers, "threads": threads, "api_rps": n / spent, "raw_rps": n / raw,
-            "api_s": spent, "raw_s": raw}
+            "api_s": spent, "raw_s": raw, "p50_ms": _percentile(latencies, 0.5) * 1000,
+            "p99_ms": _percentile(latencies, 0.99) * 1000, "cpu_ms": cpu / n * 1000}
 
 
 # =========================================================================== (b) transitions
@@ -472,7 +545,14 @@ def _intake_figure(vendor: str, intake: dict) -> dict:
     return dict(name=f"cases reported via POST /api/cases/, {intake['workers']} gunicorn workers, "
                      f"{intake['threads']} clients, {vendor}", value=intake["api_rps"], unit="cases/s",
                 baseline_name="raw single-row INSERTs, same rows, same parallelism", baseline_value=intake["raw_rps"],
-                note=f"{intake['n']:,} cases in {intake['api_s']:.1f} s")
+                note=f"{intake['n']:,} cases in {intake['api_s']:.1f} s; latency p50 {intake['p50_ms']:.1f} ms, "
+                     f"p99 {intake['p99_ms']:.1f} ms; web-process CPU {intake['cpu_ms']:.1f} ms per case")
+
+
+def _intake_cpu_figure(vendor: str, intake: dict) -> dict:
+    return dict(name=f"web-process CPU per case reported via POST /api/cases/, {vendor}", value=intake["cpu_ms"],
+                unit="ms", note="user + system CPU of the gunicorn master and workers (/proc) over the timed cases; "
+                     f"lower is better; latency p50 {intake['p50_ms']:.1f} ms, p99 {intake['p99_ms']:.1f} ms")
 
 
 def _transition_figure(vendor: str, moves: dict) -> dict:
@@ -502,13 +582,18 @@ def measure(emit) -> str:
     """Measure the three parts on the current database, handing each figure to `emit` as it is ready."""
     loop = _loop()
     vendor = connection.vendor
-    if vendor == "postgresql":
-        emit(_intake_figure(vendor, measure_intake(loop, _setting("BENCH_CASES_API", DEFAULT_API))))
-    else:
+    parts = {p.strip() for p in os.environ.get("BENCH_CASES_PARTS", "intake,transitions,watch").split(",")}
+    if "intake" in parts and vendor == "postgresql":
+        intake = measure_intake(loop, _setting("BENCH_CASES_API", DEFAULT_API))
+        emit(_intake_figure(vendor, intake))
+        emit(_intake_cpu_figure(vendor, intake))
+    elif "intake" in parts:
         print("  (intake over HTTP: PostgreSQL only)", flush=True)
-    emit(_transition_figure(vendor, measure_transitions(loop, _setting("BENCH_CASES_LOOPS", DEFAULT_LOOPS))))
-    for fig in _watch_figures(vendor, measure_watch(loop, _setting("BENCH_CASES_ROWS", DEFAULT_ROWS))):
-        emit(fig)
+    if "transitions" in parts:
+        emit(_transition_figure(vendor, measure_transitions(loop, _setting("BENCH_CASES_LOOPS", DEFAULT_LOOPS))))
+    if "watch" in parts:
+        for fig in _watch_figures(vendor, measure_watch(loop, _setting("BENCH_CASES_ROWS", DEFAULT_ROWS))):
+            emit(fig)
     return vendor
 
 

@@ -5,11 +5,13 @@ expiring after `API_TOKEN_HOURS` (checked by `accounts.authentication`)."""
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, inline_serializer
 from knox.models import AuthToken
 from knox.settings import knox_settings
+from knox.signals import token_expired
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -18,6 +20,15 @@ from rest_framework.views import APIView
 from gridgov.accounts import security
 from gridgov.accounts.passwords import password_expired
 from gridgov.core.api import client_address
+
+
+def token_issue(user) -> tuple[AuthToken, str]:
+    """A new API token for `user`; the user's expired tokens are deleted first (the check of each request
+    refuses an expired token by itself and no longer looks up the others)."""
+    for old in AuthToken.objects.filter(user=user, expiry__lt=timezone.now()):
+        old.delete()
+        token_expired.send(sender=token_issue, username=user.get_username(), source="other_token")
+    return AuthToken.objects.create(user=user, expiry=knox_settings.TOKEN_TTL)
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -64,6 +75,6 @@ class TokenView(APIView):
         if password_expired(user):
             raise exceptions.PermissionDenied(_("Your password has expired: change it on the web, then ask for a "
                                                 "token again."))
-        instance, token = AuthToken.objects.create(user=user, expiry=knox_settings.TOKEN_TTL)
+        instance, token = token_issue(user)
         security.login_logged(user=user, address=address, how="token", two_factor=two_factor)
         return Response({"token": token, "expiry": instance.expiry})

@@ -112,6 +112,14 @@ def _detail_queryset():
                                                                   .select_related("department", "reported_by"))))))
 
 
+def _as_written(case: Case, written) -> None:
+    """A case intake has just written, made to answer like `_detail_queryset` without reading it again: its
+    related rows are the ones intake wrote (`intake.Written`); the cell, matter (with category), owner and
+    reporter objects are those intake used; nothing is assigned, routed or merged yet."""
+    case._prefetched_objects_cache = {"stages": [], "attachments": list(written.attachments), "requests": [],
+                                      "escalations": [], "events": list(written.events)}
+
+
 def _list_related(qs):
     return qs.select_related("node", "matter__category", "assignee_user__person", "assignee_node",
                              "assignee_team__department")
@@ -153,6 +161,8 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(data, status=code, headers={"ETag": f'"{fresh.version}"'})
 
     def _visible_duplicates(self, rows) -> list[dict]:
+        if not rows:
+            return []
         ids = {c.pk for c, _d in rows}
         visible = set(case_scope(Case.objects.filter(pk__in=ids), self.request.user).values_list("pk", flat=True))
         return duplicates_data([(c, d) for c, d in rows if c.pk in visible])
@@ -171,8 +181,11 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         body.is_valid(raise_exception=True)
         result = case_report(actor=request.user, idempotency_key=request.headers.get("Idempotency-Key", ""),
                              client=f"user:{request.user.pk}", **body.validated_data)
+        if result.written is not None:
+            _as_written(result.case, result.written)
         response = self._detail(result.case, serializer=CaseIntakeSerializer,
                                 code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+                                reload=result.written is None,
                                 duplicates=self._visible_duplicates(result.duplicates))
         response["Location"] = f"{request.path.rstrip('/')}/{result.case.pk}/"
         return response

@@ -30,6 +30,8 @@ def case_is_assignee(user, case: Case) -> bool:
     """Whether `user` is the case's assignee (`case_assigned_q`)."""
     if getattr(user, "pk", None) is None:
         return False
+    if case.assignee_user_id is None and case.assignee_team_id is None and case.assignee_node_id is None:
+        return False  # assigned to no one: nothing for `case_assigned_q` to match
     return Case.objects.filter(case_assigned_q(user), pk=case.pk).exists()
 
 
@@ -90,7 +92,10 @@ def case_rounds(case: Case) -> list[list[CaseEvent]]:
     definition of a round; the separation of duties (`grants.duty_refusal`) reads it."""
     rounds: list[list[CaseEvent]] = [[]]
     dispatched = False
-    for event in CaseEvent.objects.filter(case=case).order_by("seq"):
+    prefetched = getattr(case, "_prefetched_objects_cache", {}).get("events")
+    events = sorted(prefetched, key=lambda e: e.seq) if prefetched is not None else (
+        CaseEvent.objects.filter(case=case).order_by("seq"))
+    for event in events:
         if event.kind in ROUND_STARTS and (dispatched or event.kind != "dispatch"):
             rounds.append([])
         dispatched = dispatched or event.kind == "dispatch"
@@ -123,7 +128,7 @@ def case_duplicates(case: Case, *, policy: CasePolicy | None = None) -> list[tup
     window), nearest first, with their distance in metres: offered for merging, never merged silently."""
     if case.matter_id is None or case.lon is None or case.lat is None:
         return []
-    policy = policy or policy_for(case.scheme)
+    policy = policy or policy_for(case.scheme_id)
     radius = float(policy.duplicate_radius_m)
     window = dt.timedelta(hours=policy.duplicate_window_hours)
     dlat = radius / 111_000

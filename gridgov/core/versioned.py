@@ -19,8 +19,8 @@ is later reached by another commit (the rule `territory.locate` follows for its 
 core_configversion`, plus the sources other apps register, such as the territory version) reads every
 counter at once. Inside a *pinned* scope — each HTTP request (`ConfigVersionMiddleware`), or a batch job's
 `with versions_pinned():` — the counters are read at most once, when first needed, and reused until the
-scope ends or until the connection runs any statement other than a SELECT (a write in this scope may
-have bumped a counter). Outside a pinned scope every read checks the counters. So an edit committed by
+scope ends or until the connection runs a write statement naming one of the tables of `TABLE_KINDS` or a
+registered version row (a write in this scope has bumped a counter). Outside a pinned scope every read checks the counters. So an edit committed by
 any process is seen by every process from its next request (or next read outside a request): the bound is
 "at once, from the next request"; a request already running keeps the versions it began with.
 """
@@ -42,7 +42,20 @@ GRANTS = "GRANTS"  # cases: ActionGrant
 CALENDAR = "CALENDAR"  # workdays: CalendarDay, WorkSchedule
 CATALOGUE = "CATALOGUE"  # catalogue: catalogues, scheme catalogues, categories, matters, stages, duty lists
 ROUTING = "ROUTING"  # cases: RoutingRule
-KINDS = (SCHEME, POLICY, GRANTS, CALENDAR, CATALOGUE, ROUTING)
+NODES = "NODES"  # territory: the rows of the nodes (names, codes, paths ...; geometry changes bump the territory version too)
+KINDS = (SCHEME, POLICY, GRANTS, CALENDAR, CATALOGUE, ROUTING, NODES)
+
+# Every table whose writes bump a counter (by its trigger, installed by the table's app's migration; a test
+# checks that the two lists agree), and the version rows read with the counters: a write statement naming
+# one of them makes a pinned scope read the counters again.
+TABLE_KINDS = {
+    "territory_levelscheme": SCHEME, "territory_level": SCHEME, "territory_node": NODES,
+    "cases_casepolicy": POLICY, "cases_actiongrant": GRANTS, "cases_routingrule": ROUTING,
+    "workdays_calendarday": CALENDAR, "workdays_workschedule": CALENDAR,
+    "catalogue_catalogue": CATALOGUE, "catalogue_schemecatalogue": CATALOGUE, "catalogue_category": CATALOGUE,
+    "catalogue_matter": CATALOGUE, "catalogue_matterstage": CATALOGUE, "catalogue_dutylist": CATALOGUE,
+    "catalogue_dutylistentry": CATALOGUE,
+}
 
 TABLE = "core_configversion"
 
@@ -97,12 +110,14 @@ def bump_triggers_remove(connection_, tables: dict[str, str]) -> None:
 # other version rows read in the same statement: name -> "SELECT '<name>', value FROM ... WHERE ..."
 _sources: dict[str, str] = {}
 _sql_cache: list[str] = []
+_watched: set[str] = {f'"{t}"' for t in TABLE_KINDS} | set(TABLE_KINDS)
 
 
-def version_source_register(name: str, select_sql: str) -> None:
+def version_source_register(name: str, table: str, select_sql: str) -> None:
     """Read another app's version row in the same statement as the counters (`territory.locate` registers
-    the territory version): `select_sql` selects one row of (name, value), constants only."""
+    the territory version): `select_sql` selects one row of (name, value) from `table`, constants only."""
     _sources[name] = select_sql
+    _watched.add(table)
     _sql_cache.clear()
 
 
@@ -142,15 +157,16 @@ def version(kind: str) -> int:
 
 
 def _forget_on_write(execute, sql, params, many, context):
-    # any statement but a SELECT may have bumped a counter (a trigger): read them again when next needed
-    if _state.snapshot is not None and not sql.lstrip()[:6].upper().startswith("SELECT"):
+    # a write naming a watched table has bumped a counter (its trigger): read them again when next needed
+    if (_state.snapshot is not None and not sql.lstrip()[:6].upper().startswith("SELECT")
+            and any(t in sql for t in _watched)):
         _state.snapshot = None
     return execute(sql, params, many, context)
 
 
 @contextmanager
 def versions_pinned() -> Iterator[None]:
-    """Read the counters at most once in this block (until a write statement on the connection)."""
+    """Read the counters at most once in this block (until a statement writes a watched table)."""
     _state.depth += 1
     try:
         if _state.depth == 1:
@@ -176,21 +192,28 @@ class ConfigVersionMiddleware:
 
 
 # ------------------------------------------------------------------------------------------- the cache
-_store: dict[tuple[str, Any], tuple[int, Any]] = {}
+_store: dict[str | tuple[str, ...], dict[Any, tuple[Any, Any]]] = {}
 _lock = threading.Lock()
 
 
-def versioned_get(kind: str, key: Any, build: Callable[[], T]) -> T:
-    """The process's value of `(kind, key)` if it was built at the kind's current version, else `build()`
-    (cached, unless inside a transaction). Callers must treat the value as read-only: it is shared."""
-    current = version(kind)
-    entry = _store.get((kind, key))
+def versioned_get(kind: str | tuple[str, ...], key: Any, build: Callable[[], T], *, limit: int = 0) -> T:
+    """The process's value of `(kind, key)` if it was built at the current version of `kind` (or of each of
+    several kinds it depends on), else `build()` — cached, unless inside a transaction. `limit` > 0 bounds
+    the entries kept for `kind` (all are dropped when it is reached). Callers treat the value as read-only:
+    it is shared."""
+    snapshot = versions()
+    current = (tuple(snapshot.get(k, 0) for k in kind) if isinstance(kind, tuple) else snapshot.get(kind, 0))
+    entries = _store.get(kind)
+    entry = entries.get(key) if entries is not None else None
     if entry is not None and entry[0] == current:
         return entry[1]
     value = build()
     if not connection.in_atomic_block:
         with _lock:
-            _store[(kind, key)] = (current, value)
+            entries = _store.setdefault(kind, {})
+            if limit and len(entries) >= limit:
+                entries.clear()
+            entries[key] = (current, value)
     return value
 
 

@@ -4,7 +4,9 @@ Each process keeps one shapely 2 STRtree per scheme (and one over all schemes) o
 with polygons, prepared for fast predicates. Before using it, the process compares the territory
 version it was built at with `TerritoryVersion` in the database (every structural or geometric
 change bumps it in the writing transaction), so an edit made by another process is seen on the
-next call. `TERRITORY_INDEX_RECHECK_SECONDS` > 0 trades that for fewer queries.
+next call. The version is read with the settings' counters of `core.versioned`, in one statement, once
+per request. `TERRITORY_INDEX_RECHECK_SECONDS` > 0 trades that for fewer queries. The node rows that
+`locate` answers are cached too, until any node is written (the NODES counter, bumped by trigger).
 
 Ties: a point on a shared edge, or in an overlap of siblings, goes to the deepest node, then to the
 older node (the lowest id: created first) — deterministic, so a retried report lands in the same cell,
@@ -28,6 +30,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from gridgov.core import versioned
 from gridgov.territory.models import LevelScheme, Node, TerritoryVersion
 
 NOT_FOUND = -1
@@ -50,16 +53,16 @@ _lock = threading.Lock()
 _last_check: dict[int | None, tuple[float, int]] = {}
 
 
-_VERSION_SQL = f"SELECT value FROM {TerritoryVersion._meta.db_table} WHERE id = 1"  # noqa: S608 (constant)
+TERRITORY = "TERRITORY"  # the name of the territory version among the counters of core.versioned
+versioned.version_source_register(
+    TERRITORY, TerritoryVersion._meta.db_table,
+    f"SELECT '{TERRITORY}', value FROM {TerritoryVersion._meta.db_table} WHERE id = 1")  # noqa: S608 (constant)
 
 
 def territory_version() -> int:
-    """The current territory version in the database (0 before any change). Raw SQL: this runs before
-    every locate() and the ORM would triple its cost."""
-    with connection.cursor() as cursor:
-        cursor.execute(_VERSION_SQL)
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
+    """The current territory version in the database (0 before any change), read with the counters of
+    `core.versioned` (raw SQL, one statement; once per request inside a request)."""
+    return versioned.version(TERRITORY)
 
 
 def _build(scheme_id: int | None, version: int) -> SpatialIndex:
@@ -148,12 +151,19 @@ def locate_id(lon: float, lat: float, *, scheme: LevelScheme | int | None = None
     return None if found == NOT_FOUND else found
 
 
+NODE_CACHE_LIMIT = 20_000  # node rows kept per process (without their polygons)
+
+
 def locate(lon: float, lat: float, *, scheme: LevelScheme | int | None = None) -> Node | None:
-    """The deepest active node containing (lon, lat), or None when the point is outside every cell."""
+    """The deepest active node containing (lon, lat), or None when the point is outside every cell. The row
+    (with its level and scheme; its polygon loaded only when read) is cached per process until a node,
+    level or scheme is written: shared, read-only."""
     node_id = locate_id(lon, lat, scheme=scheme)
     if node_id is None:
         return None
-    return Node.objects.select_related("level", "scheme").filter(pk=node_id).first()
+    return versioned.versioned_get(
+        (versioned.NODES, versioned.SCHEME), node_id, limit=NODE_CACHE_LIMIT,
+        build=lambda: Node.objects.select_related("level", "scheme").defer("geometry").filter(pk=node_id).first())
 
 
 def cell_resolve(*, scheme: LevelScheme, node: Node | str | int | None = None, lon=None, lat=None,

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.selectors import user_report_paths
 from gridgov.cases.attachments import PHOTOS_MAX, attachments_add, photos_check
-from gridgov.cases.models import Attachment, Case, Channel, IntakeKey
+from gridgov.cases.models import Attachment, Case, CaseEvent, Channel, IntakeKey
 from gridgov.cases.policy import policy_for
 from gridgov.cases.selectors import case_duplicates
 from gridgov.cases.services.events import case_snapshot, event_write
@@ -44,11 +44,22 @@ STAFF_CHANNELS = (Channel.PATROL, Channel.HOTLINE, Channel.POLICE, Channel.DEPAR
 SELF_SERVICE_CHANNELS = (Channel.RESIDENT, Channel.OPEN311, Channel.CAMERA)
 
 
+@dataclass(frozen=True)
+class Written:
+    """Every row a report wrote beside its case (a new case that was not handled on the spot): its photos
+    and its report event; no stages, applications or escalations yet. An answer can show the case from
+    these without reading it again."""
+
+    attachments: list[Attachment]
+    events: list[CaseEvent]
+
+
 @dataclass
 class IntakeResult:
     case: Case
     created: bool
     duplicates: list[tuple[Case, float]] = field(default_factory=list)
+    written: Written | None = None  # None: a replayed or self-handled case, read it again to show it
 
 
 def _fingerprint(**parts: Any) -> str:
@@ -134,11 +145,8 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
                                photos=[p.sha256 for p in report_photos + before + after],
                                external_ref=external_ref, reporter=[reporter_name.strip(), phone, anonymous],
                                level=report_level, mode=handling_mode, self_handled=self_handled)
-    if key:
-        existing = _replayed(client_id, key, fingerprint)
-        if existing:
-            return IntakeResult(existing, created=False, duplicates=case_duplicates(existing, policy=policy))
-
+    # A retried key is found by the key's unique constraint (the IntegrityError below), not by a look-up
+    # before every report: the first statement of a report is its INSERT.
     now = at or timezone.now()
     user = actor if getattr(actor, "is_authenticated", False) else None
     try:
@@ -156,12 +164,12 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
                 reporter_phone_sealed=crypto.seal(phone, field="cases.case.reporter_phone"),
                 reporter_phone_masked=mask_phone(phone) if phone else "", anonymous=anonymous,
                 owner=user if channel in STAFF_CHANNELS else None, attributes=attributes)
+            if key:  # right after the case: a retry stops here, before any photo is stored
+                IntakeKey.objects.create(client=client_id, key=key, fingerprint=fingerprint, case=case)
             stored = attachments_add(case=case, photos=report_photos, purpose=Attachment.Purpose.REPORT, actor=user)
             # the channel is the report's data, not a role: the report event has no acting role
-            event_write(case=case, kind="report", actor=user, to_state=CaseState.REPORTED, note=note, new={"channel": channel, **case_snapshot(case)},
-                        attachments=stored, at=now)
-            if key:
-                IntakeKey.objects.create(client=client_id, key=key, fingerprint=fingerprint, case=case)
+            event = event_write(case=case, kind="report", actor=user, to_state=CaseState.REPORTED, note=note,
+                                new={"channel": channel, **case_snapshot(case)}, attachments=stored, at=now, seq=1)
             level_notify(case, policy=policy)
             if self_handled:
                 case = case_transition(case=case, actor=actor, action="self_handle",
@@ -172,7 +180,10 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
         if existing is None:
             raise
         return IntakeResult(existing, created=False, duplicates=case_duplicates(existing))
-    return IntakeResult(case, created=True, duplicates=case_duplicates(case, policy=policy))
+    if self_handled:
+        return IntakeResult(case, created=True, duplicates=case_duplicates(case, policy=policy))
+    return IntakeResult(case, created=True, duplicates=case_duplicates(case, policy=policy), written=Written(
+        attachments=stored, events=[event]))
 
 
 def _replayed(client: str, key: str, fingerprint: str) -> Case | None:
