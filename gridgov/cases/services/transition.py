@@ -10,7 +10,8 @@ import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -18,7 +19,7 @@ from gridgov.cases import clock
 from gridgov.cases.attachments import Photo, attachments_add, photos_check
 from gridgov.cases.errors import ActionForbidden, CaseConflict
 from gridgov.cases.grants import action_allowed_as, duty_refusal, grants_load, user_standing
-from gridgov.cases.models import Attachment, Case, CaseRequest, CaseStage
+from gridgov.cases.models import Attachment, Case, CaseEvent, CaseRequest, CaseStage
 from gridgov.cases.policy import policy_for
 from gridgov.cases.selectors import case_pending_request
 from gridgov.cases.services import handlers
@@ -31,6 +32,8 @@ from gridgov.catalogue.selectors import matter_stages
 from gridgov.core import versioned
 from gridgov.workdays.calendar import calendar_load
 
+# UNIQUE(case, seq) of CaseEvent as each vendor names it in the error: PostgreSQL by name, SQLite by columns
+EVENT_SEQ_COLLISION = ("event_unique_seq", "cases_caseevent.case_id, cases_caseevent.seq")
 # the clock rules that compute deadlines on the working-day calendar (planning, resuming, extending)
 _CALENDAR_CLOCKS = (Clock.START, Clock.STOP, Clock.RESUME, Clock.EXTEND, Clock.RESTART)
 
@@ -85,8 +88,15 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
     with versioned.versions_pinned():  # one read of the settings' versions for the whole transition
         if isinstance(case, Case) and not connection.in_atomic_block:
             _settings_load(case, t)
-        return _transition_locked(t, case_id, actor=actor, action=action, note=note, reason=reason,
-                                  expected_version=expected_version, at=at, kw=kw)
+        args = dict(actor=actor, action=action, note=note, reason=reason, expected_version=expected_version, at=at)
+        try:
+            return _transition_locked(t, case_id, kw=dict(kw), seq_from_lock=True, **args)
+        except IntegrityError as exc:
+            if not any(name in str(exc) for name in EVENT_SEQ_COLLISION):
+                raise
+            # the number read with the lock was stale (PostgreSQL re-reads only the locked row when a lock
+            # was waited for): everything was rolled back; take the action again, numbering by the maximum
+            return _transition_locked(t, case_id, kw=dict(kw), seq_from_lock=False, **args)
 
 
 def _settings_load(case: Case, t: Transition) -> None:
@@ -103,11 +113,17 @@ def _settings_load(case: Case, t: Transition) -> None:
 
 
 def _transition_locked(t: Transition, case_id: int, *, actor, action: str, note: str, reason: str,
-                       expected_version: int | None, at: dt.datetime | None, kw: dict) -> Case:
+                       expected_version: int | None, at: dt.datetime | None, kw: dict, seq_from_lock: bool) -> Case:
+    """`case_transition` on the locked row. The case's last event number is read with the lock: the
+    event's number follows it without a query of its own (`seq_from_lock`), the (case, seq) constraint
+    catching a number made stale by a concurrent writer (the caller then retries without it)."""
     with transaction.atomic():
         # of=self: matter and team are outer joins, which PostgreSQL refuses to lock
         locked = (Case.objects.select_for_update(of=("self",))
-                  .select_related("scheme", "node", "matter", "assignee_team").filter(pk=case_id).first())
+                  .select_related("scheme", "node", "matter", "assignee_team", "owner")
+                  .annotate(last_seq=Subquery(CaseEvent.objects.filter(case=OuterRef("pk")).order_by("-seq")
+                                              .values("seq")[:1]))
+                  .filter(pk=case_id).first())
         if locked is None:
             raise Case.DoesNotExist(f"case {case_id}")
         if expected_version is not None and int(expected_version) != locked.version:
@@ -159,7 +175,7 @@ def _transition_locked(t: Transition, case_id: int, *, actor, action: str, note:
         new.update(extra_new)
         event = event_write(case=locked, kind=action, actor=actor, actor_role=as_role, from_state=from_state,
                             to_state=locked.state, note="\n".join(x for x in (reason, note) if x), old=old, new=new,
-                            attachments=stored, at=now)
+                            attachments=stored, at=now, seq=(locked.last_seq or 0) + 1 if seq_from_lock else None)
         notices_after(locked, t, event=event, policy=policy)
     return locked
 
