@@ -119,11 +119,12 @@ def _transition_locked(t: Transition, case_id: int, *, actor, action: str, note:
     catching a number made stale by a concurrent writer (the caller then retries without it)."""
     with transaction.atomic():
         # of=self: matter and team are outer joins, which PostgreSQL refuses to lock
-        locked = (Case.objects.select_for_update(of=("self",))
-                  .select_related("scheme", "node", "matter", "assignee_team", "owner")
-                  .annotate(last_seq=Subquery(CaseEvent.objects.filter(case=OuterRef("pk")).order_by("-seq")
-                                              .values("seq")[:1]))
-                  .filter(pk=case_id).first())
+        rows = (Case.objects.select_for_update(of=("self",))
+                .select_related("scheme", "node", "matter", "assignee_team", "owner")
+                .annotate(last_seq=Subquery(CaseEvent.objects.filter(case=OuterRef("pk")).order_by("-seq")
+                                            .values("seq")[:1]))
+                .filter(pk=case_id).order_by())  # one row by its key: no ORDER BY to build
+        locked = next(iter(rows), None)
         if locked is None:
             raise Case.DoesNotExist(f"case {case_id}")
         if expected_version is not None and int(expected_version) != locked.version:
