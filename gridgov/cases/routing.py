@@ -86,10 +86,23 @@ def grid_worker_of(node: Node):
 def team_for(department: Department, node: Node) -> Team | None:
     """The department's team answering for the cell: the one whose area is the nearest ancestor of the
     cell, else its default team (no areas). One read: the teams in their order, one row per area."""
+    return _team_choose(department.teams.annotate(area=F("areas__id")), node)
+
+
+def department_team_for(*, scheme_id: int, key: str, node: Node) -> Team | None:
+    """`team_for` the active department of the scheme whose key is `key` (loaded on the team), in one read;
+    None when there is no such department or none of its teams answers for the cell."""
+    return _team_choose(Team.objects.filter(department__scheme_id=scheme_id, department__active=True,
+                                            department__key=key)
+                        .select_related("department").annotate(area=F("areas__id")), node)
+
+
+def _team_choose(rows, node: Node) -> Team | None:
+    """The rule of `team_for` over teams annotated with one `area` id per row (None: a team without areas)."""
     ancestors = [int(p) for p in node.path.strip("/").split("/") if p]
     teams: dict[int, Team] = {}
     areas: dict[int, list[int]] = {}
-    for row in department.teams.annotate(area=F("areas__id")):
+    for row in rows:
         teams.setdefault(row.pk, row)
         areas.setdefault(row.pk, [])
         if row.area is not None:

@@ -8,9 +8,9 @@ Every statement counted, BEGIN and COMMIT included; both vendors count the same.
 - all five: the settings' versions (one read, before the transaction: `core.versioned`), BEGIN, the case
   locked with its last event number (`SELECT … FOR UPDATE`), the case's UPDATE, the event's INSERT, COMMIT;
 - register: nothing more (6);
-- dispatch: the department named, its teams with their areas (`routing.team_for`), the completion
+- dispatch: the named department's teams with their areas (`routing.department_team_for`), the completion
   predicted from closed cases (`routing.completion_predict`), the case's stages (none yet: planned), the
-  stages' INSERT, the assignees to tell and their notice's INSERT (13);
+  stages' INSERT, the assignees to tell and their notice's INSERT (12);
 - accept: whether the actor is the assignee (the ASSIGNEE grant) (7);
 - report back: the assignee check, the case's stages, the open stage's UPDATE, then the checkers' notice:
   the grid offices over the cell, the case's rounds and its assignees (who handled the round is never
@@ -33,7 +33,7 @@ from gridgov.cases.tests.factories import make_loop
 WATER = {"kind": "DEPARTMENT", "department": "water"}
 STEPS = (("register", "office", {}), ("dispatch", "office", {"assignee": WATER}), ("accept", "handler", {}),
          ("report_back", "handler", {}), ("verify_pass", "office", {}))
-BUDGETS = {"register": 6, "dispatch": 13, "accept": 7, "report_back": 13, "verify_pass": 9}
+BUDGETS = {"register": 6, "dispatch": 12, "accept": 7, "report_back": 13, "verify_pass": 9}
 
 
 def _reported(loop, i: int):
