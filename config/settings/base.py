@@ -177,7 +177,7 @@ WHITENOISE_USE_FINDERS = True
 
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "gridgov.core.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -369,7 +369,7 @@ TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 # (created by `migrate`) by default, Redis when REDIS_URL is set.
 RATELIMIT_CACHE = "ratelimit"
 CACHES[RATELIMIT_CACHE] = (
-    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "rl"}
+    {"BACKEND": "gridgov.core.cache.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "rl"}
     if REDIS_URL else
     {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "gridgov_ratelimit_cache",
      "OPTIONS": {"MAX_ENTRIES": 100000}}

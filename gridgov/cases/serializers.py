@@ -42,6 +42,7 @@ from gridgov.cases.states import CaseState
 from gridgov.cases.transitions import TRANSITIONS, Duty, event_label
 from gridgov.catalogue.models import Category, HandlingMode, Matter, ReportLevel
 from gridgov.catalogue.selectors import scheme_catalogue
+from gridgov.core.api import BuiltFieldsOnce
 from gridgov.territory.models import Level, Node
 from gridgov.workdays.calendar import LimitUnit
 
@@ -120,13 +121,13 @@ def _photos(help_text: str):
 
 
 # ------------------------------------------------------------------------------------------------ briefs
-class NodeBriefSerializer(serializers.ModelSerializer):
+class NodeBriefSerializer(BuiltFieldsOnce, serializers.ModelSerializer):
     class Meta:
         model = Node
         fields = ["id", "code", "name"]
 
 
-class MatterBriefSerializer(serializers.ModelSerializer):
+class MatterBriefSerializer(BuiltFieldsOnce, serializers.ModelSerializer):
     category = serializers.CharField(source="category.code", read_only=True)
 
     class Meta:
@@ -168,7 +169,7 @@ def attachment_url(case_id: int, attachment_id: int) -> str:
 
 
 # ------------------------------------------------------------------------------------------ case answers
-class CaseStageSerializer(serializers.ModelSerializer):
+class CaseStageSerializer(BuiltFieldsOnce, serializers.ModelSerializer):
     status = SlaStatusField(choices=SlaStatus.choices, read_only=True)
 
     class Meta:
@@ -177,7 +178,7 @@ class CaseStageSerializer(serializers.ModelSerializer):
                   "due_at", "completed_at", "status", "extended_count"]
 
 
-class ReportInSerializer(serializers.ModelSerializer):
+class ReportInSerializer(BuiltFieldsOnce, serializers.ModelSerializer):
     department = DepartmentBriefSerializer(read_only=True)
     reported_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
@@ -186,7 +187,7 @@ class ReportInSerializer(serializers.ModelSerializer):
         fields = ["department", "reported_at", "reported_by", "note"]
 
 
-class EscalationSerializer(serializers.ModelSerializer):
+class EscalationSerializer(BuiltFieldsOnce, serializers.ModelSerializer):
     node = NodeBriefSerializer(read_only=True)
     raised_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     report_ins = ReportInSerializer(many=True, read_only=True)
@@ -196,7 +197,7 @@ class EscalationSerializer(serializers.ModelSerializer):
         fields = ["id", "depth", "node", "raised_by", "raised_at", "reason", "report_in_due_at", "report_ins"]
 
 
-class CaseRequestSerializer(serializers.ModelSerializer):
+class CaseRequestSerializer(BuiltFieldsOnce, serializers.ModelSerializer):
     kind = RequestKindField(choices=RequestKind.choices, read_only=True)
     state = RequestStateField(choices=CaseRequest.State.choices, read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -206,7 +207,7 @@ class CaseRequestSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "amount", "unit", "reason", "state", "requested_by", "requested_at"]
 
 
-class AttachmentSerializer(serializers.ModelSerializer):
+class AttachmentSerializer(BuiltFieldsOnce, serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
 
@@ -234,7 +235,7 @@ class ReporterSerializer(serializers.Serializer):
         return case.reporter.get_username() if case.reporter_id else None
 
 
-class CaseListSerializer(serializers.ModelSerializer):
+class CaseListSerializer(BuiltFieldsOnce, serializers.ModelSerializer):
     number = serializers.CharField(read_only=True, help_text="public case number: report date and id")
     matter = MatterBriefSerializer(read_only=True, allow_null=True)
     node = NodeBriefSerializer(read_only=True)

@@ -158,12 +158,13 @@ def locate(lon: float, lat: float, *, scheme: LevelScheme | int | None = None) -
     """The deepest active node containing (lon, lat), or None when the point is outside every cell. The row
     (with its level and scheme; its polygon loaded only when read) is cached per process until a node,
     level or scheme is written: shared, read-only."""
-    node_id = locate_id(lon, lat, scheme=scheme)
-    if node_id is None:
-        return None
-    return versioned.versioned_get(
-        (versioned.NODES, versioned.SCHEME), node_id, limit=NODE_CACHE_LIMIT,
-        build=lambda: Node.objects.select_related("level", "scheme").defer("geometry").filter(pk=node_id).first())
+    with versioned.versions_pinned():  # one read of the counters for the index and the row
+        node_id = locate_id(lon, lat, scheme=scheme)
+        if node_id is None:
+            return None
+        return versioned.versioned_get(
+            (versioned.NODES, versioned.SCHEME), node_id, limit=NODE_CACHE_LIMIT,
+            build=lambda: Node.objects.select_related("level", "scheme").defer("geometry").filter(pk=node_id).first())
 
 
 def cell_resolve(*, scheme: LevelScheme, node: Node | str | int | None = None, lon=None, lat=None,

@@ -472,3 +472,29 @@ def test_the_admin_shows_no_totp_secret(client):
     totp_device(admin)
     client.force_login(admin)
     assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_issuing_a_token_deletes_the_users_expired_ones_and_a_request_reads_one_row():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    from gridgov.accounts.tokens import token_issue
+
+    # given a user with an expired token and a live one
+    user = get_user_model().objects.create_user(username="tokens", password="Grid-demo-2026!")
+    expired, _old = AuthToken.objects.create(user=user, expiry=dt.timedelta(hours=1))
+    AuthToken.objects.filter(pk=expired.pk).update(expiry=timezone.now() - dt.timedelta(minutes=1))
+    live, key = AuthToken.objects.create(user=user, expiry=dt.timedelta(hours=1))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    # when a request comes with the live token, its check is one statement and leaves the expired one
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get("/api/cases/workflow/").status_code == 200
+    assert len([q for q in ctx.captured_queries if "knox_authtoken" in q["sql"]]) == 1
+    assert AuthToken.objects.filter(pk=expired.pk).exists()
+    # when a new token is issued, the expired one goes; the live ones stay
+    token_issue(user)
+    assert set(AuthToken.objects.filter(user=user).values_list("pk", flat=True)) >= {live.pk}
+    assert not AuthToken.objects.filter(pk=expired.pk).exists()

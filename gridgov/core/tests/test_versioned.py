@@ -217,3 +217,41 @@ def test_routing_rule_writes_bump_the_routing_counter():
     middle = counter(versioned.ROUTING)
     RoutingRule.objects.filter(pk=rule.pk).delete()
     assert counter(versioned.ROUTING) > middle
+
+
+def test_every_watched_table_has_its_trigger_and_no_other_table_has_one():
+    # when the triggers the migrations installed are listed
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_config_bump_%'")
+        else:
+            cursor.execute("SELECT DISTINCT event_object_table FROM information_schema.triggers "
+                           "WHERE trigger_name LIKE '%_config_bump'")
+        tables = {row[0] for row in cursor.fetchall()}
+    # then they are exactly the tables whose writes forget a pinned snapshot
+    assert tables == set(versioned.TABLE_KINDS)
+
+
+def test_a_write_to_another_table_keeps_the_pinned_counters():
+    scheme = make_scheme()
+    with versioned.versions_pinned():
+        policy_for(scheme)
+        CasePolicy.objects.create(scheme=make_scheme())  # a watched table: read again
+        policy_for(scheme)
+        Case.objects.filter(pk=-1).update(place="x")  # not watched: no counter moved
+        _, again = statements(lambda: policy_for(scheme))
+    assert again == 0
+
+
+def test_a_located_cell_row_is_cached_until_a_node_is_written():
+    from gridgov.territory.locate import locate
+    from gridgov.territory.tests.factories import make_tree
+
+    scheme = make_scheme()
+    tree = make_tree(scheme)
+    assert locate(116.01, 40.01, scheme=scheme).name == "一网格"
+    _, cached = statements(lambda: locate(116.01, 40.01, scheme=scheme))
+    assert cached == 1  # the counters only
+    # a rename (no change of the territory's shape) is seen by the next locate
+    type(tree["g1"]).objects.filter(pk=tree["g1"].pk).update(name="第一网格")
+    assert locate(116.01, 40.01, scheme=scheme).name == "第一网格"
