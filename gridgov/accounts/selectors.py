@@ -140,10 +140,24 @@ def person_scope(qs: QuerySet[Person], user) -> QuerySet[Person]:
     return qs.filter(own | Q(pk__in=Assignment.objects.filter(paths_q(paths, "node__path")).values("person"))).distinct()
 
 
+def _public_assignments(on: dt.date | None) -> QuerySet[Assignment]:
+    return (Assignment.objects.current(on).filter(is_public=True)
+            .select_related("person", "role").order_by("role__order", "role__key", "person__name"))
+
+
 def node_public_people(node, *, on: dt.date | None = None) -> QuerySet[Assignment]:
     """Who is in charge of `node` now, as published on its card."""
-    return (Assignment.objects.current(on).filter(node=node, is_public=True)
-            .select_related("person", "role").order_by("role__order", "role__key", "person__name"))
+    return _public_assignments(on).filter(node=node)
+
+
+def nodes_public_people(nodes, *, on: dt.date | None = None) -> dict[int, list[Assignment]]:
+    """`node_public_people` of each of many nodes (by node id), read in one query."""
+    out: dict[int, list[Assignment]] = {}
+    nodes = list(nodes)
+    if nodes:
+        for assignment in _public_assignments(on).filter(node__in=nodes):
+            out.setdefault(assignment.node_id, []).append(assignment)
+    return out
 
 
 def user_schemes(user) -> QuerySet[LevelScheme]:

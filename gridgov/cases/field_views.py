@@ -22,19 +22,19 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import F
+from django.db.models import Count, F, Prefetch, Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from gridgov.accounts.selectors import field_assignments, node_public_people, paths_q
+from gridgov.accounts.selectors import field_assignments, nodes_public_people, paths_q
 from gridgov.accounts.services import POSITION_EVERY, position_record
 from gridgov.cases.due import DueShown, case_due_shown
 from gridgov.cases.errors import CaseConflict
-from gridgov.cases.grants import actions_for
-from gridgov.cases.models import Case, Channel
+from gridgov.cases.grants import actions_for, scheme_grants, standings_for
+from gridgov.cases.models import Case, CaseRequest, Channel
 from gridgov.cases.selectors import case_duplicates, case_inbox, case_list_for_user, case_scope
 from gridgov.cases.services import PHOTOS_MAX, case_report
 from gridgov.cases.states import OPEN_STATES
@@ -79,6 +79,15 @@ def _chains(cells: list[Node]) -> dict[int, list[Node]]:
     return {c.pk: [ancestors[a] for a in c.ancestor_ids() if a in ancestors] for c in cells}
 
 
+def _open_counts(cells: list[Node]) -> dict[int, int]:
+    """Open cases in each cell's subtree, counted in one query."""
+    if not cells:
+        return {}
+    counts = Case.objects.filter(paths_q([c.path for c in cells], "node__path"), state__in=OPEN_STATES).aggregate(
+        **{f"c{c.pk}": Count("pk", filter=Q(node__path__startswith=c.path)) for c in cells})
+    return {c.pk: counts[f"c{c.pk}"] for c in cells}
+
+
 # =========================================================================== my tasks
 @dataclass
 class Task:
@@ -117,22 +126,25 @@ def index(request):
     assignments = list(field_assignments(user))
     cells = _my_cells(user)
     chains = _chains(cells)
-    open_counts = {}
-    if cells:
-        open_counts = {c.pk: n for c, n in (
-            (c, Case.objects.filter(node__path__startswith=c.path, state__in=OPEN_STATES).count()) for c in cells)}
+    open_counts = _open_counts(cells)
+    people = nodes_public_people(cells)
     my_cells = [{
         "node": c,
         "chain": chains.get(c.pk, []),
         "roles": [a.role for a in assignments if a.node_id == c.pk],
-        "people": list(node_public_people(c)),
+        "people": people.get(c.pk, []),
         "open": open_counts.get(c.pk, 0),
     } for c in cells]
-    inbox = (case_inbox(user).select_related("node", "matter")
-             .order_by(F("due_at").asc(nulls_last=True), "reported_at")[:TASKS_SHOWN])
+    inbox = list(case_inbox(user).select_related("node", "matter")
+                 .prefetch_related(Prefetch("requests", queryset=CaseRequest.objects.filter(
+                     state=CaseRequest.State.PENDING), to_attr="pending_requests"))
+                 .order_by(F("due_at").asc(nulls_last=True), "reported_at")[:TASKS_SHOWN])
+    # the quick buttons of every task from one read of the user's standings and the schemes' grants
+    standings = standings_for(user, inbox)
+    grants = scheme_grants(case.scheme_id for case in inbox)
     tasks = []
     for case in inbox:
-        allowed = actions_for(user, case)
+        allowed = actions_for(user, case, standing=standings[case.pk], grants=grants[case.scheme_id])
         tasks.append(Task(case=case, due=case_due_shown(case, now),
                           actions=[(a, TRANSITIONS[a].label) for a in QUICK_ACTIONS if a in allowed]))
     reported = (case_list_for_user(user).filter(reporter=user).order_by("-reported_at", "-pk")[:REPORTED_SHOWN])

@@ -90,11 +90,15 @@ def case_rounds(case: Case) -> list[list[CaseEvent]]:
     first dispatch (on the spot, or in part by the reporter) belongs to its first round: the events before
     the first dispatch open the first round rather than forming one of their own. This is the one
     definition of a round; the separation of duties (`grants.duty_refusal`) reads it."""
+    prefetched = getattr(case, "_prefetched_objects_cache", {}).get("events")
+    return rounds_of(sorted(prefetched, key=lambda e: e.seq) if prefetched is not None else
+                     CaseEvent.objects.filter(case=case).order_by("seq"))
+
+
+def rounds_of(events) -> list[list[CaseEvent]]:
+    """One case's events (in `seq` order) cut into rounds, as `case_rounds` says."""
     rounds: list[list[CaseEvent]] = [[]]
     dispatched = False
-    prefetched = getattr(case, "_prefetched_objects_cache", {}).get("events")
-    events = sorted(prefetched, key=lambda e: e.seq) if prefetched is not None else (
-        CaseEvent.objects.filter(case=case).order_by("seq"))
     for event in events:
         if event.kind in ROUND_STARTS and (dispatched or event.kind != "dispatch"):
             rounds.append([])
