@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from gridgov.cases.models import Case, CasePolicy, CaseStage, SlaStatus
 from gridgov.cases.policy import level_factor
+from gridgov.catalogue.selectors import matter_stages
 from gridgov.workdays.calendar import LimitUnit, deadline, working_seconds_between
 
 WORKING_UNITS = (LimitUnit.WORKING_HOURS, LimitUnit.WORKING_DAYS)
@@ -44,7 +45,7 @@ def stages_plan(case: Case, *, start: dt.datetime, policy: CasePolicy) -> list[C
     factor = level_factor(policy, case.report_level)
     share = Decimal(str(policy.warning_share))
     rows, at = [], start
-    for ms in case.matter.stages.all():
+    for ms in matter_stages(case.matter_id):
         amount = (ms.amount * factor).quantize(Decimal("0.01"))
         if ms.unit in (LimitUnit.WORKING_DAYS, LimitUnit.CALENDAR_DAYS):
             amount = max(amount.to_integral_value(), Decimal(1))
@@ -67,9 +68,12 @@ def open_stages(case: Case) -> list[CaseStage]:
     return list(CaseStage.objects.filter(case=case, completed_at__isnull=True).order_by("order"))
 
 
-def stages_complete(case: Case, *, now: dt.datetime, only_first: bool = False) -> list[int]:
+def stages_complete(case: Case, *, now: dt.datetime, only_first: bool = False,
+                    stages: list[CaseStage] | None = None) -> list[int]:
+    """Complete the open stages (`stages`, when the caller has read them already; else they are read), or
+    only the earliest; returns the orders completed."""
     done = []
-    for stage in open_stages(case):
+    for stage in open_stages(case) if stages is None else stages:
         stage.completed_at = now
         stage.status = status_at(stage, now)
         stage.save(update_fields=["completed_at", "status"])
@@ -109,16 +113,18 @@ def stages_extend(case: Case, *, amount: Decimal, unit: str, now: dt.datetime) -
     return new_due
 
 
-def stages_restart(case: Case, *, now: dt.datetime, policy: CasePolicy) -> None:
-    """Rework or reopening: the stages run again from now, with their original limits."""
+def stages_restart(case: Case, *, now: dt.datetime, policy: CasePolicy) -> list[CaseStage]:
+    """Rework or reopening: the stages run again from now, with their original limits (returned)."""
     CaseStage.objects.filter(case=case).delete()
-    stages_plan(case, start=now, policy=policy)
+    return stages_plan(case, start=now, policy=policy)
 
 
-def case_clock_refresh(case: Case, *, now: dt.datetime) -> None:
+def case_clock_refresh(case: Case, *, now: dt.datetime, stages: list[CaseStage] | None = None) -> None:
     """Set the case's summary of its clock: the first open stage's limit and the worst colour of its
-    open stages (NONE when nothing runs). The caller saves the case."""
-    stages = open_stages(case)
+    open stages (NONE when nothing runs). `stages`: the open stages in order, when the caller has them in
+    hand (else they are read). The caller saves the case."""
+    if stages is None:
+        stages = open_stages(case)
     if not stages:
         case.due_at = None
         case.sla_status = SlaStatus.NONE

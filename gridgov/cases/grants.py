@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from gridgov.accounts.models import Assignment
 from gridgov.accounts.selectors import user_is_district_wide
 from gridgov.cases.models import ActionGrant, Case, CaseEvent, ReportIn
+from gridgov.cases.notify import assignee_users
 from gridgov.cases.policy import policy_for
 from gridgov.cases.selectors import (
     case_assigned_q,
@@ -56,9 +57,7 @@ class Standing:
                 self._handled = (False, False)
             else:
                 rounds = case_rounds(self.case)
-                current = case_is_assignee(self.user, self.case) or self.user.pk in round_handler_ids(rounds[-1])
-                ever = current or any(self.user.pk in round_handler_ids(r) for r in rounds[:-1])
-                self._handled = (current, ever)
+                self._handled = _handled_in(rounds, self.user.pk, assigned=case_is_assignee(self.user, self.case))
         return self._handled
 
     @property
@@ -117,6 +116,24 @@ class Standing:
         return {h for h in ActionGrant.Holder.values if self.has(h)}
 
 
+def _handled_in(rounds: list[list[CaseEvent]], user_id: int, *, assigned: bool) -> tuple[bool, bool]:
+    """(handled the current round, handled any round) of one user: the current assignee handles the current
+    round; otherwise whoever acted as a handler in a round (`selectors.round_handler_ids`)."""
+    current = assigned or user_id in round_handler_ids(rounds[-1])
+    return current, current or any(user_id in round_handler_ids(r) for r in rounds[:-1])
+
+
+def round_handled_by(case: Case, users) -> set[int]:
+    """The ids of those of `users` who handled the case's current round (`Standing.handled_round` for many
+    users at once: two reads whatever their number)."""
+    active = {u.pk: u for u in users if u is not None and getattr(u, "is_authenticated", False) and u.is_active}
+    if not active:
+        return set()
+    rounds = case_rounds(case)
+    assigned = {u.pk for u in assignee_users(case)}
+    return {pk for pk in active if _handled_in(rounds, pk, assigned=pk in assigned)[0]}
+
+
 def _ancestor_ids(node) -> list[int]:
     return [int(p) for p in node.path.strip("/").split("/") if p]
 
@@ -169,6 +186,12 @@ def _grants(case: Case, action: str | None = None) -> list[ActionGrant]:
     process until a grant changes (`core.versioned`, GRANTS)."""
     grants = versioned.versioned_get(versioned.GRANTS, case.scheme_id, lambda: _scheme_grants(case.scheme_id))
     return [g for g in grants if g.action == action] if action else list(grants)
+
+
+def grants_load(case: Case) -> None:
+    """Read the grants of the case's scheme into the process's cache now (a caller about to open a
+    transaction: a transaction reads through the cache but never fills it, `core.versioned`)."""
+    _grants(case)
 
 
 def scheme_grants(scheme_ids) -> dict[int, list[ActionGrant]]:

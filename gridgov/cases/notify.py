@@ -58,17 +58,16 @@ def ancestors_at_depths(node: Node, depths: Iterable[int]) -> list[Node]:
 
 
 def notify(*, users: Iterable, case: Case, kind: str, key: str, text: str) -> int:
-    """Write one notification per user for `key`; users already told (same key) are skipped. Returns how
-    many were written. Two queries whatever the number of users; a concurrent writer of the same key is
-    absorbed by the unique constraint."""
+    """Write one notification per user for `key`; users already told (same key) are skipped by the
+    (recipient, key) constraint, which also absorbs a concurrent writer of the same key. One statement
+    whatever the number of users. Returns how many users the notice was for (written now or before)."""
     wanted = {u.pk: u for u in users if u is not None}
     if not wanted:
         return 0
     key = key[:120]
-    told = set(Notification.objects.filter(key=key, recipient_id__in=wanted).values_list("recipient_id", flat=True))
     now = timezone.now()
     rows = [Notification(recipient=u, case=case, kind=kind, key=key, text=text[:300], created_at=now)
-            for pk, u in wanted.items() if pk not in told]
+            for u in wanted.values()]
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
 

@@ -4,7 +4,7 @@ shared, read-only."""
 
 from __future__ import annotations
 
-from gridgov.catalogue.models import Catalogue, Matter, SchemeCatalogue
+from gridgov.catalogue.models import Catalogue, Matter, MatterStage, SchemeCatalogue
 from gridgov.core import versioned
 
 
@@ -27,3 +27,9 @@ def catalogue_matter(*, catalogue: Catalogue, code: str) -> Matter | None:
     return versioned.versioned_get(
         versioned.CATALOGUE, ("matter", catalogue.pk, code),
         lambda: Matter.objects.filter(catalogue=catalogue, code=code).select_related("category").first())
+
+
+def matter_stages(matter_id: int) -> tuple[MatterStage, ...]:
+    """The matter's staged time limits in order (the clock plans a case's stages from them)."""
+    return versioned.versioned_get(versioned.CATALOGUE, ("stages", matter_id),
+                                   lambda: tuple(MatterStage.objects.filter(matter_id=matter_id).order_by("order")))

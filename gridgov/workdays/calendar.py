@@ -159,6 +159,14 @@ def _periods_read(scheme_id) -> tuple[Period, ...]:
     return _parse(tuple(tuple(p) for p in (periods or DEFAULT_PERIODS)))
 
 
+def calendar_load(scheme=None) -> None:
+    """Read the calendar's rows (the days table, the scheme's working periods) into the process's cache now.
+    A caller about to compute deadlines inside a transaction calls it first: a transaction reads through the
+    cache but never fills it (`core.versioned`)."""
+    _override_days()
+    schedule_periods(scheme)
+
+
 # --------------------------------------------------------------------------------------- deadlines
 
 def _aware(day: dt.date, at: dt.time) -> dt.datetime:

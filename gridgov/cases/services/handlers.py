@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.cases.models import AssigneeKind, Case, CaseRequest, Escalation, ReportIn, RequestKind
 from gridgov.cases.notify import ancestors_at_depths
-from gridgov.cases.routing import Assignee, case_route, completion_predict, target_resolve
+from gridgov.cases.routing import Assignee, case_route, completion_predict, department_team_for, target_resolve
 from gridgov.cases.services.events import event_write
 from gridgov.cases.services.resolve import matter_resolve
 from gridgov.cases.states import CaseState
@@ -66,6 +66,9 @@ def _assignee_from(spec: dict | Assignee | None, case: Case) -> Assignee | None:
             raise ValidationError({"assignee": _("unknown team")})
         return Assignee(kind, team=team)
     value = spec.get("department")
+    team = department_team_for(scheme_id=case.scheme_id, key=str(value), node=case.node)
+    if team is not None:  # the common case in one read; what is missing is told below, as before
+        return Assignee(kind, team=team)
     dept = (Department.objects.filter(scheme_id=case.scheme_id, active=True, key=str(value)).first()
             or (Department.objects.filter(scheme_id=case.scheme_id, active=True, pk=value).first()
                 if str(value).isdigit() else None))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from gridgov.cases.grants import user_standing
+from gridgov.cases.grants import round_handled_by
 from gridgov.cases.models import Case, CaseEvent
 from gridgov.cases.notify import (
     ancestors_at_depths,
@@ -46,7 +46,9 @@ def _audience(case: Case, to: Audience) -> tuple[set, dict]:
     if to == Audience.CHECKERS:
         # the owner and the grid offices over the cell, never the round's handlers (an owner who accepted
         # the case is one of them: 监督与处置分离)
-        return {u for u in owner | offices_over(case.node) if not user_standing(u, case).handled_round}, {}
+        candidates = owner | offices_over(case.node)
+        handled = round_handled_by(case, candidates)
+        return {u for u in candidates if u.pk not in handled}, {}
     if to == Audience.REPORT_IN:
         escalation = case.escalations.order_by("-raised_at", "-pk").first()
         departments = [row.department for row in escalation.report_ins.select_related("department")]

@@ -10,15 +10,16 @@ import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.cases import clock
 from gridgov.cases.attachments import Photo, attachments_add, photos_check
 from gridgov.cases.errors import ActionForbidden, CaseConflict
-from gridgov.cases.grants import action_allowed_as, duty_refusal, user_standing
-from gridgov.cases.models import Attachment, Case, CaseRequest
+from gridgov.cases.grants import action_allowed_as, duty_refusal, grants_load, user_standing
+from gridgov.cases.models import Attachment, Case, CaseEvent, CaseRequest, CaseStage
 from gridgov.cases.policy import policy_for
 from gridgov.cases.selectors import case_pending_request
 from gridgov.cases.services import handlers
@@ -27,6 +28,14 @@ from gridgov.cases.services.handlers import satisfaction_clean
 from gridgov.cases.services.notifications import notices_after
 from gridgov.cases.states import CaseState
 from gridgov.cases.transitions import PHOTO_INPUTS, TRANSITIONS, Clock, Need, Transition
+from gridgov.catalogue.selectors import matter_stages
+from gridgov.core import versioned
+from gridgov.workdays.calendar import calendar_load
+
+# UNIQUE(case, seq) of CaseEvent as each vendor names it in the error: PostgreSQL by name, SQLite by columns
+EVENT_SEQ_COLLISION = ("event_unique_seq", "cases_caseevent.case_id, cases_caseevent.seq")
+# the clock rules that compute deadlines on the working-day calendar (planning, resuming, extending)
+_CALENDAR_CLOCKS = (Clock.START, Clock.STOP, Clock.RESUME, Clock.EXTEND, Clock.RESTART)
 
 
 def _inputs_check(t: Transition, kw: dict) -> None:
@@ -76,10 +85,46 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
     if t.reason and not reason:
         raise ValidationError({"reason": _("%(action)s needs a reason") % {"action": t.label}})
     case_id = case.pk if isinstance(case, Case) else int(case)
+    with versioned.versions_pinned():  # one read of the settings' versions for the whole transition
+        if isinstance(case, Case) and not connection.in_atomic_block:
+            _settings_load(case, t)
+        args = dict(actor=actor, action=action, note=note, reason=reason, expected_version=expected_version, at=at)
+        try:
+            return _transition_locked(t, case_id, kw=dict(kw), seq_from_lock=True, **args)
+        except IntegrityError as exc:
+            if not any(name in str(exc) for name in EVENT_SEQ_COLLISION):
+                raise
+            # the number read with the lock was stale (PostgreSQL re-reads only the locked row when a lock
+            # was waited for): everything was rolled back; take the action again, numbering by the maximum
+            return _transition_locked(t, case_id, kw=dict(kw), seq_from_lock=False, **args)
+
+
+def _settings_load(case: Case, t: Transition) -> None:
+    """Read the settings the action consults (the scheme's grants and policy; the calendar and the matter's
+    stages when its clock computes deadlines) into the process's caches before the transaction opens: a
+    transaction reads through those caches but never fills them (`core.versioned`), so without this every
+    transition would read them again."""
+    grants_load(case)
+    policy_for(case.scheme_id)
+    if t.clock in _CALENDAR_CLOCKS:
+        calendar_load(case.scheme_id)
+        if case.matter_id is not None:
+            matter_stages(case.matter_id)
+
+
+def _transition_locked(t: Transition, case_id: int, *, actor, action: str, note: str, reason: str,
+                       expected_version: int | None, at: dt.datetime | None, kw: dict, seq_from_lock: bool) -> Case:
+    """`case_transition` on the locked row. The case's last event number is read with the lock: the
+    event's number follows it without a query of its own (`seq_from_lock`), the (case, seq) constraint
+    catching a number made stale by a concurrent writer (the caller then retries without it)."""
     with transaction.atomic():
         # of=self: matter and team are outer joins, which PostgreSQL refuses to lock
-        locked = (Case.objects.select_for_update(of=("self",))
-                  .select_related("scheme", "node", "matter", "assignee_team").filter(pk=case_id).first())
+        rows = (Case.objects.select_for_update(of=("self",))
+                .select_related("scheme", "node", "matter", "assignee_team", "owner")
+                .annotate(last_seq=Subquery(CaseEvent.objects.filter(case=OuterRef("pk")).order_by("-seq")
+                                            .values("seq")[:1]))
+                .filter(pk=case_id).order_by())  # one row by its key: no ORDER BY to build
+        locked = next(iter(rows), None)
         if locked is None:
             raise Case.DoesNotExist(f"case {case_id}")
         if expected_version is not None and int(expected_version) != locked.version:
@@ -116,8 +161,10 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
                                 **kw) or {}
         if t.target:
             locked.state = t.target
-        extra_new.update(_clock_apply(locked, t.clock, now=now, policy=policy, request=request))
-        clock.case_clock_refresh(locked, now=now)
+        clock_new, open_stages = _clock_apply(locked, t.clock, now=now, policy=policy, request=request)
+        extra_new.update(clock_new)
+        if t.clock != Clock.NONE:  # an action that leaves the clock alone leaves its summary as it is
+            clock.case_clock_refresh(locked, now=now, stages=open_stages)
         locked.version += 1
         locked.save()
         stored = []
@@ -129,34 +176,42 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
         new.update(extra_new)
         event = event_write(case=locked, kind=action, actor=actor, actor_role=as_role, from_state=from_state,
                             to_state=locked.state, note="\n".join(x for x in (reason, note) if x), old=old, new=new,
-                            attachments=stored, at=now)
+                            attachments=stored, at=now, seq=(locked.last_seq or 0) + 1 if seq_from_lock else None)
         notices_after(locked, t, event=event, policy=policy)
     return locked
 
 
-def _clock_apply(case: Case, rule: Clock, *, now: dt.datetime, policy, request: CaseRequest | None) -> dict:
-    """Apply the action's clock rule; returns what the event records of it (an extension's new limit)."""
+def _clock_apply(case: Case, rule: Clock, *, now: dt.datetime, policy,
+                 request: CaseRequest | None) -> tuple[dict, list[CaseStage] | None]:
+    """Apply the action's clock rule; returns what the event records of it (an extension's new limit) and
+    the case's open stages after it, in order, when they are in hand (None: to be read)."""
     if rule == Clock.START:
-        if not case.stages.exists():
-            clock.stages_plan(case, start=now, policy=policy)
-    elif rule == Clock.COMPLETE_STAGE:
-        if not clock.stages_complete(case, now=now, only_first=True):
+        stages = list(CaseStage.objects.filter(case=case).order_by("order"))
+        if not stages:
+            return {}, clock.stages_plan(case, start=now, policy=policy)
+        return {}, [s for s in stages if s.completed_at is None]
+    if rule == Clock.COMPLETE_STAGE:
+        stages = clock.open_stages(case)
+        if not clock.stages_complete(case, now=now, only_first=True, stages=stages):
             raise ValidationError({"action": _("no stage of this case is open")})
-    elif rule == Clock.STOP:
-        if case.state == CaseState.REPORTED_BACK and not case.stages.exists():  # handled on the spot
-            clock.stages_plan(case, start=case.reported_at, policy=policy)
-        clock.stages_complete(case, now=now)
-    elif rule == Clock.PAUSE:
+        return {}, stages[1:]
+    if rule == Clock.STOP:
+        stages = list(CaseStage.objects.filter(case=case).order_by("order"))
+        if case.state == CaseState.REPORTED_BACK and not stages:  # handled on the spot
+            stages = clock.stages_plan(case, start=case.reported_at, policy=policy)
+        clock.stages_complete(case, now=now, stages=[s for s in stages if s.completed_at is None])
+        return {}, []
+    if rule == Clock.PAUSE:
         case.parked_at = now
     elif rule == Clock.RESUME:
         clock.stages_resume(case, since=case.parked_at or now, now=now)
         case.parked_at = None
     elif rule == Clock.EXTEND:  # the application this action approved says by how much
         new_due = clock.stages_extend(case, amount=request.amount, unit=request.unit, now=now)
-        return {"stage_due_at": jsonable(new_due)}
+        return {"stage_due_at": jsonable(new_due)}, None
     elif rule == Clock.RESTART:
-        clock.stages_restart(case, now=now, policy=policy)
-    return {}
+        return {}, clock.stages_restart(case, now=now, policy=policy)
+    return {}, None
 
 
 def case_register(*, case, actor, **kw) -> Case:

@@ -10,13 +10,13 @@ from collections.abc import Callable
 
 import pytest
 from django.apps import apps
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from rest_framework.test import APIClient
 
 from gridgov.accounts import services as account_services
 from gridgov.cases.errors import CaseConflict
 from gridgov.cases.models import ActionGrant, Case, CaseEvent, Channel
-from gridgov.cases.services import case_report, case_transition
+from gridgov.cases.services import case_report, case_transition, event_write
 from gridgov.cases.states import CaseState
 from gridgov.cases.tests.factories import make_loop, png, point_in
 
@@ -143,3 +143,34 @@ def test_conflicting_actions_over_http_the_loser_gets_409(loop):
         assert loser.json()["code"] == "version" and loser.json()["version"] == version + 1
         assert Case.objects.get(pk=case.pk).version == version + 1
         assert len(_events_without_gaps(case)) == events_before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_written_while_the_transition_waits_for_the_lock_is_not_numbered_twice(loop):
+    # given a case another connection holds locked while it writes an event of its own (as a merge into
+    # it does: the row is locked, not changed)
+    lon, lat = point_in(loop.tree["g1"])
+    case = case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=loop.scheme, matter="02001", lon=lon,
+                       lat=lat, description="占道经营").case
+    locked, written = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                held = Case.objects.select_for_update().get(pk=case.pk)
+                locked.set()
+                event_write(case=held, kind="merge", actor=None, actor_role="SYSTEM", from_state=held.state,
+                            to_state=held.state, note="held")
+                written.wait(timeout=0.5)  # the other connection is now waiting for the row
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(timeout=10)
+    # when the centre registers it meanwhile (its lock waits; the number it read with it is stale)
+    case = case_transition(case=case, actor=loop.office, action="register")
+    holder.join(timeout=30)
+    # then the register is taken once, numbered after the other event
+    assert case.state == CaseState.REGISTERED and case.version == 2
+    assert _events_without_gaps(case) == ["report", "merge", "register"]

@@ -1,0 +1,65 @@
+"""Statement budgets of the five transitions of a case's usual path, taken the way `make bench` takes them
+(`benchmarks/bench_cases.py`, part b): through `case_transition`, on its own transaction (not inside a
+test's), the case as the previous step returned it, the settings' caches warm (a first case went through
+before). The counts are deterministic: a change that adds a query per transition fails here.
+
+Every statement counted, BEGIN and COMMIT included; both vendors count the same. What each one is:
+
+- all five: the settings' versions (one read, before the transaction: `core.versioned`), BEGIN, the case
+  locked with its last event number (`SELECT … FOR UPDATE`), the case's UPDATE, the event's INSERT, COMMIT;
+- register: nothing more (6);
+- dispatch: the named department's teams with their areas (`routing.department_team_for`), the completion
+  predicted from closed cases (`routing.completion_predict`), the case's stages (none yet: planned), the
+  stages' INSERT, the assignees to tell and their notice's INSERT (12);
+- accept: whether the actor is the assignee (the ASSIGNEE grant) (7);
+- report back: the assignee check, the case's stages, the open stage's UPDATE, then the checkers' notice:
+  the grid offices over the cell, the case's rounds and its assignees (who handled the round is never
+  told to check it), the notice's INSERT (13);
+- verify (pass): the separation of duties — the case's rounds and whether the actor is its assignee —
+  and the actor's roles on the cell (the ROLE grant) (9).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from gridgov.cases.models import CaseEvent, Channel, Notification
+from gridgov.cases.services import case_report, case_transition
+from gridgov.cases.states import CaseState
+from gridgov.cases.tests.factories import make_loop
+
+WATER = {"kind": "DEPARTMENT", "department": "water"}
+STEPS = (("register", "office", {}), ("dispatch", "office", {"assignee": WATER}), ("accept", "handler", {}),
+         ("report_back", "handler", {}), ("verify_pass", "office", {}))
+BUDGETS = {"register": 6, "dispatch": 12, "accept": 7, "report_back": 13, "verify_pass": 9}
+
+
+def _reported(loop, i: int):
+    return case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=loop.scheme, matter="02001",
+                       lon=116.03 + i * 0.01, lat=40.03, description=f"占道经营 {i}").case
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_transition_of_the_usual_path_keeps_its_statement_budget(scheme, tree):
+    # given a loop whose settings a first case has read into the caches
+    loop = make_loop(scheme, tree)
+    case = _reported(loop, 0)
+    for action, who, kw in STEPS:
+        case = case_transition(case=case, actor=getattr(loop, who), action=action, **kw)
+    # when a second case goes the same way
+    case = _reported(loop, 1)
+    counts = {}
+    for action, who, kw in STEPS:
+        with CaptureQueriesContext(connection) as ctx:
+            case = case_transition(case=case, actor=getattr(loop, who), action=action, **kw)
+        counts[action] = len(ctx.captured_queries)
+    # then each step took exactly its budget, and did all it does
+    assert counts == BUDGETS
+    assert case.state == CaseState.CLOSED
+    assert list(CaseEvent.objects.filter(case=case).order_by("seq").values_list("seq", "kind")) == [
+        (1, "report"), (2, "register"), (3, "dispatch"), (4, "accept"), (5, "report_back"), (6, "verify_pass")]
+    assert set(Notification.objects.filter(case=case).values_list("kind", "recipient_id")) == {
+        ("dispatch", loop.handler.pk), ("report_back", loop.office.pk)}
+    assert case.stages.filter(completed_at__isnull=False).count() == case.stages.count() > 0
