@@ -143,6 +143,8 @@ def _policy(scheme_id: int, cache: dict[int, CasePolicy]) -> CasePolicy:
     return cache[scheme_id]
 
 
+# what a page reads of its stages: the clock (status_at), the event's and the notice's values
+_STAGE_COLUMNS = ("id", "case_id", "order", "name_zh", "due_at", "warn_at", "completed_at", "status")
 _CASE_COLUMNS = ("id", "scheme_id", "node_id", "state", "reported_at", "owner_id", "assignee_kind", "assignee_user_id",
                  "assignee_team_id", "assignee_node_id")
 
@@ -168,7 +170,7 @@ def _page_watch(case_ids: list[int], *, now: dt.datetime, policies: dict[int, Ca
             return 0, 0, 0
         stages: dict[int, list[CaseStage]] = {}
         for stage in (CaseStage.objects.filter(case_id__in=cases, completed_at__isnull=True)
-                      .order_by("case_id", "order")):
+                      .only(*_STAGE_COLUMNS).order_by("case_id", "order")):
             stages.setdefault(stage.case_id, []).append(stage)
         changes: dict[int, list[tuple[CaseStage, str, str]]] = {}
         for case_id, open_ in stages.items():
