@@ -7,7 +7,8 @@ token-authenticated, is at most six SQL statements — and exactly these:
 3. INSERT the case;
 4. INSERT the idempotency key (a retry stops here: the key's unique constraint);
 5. INSERT the report event (seq 1: the case is new);
-6. SELECT the open cases of the same matter nearby (duplicates).
+6. SELECT the ids and points of open cases of the same matter in a box around the point (duplicates; the
+   cases themselves are loaded only when one lies within the radius).
 
 The answer is built from what was written (no reload). A retry with the same key answers the first case
 in twelve: the insert of the key fails, the key's case is read, then the duplicates and the case with its
@@ -121,7 +122,8 @@ def test_a_report_with_a_duplicate_nearby_reads_the_callers_scope_for_it(office_
     first, _work, _control = post(client, body(loop, 116.01, 40.05), "call-1")
     # when a second report of the same matter comes from 10 m away
     response, work, _control = post(client, body(loop, 116.01, 40.05009), "call-2")
-    # then it is offered as a duplicate: two statements more, the caller's scope and which duplicates it sees
+    # then it is offered as a duplicate: three statements more, the duplicate loaded, the caller's scope and
+    # which duplicates it sees
     assert response.status_code == 201
     assert [d["id"] for d in response.json()["duplicates"]] == [first.json()["id"]]
-    assert len(work) == 8, "\n".join(work)
+    assert len(work) == 9, "\n".join(work)
