@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,7 +20,7 @@ from gridgov.people.bulk.cells import Cells, cells_locate, scope_paths
 from gridgov.people.bulk.clean import Row
 from gridgov.people.bulk.kinds import ANALYZE_FIRST, REQUIRED
 from gridgov.people.bulk.report import BulkReport, RowError
-from gridgov.people.bulk.sql import Table, json_plain, marks
+from gridgov.people.bulk.sql import Table, marks
 from gridgov.people.history import SKIP as HISTORY_SKIP
 from gridgov.people.models import (
     RecordHistory,
@@ -53,7 +54,8 @@ class Import:
         self.history_table = Table(RecordHistory, skip=("id",))
         self.created_rows = 0
         self.analyze_at = ANALYZE_FIRST
-        self.snapshot_columns: dict[str, list[str]] = {}
+        # record type → (snapshot columns, their getter, positions of the dates among them)
+        self.snapshot_columns: dict[str, tuple[list[str], Callable, list[int]]] = {}
 
     # ------------------------------------------------------------------ rows
     def header(self, name: str) -> str:
@@ -170,13 +172,22 @@ class Import:
             return
         snap = self.snapshot_columns.get(record_type)
         if snap is None:
-            snap = self.snapshot_columns[record_type] = [c for c in table.columns
-                                                         if table.fields[c].name not in HISTORY_SKIP]
-        self.history_table.insert([{
-            "record_type": record_type, "record_id": record["id"], "version": record["version"], "action": action,
-            "at": now, "actor_id": self.actor_id, "source": self.source, "changed": sorted(changed),
-            "snapshot": {c: json_plain(record[c]) for c in snap},
-        } for record, action, changed in rows])
+            columns = [c for c in table.columns if table.fields[c].name not in HISTORY_SKIP]
+            # dates (and datetimes) go into the JSON snapshot as ISO text, every other value as it is
+            dates = [i for i, c in enumerate(columns) if isinstance(table.fields[c], models.DateField)]
+            snap = self.snapshot_columns[record_type] = (columns, operator.itemgetter(*columns), dates)
+        columns, pick, dates = snap
+        entries = []
+        for record, action, changed in rows:
+            values = list(pick(record))
+            for i in dates:
+                if isinstance(values[i], dt.date):
+                    values[i] = values[i].isoformat()
+            entries.append({
+                "record_type": record_type, "record_id": record["id"], "version": record["version"],
+                "action": action, "at": now, "actor_id": self.actor_id, "source": self.source,
+                "changed": sorted(changed), "snapshot": dict(zip(columns, values, strict=True))})
+        self.history_table.insert(entries)
 
     def new_record(self, values: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
         return {"scheme_id": self.scheme.pk, "lon": None, "lat": None, "state": RecordState.ACTIVE.value,

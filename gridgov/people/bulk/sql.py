@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -47,6 +48,7 @@ class Table:
         self.conn = connections[DEFAULT_DB_ALIAS]  # the connection itself: the proxy costs per access
         self.fields = {f.attname: f for f in model._meta.concrete_fields if f.attname not in skip}
         self.columns = tuple(self.fields)
+        self.pick = operator.itemgetter(*self.columns)
         qn = connection.ops.quote_name
         self.table = qn(model._meta.db_table)
         self.names = ", ".join(qn(f.column) for f in self.fields.values())
@@ -65,8 +67,8 @@ class Table:
         if isinstance(f, (*self.PLAIN, models.BooleanField)):
             return None
         if isinstance(f, models.JSONField):
-            encoder = f.encoder
-            return lambda value: json.dumps(value, cls=encoder)
+            # one encoder for every value: json.dumps(cls=...) would build one per value
+            return f.encoder().encode if f.encoder is not None else json.dumps
         if isinstance(f, models.DateTimeField):
             # nearly every row of a chunk carries the same instant: convert it once
             last: list[Any] = [None, None]
@@ -82,7 +84,7 @@ class Table:
         return lambda value: f.get_db_prep_save(value, self.conn)
 
     def prepared(self, row: dict[str, Any]) -> list[Any]:
-        values = [row[c] for c in self.columns]
+        values = list(self.pick(row))
         for i, convert in self.convert:
             if values[i] is not None:
                 values[i] = convert(values[i])
@@ -135,7 +137,3 @@ class Table:
 
 def marks(values: Sequence[Any]) -> str:
     return ", ".join(["%s"] * len(values))
-
-
-def json_plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.date) else value
