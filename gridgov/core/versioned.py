@@ -4,7 +4,7 @@ calendar, the matter catalogue, routing rules), each invalidated by a version co
 **The counters.** `ConfigVersion` is a small table keyed by the kind of setting (`SCHEME`, `POLICY`,
 `GRANTS`, `CALENDAR`, `CATALOGUE`, `ROUTING`): each kind bumps its own counter, so editing a grant does not
 throw away the process's catalogue. The counters are bumped by **database triggers** on every table of the
-kind (installed by each app's migration through `bump_triggers_install`), in the writing transaction, on
+kind (installed by each app's migration through `bump_triggers`), in the writing transaction, on
 INSERT, UPDATE, DELETE (and TRUNCATE on PostgreSQL) — so every write path bumps: services, the admin,
 `QuerySet.update` / `bulk_create`, data migrations, `loaddata`, raw SQL. A rolled-back write rolls its bump
 back with it. The new value is at least the old one + 1 and at least the current time in microseconds, so
@@ -104,6 +104,15 @@ def bump_triggers_remove(connection_, tables: dict[str, str]) -> None:
         for table, kind in tables.items():
             for sql in _trigger_statements(connection_.vendor, table, kind)[1]:
                 cursor.execute(sql)
+
+
+def bump_triggers(tables: dict[str, str]):
+    """The migration operation installing the triggers of `tables` (table name → kind), removed when the
+    migration is reversed: `operations = [bump_triggers(TABLES)]`."""
+    from django.db import migrations
+
+    return migrations.RunPython(lambda apps, schema_editor: bump_triggers_install(schema_editor.connection, tables),
+                                lambda apps, schema_editor: bump_triggers_remove(schema_editor.connection, tables))
 
 
 # ------------------------------------------------------------------------------------------- counters

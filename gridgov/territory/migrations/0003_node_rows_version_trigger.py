@@ -4,17 +4,9 @@ transaction, whichever path writes."""
 
 from django.db import migrations
 
-from gridgov.core.versioned import bump_triggers_install, bump_triggers_remove
+from gridgov.core.versioned import bump_triggers
 
 TABLES = {"territory_node": "NODES"}
-
-
-def install(apps, schema_editor):
-    bump_triggers_install(schema_editor.connection, TABLES)
-
-
-def remove(apps, schema_editor):
-    bump_triggers_remove(schema_editor.connection, TABLES)
 
 
 class Migration(migrations.Migration):
@@ -23,4 +15,4 @@ class Migration(migrations.Migration):
         ("territory", "0002_config_version_triggers"),
     ]
 
-    operations = [migrations.RunPython(install, remove)]
+    operations = [bump_triggers(TABLES)]

@@ -3,17 +3,9 @@ bumps its kind's counter in the writing transaction, whichever path writes (serv
 
 from django.db import migrations
 
-from gridgov.core.versioned import bump_triggers_install, bump_triggers_remove
+from gridgov.core.versioned import bump_triggers
 
 TABLES = {"workdays_calendarday": "CALENDAR", "workdays_workschedule": "CALENDAR"}
-
-
-def install(apps, schema_editor):
-    bump_triggers_install(schema_editor.connection, TABLES)
-
-
-def remove(apps, schema_editor):
-    bump_triggers_remove(schema_editor.connection, TABLES)
 
 
 class Migration(migrations.Migration):
@@ -23,4 +15,4 @@ class Migration(migrations.Migration):
         ("core", "0004_config_version"),
     ]
 
-    operations = [migrations.RunPython(install, remove)]
+    operations = [bump_triggers(TABLES)]
