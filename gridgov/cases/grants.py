@@ -18,19 +18,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import Assignment
 from gridgov.accounts.selectors import user_is_district_wide
 from gridgov.cases.models import ActionGrant, Case, CaseEvent, ReportIn
-from gridgov.cases.notify import assignee_users
+from gridgov.cases.notify import case_assignee_ids
 from gridgov.cases.policy import policy_for
 from gridgov.cases.selectors import (
     case_assigned_q,
-    case_is_assignee,
     case_pending_kinds,
-    case_rounds,
     round_handler_ids,
+    round_handlers,
     rounds_of,
 )
 from gridgov.cases.transitions import TRANSITIONS, Duty
@@ -56,8 +56,8 @@ class Standing:
             if not self.active:
                 self._handled = (False, False)
             else:
-                rounds = case_rounds(self.case)
-                self._handled = _handled_in(rounds, self.user.pk, assigned=case_is_assignee(self.user, self.case))
+                self._handled = _handled_in(round_handlers(self.case), self.user.pk,
+                                            assigned=self.has("ASSIGNEE"))
         return self._handled
 
     @property
@@ -74,13 +74,7 @@ class Standing:
     def roles(self) -> list[tuple[int, str, int, str]]:
         """(role id, category, level id, label) of the user's current assignments on the case's cell or above."""
         if self._roles is None:
-            self._roles = [] if not self.active else [
-                (role_id, category, level_id, f"{role_key}@{level_key}")
-                for role_id, category, level_id, role_key, level_key in (
-                    Assignment.objects.current().filter(person__user=self.user,
-                                                        node_id__in=_ancestor_ids(self.case.node),
-                                                        node__valid_to__isnull=True)
-                    .values_list("role_id", "role__category", "node__level_id", "role__key", "node__level__key"))]
+            self._roles = [] if not self.active else _roles_on(user_assignments(self.user.pk), self.case.node)
         return self._roles
 
     def has(self, holder: str) -> bool:
@@ -103,7 +97,7 @@ class Standing:
         if holder == "REPORTER_VERIFYING":
             return case.reporter_id == user.pk and policy_for(case.scheme_id).reporter_verifies
         if holder == "ASSIGNEE":
-            return case_is_assignee(user, case)
+            return user.pk in case_assignee_ids(case)
         if holder == "REPORT_IN":
             return ReportIn.objects.filter(escalation__case=case, reported_at__isnull=True,
                                            department__teams__members=user).exists()
@@ -116,22 +110,47 @@ class Standing:
         return {h for h in ActionGrant.Holder.values if self.has(h)}
 
 
-def _handled_in(rounds: list[list[CaseEvent]], user_id: int, *, assigned: bool) -> tuple[bool, bool]:
-    """(handled the current round, handled any round) of one user: the current assignee handles the current
-    round; otherwise whoever acted as a handler in a round (`selectors.round_handler_ids`)."""
-    current = assigned or user_id in round_handler_ids(rounds[-1])
-    return current, current or any(user_id in round_handler_ids(r) for r in rounds[:-1])
+def _handled_in(handlers: tuple[frozenset[int], frozenset[int]], user_id: int, *, assigned: bool
+                ) -> tuple[bool, bool]:
+    """(handled the current round, handled any round) of one user, from `selectors.round_handlers`: the
+    current assignee handles the current round; otherwise whoever acted as a handler in a round."""
+    current = assigned or user_id in handlers[0]
+    return current, current or user_id in handlers[1]
 
 
-def round_handled_by(case: Case, users) -> set[int]:
-    """The ids of those of `users` who handled the case's current round (`Standing.handled_round` for many
-    users at once: two reads whatever their number)."""
-    active = {u.pk: u for u in users if u is not None and getattr(u, "is_authenticated", False) and u.is_active}
-    if not active:
+def round_handled_by(case: Case, user_ids) -> set[int]:
+    """Those of `user_ids` (active logins) who handled the case's current round (`Standing.handled_round` for
+    many users at once: at most two reads whatever their number)."""
+    if not user_ids:
         return set()
-    rounds = case_rounds(case)
-    assigned = {u.pk for u in assignee_users(case)}
-    return {pk for pk in active if _handled_in(rounds, pk, assigned=pk in assigned)[0]}
+    handlers = round_handlers(case)
+    assigned = case_assignee_ids(case)
+    return {pk for pk in user_ids if _handled_in(handlers, pk, assigned=pk in assigned)[0]}
+
+
+def user_assignments(user_id: int) -> tuple[tuple[int, int, str, int, str, str], ...]:
+    """(cell id, role id, role category, level id, role key, level key) of the user's current assignments on
+    cells in force today, kept per process (`core.versioned`: one read when assignments, cells or levels
+    changed, or the day did)."""
+    day = timezone.localdate()
+    return versioned.versioned_get(
+        (versioned.ASSIGNMENTS, versioned.NODES, versioned.SCHEME), (user_id, day), limit=50_000,
+        build=lambda: tuple(Assignment.objects.current(day).filter(person__user_id=user_id, node__valid_to__isnull=True)
+                            .values_list("node_id", "role_id", "role__category", "node__level_id", "role__key",
+                                         "node__level__key")))
+
+
+def user_assignments_load(user) -> None:
+    """Read the user's assignments into the process's cache now (a caller about to open a transaction)."""
+    if user is not None and getattr(user, "is_authenticated", False):
+        user_assignments(user.pk)
+
+
+def _roles_on(assignments, node) -> list[tuple[int, str, int, str]]:
+    """(role id, category, level id, label) of those assignments held on the cell or a cell above it."""
+    above = set(_ancestor_ids(node))
+    return [(role_id, category, level_id, f"{role_key}@{level_key}")
+            for node_id, role_id, category, level_id, role_key, level_key in assignments if node_id in above]
 
 
 def _ancestor_ids(node) -> list[int]:
@@ -155,9 +174,7 @@ def standings_for(user, cases) -> dict[int, Standing]:
     called = set(ReportIn.objects.filter(escalation__case_id__in=ids, reported_at__isnull=True,
                                          department__teams__members=user)
                  .values_list("escalation__case_id", flat=True))
-    assignments = list(Assignment.objects.current().filter(person__user=user, node__valid_to__isnull=True)
-                       .values_list("node_id", "role_id", "role__category", "node__level_id", "role__key",
-                                    "node__level__key"))
+    assignments = user_assignments(user.pk)
     events: dict[int, list[CaseEvent]] = {}
     for event in (CaseEvent.objects.filter(case_id__in=ids).order_by("case_id", "seq")
                   .only("case_id", "seq", "kind", "actor_id", "actor_role")):
@@ -165,10 +182,7 @@ def standings_for(user, cases) -> dict[int, Standing]:
     centre = {scheme_id: user_is_district_wide(user, scheme_id) for scheme_id in {c.scheme_id for c in cases}}
     for case in cases:
         standing = out[case.pk]
-        above = set(_ancestor_ids(case.node))
-        standing._roles = [(role_id, category, level_id, f"{role_key}@{level_key}")
-                           for node_id, role_id, category, level_id, role_key, level_key in assignments
-                           if node_id in above]
+        standing._roles = _roles_on(assignments, case.node)
         standing._known.update(CENTRE=centre[case.scheme_id], ASSIGNEE=case.pk in assigned,
                                REPORT_IN=case.pk in called)
         rounds = rounds_of(events.get(case.pk, []))

@@ -16,10 +16,15 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.cases.models import AssigneeKind, Case, RoutingRule
+from gridgov.core import versioned
 from gridgov.territory.models import Node
 
 PREDICTION_SAMPLE = 200  # most recent closed cases looked at
 PREDICTION_MIN = 3  # fewer than this in an area: look at the area above
+# the closed cases a prediction reads are kept this long per process (`core.versioned.timed_get`): a case
+# closed or reopened is counted by the predictions of every process within this time
+PREDICTION_SECONDS = 60
+_CLOSURES = "closures"
 
 
 @dataclass(frozen=True)
@@ -90,11 +95,19 @@ def team_for(department: Department, node: Node) -> Team | None:
 
 
 def department_team_for(*, scheme_id: int, key: str, node: Node) -> Team | None:
-    """`team_for` the active department of the scheme whose key is `key` (loaded on the team), in one read;
-    None when there is no such department or none of its teams answers for the cell."""
-    return _team_choose(Team.objects.filter(department__scheme_id=scheme_id, department__active=True,
-                                            department__key=key)
-                        .select_related("department").annotate(area=F("areas__id")), node)
+    """`team_for` the active department of the scheme whose key is `key` (loaded on the team), from the
+    teams of the department the process keeps (`core.versioned`, TEAMS; one read when they changed); None
+    when there is no such department or none of its teams answers for the cell."""
+    return _team_choose(department_teams(scheme_id, key), node)
+
+
+def department_teams(scheme_id: int, key: str) -> tuple[Team, ...]:
+    """The teams of the scheme's active department `key`, one row per area (`area`, None: no areas)."""
+    return versioned.versioned_get(
+        versioned.TEAMS, (scheme_id, key), limit=10_000,
+        build=lambda: tuple(Team.objects.filter(department__scheme_id=scheme_id, department__active=True,
+                                                department__key=key)
+                            .select_related("department").annotate(area=F("areas__id"))))
 
 
 def _team_choose(rows, node: Node) -> Team | None:
@@ -159,20 +172,29 @@ def case_route(case: Case, *, at: dt.datetime | None = None) -> tuple[RoutingRul
 
 def completion_predict(case: Case, *, start: dt.datetime) -> dt.datetime | None:
     """`start` plus the median time from dispatch to closing of closed cases of the same matter in the
-    case's area: its cell, else the nearest ancestor with at least PREDICTION_MIN such cases. One query:
-    the most recent closed cases of the matter under the case's top-level area, grouped here."""
+    case's area: its cell, else the nearest ancestor with at least PREDICTION_MIN such cases. From the most
+    recent closed cases of the matter under the case's top-level area (`closures`)."""
     if case.matter_id is None:
         return None
     ids = [int(p) for p in case.node.path.strip("/").split("/") if p]
     if not ids:
         return None
-    top = f"/{ids[0]}/"
-    rows = list(Case.objects.filter(matter_id=case.matter_id, closed_at__isnull=False, dispatched_at__isnull=False,
-                                    node__path__startswith=top).exclude(pk=case.pk)
-                .order_by("-closed_at").values_list("node__path", "dispatched_at", "closed_at")[:PREDICTION_SAMPLE * 5])
+    rows = closures(case.matter_id, ids[0])
     for depth in range(len(ids), 0, -1):
         area = "/" + "/".join(str(i) for i in ids[:depth]) + "/"
-        spans = [(c - d).total_seconds() for path, d, c in rows if path.startswith(area)][:PREDICTION_SAMPLE]
+        spans = [span for path, span in rows if path.startswith(area)][:PREDICTION_SAMPLE]
         if len(spans) >= PREDICTION_MIN:
             return start + dt.timedelta(seconds=statistics.median(spans))
     return None
+
+
+def closures(matter_id: int, top_id: int) -> tuple[tuple[str, float], ...]:
+    """(cell path, seconds from dispatch to closing) of the most recent closed cases of the matter under the
+    top-level area, newest first: one read, kept PREDICTION_SECONDS per process."""
+    def read():
+        rows = (Case.objects.filter(matter_id=matter_id, closed_at__isnull=False, dispatched_at__isnull=False,
+                                    node__path__startswith=f"/{top_id}/")
+                .order_by("-closed_at").values_list("node__path", "dispatched_at", "closed_at")[:PREDICTION_SAMPLE * 5])
+        return tuple((path, (closed - dispatched).total_seconds()) for path, dispatched, closed in rows)
+
+    return versioned.timed_get(_CLOSURES, (matter_id, top_id), read, seconds=PREDICTION_SECONDS)

@@ -7,7 +7,8 @@ import datetime as dt
 import math
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Aggregate, CharField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from gridgov.accounts.models import assignment_current_q
@@ -21,19 +22,12 @@ from gridgov.cases.transitions import PUBLIC_MILESTONES, TRANSITIONS, Duty
 def case_assigned_q(user) -> Q:
     """The one definition of "is the assignee": cases assigned to the user, to a team they are a member of,
     or to a community they hold a current territorial role in. `user` is a user, a user id or an
-    `OuterRef` to one (`notify.assignee_users` asks it the other way round)."""
+    `OuterRef` to one. `notify.case_assignee_ids` answers it the other way round for one case (the users who
+    are its assignee), `notify.assignee_user_ids` for many."""
     return (Q(assignee_user=user) | Q(assignee_team__members=user)
             | (Q(assignee_kind=AssigneeKind.COMMUNITY, assignee_node__assignments__person__user=user,
                  assignee_node__assignments__role__grants_scope=True)
                & assignment_current_q("assignee_node__assignments__")))
-
-def case_is_assignee(user, case: Case) -> bool:
-    """Whether `user` is the case's assignee (`case_assigned_q`)."""
-    if getattr(user, "pk", None) is None:
-        return False
-    if case.assignee_user_id is None and case.assignee_team_id is None and case.assignee_node_id is None:
-        return False  # assigned to no one: nothing for `case_assigned_q` to match
-    return Case.objects.filter(case_assigned_q(user), pk=case.pk).exists()
 
 
 def case_overdue_q(now: dt.datetime) -> Q:
@@ -106,6 +100,83 @@ def rounds_of(events) -> list[list[CaseEvent]]:
         dispatched = dispatched or event.kind == "dispatch"
         rounds[-1].append(event)
     return rounds
+
+
+class IdList(Aggregate):
+    """The ids of a group joined by commas (GROUP_CONCAT on SQLite, STRING_AGG on PostgreSQL): a small set of
+    ids read as one column of another statement (`ids_parse` reads it back)."""
+
+    function = "GROUP_CONCAT"
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection_, **extra):
+        return self.as_sql(compiler, connection_, function="STRING_AGG",
+                           template="%(function)s((%(expressions)s)::text, ',')", **extra)
+
+
+def ids_subquery(qs: QuerySet, group: str, column: str) -> Subquery:
+    """The `column` ids of the rows of `qs` (one group, `group`) as one `IdList` value."""
+    return Subquery(qs.order_by().values(group).annotate(ids=IdList(column)).values("ids")[:1])
+
+
+def ids_parse(value: str | None) -> frozenset[int]:
+    return frozenset(int(v) for v in value.split(",") if v) if value else frozenset()
+
+
+# the actions a handler takes (accept, report back, handling on the spot ...): `round_handler_ids`
+HANDLES_KINDS = tuple(action for action, t in TRANSITIONS.items() if t.duty == Duty.HANDLES)
+
+
+def _handler_events_q() -> Q:
+    return Q(actor__isnull=False) & (Q(kind__in=HANDLES_KINDS) | Q(actor_role="ASSIGNEE"))
+
+
+def round_facts_annotations() -> dict:
+    """What `round_handlers` answers, as columns of the statement that reads the case (its lock): the handlers
+    of its current round and of any round (`_handled_round`, `_handled_any`), by the rule of `rounds_of`
+    asked in SQL. `round_facts_take` keeps them on the case read."""
+    first_dispatch = (CaseEvent.objects.filter(case_id=OuterRef("case_id"), kind="dispatch").order_by("seq")
+                      .values("seq")[:1])
+    start = (CaseEvent.objects.filter(case_id=OuterRef(OuterRef("pk")))
+             .filter(Q(kind__in=[k for k in ROUND_STARTS if k != "dispatch"])
+                     | Q(kind="dispatch", seq__gt=Subquery(first_dispatch)))
+             .order_by("-seq").values("seq")[:1])
+    handled = CaseEvent.objects.filter(_handler_events_q(), case_id=OuterRef("pk"))
+    return {"_handled_round": ids_subquery(handled.filter(seq__gte=Coalesce(Subquery(start), 0)), "case_id",
+                                           "actor_id"),
+            "_handled_any": ids_subquery(handled, "case_id", "actor_id")}
+
+
+def round_facts_take(case: Case) -> None:
+    """Keep the handlers the case was read with (`round_facts_annotations`) for `round_handlers`."""
+    case._round_handlers = (ids_parse(case._handled_round), ids_parse(case._handled_any))
+
+
+def round_facts_after(case: Case, event: CaseEvent) -> None:
+    """The case's kept handlers once `event` is written: the actor joins them if the event is a handler's;
+    an event that may open a round drops them (read again when asked)."""
+    facts = getattr(case, "_round_handlers", None)
+    if facts is None:
+        return
+    if event.kind in ROUND_STARTS:
+        del case._round_handlers
+    elif round_handler_ids([event]):
+        case._round_handlers = (facts[0] | {event.actor_id}, facts[1] | {event.actor_id})
+
+
+def round_facts_drop(case: Case) -> None:
+    case.__dict__.pop("_round_handlers", None)
+
+
+def round_handlers(case: Case) -> tuple[frozenset[int], frozenset[int]]:
+    """(who handled the case's current round, who handled any round of it), by `round_handler_ids` over
+    `case_rounds`; from what the case was read with when it was (`round_facts_take`), else one read."""
+    facts = getattr(case, "_round_handlers", None)
+    if facts is not None:
+        return facts
+    rounds = case_rounds(case)
+    current = frozenset(round_handler_ids(rounds[-1]))
+    return current, current.union(*(round_handler_ids(r) for r in rounds[:-1]))
 
 
 def round_handler_ids(events) -> set[int]:

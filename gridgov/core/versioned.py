@@ -28,6 +28,7 @@ any process is seen by every process from its next request (or next read outside
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -43,7 +44,9 @@ CALENDAR = "CALENDAR"  # workdays: CalendarDay, WorkSchedule
 CATALOGUE = "CATALOGUE"  # catalogue: catalogues, scheme catalogues, categories, matters, stages, duty lists
 ROUTING = "ROUTING"  # cases: RoutingRule
 NODES = "NODES"  # territory: the rows of the nodes (names, codes, paths ...; geometry changes bump the territory version too)
-KINDS = (SCHEME, POLICY, GRANTS, CALENDAR, CATALOGUE, ROUTING, NODES)
+TEAMS = "TEAMS"  # accounts: departments, their teams, the teams' areas and members
+ASSIGNMENTS = "ASSIGNMENTS"  # accounts: who holds which role where (assignments, roles, persons, logins)
+KINDS = (SCHEME, POLICY, GRANTS, CALENDAR, CATALOGUE, ROUTING, NODES, TEAMS, ASSIGNMENTS)
 
 # Every table whose writes bump a counter (by its trigger, installed by the table's app's migration; a test
 # checks that the two lists agree), and the version rows read with the counters: a write statement naming
@@ -55,6 +58,10 @@ TABLE_KINDS = {
     "catalogue_catalogue": CATALOGUE, "catalogue_schemecatalogue": CATALOGUE, "catalogue_category": CATALOGUE,
     "catalogue_matter": CATALOGUE, "catalogue_matterstage": CATALOGUE, "catalogue_dutylist": CATALOGUE,
     "catalogue_dutylistentry": CATALOGUE,
+    "accounts_department": TEAMS, "accounts_team": TEAMS, "accounts_team_areas": TEAMS,
+    "accounts_team_members": TEAMS,
+    "accounts_assignment": ASSIGNMENTS, "accounts_role": ASSIGNMENTS, "accounts_person": ASSIGNMENTS,
+    "accounts_user": ASSIGNMENTS,
 }
 
 TABLE = "core_configversion"
@@ -230,3 +237,27 @@ def versioned_clear() -> None:
     """Forget every cached value (tests, or after restoring a database)."""
     with _lock:
         _store.clear()
+        _timed.clear()
+
+
+# ------------------------------------------------------------------------------------------- statistics
+# Figures computed from the cases themselves (the completion predicted from closed cases) change with every
+# case, so no counter can tell when they change; they are kept for a bounded time instead.
+_timed: dict[str, dict[Any, tuple[float, Any]]] = {}
+
+
+def timed_get(name: str, key: Any, build: Callable[[], T], *, seconds: float, limit: int = 10_000) -> T:
+    """The process's value of `(name, key)` if built less than `seconds` ago, else `build()` — kept, unless
+    inside a transaction (as `versioned_get`). `limit` bounds the entries kept for `name`. Shared: read-only."""
+    now = time.monotonic()
+    entry = _timed.get(name, {}).get(key)
+    if entry is not None and now - entry[0] < seconds:
+        return entry[1]
+    value = build()
+    if not connection.in_atomic_block:
+        with _lock:
+            entries = _timed.setdefault(name, {})
+            if len(entries) >= limit:
+                entries.clear()
+            entries[key] = (now, value)
+    return value

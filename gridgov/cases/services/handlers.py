@@ -14,7 +14,13 @@ from django.utils.translation import gettext as _
 from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.cases.models import AssigneeKind, Case, CaseRequest, Escalation, ReportIn, RequestKind
 from gridgov.cases.notify import ancestors_at_depths
-from gridgov.cases.routing import Assignee, case_route, completion_predict, department_team_for, target_resolve
+from gridgov.cases.routing import (
+    Assignee,
+    case_route,
+    completion_predict,
+    department_team_for,
+    target_resolve,
+)
 from gridgov.cases.services.events import event_write
 from gridgov.cases.services.resolve import matter_resolve
 from gridgov.cases.states import CaseState

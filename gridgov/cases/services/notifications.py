@@ -11,10 +11,10 @@ from gridgov.cases.grants import round_handled_by
 from gridgov.cases.models import Case, CaseEvent
 from gridgov.cases.notify import (
     ancestors_at_depths,
-    assignee_users,
+    case_assignee_ids,
     leaders_at,
     notify,
-    offices_over,
+    office_ids_over,
     report_in_recipients,
 )
 from gridgov.cases.policy import level_notify_depths, policy_for
@@ -39,16 +39,15 @@ def level_notify(case: Case, *, policy=None) -> None:
 def _audience(case: Case, to: Audience) -> tuple[set, dict]:
     """The users a notice goes to, and the values its text names beyond the case and the action."""
     if to == Audience.ASSIGNEES:
-        return assignee_users(case), {}
+        return case_assignee_ids(case), {}
     owner = {case.owner} if case.owner_id else set()
     if to == Audience.OWNER:
         return owner, {}
     if to == Audience.CHECKERS:
         # the owner and the grid offices over the cell, never the round's handlers (an owner who accepted
         # the case is one of them: 监督与处置分离)
-        candidates = owner | offices_over(case.node)
-        handled = round_handled_by(case, candidates)
-        return {u for u in candidates if u.pk not in handled}, {}
+        candidates = office_ids_over(case.node) | {u.pk for u in owner if u.is_active}
+        return candidates - round_handled_by(case, candidates), {}
     if to == Audience.REPORT_IN:
         escalation = case.escalations.order_by("-raised_at", "-pk").first()
         departments = [row.department for row in escalation.report_ins.select_related("department")]

@@ -11,25 +11,46 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.cases import clock
 from gridgov.cases.attachments import Photo, attachments_add, photos_check
 from gridgov.cases.errors import ActionForbidden, CaseConflict
-from gridgov.cases.grants import action_allowed_as, duty_refusal, grants_load, user_standing
+from gridgov.cases.grants import (
+    action_allowed_as,
+    duty_refusal,
+    grants_load,
+    user_assignments_load,
+    user_standing,
+)
 from gridgov.cases.models import Attachment, Case, CaseEvent, CaseRequest, CaseStage
+from gridgov.cases.notify import (
+    assignee_facts_annotations,
+    assignee_facts_drop,
+    assignee_facts_take,
+    scheme_offices,
+    team_member_ids,
+)
 from gridgov.cases.policy import policy_for
-from gridgov.cases.selectors import case_pending_request
+from gridgov.cases.routing import closures, department_teams
+from gridgov.cases.selectors import (
+    case_pending_request,
+    round_facts_after,
+    round_facts_annotations,
+    round_facts_drop,
+    round_facts_take,
+)
 from gridgov.cases.services import handlers
 from gridgov.cases.services.events import case_snapshot, event_write, jsonable
 from gridgov.cases.services.handlers import satisfaction_clean
 from gridgov.cases.services.notifications import notices_after
 from gridgov.cases.states import CaseState
-from gridgov.cases.transitions import PHOTO_INPUTS, TRANSITIONS, Clock, Need, Transition
+from gridgov.cases.transitions import PHOTO_INPUTS, TRANSITIONS, Audience, Clock, Need, Transition
 from gridgov.catalogue.selectors import matter_stages
 from gridgov.core import versioned
+from gridgov.core.statements import Compiled
 from gridgov.workdays.calendar import calendar_load
 
 # UNIQUE(case, seq) of CaseEvent as each vendor names it in the error: PostgreSQL by name, SQLite by columns
@@ -87,7 +108,7 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
     case_id = case.pk if isinstance(case, Case) else int(case)
     with versioned.versions_pinned():  # one read of the settings' versions for the whole transition
         if isinstance(case, Case) and not connection.in_atomic_block:
-            _settings_load(case, t)
+            _settings_load(case, t, actor=actor, assignee=kw.get("assignee"))
         args = dict(actor=actor, action=action, note=note, reason=reason, expected_version=expected_version, at=at)
         try:
             return _transition_locked(t, case_id, kw=dict(kw), seq_from_lock=True, **args)
@@ -99,85 +120,125 @@ def case_transition(*, case: Case | int, actor, action: str, note: str = "", rea
             return _transition_locked(t, case_id, kw=dict(kw), seq_from_lock=False, **args)
 
 
-def _settings_load(case: Case, t: Transition) -> None:
-    """Read the settings the action consults (the scheme's grants and policy; the calendar and the matter's
-    stages when its clock computes deadlines) into the process's caches before the transaction opens: a
+def _settings_load(case: Case, t: Transition, *, actor, assignee) -> None:
+    """Read what the action consults and the process keeps into its caches before the transaction opens: a
     transaction reads through those caches but never fills them (`core.versioned`), so without this every
-    transition would read them again."""
+    transition would read them again. The scheme's grants and policy, the actor's roles; the calendar and
+    the matter's stages when its clock computes deadlines; the named department's teams and the matter's
+    closed cases (the completion predicted) for a dispatch; the offices over the cell when they are told."""
     grants_load(case)
     policy_for(case.scheme_id)
+    user_assignments_load(actor)
     if t.clock in _CALENDAR_CLOCKS:
         calendar_load(case.scheme_id)
         if case.matter_id is not None:
             matter_stages(case.matter_id)
+    if t.handler == "handle_dispatch":
+        if isinstance(assignee, dict) and assignee.get("department") not in (None, ""):
+            for team in department_teams(case.scheme_id, str(assignee["department"])):
+                team_member_ids(team.pk)
+        top = case.node.path.strip("/").split("/")[0] if case.node_id else ""
+        if case.matter_id is not None and top:
+            closures(case.matter_id, int(top))
+    if any(notice.to == Audience.CHECKERS for notice in t.notices):
+        scheme_offices(case.scheme_id)
 
 
 def _transition_locked(t: Transition, case_id: int, *, actor, action: str, note: str, reason: str,
                        expected_version: int | None, at: dt.datetime | None, kw: dict, seq_from_lock: bool) -> Case:
-    """`case_transition` on the locked row. The case's last event number is read with the lock: the
-    event's number follows it without a query of its own (`seq_from_lock`), the (case, seq) constraint
-    catching a number made stale by a concurrent writer (the caller then retries without it)."""
+    """`case_transition` on the locked row. The case is read with what the grants and the separation of
+    duties ask of it: its last event number (the event's number follows it without a query of its own,
+    `seq_from_lock`, the (case, seq) constraint catching a number made stale by a concurrent writer: the
+    caller then retries without it), its assignees and the handlers of its rounds."""
     with transaction.atomic():
-        # of=self: matter and team are outer joins, which PostgreSQL refuses to lock
-        rows = (Case.objects.select_for_update(of=("self",))
-                .select_related("scheme", "node", "matter", "assignee_team", "owner")
-                .annotate(last_seq=Subquery(CaseEvent.objects.filter(case=OuterRef("pk")).order_by("-seq")
-                                            .values("seq")[:1]))
-                .filter(pk=case_id).order_by())  # one row by its key: no ORDER BY to build
-        locked = next(iter(rows), None)
-        if locked is None:
-            raise Case.DoesNotExist(f"case {case_id}")
-        if expected_version is not None and int(expected_version) != locked.version:
-            raise CaseConflict(_("the case changed since you loaded it (your version %(mine)s, now %(now)s); "
-                                 "reload it and try again") % {"mine": expected_version, "now": locked.version},
-                               code="version", state=locked.state, version=locked.version)
-        if locked.state not in t.sources:
-            raise CaseConflict(_("%(action)s is not possible while the case is %(state)s")
-                               % {"action": t.label, "state": locked.get_state_display()},
-                               code="state", state=locked.state, version=locked.version)
-        standing = user_standing(actor, locked)
-        refusal = duty_refusal(standing, action)  # 监督与处置分离: above every grant
-        if refusal:
-            raise ActionForbidden(refusal)
-        as_role = action_allowed_as(actor, locked, action, standing=standing)
-        if as_role is None:
-            raise ActionForbidden(_("you may not %(action)s this case") % {"action": str(t.label).lower()})
-        _inputs_check(t, kw)
-        request = None
-        if t.decides:  # the guard: a decision needs an application of its kind waiting
-            request = case_pending_request(locked, t.decides)
-            if request is None:
-                raise ValidationError({"action": _("there is no application waiting for a decision")})
-            kw["request"] = request
-        now = at or timezone.now()
-        before = case_snapshot(locked)
-        from_state = locked.state
-        policy = policy_for(locked.scheme)
-        photos = _evidence(locked, t, kw)
-        extra_new: dict[str, Any] = {}
-        if t.handler:
-            handler = getattr(handlers, t.handler)
-            extra_new = handler(locked, actor=actor, actor_role=as_role, reason=reason, now=now, policy=policy,
-                                **kw) or {}
-        if t.target:
-            locked.state = t.target
-        clock_new, open_stages = _clock_apply(locked, t.clock, now=now, policy=policy, request=request)
-        extra_new.update(clock_new)
-        if t.clock != Clock.NONE:  # an action that leaves the clock alone leaves its summary as it is
-            clock.case_clock_refresh(locked, now=now, stages=open_stages)
-        locked.version += 1
-        locked.save()
-        stored = []
-        for purpose, items in photos.items():
-            stored += attachments_add(case=locked, photos=items, purpose=purpose, actor=actor)
-        after = case_snapshot(locked)
-        old = {k: v for k, v in before.items() if after[k] != v}
-        new = {k: after[k] for k in old}
-        new.update(extra_new)
-        event = event_write(case=locked, kind=action, actor=actor, actor_role=as_role, from_state=from_state,
-                            to_state=locked.state, note="\n".join(x for x in (reason, note) if x), old=old, new=new,
-                            attachments=stored, at=now, seq=(locked.last_seq or 0) + 1 if seq_from_lock else None)
-        notices_after(locked, t, event=event, policy=policy)
+        locked = _case_lock(case_id)
+        try:
+            return _transition_apply(t, locked, actor=actor, action=action, note=note, reason=reason,
+                                     expected_version=expected_version, at=at, kw=kw, seq_from_lock=seq_from_lock)
+        finally:  # what the case was read with holds inside the transaction only
+            assignee_facts_drop(locked)
+            round_facts_drop(locked)
+
+
+def _case_lock_queryset(case_id: int):
+    # of=self: matter and team are outer joins, which PostgreSQL refuses to lock
+    return (Case.objects.select_for_update(of=("self",))
+            .select_related("scheme", "node", "matter", "assignee_team", "owner")
+            .annotate(last_seq=Subquery(CaseEvent.objects.filter(case=OuterRef("pk")).order_by("-seq")
+                                        .values("seq")[:1]),
+                      _has_stages=Exists(CaseStage.objects.filter(case=OuterRef("pk"))),
+                      **assignee_facts_annotations(), **round_facts_annotations())
+            .filter(pk=case_id).order_by())  # one row by its key: no ORDER BY to build
+
+
+# compiled once a day per process (its assignees are today's): the ORM's compilation cost more than the read
+_CASE_LOCK = Compiled(_case_lock_queryset)
+
+
+def _case_lock(case_id: int) -> Case:
+    rows = _CASE_LOCK.rows(case_id, key=timezone.localdate())
+    if not rows:
+        raise Case.DoesNotExist(f"case {case_id}")
+    locked = rows[0]
+    assignee_facts_take(locked)
+    round_facts_take(locked)
+    return locked
+
+
+def _transition_apply(t: Transition, locked: Case, *, actor, action: str, note: str, reason: str,
+                      expected_version: int | None, at: dt.datetime | None, kw: dict, seq_from_lock: bool) -> Case:
+    if expected_version is not None and int(expected_version) != locked.version:
+        raise CaseConflict(_("the case changed since you loaded it (your version %(mine)s, now %(now)s); "
+                             "reload it and try again") % {"mine": expected_version, "now": locked.version},
+                           code="version", state=locked.state, version=locked.version)
+    if locked.state not in t.sources:
+        raise CaseConflict(_("%(action)s is not possible while the case is %(state)s")
+                           % {"action": t.label, "state": locked.get_state_display()},
+                           code="state", state=locked.state, version=locked.version)
+    standing = user_standing(actor, locked)
+    refusal = duty_refusal(standing, action)  # 监督与处置分离: above every grant
+    if refusal:
+        raise ActionForbidden(refusal)
+    as_role = action_allowed_as(actor, locked, action, standing=standing)
+    if as_role is None:
+        raise ActionForbidden(_("you may not %(action)s this case") % {"action": str(t.label).lower()})
+    _inputs_check(t, kw)
+    request = None
+    if t.decides:  # the guard: a decision needs an application of its kind waiting
+        request = case_pending_request(locked, t.decides)
+        if request is None:
+            raise ValidationError({"action": _("there is no application waiting for a decision")})
+        kw["request"] = request
+    now = at or timezone.now()
+    before = case_snapshot(locked)
+    from_state = locked.state
+    policy = policy_for(locked.scheme)
+    photos = _evidence(locked, t, kw)
+    extra_new: dict[str, Any] = {}
+    if t.handler:
+        handler = getattr(handlers, t.handler)
+        extra_new = handler(locked, actor=actor, actor_role=as_role, reason=reason, now=now, policy=policy,
+                            **kw) or {}
+    if t.target:
+        locked.state = t.target
+    clock_new, open_stages = _clock_apply(locked, t.clock, now=now, policy=policy, request=request)
+    extra_new.update(clock_new)
+    if t.clock != Clock.NONE:  # an action that leaves the clock alone leaves its summary as it is
+        clock.case_clock_refresh(locked, now=now, stages=open_stages)
+    locked.version += 1
+    locked.save()
+    stored = []
+    for purpose, items in photos.items():
+        stored += attachments_add(case=locked, photos=items, purpose=purpose, actor=actor)
+    after = case_snapshot(locked)
+    old = {k: v for k, v in before.items() if after[k] != v}
+    new = {k: after[k] for k in old}
+    new.update(extra_new)
+    event = event_write(case=locked, kind=action, actor=actor, actor_role=as_role, from_state=from_state,
+                        to_state=locked.state, note="\n".join(x for x in (reason, note) if x), old=old, new=new,
+                        attachments=stored, at=now, seq=(locked.last_seq or 0) + 1 if seq_from_lock else None)
+    round_facts_after(locked, event)
+    notices_after(locked, t, event=event, policy=policy)
     return locked
 
 
@@ -186,7 +247,8 @@ def _clock_apply(case: Case, rule: Clock, *, now: dt.datetime, policy,
     """Apply the action's clock rule; returns what the event records of it (an extension's new limit) and
     the case's open stages after it, in order, when they are in hand (None: to be read)."""
     if rule == Clock.START:
-        stages = list(CaseStage.objects.filter(case=case).order_by("order"))
+        # the lock said whether the case has stages: a first dispatch plans them without reading
+        stages = list(CaseStage.objects.filter(case=case).order_by("order")) if case._has_stages else []
         if not stages:
             return {}, clock.stages_plan(case, start=now, policy=policy)
         return {}, [s for s in stages if s.completed_at is None]
@@ -196,10 +258,9 @@ def _clock_apply(case: Case, rule: Clock, *, now: dt.datetime, policy,
             raise ValidationError({"action": _("no stage of this case is open")})
         return {}, stages[1:]
     if rule == Clock.STOP:
-        stages = list(CaseStage.objects.filter(case=case).order_by("order"))
-        if case.state == CaseState.REPORTED_BACK and not stages:  # handled on the spot
-            stages = clock.stages_plan(case, start=case.reported_at, policy=policy)
-        clock.stages_complete(case, now=now, stages=[s for s in stages if s.completed_at is None])
+        if (not clock.stages_stop(case, now=now) and case.state == CaseState.REPORTED_BACK
+                and not CaseStage.objects.filter(case=case).exists()):  # handled on the spot: no stages yet
+            clock.stages_complete(case, now=now, stages=clock.stages_plan(case, start=case.reported_at, policy=policy))
         return {}, []
     if rule == Clock.PAUSE:
         case.parked_at = now

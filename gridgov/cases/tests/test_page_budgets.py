@@ -68,9 +68,9 @@ PAGES = {
     "case list (centre)": ("centre", "/cases/", 13),
     "case list (grid worker)": ("worker", "/cases/", 13),
     "queue (office)": ("office", "/cases/queue/", 6),
-    "case page (office)": ("office", "/cases/{number}/", 19),
-    "case page (handler)": ("handler", "/cases/{number}/", 20),
-    "phone home (grid worker)": ("worker", "/m/", 18),
+    "case page (office)": ("office", "/cases/{number}/", 16),
+    "case page (handler)": ("handler", "/cases/{number}/", 18),
+    "phone home (grid worker)": ("worker", "/m/", 17),
     "inbox (handler)": ("handler", "/inbox/", 12),
     "cases API list (centre)": ("centre", "/api/cases/", 5),
 }

@@ -219,6 +219,75 @@ def test_routing_rule_writes_bump_the_routing_counter():
     assert counter(versioned.ROUTING) > middle
 
 
+def test_team_edits_are_seen_and_a_rolled_back_one_never_is():
+    from gridgov.accounts.models import Team
+    from gridgov.cases.notify import team_member_ids
+    from gridgov.cases.routing import department_team_for
+    from gridgov.cases.tests.factories import make_loop
+    from gridgov.territory.tests.factories import make_tree
+
+    scheme = make_scheme()
+    tree = make_tree(scheme)
+    loop = make_loop(scheme, tree)
+    team = department_team_for(scheme_id=scheme.pk, key="water", node=tree["g1"])
+    assert team == loop.water_team
+    assert team_member_ids(team.pk) == {loop.handler.pk}
+    # a new team for the grid's community answers for it from the next read
+    near = Team.objects.create(department=loop.water, name="一社区水务")
+    near.areas.add(tree["g1"].parent)
+    assert department_team_for(scheme_id=scheme.pk, key="water", node=tree["g1"]) == near
+    # a member added, and a login switched off, are seen at the next read
+    near.members.add(loop.worker)
+    assert team_member_ids(near.pk) == {loop.worker.pk}
+    type(loop.worker).objects.filter(pk=loop.worker.pk).update(is_active=False)
+    assert team_member_ids(near.pk) == frozenset()
+    # a rolled-back edit is seen inside its transaction only
+    with pytest.raises(Rollback), transaction.atomic():
+        Team.objects.filter(pk=near.pk).delete()
+        assert department_team_for(scheme_id=scheme.pk, key="water", node=tree["g1"]) == loop.water_team
+        raise Rollback
+    assert department_team_for(scheme_id=scheme.pk, key="water", node=tree["g1"]) == near
+
+
+def test_assignment_edits_are_seen_by_the_roles_and_the_offices():
+    from gridgov.accounts import services as account_services
+    from gridgov.cases.grants import user_assignments
+    from gridgov.cases.notify import office_ids_over
+    from gridgov.cases.tests.factories import make_loop
+    from gridgov.territory.tests.factories import make_tree
+
+    scheme = make_scheme()
+    tree = make_tree(scheme)
+    loop = make_loop(scheme, tree)
+    assert office_ids_over(tree["g1"]) == {loop.office.pk}
+    held = user_assignments(loop.worker.pk)
+    _, cached = statements(lambda: (user_assignments(loop.worker.pk), office_ids_over(tree["g1"])))
+    assert cached == 2  # the counters, once each
+    # the grid worker also takes an office role on the street: both reads see it next
+    office_role = loop.office.person.assignments.first().role
+    account_services.assignment_create(person=loop.worker.person, node=tree["street"], role=office_role)
+    assert len(user_assignments(loop.worker.pk)) == len(held) + 1
+    assert office_ids_over(tree["g1"]) == {loop.office.pk, loop.worker.pk}
+
+
+def test_closed_cases_behind_a_prediction_are_kept_for_a_bounded_time(monkeypatch):
+    from gridgov.cases import routing
+
+    reads = []
+    monkeypatch.setattr(routing.Case.objects, "filter", lambda **kw: reads.append(kw) or routing.Case.objects.none())
+    clock = [1000.0]
+    monkeypatch.setattr(versioned.time, "monotonic", lambda: clock[0])
+    routing.closures(1, 2)
+    routing.closures(1, 2)
+    assert len(reads) == 1
+    clock[0] += routing.PREDICTION_SECONDS - 1
+    routing.closures(1, 2)
+    assert len(reads) == 1
+    clock[0] += 2
+    routing.closures(1, 2)
+    assert len(reads) == 2
+
+
 def test_every_watched_table_has_its_trigger_and_no_other_table_has_one():
     # when the triggers the migrations installed are listed
     with connection.cursor() as cursor:

@@ -1,0 +1,81 @@
+"""`core.statements.Compiled` gives what its queryset gives: the same instances (every field), the same
+`select_related` objects and the same annotations, for each call's values, with one compilation per key."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+from django.db.models import Count, F
+from django.test.utils import CaptureQueriesContext
+
+from gridgov.cases.models import Case, Channel
+from gridgov.cases.services import case_report, case_transition
+from gridgov.cases.services.transition import _case_lock_queryset
+from gridgov.cases.tests.factories import make_loop, point_in
+from gridgov.core.statements import Compiled
+
+pytestmark = pytest.mark.django_db
+
+WATER = {"kind": "DEPARTMENT", "department": "water"}
+
+
+def _fields(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+def _same(a, b, related: tuple[str, ...], annotations: tuple[str, ...]) -> None:
+    assert _fields(a) == _fields(b)
+    for name in related:
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            assert _fields(x) == _fields(y), name
+    for name in annotations:
+        assert getattr(a, name) == getattr(b, name), name
+
+
+def test_a_compiled_lock_gives_what_the_queryset_gives(scheme, tree):
+    # given cases reported, dispatched to a team, and accepted
+    loop = make_loop(scheme, tree)
+    ids = []
+    for i, step in enumerate(("report", "dispatch", "accept")):
+        lon, lat = point_in(tree["g1"])
+        case = case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=scheme, matter="02001", lon=lon,
+                           lat=lat, description=f"占道经营 {i}").case
+        if step != "report":
+            case = case_transition(case=case, actor=loop.office, action="register")
+            case = case_transition(case=case, actor=loop.office, action="dispatch", assignee=WATER)
+        if step == "accept":
+            case = case_transition(case=case, actor=loop.handler, action="accept")
+        ids.append(case.pk)
+    compiled = Compiled(_case_lock_queryset)
+    related = ("scheme", "node", "matter", "assignee_team", "owner")
+    annotations = ("last_seq", "_has_stages", "_a_user_active", "_a_team", "_a_community", "_handled_round",
+                   "_handled_any")
+    with transaction.atomic():
+        for pk in ids:
+            # when each is read both ways
+            expected, = list(_case_lock_queryset(pk))
+            got, = compiled.rows(pk, key="today")
+            # then they are the same, field for field
+            _same(got, expected, related, annotations)
+        # and an unknown id gives nothing, in one statement and no compilation more
+        with CaptureQueriesContext(connection) as ctx:
+            assert compiled.rows(-1, key="today") == []
+        assert len(ctx.captured_queries) == 1
+    assert len(compiled._statements) == 1
+
+
+def test_a_compiled_statement_takes_several_values_and_refuses_one_it_cannot_place(scheme, tree):
+    loop = make_loop(scheme, tree)
+    compiled = Compiled(lambda a, b: (Case.objects.filter(pk__gte=a, pk__lte=b).select_related("node")
+                                      .annotate(n=Count("events"), cell=F("node__name"))), arity=2)
+    lon, lat = point_in(tree["g1"])
+    made = [case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=scheme, matter="02001", lon=lon + i * 1e-4,
+                        lat=lat, description=f"x{i}").case.pk for i in range(3)]
+    rows = compiled.rows(made[0], made[1])
+    assert sorted(c.pk for c in rows) == made[:2]
+    assert {c.n for c in rows} == {1} and {c.cell for c in rows} == {tree["g1"].name}
+    assert {c.node.pk for c in rows} == {tree["g1"].pk}
+    with pytest.raises(ValueError, match="not a parameter"):
+        Compiled(lambda a: Case.objects.all()).rows(1)
