@@ -57,6 +57,14 @@ def database_config(default_sqlite: Path) -> dict:
     if not url:
         url = f"sqlite:///{default_sqlite}"
     config = dj_database_url.parse(url, conn_max_age=0 if url.startswith("sqlite") else 60)
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # parameters bound by the server, and a statement run DATABASE_PREPARE_THRESHOLD times on a connection
+        # prepared there (planned once: the loop's hot statements cost more to plan than to run).
+        # DATABASE_PREPARE_THRESHOLD=off behind a pooler in transaction mode (pgbouncer), which cannot keep
+        # prepared statements per client.
+        threshold = os.environ.get("DATABASE_PREPARE_THRESHOLD", "5").strip().lower()
+        if threshold not in ("off", "none", ""):
+            config.setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": int(threshold)})
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config.setdefault("OPTIONS", {})
         # WAL lets the web process read while the task queue writes; IMMEDIATE avoids

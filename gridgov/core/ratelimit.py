@@ -39,8 +39,12 @@ def ratelimit_hit(*, scope: str, key: str, limit: int, seconds: int, cache=None)
     `over` once more than `limit` events fall in the window. The window end is stored with the count, so a
     backend whose `incr` resets the expiry (the database cache) keeps the window."""
     cache = cache or limits_cache()
-    now = time.time()
     name = _key(scope, key)
+    if hasattr(cache, "window_hit"):  # Redis: counted atomically in one round trip
+        count, left = cache.window_hit(name, seconds)
+        remaining = max(1, math.ceil(left))
+        return Hit(count=count, over=count > limit, retry_after=remaining)
+    now = time.time()
     entry = cache.get(name)
     if not entry or entry[1] <= now:
         entry = (0, now + seconds)
@@ -53,6 +57,8 @@ def ratelimit_hit(*, scope: str, key: str, limit: int, seconds: int, cache=None)
 def ratelimit_count(*, scope: str, key: str, cache=None) -> int:
     """Events counted so far in the current window (0 when none or expired)."""
     entry = (cache or limits_cache()).get(_key(scope, key))
+    if isinstance(entry, int):  # a Redis window (`window_hit`): alive while its key is
+        return entry
     return entry[0] if entry and entry[1] > time.time() else 0
 
 

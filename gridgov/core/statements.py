@@ -52,7 +52,8 @@ class Compiled:
         queryset = self._build(*sentinels)
         compiler = queryset.query.get_compiler(using=queryset.db)
         sql, params = compiler.as_sql()  # also sets up the select, its row mapping and the annotations
-        places = tuple(tuple(i for i, p in enumerate(params) if p == s) for s in sentinels)
+        # a text column's value is bound as text: its sentinel stands there spelled out
+        places = tuple(tuple(i for i, p in enumerate(params) if p == s or p == str(s)) for s in sentinels)
         if not all(places):
             raise ValueError("a value given to build() is not a parameter of its statement")
         klass_info, select = compiler.klass_info, compiler.select

@@ -27,3 +27,24 @@ def test_one_client_serves_every_operation_and_the_values_round_trip(redis_cache
     assert redis_cache._cache.get_client(write=True) is redis_cache._cache.get_client(write=True)
     redis_cache.delete("k")
     assert redis_cache.get("k") is None
+
+
+def test_a_rate_limit_window_on_redis_counts_every_event_once_across_processes(redis_cache):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gridgov.core.ratelimit import ratelimit_clear, ratelimit_count, ratelimit_hit
+
+    # given two processes' caches on the same Redis, and a fresh window
+    other = RedisCache(URL, {"KEY_PREFIX": "gridgov-test-cache"})
+    ratelimit_clear(scope="t", key="203.0.113.9", cache=redis_cache)
+    # when 40 events are counted at once from both (one round trip each, atomic on the server)
+    with ThreadPoolExecutor(8) as pool:
+        hits = list(pool.map(lambda i: ratelimit_hit(scope="t", key="203.0.113.9", limit=30, seconds=60,
+                                                     cache=(redis_cache, other)[i % 2]), range(40)))
+    # then none is lost or counted twice, the 31st and later are over the limit, and the window has its end
+    assert sorted(h.count for h in hits) == list(range(1, 41))
+    assert sum(h.over for h in hits) == 10
+    assert all(0 < h.retry_after <= 60 for h in hits)
+    assert ratelimit_count(scope="t", key="203.0.113.9", cache=other) == 40
+    ratelimit_clear(scope="t", key="203.0.113.9", cache=redis_cache)
+    assert ratelimit_count(scope="t", key="203.0.113.9", cache=redis_cache) == 0

@@ -79,3 +79,22 @@ def test_a_compiled_statement_takes_several_values_and_refuses_one_it_cannot_pla
     assert {c.node.pk for c in rows} == {tree["g1"].pk}
     with pytest.raises(ValueError, match="not a parameter"):
         Compiled(lambda a: Case.objects.all()).rows(1)
+
+
+def test_a_compiled_token_check_gives_what_its_queryset_gives(scheme, tree):
+    # given two tokens of two users (a text column: the key)
+    from knox.models import AuthToken
+
+    from gridgov.accounts.authentication import _tokens_queryset
+
+    loop = make_loop(scheme, tree)
+    first, _ = AuthToken.objects.create(user=loop.office)
+    second, _ = AuthToken.objects.create(user=loop.worker)
+    compiled = Compiled(_tokens_queryset)
+    # then each key gives its own token, user and person, as the queryset does; an unknown key none
+    for token in (first, second):
+        (got,) = compiled.rows(token.token_key)
+        (want,) = _tokens_queryset(token.token_key)
+        _same(got, want, related=("user",), annotations=())
+        _same(got.user, want.user, related=("person",), annotations=())
+    assert compiled.rows("no-such-key") == []
