@@ -23,9 +23,10 @@ Invariants and choices:
   level up through `case_transition` (as SYSTEM) in the same transaction: once per case and run, even
   when several stages turned red together after downtime.
 
-Scale: candidates come from the (completed_at, warn_at) index, read in keyset pages of (warn_at, id) so
-each page starts where the last ended; only stages past their yellow mark whose colour is behind are
-read, never every open stage. A page is set-based: its cases locked in one statement, their open stages
+Scale: candidates come from two partial indexes, open green stages by yellow mark and open yellow ones
+by limit, read in keyset pages so each page starts where the last ended, joined to their running case:
+only stages whose colour is behind on a case whose clock runs are read, never every open stage, never a
+red one, never a parked case's (its clock stands: its stages wait for the action that restarts it). A page is set-based: its cases locked in one statement, their open stages
 read in one, then one UPDATE of the stages, one of the cases' summaries, one INSERT of the events and
 one of the notices (the assignees of the whole page read in at most three), whatever the page's size.
 Only a whistle (where the policy escalates a red) goes case by case through `case_transition`.
@@ -69,7 +70,7 @@ REPORT_IN_STATES = TRANSITIONS["report_in"].sources
 
 @dataclass
 class WatchReport:
-    checked: int = 0  # stages read as candidates (past their yellow mark, colour behind; any case state)
+    checked: int = 0  # stages read as candidates (colour behind the clock, on a running case)
     warning: int = 0  # stages turned close to the limit (yellow)
     overdue: int = 0  # stages turned overdue (red)
     report_in_overdue: int = 0  # report-ins noticed overdue
@@ -109,32 +110,38 @@ def _watch(now: dt.datetime, batch: int) -> WatchReport:
 
 # --------------------------------------------------------------------------- stages
 def stages_behind(now: dt.datetime):
-    """Open stages whose stored colour is behind the clock at `now`, whatever their case's state (an
-    index range on (completed_at, warn_at); the states are checked per page by primary key, which keeps
-    the plan the same at any size). Relies on a stage's yellow mark never being after its limit (a
-    yellow share of at most 1)."""
+    """Open stages whose stored colour is behind the clock at `now`, whatever their case's state: green
+    ones past their yellow mark and yellow ones past their limit. Relies on a stage's yellow mark never
+    being after its limit (a yellow share of at most 1)."""
     return (CaseStage.objects.filter(completed_at__isnull=True, warn_at__lte=now)
             .filter(Q(status=SlaStatus.ON_TIME) | Q(status=SlaStatus.WARNING, due_at__lte=now)))
 
 
+# the two halves of `stages_behind`, each a range of its own partial index (models.CaseStage.Meta): the
+# stored colour, the mark that moves it on
+_BEHIND = ((SlaStatus.WARNING, "due_at"), (SlaStatus.ON_TIME, "warn_at"))
+
+
 def _stage_pages(now: dt.datetime, size: int) -> Iterator[tuple[list[int], int]]:
-    """Pages of ids of running cases with a stage behind the clock (in the order of their stages' yellow
-    marks), and how many stage rows each page read. Keyset on (warn_at, id): each page starts where the
-    last one ended. Stages of parked or returned cases are read and skipped: they keep their colour."""
-    after: tuple[dt.datetime, int] | None = None
-    while True:
-        qs = stages_behind(now)
-        if after is not None:  # `warn_at >= w` bounds the index range; the rest breaks ties
-            qs = qs.filter(Q(warn_at__gte=after[0]), Q(warn_at__gt=after[0]) | Q(pk__gt=after[1]))
-        rows = list(qs.order_by("warn_at", "pk").values_list("warn_at", "pk", "case_id")[:size])
-        if not rows:
-            return
-        case_ids = list(dict.fromkeys(r[2] for r in rows))
-        running = set(Case.objects.filter(pk__in=case_ids, state__in=CLOCK_STATES).values_list("pk", flat=True))
-        yield [pk for pk in case_ids if pk in running], len(rows)
-        if len(rows) < size:
-            return
-        after = (rows[-1][0], rows[-1][1])
+    """Pages of ids of running cases with a stage behind the clock, and how many stage rows each page read:
+    first the yellow stages past their limit (by limit), then the green ones past their yellow mark (by
+    mark), each a keyset on (mark, id) over its partial index, so each page starts where the last one
+    ended. The case's state is part of the read (a join by primary key): the stages of parked or returned
+    cases keep their colour and are never returned, so a run does not carry them page by page."""
+    for status, mark in _BEHIND:
+        after: tuple[dt.datetime, int] | None = None
+        while True:
+            qs = CaseStage.objects.filter(completed_at__isnull=True, status=status, **{f"{mark}__lte": now},
+                                          case__state__in=CLOCK_STATES)
+            if after is not None:  # `mark >= m` bounds the index range; the rest breaks ties
+                qs = qs.filter(Q(**{f"{mark}__gte": after[0]}), Q(**{f"{mark}__gt": after[0]}) | Q(pk__gt=after[1]))
+            rows = list(qs.order_by(mark, "pk").values_list(mark, "pk", "case_id")[:size])
+            if not rows:
+                break
+            yield list(dict.fromkeys(r[2] for r in rows)), len(rows)
+            if len(rows) < size:
+                break
+            after = (rows[-1][0], rows[-1][1])
 
 
 def _policy(scheme_id: int, cache: dict[int, CasePolicy]) -> CasePolicy:
