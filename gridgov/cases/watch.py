@@ -45,8 +45,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Case as DbCase
-from django.db.models import CharField, Max, Q, Value, When
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -204,13 +203,21 @@ def _page_watch(case_ids: list[int], *, now: dt.datetime, policies: dict[int, Ca
 
 
 def _stages_write(changes: dict[int, list[tuple[CaseStage, str, str]]]) -> None:
-    by_status: dict[str, list[int]] = {}
-    for rows in changes.values():
-        for stage, _old, status in rows:
-            by_status.setdefault(status, []).append(stage.pk)
-    ids = [pk for pks in by_status.values() for pk in pks]
-    CaseStage.objects.filter(pk__in=ids).update(status=DbCase(
-        *(When(pk__in=pks, then=Value(status)) for status, pks in by_status.items()), output_field=CharField()))
+    """The changed stages' colours in one statement of plain SQL (building the ORM's CASE over a page of
+    ids cost more than running it)."""
+    rows = [(stage.pk, status) for stage_rows in changes.values() for stage, _old, status in stage_rows]
+    table = connection.ops.quote_name(CaseStage._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            ids, statuses = (list(column) for column in zip(*rows, strict=True))
+            cursor.execute(
+                f"UPDATE {table} AS s SET status = v.s "  # noqa: S608 (a table name)
+                "FROM unnest(%s::bigint[], %s::varchar[]) AS v(id, s) WHERE s.id = v.id", [ids, statuses])
+        else:  # SQLite names a VALUES list's columns column1, column2 ...
+            marks = ", ".join(["(%s, %s)"] * len(rows))
+            cursor.execute(
+                f"UPDATE {table} SET status = v.column2 "  # noqa: S608 (a table name and placeholders)
+                f"FROM (VALUES {marks}) AS v WHERE {table}.id = v.column1", [v for row in rows for v in row])
 
 
 def _cases_write(open_stages: dict[int, list[CaseStage]]) -> None:
