@@ -328,7 +328,12 @@ class CaseStage(models.Model):
         constraints = [models.UniqueConstraint(fields=["case", "order"], name="case_stage_unique_order"),
                        models.CheckConstraint(condition=Q(due_at__gte=models.F("started_at")),
                                               name="case_stage_due_after_start")]
-        indexes = [models.Index(fields=["completed_at", "warn_at"], name="case_stage_watch_idx")]
+        # the time-limit watch's candidates: open green stages by their yellow mark, open yellow ones by
+        # their limit (a red stage, or a done one, is in neither)
+        indexes = [models.Index(fields=["warn_at", "id"], name="case_stage_green_idx",
+                                condition=Q(completed_at__isnull=True, status="ON_TIME")),
+                   models.Index(fields=["due_at", "id"], name="case_stage_yellow_idx",
+                                condition=Q(completed_at__isnull=True, status="WARNING"))]
 
     def __str__(self) -> str:
         return f"{self.case_id}.{self.order} {self.name_zh}"

@@ -23,11 +23,13 @@ Invariants and choices:
   level up through `case_transition` (as SYSTEM) in the same transaction: once per case and run, even
   when several stages turned red together after downtime.
 
-Scale: candidates come from the (completed_at, warn_at) index, read in keyset pages of (warn_at, id) so
-each page starts where the last ended; only stages past their yellow mark whose colour is behind are
-read, never every open stage. A page is set-based: its cases locked in one statement, their open stages
-read in one, then one UPDATE of the stages, one of the cases' summaries, one INSERT of the events and
-one of the notices (the assignees of the whole page read in at most three), whatever the page's size.
+Scale: candidates come from two partial indexes, open green stages by yellow mark and open yellow ones
+by limit, read in keyset pages so each page starts where the last ended, joined to their running case:
+only stages whose colour is behind on a case whose clock runs are read, never every open stage, never a
+red one, never a parked case's (its clock stands: its stages wait for the action that restarts it). A
+page is set-based: its cases locked in one statement, their open stages read in one, then one UPDATE of
+the stages, one of the cases' summaries, one COPY of the events (an INSERT on SQLite) and one INSERT of
+the notices (the assignees of the whole page read in at most three), whatever the page's size.
 Only a whistle (where the policy escalates a red) goes case by case through `case_transition`.
 `cases/tests/test_watch_sets.py` holds the case-at-a-time loop this replaced and checks that both
 write the same rows.
@@ -38,13 +40,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Case as DbCase
-from django.db.models import CharField, Max, Q, Value, When
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -69,7 +71,7 @@ REPORT_IN_STATES = TRANSITIONS["report_in"].sources
 
 @dataclass
 class WatchReport:
-    checked: int = 0  # stages read as candidates (past their yellow mark, colour behind; any case state)
+    checked: int = 0  # stages read as candidates (colour behind the clock, on a running case)
     warning: int = 0  # stages turned close to the limit (yellow)
     overdue: int = 0  # stages turned overdue (red)
     report_in_overdue: int = 0  # report-ins noticed overdue
@@ -109,32 +111,38 @@ def _watch(now: dt.datetime, batch: int) -> WatchReport:
 
 # --------------------------------------------------------------------------- stages
 def stages_behind(now: dt.datetime):
-    """Open stages whose stored colour is behind the clock at `now`, whatever their case's state (an
-    index range on (completed_at, warn_at); the states are checked per page by primary key, which keeps
-    the plan the same at any size). Relies on a stage's yellow mark never being after its limit (a
-    yellow share of at most 1)."""
+    """Open stages whose stored colour is behind the clock at `now`, whatever their case's state: green
+    ones past their yellow mark and yellow ones past their limit. Relies on a stage's yellow mark never
+    being after its limit (a yellow share of at most 1)."""
     return (CaseStage.objects.filter(completed_at__isnull=True, warn_at__lte=now)
             .filter(Q(status=SlaStatus.ON_TIME) | Q(status=SlaStatus.WARNING, due_at__lte=now)))
 
 
+# the two halves of `stages_behind`, each a range of its own partial index (models.CaseStage.Meta): the
+# stored colour, the mark that moves it on
+_BEHIND = ((SlaStatus.WARNING, "due_at"), (SlaStatus.ON_TIME, "warn_at"))
+
+
 def _stage_pages(now: dt.datetime, size: int) -> Iterator[tuple[list[int], int]]:
-    """Pages of ids of running cases with a stage behind the clock (in the order of their stages' yellow
-    marks), and how many stage rows each page read. Keyset on (warn_at, id): each page starts where the
-    last one ended. Stages of parked or returned cases are read and skipped: they keep their colour."""
-    after: tuple[dt.datetime, int] | None = None
-    while True:
-        qs = stages_behind(now)
-        if after is not None:  # `warn_at >= w` bounds the index range; the rest breaks ties
-            qs = qs.filter(Q(warn_at__gte=after[0]), Q(warn_at__gt=after[0]) | Q(pk__gt=after[1]))
-        rows = list(qs.order_by("warn_at", "pk").values_list("warn_at", "pk", "case_id")[:size])
-        if not rows:
-            return
-        case_ids = list(dict.fromkeys(r[2] for r in rows))
-        running = set(Case.objects.filter(pk__in=case_ids, state__in=CLOCK_STATES).values_list("pk", flat=True))
-        yield [pk for pk in case_ids if pk in running], len(rows)
-        if len(rows) < size:
-            return
-        after = (rows[-1][0], rows[-1][1])
+    """Pages of ids of running cases with a stage behind the clock, and how many stage rows each page read:
+    first the yellow stages past their limit (by limit), then the green ones past their yellow mark (by
+    mark), each a keyset on (mark, id) over its partial index, so each page starts where the last one
+    ended. The case's state is part of the read (a join by primary key): the stages of parked or returned
+    cases keep their colour and are never returned, so a run does not carry them page by page."""
+    for status, mark in _BEHIND:
+        after: tuple[dt.datetime, int] | None = None
+        while True:
+            qs = CaseStage.objects.filter(completed_at__isnull=True, status=status, **{f"{mark}__lte": now},
+                                          case__state__in=CLOCK_STATES)
+            if after is not None:  # `mark >= m` bounds the index range; the rest breaks ties
+                qs = qs.filter(Q(**{f"{mark}__gte": after[0]}), Q(**{f"{mark}__gt": after[0]}) | Q(pk__gt=after[1]))
+            rows = list(qs.order_by(mark, "pk").values_list(mark, "pk", "case_id")[:size])
+            if not rows:
+                break
+            yield list(dict.fromkeys(r[2] for r in rows)), len(rows)
+            if len(rows) < size:
+                break
+            after = (rows[-1][0], rows[-1][1])
 
 
 def _policy(scheme_id: int, cache: dict[int, CasePolicy]) -> CasePolicy:
@@ -143,8 +151,20 @@ def _policy(scheme_id: int, cache: dict[int, CasePolicy]) -> CasePolicy:
     return cache[scheme_id]
 
 
-# what a page reads of its stages: the clock (status_at), the event's and the notice's values
-_STAGE_COLUMNS = ("id", "case_id", "order", "name_zh", "due_at", "warn_at", "completed_at", "status")
+# what a page reads of its open stages: the clock (status_at), the event's and the notice's values
+_STAGE_COLUMNS = ("id", "case_id", "order", "name_zh", "due_at", "warn_at", "status")
+
+
+class _Stage:
+    """An open stage as a page reads it: plain values, no model instance per row (building them was a
+    third of the stages' read). Answers `clock.status_at` as a `CaseStage` does."""
+
+    __slots__ = ("case_id", "due_at", "name_zh", "order", "pk", "status", "warn_at")
+    completed_at = None  # the page reads open stages only
+
+    def __init__(self, pk, case_id, order, name_zh, due_at, warn_at, status):
+        self.pk, self.case_id, self.order, self.name_zh = pk, case_id, order, name_zh
+        self.due_at, self.warn_at, self.status = due_at, warn_at, status
 _CASE_COLUMNS = ("id", "scheme_id", "node_id", "state", "reported_at", "owner_id", "assignee_kind", "assignee_user_id",
                  "assignee_team_id", "assignee_node_id")
 
@@ -168,11 +188,11 @@ def _page_watch(case_ids: list[int], *, now: dt.datetime, policies: dict[int, Ca
         cases = {case.pk: case for case in _page_lock(case_ids)}
         if not cases:
             return 0, 0, 0
-        stages: dict[int, list[CaseStage]] = {}
-        for stage in (CaseStage.objects.filter(case_id__in=cases, completed_at__isnull=True)
-                      .only(*_STAGE_COLUMNS).order_by("case_id", "order")):
-            stages.setdefault(stage.case_id, []).append(stage)
-        changes: dict[int, list[tuple[CaseStage, str, str]]] = {}
+        stages: dict[int, list[_Stage]] = {}
+        for row in (CaseStage.objects.filter(case_id__in=cases, completed_at__isnull=True)
+                    .order_by("case_id", "order").values_list(*_STAGE_COLUMNS)):
+            stages.setdefault(row[1], []).append(_Stage(*row))
+        changes: dict[int, list[tuple[_Stage, str, str]]] = {}
         for case_id, open_ in stages.items():
             for stage in open_:
                 status = clock.status_at(stage, now)
@@ -195,17 +215,25 @@ def _page_watch(case_ids: list[int], *, now: dt.datetime, policies: dict[int, Ca
     return total - overdue_count, overdue_count, whistled
 
 
-def _stages_write(changes: dict[int, list[tuple[CaseStage, str, str]]]) -> None:
-    by_status: dict[str, list[int]] = {}
-    for rows in changes.values():
-        for stage, _old, status in rows:
-            by_status.setdefault(status, []).append(stage.pk)
-    ids = [pk for pks in by_status.values() for pk in pks]
-    CaseStage.objects.filter(pk__in=ids).update(status=DbCase(
-        *(When(pk__in=pks, then=Value(status)) for status, pks in by_status.items()), output_field=CharField()))
+def _stages_write(changes: dict[int, list[tuple[_Stage, str, str]]]) -> None:
+    """The changed stages' colours in one statement of plain SQL (building the ORM's CASE over a page of
+    ids cost more than running it)."""
+    rows = [(stage.pk, status) for stage_rows in changes.values() for stage, _old, status in stage_rows]
+    table = connection.ops.quote_name(CaseStage._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            ids, statuses = (list(column) for column in zip(*rows, strict=True))
+            cursor.execute(
+                f"UPDATE {table} AS s SET status = v.s "  # noqa: S608 (a table name)
+                "FROM unnest(%s::bigint[], %s::varchar[]) AS v(id, s) WHERE s.id = v.id", [ids, statuses])
+        else:  # SQLite names a VALUES list's columns column1, column2 ...
+            marks = ", ".join(["(%s, %s)"] * len(rows))
+            cursor.execute(
+                f"UPDATE {table} SET status = v.column2 "  # noqa: S608 (a table name and placeholders)
+                f"FROM (VALUES {marks}) AS v WHERE {table}.id = v.column1", [v for row in rows for v in row])
 
 
-def _cases_write(open_stages: dict[int, list[CaseStage]]) -> None:
+def _cases_write(open_stages: dict[int, list[_Stage]]) -> None:
     """Each changed case's summary (`clock.case_clock_refresh`: the first open stage's limit and the worst
     colour of its open stages) and its version, in one statement: a tracked column changes (see the module's
     docstring)."""
@@ -230,8 +258,8 @@ def _cases_write(open_stages: dict[int, list[CaseStage]]) -> None:
 
 
 def _rows_insert(model, columns: tuple[str, ...], rows: list[tuple], *, skip_conflicts: bool = False) -> None:
-    """Insert plain tuples into `model`'s table in one statement (PostgreSQL: arrays unnested; SQLite: one
-    prepared INSERT run for every row), without building a model instance per row. JSON columns take
+    """Insert plain tuples into `model`'s table in one statement (PostgreSQL: COPY, or arrays unnested when
+    conflicts are skipped; SQLite: one prepared INSERT run for every row), without building a model instance per row. JSON columns take
     their text; `skip_conflicts` leaves out rows a unique constraint already holds."""
     if not rows:
         return
@@ -239,7 +267,9 @@ def _rows_insert(model, columns: tuple[str, ...], rows: list[tuple], *, skip_con
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and not skip_conflicts:
+            _rows_copy(cursor, f"COPY {table} ({names}) FROM STDIN", rows)
+        elif connection.vendor == "postgresql":
             arrays = ", ".join(f"%s::{f.db_type(connection).split('(')[0]}[]" for f in fields)
             cursor.execute(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608 (names only)
                            + (" ON CONFLICT DO NOTHING" if skip_conflicts else ""),
@@ -253,12 +283,24 @@ def _rows_insert(model, columns: tuple[str, ...], rows: list[tuple], *, skip_con
                                [tuple(a(v) if a else v for a, v in zip(adapt, row, strict=True)) for row in rows])
 
 
+def _rows_copy(cursor, sql: str, rows: list[tuple]) -> None:
+    """COPY the rows in (PostgreSQL: no arrays to build and unnest). It goes around Django's cursor, so its
+    errors are wrapped here and the statement is logged as `execute` logs one (the statement budgets
+    count it)."""
+    start = time.monotonic()
+    with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": f"{sql} ({len(rows)} rows)", "time": f"{time.monotonic() - start:.3f}"})
+
+
 _EVENT_COLUMNS = ("case", "seq", "kind", "at", "actor", "actor_role", "node", "from_state", "to_state", "note",
                   "old_values", "new_values", "attachments")
 _NOTICE_COLUMNS = ("recipient", "case", "kind", "key", "text", "created_at")
 
 
-def _events_write(cases: dict[int, Case], changes: dict[int, list[tuple[CaseStage, str, str]]], *,
+def _events_write(cases: dict[int, Case], changes: dict[int, list[tuple[_Stage, str, str]]], *,
                   now: dt.datetime) -> None:
     """One event per changed stage, numbered after each case's last event (read once for the page: the
     locks keep the numbers; the (case, seq) constraint would refuse a clash)."""
@@ -277,26 +319,27 @@ def _events_write(cases: dict[int, Case], changes: dict[int, list[tuple[CaseStag
     _rows_insert(CaseEvent, _EVENT_COLUMNS, rows)
 
 
-def _notices_write(cases: dict[int, Case], changes: dict[int, list[tuple[CaseStage, str, str]]]) -> None:
+def _notices_write(cases: dict[int, Case], changes: dict[int, list[tuple[_Stage, str, str]]]) -> None:
     """Each changed stage told to the case's assignees and its owner, keyed by case, stage, colour and the
     stage's limit: the (recipient, key) constraint keeps a re-run from telling anyone twice."""
     assignees = assignee_user_ids({pk: cases[pk] for pk in changes})
     created = timezone.now()
     over, close = _("case %(number)s: stage %(stage)s is over its time limit (%(due)s)"), \
         _("case %(number)s: stage %(stage)s is close to its time limit (%(due)s)")
+    zone = timezone.get_current_timezone()  # what `timezone.localtime` reads, read once for the page
     rows = []
     for case_id, stage_rows in changes.items():
         case = cases[case_id]
         users = assignees.get(case_id, set()) | ({case.owner_id} if case.owner_id else set())
         if not users:
             continue
+        number, users = case.number, sorted(users)
         for stage, _old, status in stage_rows:
             due = stage.due_at
-            values = {"number": case.number, "stage": stage.name_zh,
-                      "due": timezone.localtime(due).strftime("%m-%d %H:%M")}
+            values = {"number": number, "stage": stage.name_zh, "due": due.astimezone(zone).strftime("%m-%d %H:%M")}
             text = ((over if status == SlaStatus.OVERDUE else close) % values)[:300]
             key = f"case{case_id}:stage{stage.order}:{status}:{int(due.timestamp())}"[:120]
-            rows.extend((user_id, case_id, _EVENT_KIND[status], key, text, created) for user_id in sorted(users))
+            rows.extend((user_id, case_id, _EVENT_KIND[status], key, text, created) for user_id in users)
     _rows_insert(Notification, _NOTICE_COLUMNS, rows, skip_conflicts=True)
 
 
