@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 # RecordHistory's columns as the bulk path writes them
 HISTORY_COLUMNS = ("record_type", "record_id", "version", "action", "at", "actor_id", "source", "changed",
                    "snapshot")
+JSON = json.JSONEncoder()  # one encoder (C-accelerated) for every snapshot: json.dumps checks its options per call
 
 class Import:
     """What every kind shares: the report, the cells, duplicate detection, chunk transactions."""
@@ -187,9 +188,7 @@ class Import:
             snap = self.snapshot_columns[record_type] = (columns, operator.itemgetter(*columns), dates)
         columns, pick, dates = snap
         at = self.history_table.fields["at"].get_db_prep_save(now, connection)  # one instant for the chunk
-        actor_id, source, encode = self.actor_id, self.source, json.dumps
-        # the snapshot's JSON with its keys encoded once, its values put in per row
-        head = "{{" + ", ".join(json.dumps(c) + ": {}" for c in columns) + "}}"
+        actor_id, source, encode = self.actor_id, self.source, JSON.encode
         entries = []
         for record, action, changed in rows:
             values = list(pick(record))
@@ -198,7 +197,7 @@ class Import:
                     values[i] = values[i].isoformat()
             entries.append((record_type, record["id"], record["version"], action, at, actor_id, source,
                             encode(sorted(changed)) if changed else "[]",
-                            head.format(*map(encode, values))))
+                            encode(dict(zip(columns, values, strict=True)))))
         self.history_table.insert_values(entries)
 
     def new_record(self, values: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
