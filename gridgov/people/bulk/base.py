@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import operator
 from collections import Counter
@@ -35,11 +36,17 @@ from gridgov.territory.models import LevelScheme
 
 logger = logging.getLogger(__name__)
 
+# RecordHistory's columns as the bulk path writes them
+HISTORY_COLUMNS = ("record_type", "record_id", "version", "action", "at", "actor_id", "source", "changed",
+                   "snapshot")
+JSON = json.JSONEncoder()  # one encoder (C-accelerated) for every snapshot: json.dumps checks its options per call
+
 class Import:
     """What every kind shares: the report, the cells, duplicate detection, chunk transactions."""
 
     record_type = ""
-    analyzed: tuple[type[models.Model], ...] = (RecordHistory,)
+    # the tables an import reads by natural key (history rows are only ever appended: never analysed here)
+    analyzed: tuple[type[models.Model], ...] = ()
 
     def __init__(self, *, scheme: LevelScheme, kind: str, actor, source: str, columns: dict[str, str]):
         self.scheme = scheme
@@ -52,6 +59,8 @@ class Import:
         self.seen: dict[Any, int] = {}  # natural key → row number of its first occurrence in the file
         self.today = timezone.localdate()
         self.history_table = Table(RecordHistory, skip=("id",))
+        if self.history_table.columns != HISTORY_COLUMNS:  # `history` builds its rows in this order
+            raise RuntimeError(f"RecordHistory's columns are now {self.history_table.columns}")
         self.created_rows = 0
         self.analyze_at = ANALYZE_FIRST
         # record type → (snapshot columns, their getter, positions of the dates among them)
@@ -151,7 +160,7 @@ class Import:
         """Refresh PostgreSQL's statistics each time the rows created here double: planned from an empty
         table, the lookups by natural key would read whole tables once they hold a million rows."""
         self.analyze_at = 2 * self.created_rows
-        if connection.vendor != "postgresql":
+        if connection.vendor != "postgresql" or not self.analyzed:
             return
         tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in self.analyzed)
         # without the tables' ownership ANALYZE fails: the import is then slower, its result the same
@@ -167,7 +176,8 @@ class Import:
     # ------------------------------------------------------------------ records with history
     def history(self, table: Table, record_type: str, rows: list[tuple[dict[str, Any], str, list[str]]],
                 now: dt.datetime) -> None:
-        """History rows for records as written: (record, action, changed fields)."""
+        """History rows for records as written: (record, action, changed fields), each built straight as
+        the tuple its COPY line (or INSERT) takes, in the order of HISTORY_COLUMNS."""
         if not rows:
             return
         snap = self.snapshot_columns.get(record_type)
@@ -177,17 +187,18 @@ class Import:
             dates = [i for i, c in enumerate(columns) if isinstance(table.fields[c], models.DateField)]
             snap = self.snapshot_columns[record_type] = (columns, operator.itemgetter(*columns), dates)
         columns, pick, dates = snap
+        at = self.history_table.fields["at"].get_db_prep_save(now, connection)  # one instant for the chunk
+        actor_id, source, encode = self.actor_id, self.source, JSON.encode
         entries = []
         for record, action, changed in rows:
             values = list(pick(record))
             for i in dates:
                 if isinstance(values[i], dt.date):
                     values[i] = values[i].isoformat()
-            entries.append({
-                "record_type": record_type, "record_id": record["id"], "version": record["version"],
-                "action": action, "at": now, "actor_id": self.actor_id, "source": self.source,
-                "changed": sorted(changed), "snapshot": dict(zip(columns, values, strict=True))})
-        self.history_table.insert(entries)
+            entries.append((record_type, record["id"], record["version"], action, at, actor_id, source,
+                            encode(sorted(changed)) if changed else "[]",
+                            encode(dict(zip(columns, values, strict=True)))))
+        self.history_table.insert_values(entries)
 
     def new_record(self, values: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
         return {"scheme_id": self.scheme.pk, "lon": None, "lat": None, "state": RecordState.ACTIVE.value,

@@ -105,7 +105,9 @@ class Row:
         self.number = number
         self.data = data
         self.errors: list[tuple[str, str]] = []
-        self.texts = {name: as_text(value) for name, value in data.items()}
+        # text cells (nearly all of a CSV) inline, without a call of as_text each
+        self.texts = {name: " ".join(value.split()) if type(value) is str else as_text(value)
+                      for name, value in data.items()}
 
     def fail(self, name: str, reason: str) -> None:
         self.errors.append((name, str(reason)))

@@ -15,7 +15,6 @@ from gridgov.people.bulk.sql import Table, allocate_ids
 from gridgov.people.models import (
     HistoryAction,
     LegalEntity,
-    RecordHistory,
 )
 from gridgov.people.services import phone_columns
 from gridgov.privacy import crypto
@@ -37,7 +36,7 @@ class EntityItem:
 class EntityImport(KeyedImport):
     record_type = "legalentity"
     key_column, key_field = "credit_code", "credit_code"
-    analyzed = (LegalEntity, RecordHistory)
+    analyzed = (LegalEntity,)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

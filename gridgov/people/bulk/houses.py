@@ -17,7 +17,6 @@ from gridgov.people.models import (
     HistoryAction,
     House,
     Occupancy,
-    RecordHistory,
 )
 
 
@@ -36,7 +35,7 @@ class HouseItem:
 class HouseImport(KeyedImport):
     record_type = "house"
     key_column, key_field = "code", "house_code"
-    analyzed = (House, Building, RecordHistory)
+    analyzed = (House, Building)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

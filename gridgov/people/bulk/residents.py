@@ -21,7 +21,6 @@ from gridgov.people.models import (
     HistoryAction,
     House,
     Household,
-    RecordHistory,
     RecordState,
     Relation,
     Resident,
@@ -65,7 +64,7 @@ class ResidentImport(Import):
     seen yet in the file waits until the end of the file; the head may come later."""
 
     record_type = "resident"
-    analyzed = (Resident, Household, GroupMembership, RecordHistory)
+    analyzed = (Resident, Household, GroupMembership)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

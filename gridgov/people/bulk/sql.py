@@ -91,6 +91,11 @@ class Table:
         return values
 
     def insert(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.insert_values([self.prepared(row) for row in rows])
+
+    def insert_values(self, rows: list[Sequence[Any]]) -> None:
+        """Insert rows already in the order of `columns` and converted for the database (see `converter`)."""
         if not rows:
             return
         with connection.cursor() as cursor:
@@ -98,10 +103,11 @@ class Table:
                 # COPY is several times faster than executemany over psycopg's client-side binding; it
                 # goes around Django's cursor, so its errors are wrapped here (DatabaseError, not psycopg's)
                 with connection.wrap_database_errors, cursor.cursor.copy(self.copy_sql) as copy:
+                    write = copy.write_row
                     for row in rows:
-                        copy.write_row(self.prepared(row))
+                        write(row)
             else:
-                cursor.executemany(self.insert_sql, [self.prepared(row) for row in rows])
+                cursor.executemany(self.insert_sql, rows)
 
     def update(self, rows: list[dict[str, Any]]) -> None:
         if not rows:

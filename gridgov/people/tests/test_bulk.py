@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from gridgov.people.bulk import ROW_KEY, people_bulk_upsert
-from gridgov.people.history import record_history
+from gridgov.people.history import record_history, snapshot
 from gridgov.people.models import (
     Building,
     GroupMembership,
@@ -70,6 +70,26 @@ def test_residents_create_households_and_a_reimport_changes_nothing(scheme, tree
     assert _counts(again) == (0, 0, 6, 0) and not again.created_by_type
     assert RecordHistory.objects.count() == history_rows
     assert set(Resident.objects.values_list("version", flat=True)) == {1}
+
+
+def test_bulk_history_rows_hold_the_same_snapshot_as_a_single_write(scheme, tree):
+    # given residents with dates, a household and coordinates, imported then changed
+    rows = _family("0001", members=1)
+    rows[0].update(moved_in_date="2020-03-04", lon=116.07, lat=40.05, cell="")
+    people_bulk_upsert(scheme=scheme, kind="residents", rows=rows)
+    rows[1]["name"] = "张五"
+    people_bulk_upsert(scheme=scheme, kind="residents", rows=rows)
+    # then every history row holds the record as `history.snapshot` of the stored record gives it
+    for resident in Resident.objects.all():
+        last = record_history(resident).last()
+        assert last.snapshot == snapshot(resident)
+        assert last.version == resident.version
+    household = Household.objects.get(number="0001")
+    assert record_history(household).get().snapshot == snapshot(household)
+    member = Resident.objects.get(name="张五")
+    assert [(h.action, h.changed) for h in record_history(member)] == [("CREATE", []), ("UPDATE", ["name"])]
+    head = Resident.objects.get(name="张三")
+    assert record_history(head).get().snapshot["moved_in_date"] == "2020-03-04"
 
 
 def test_a_changed_phone_updates_only_the_phone_with_a_history_row(scheme, tree):
