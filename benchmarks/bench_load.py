@@ -278,7 +278,7 @@ def measure(emit) -> str:
     loop = _loop()
     port = _free_port()
     run = _Run(loop, port, seconds, clients)
-    server = _server(port, workers)
+    server = _server(port, workers, max(1, clients // workers))
     try:
         _wait_ready(port, run.tokens["office"], server)
         spent = run.go()
