@@ -188,6 +188,14 @@ def completion_predict(case: Case, *, start: dt.datetime) -> dt.datetime | None:
     return None
 
 
+def completion_predict_load(case: Case) -> None:
+    """Read the closed cases `completion_predict` asks for into the process's cache now (a caller about to
+    open a transaction)."""
+    top = case.node.path.strip("/").split("/")[0] if case.node_id else ""
+    if case.matter_id is not None and top:
+        closures(case.matter_id, int(top))
+
+
 def closures(matter_id: int, top_id: int) -> tuple[tuple[str, float], ...]:
     """(cell path, seconds from dispatch to closing) of the most recent closed cases of the matter under the
     top-level area, newest first: one read, kept PREDICTION_SECONDS per process."""

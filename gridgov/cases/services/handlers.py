@@ -13,12 +13,14 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.cases.models import AssigneeKind, Case, CaseRequest, Escalation, ReportIn, RequestKind
-from gridgov.cases.notify import ancestors_at_depths
+from gridgov.cases.notify import ancestors_at_depths, team_member_ids
 from gridgov.cases.routing import (
     Assignee,
     case_route,
     completion_predict,
+    completion_predict_load,
     department_team_for,
+    department_teams,
     target_resolve,
 )
 from gridgov.cases.services.events import event_write
@@ -146,6 +148,16 @@ def _dispatch_to(case: Case, *, assignee: Assignee, now) -> None:
     case.predicted_at = completion_predict(case, start=now)
 
 
+def assignee_load(case: Case, *, assignee=None) -> None:
+    """What a dispatch or a reroute reads that the process keeps, read before the transaction opens
+    (`services.transition`): the named department's teams and their members, and the closed cases the
+    completion is predicted from."""
+    if isinstance(assignee, dict) and assignee.get("department") not in (None, ""):
+        for team in department_teams(case.scheme_id, str(assignee["department"])):
+            team_member_ids(team.pk)
+    completion_predict_load(case)
+
+
 def handle_dispatch(case: Case, *, actor, now, assignee=None, **kw) -> dict:
     chosen = _assignee_from(assignee, case)
     rule = None
@@ -170,6 +182,10 @@ def handle_reroute(case: Case, *, actor, now, assignee=None, **kw) -> dict:
         setattr(case, name, value)
     _admission_check(case, chosen)
     return {"assignee": chosen.describe()}
+
+
+# what a handler reads before its transaction opens (`assignee_load`), by handler
+LOADS = {"handle_dispatch": assignee_load, "handle_reroute": assignee_load}
 
 
 def handle_accept(case: Case, *, actor, now, **kw) -> dict:

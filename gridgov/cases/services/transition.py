@@ -31,10 +31,8 @@ from gridgov.cases.notify import (
     assignee_facts_drop,
     assignee_facts_take,
     scheme_offices,
-    team_member_ids,
 )
 from gridgov.cases.policy import policy_for
-from gridgov.cases.routing import closures, department_teams
 from gridgov.cases.selectors import (
     case_pending_request,
     round_facts_after,
@@ -124,8 +122,8 @@ def _settings_load(case: Case, t: Transition, *, actor, assignee) -> None:
     """Read what the action consults and the process keeps into its caches before the transaction opens: a
     transaction reads through those caches but never fills them (`core.versioned`), so without this every
     transition would read them again. The scheme's grants and policy, the actor's roles; the calendar and
-    the matter's stages when its clock computes deadlines; the named department's teams and the matter's
-    closed cases (the completion predicted) for a dispatch; the offices over the cell when they are told."""
+    the matter's stages when its clock computes deadlines; what the action's handler reads (`handlers.LOADS`:
+    a dispatch's teams and predicted completion); the offices over the cell when they are told."""
     grants_load(case)
     policy_for(case.scheme_id)
     user_assignments_load(actor)
@@ -133,13 +131,8 @@ def _settings_load(case: Case, t: Transition, *, actor, assignee) -> None:
         calendar_load(case.scheme_id)
         if case.matter_id is not None:
             matter_stages(case.matter_id)
-    if t.handler == "handle_dispatch":
-        if isinstance(assignee, dict) and assignee.get("department") not in (None, ""):
-            for team in department_teams(case.scheme_id, str(assignee["department"])):
-                team_member_ids(team.pk)
-        top = case.node.path.strip("/").split("/")[0] if case.node_id else ""
-        if case.matter_id is not None and top:
-            closures(case.matter_id, int(top))
+    if t.handler in handlers.LOADS:
+        handlers.LOADS[t.handler](case, assignee=assignee)
     if any(notice.to == Audience.CHECKERS for notice in t.notices):
         scheme_offices(case.scheme_id)
 
