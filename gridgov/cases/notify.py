@@ -14,6 +14,7 @@ from gridgov.accounts.models import Assignment, Department, RoleCategory, Team
 from gridgov.cases.models import AssigneeKind, Case, Escalation, Notification
 from gridgov.cases.selectors import ids_parse, ids_subquery
 from gridgov.core import versioned
+from gridgov.core.statements import row_insert, rows_write
 from gridgov.territory.models import Node
 
 
@@ -141,7 +142,7 @@ def notify(*, users: Iterable, case: Case, kind: str, key: str, text: str) -> in
     now = timezone.now()
     rows = [Notification(recipient_id=pk, case=case, kind=kind, key=key, text=text[:300], created_at=now)
             for pk in sorted(wanted)]
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    rows_write(row_insert(*rows, ignore_conflicts=True))
     return len(rows)
 
 

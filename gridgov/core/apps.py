@@ -9,3 +9,6 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from gridgov.core import checks  # noqa: F401  (registers the system checks)
+        from gridgov.core.statements import driver_cache_widen
+
+        driver_cache_widen()

@@ -1,8 +1,12 @@
-"""Querysets compiled once per process. A hot read the ORM builds with joins, annotations and subqueries (a
+"""Querysets and row writes compiled once per process. A hot read the ORM builds with joins, annotations and subqueries (a
 transition's lock of its case) costs several times more to compile than the database takes to run it;
 `Compiled` keeps the SQL and the ORM's mapping of its rows from the first compilation and runs them again
 with each call's values, giving the same model instances the queryset would (its `select_related` objects
 and annotations included; `core/tests/test_statements.py` compares the two).
+
+`row_update` and `row_insert` are a model row's full UPDATE and its INSERT with the SQL built once per
+model and the values prepared as `Model.save` prepares them; `rows_write` sends several such writes as one
+statement on PostgreSQL (a data-modifying WITH): one round trip where `save()` calls would take one each.
 
 The values of a call stand in the compiled parameters where the sentinels passed to `build` stood; anything
 else the SQL depends on (today's date in a "current assignment" condition) is the call's `key`, one
@@ -12,13 +16,34 @@ compilation per key.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
-from django.db.models import Model, QuerySet
+from django.db import DatabaseError, connections
+from django.db.models import Field, Model, QuerySet
+from django.db.models.constants import OnConflict
 from django.db.models.query import get_related_populators
+
+# psycopg turns a statement's %s into $n on every execution and keeps the result only for statements under
+# 4,096 characters and 50 values (an ORM's INSERT of many rows seldom repeats). The statements compiled here
+# are longer (the transition's lock: 5.4 kB; its UPDATE with the event: 56 values) and repeat on every call:
+# their conversion is kept too. The bounds stay low enough that a many-row INSERT is still not kept (a few
+# rows exceed 128 values), so the 128 conversions psycopg keeps take at most a few MB.
+DRIVER_CACHED_LENGTH, DRIVER_CACHED_VALUES = 16_384, 128
+
+
+def driver_cache_widen() -> None:
+    """Let psycopg keep the conversion of the statements compiled here (see above); called once at start-up.
+    Checked by `core/tests/test_statements.py` (a kept conversion is a hit of psycopg's cache)."""
+    try:
+        from psycopg import _queries
+    except ImportError:  # PostgreSQL's driver not installed: nothing to widen
+        return
+    _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, DRIVER_CACHED_LENGTH)
+    _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, DRIVER_CACHED_VALUES)
+
 
 # integers no key takes: the call's values are found by them in the compiled parameters
 _SENTINEL = -7_340_000_000
@@ -37,6 +62,7 @@ class _Statement:
     end: int
     populators: tuple
     annotations: tuple[tuple[str, int], ...]
+    converters: dict
 
 
 class Compiled:
@@ -62,7 +88,8 @@ class Compiled:
                           model=klass_info["model"],
                           init_list=tuple(f[0].target.attname for f in select[start:end]), start=start, end=end,
                           populators=tuple(get_related_populators(klass_info, select, queryset.db)),
-                          annotations=tuple(compiler.annotation_col_map.items()))
+                          annotations=tuple(compiler.annotation_col_map.items()),
+                          converters=compiler.get_converters([c[0] for c in select[:compiler.col_count]]))
 
     def rows(self, *values, key: Hashable = ()) -> list[Model]:
         statement = self._statements.get(key)
@@ -82,8 +109,10 @@ class Compiled:
         compiler = statement.compiler
         if compiler.has_extra_select:
             fetched = [row[:compiler.col_count] for row in fetched]
+        if statement.converters:  # what `results_iter` does, with the converters found once
+            fetched = compiler.apply_converters(fetched, statement.converters)
         out = []
-        for row in compiler.results_iter([fetched]):
+        for row in fetched:
             obj = statement.model.from_db(statement.db, statement.init_list, row[statement.start:statement.end])
             for populator in statement.populators:
                 populator.populate(row, obj)
@@ -95,3 +124,196 @@ class Compiled:
     def clear(self) -> None:
         with self._lock:
             self._statements.clear()
+
+
+# ================================================================ row writes
+@dataclass(frozen=True)
+class _RowSql:
+    sql: str  # an UPDATE by key; or an INSERT's head, up to VALUES
+    row: str  # an INSERT's "(%s, …)" per row
+    fields: tuple[Field, ...]
+
+
+_row_sql: dict[tuple[str, type[Model], str], _RowSql] = {}
+
+
+def _row_fields(model: type[Model], *, insert: bool) -> tuple[Field, ...]:
+    # the columns `Model.save` writes: every local concrete column but generated ones; an insert leaves an
+    # automatic key to the database, an update names the key in its WHERE only
+    fields = tuple(f for f in model._meta.local_concrete_fields if not f.generated
+                   and not (f.primary_key and (not insert or f.db_returning)))
+    for f in fields:
+        if hasattr(f, "get_placeholder"):
+            raise TypeError(f"{model.__name__}.{f.name}: a column with its own placeholder is not supported")
+    return fields
+
+
+def _row_statement(kind: str, model: type[Model], connection) -> _RowSql:
+    key = (kind, model, connection.alias)
+    found = _row_sql.get(key)
+    if found is not None:
+        return found
+    quote, meta = connection.ops.quote_name, model._meta
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    fields = _row_fields(model, insert=kind != "update")
+    if kind == "update":
+        sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+        sql, row = f"UPDATE {table} SET {sets} WHERE {table}.{pk} = %s", ""  # noqa: S608 (names and placeholders)
+    else:
+        on_conflict = OnConflict.IGNORE if kind == "insert_ignore" else None
+        head = connection.ops.insert_statement(on_conflict=on_conflict)
+        sql = f"{head} {table} ({', '.join(quote(f.column) for f in fields)}) VALUES "
+        row = f"({', '.join('%s' for _f in fields)})"
+    found = _row_sql[key] = _RowSql(sql=sql, row=row, fields=fields)
+    return found
+
+
+def _row_values(obj: Model, fields: tuple[Field, ...], connection, *, add: bool) -> list:
+    obj._prepare_related_fields_for_save(operation_name="save")  # as save(): a related object's key, taken
+    values = []
+    for f in fields:
+        value = f.pre_save(obj, add)
+        if hasattr(value, "resolve_expression"):
+            raise TypeError(f"{type(obj).__name__}.{f.name}: an expression is not written by a compiled row write")
+        values.append(f.get_db_prep_save(value, connection=connection))
+    return values
+
+
+@dataclass
+class RowWrite:
+    """Rows' UPDATE or INSERT, ready to send (`rows_write`). `kind`: "update" (one row, by its key),
+    "insert" (the rows get their keys), "insert_ignore" (a row a unique constraint refuses is left out) or
+    "statement" (any other write, `sql_write`: nothing is answered)."""
+
+    objs: tuple[Model, ...]
+    sql: str
+    params: list
+    kind: str
+    using: str
+
+
+def row_update(obj: Model, *, using: str = "default") -> RowWrite:
+    """The UPDATE of every column of `obj`'s stored row, by its key, as `obj.save()` would send it."""
+    connection = connections[using]
+    statement = _row_statement("update", type(obj), connection)
+    params = _row_values(obj, statement.fields, connection, add=False)
+    params.append(obj.pk)
+    return RowWrite(objs=(obj,), sql=statement.sql, params=params, kind="update", using=using)
+
+
+def row_insert(*objs: Model, ignore_conflicts: bool = False, using: str = "default") -> RowWrite:
+    """The INSERT of new objects of one model, in one statement, as `save()` (or `bulk_create`) would
+    send them; with `ignore_conflicts`, a row a unique constraint refuses is left out and nothing returned."""
+    if not objs:
+        raise ValueError("row_insert needs a row")
+    connection = connections[using]
+    kind = "insert_ignore" if ignore_conflicts else "insert"
+    model = type(objs[0])
+    statement = _row_statement(kind, model, connection)
+    params = [v for obj in objs for v in _row_values(obj, statement.fields, connection, add=True)]
+    sql = statement.sql + ", ".join(statement.row for _o in objs)
+    if ignore_conflicts:
+        sql += " " + connection.ops.on_conflict_suffix_sql(statement.fields, OnConflict.IGNORE, None, None)
+    else:
+        quote = connection.ops.quote_name
+        sql += f" RETURNING {quote(model._meta.db_table)}.{quote(model._meta.pk.column)}"
+    return RowWrite(objs=objs, sql=sql.rstrip(), params=params, kind=kind, using=using)
+
+
+def sql_write(sql: str, params: list, *, using: str = "default") -> RowWrite:
+    """A write of the caller's own SQL (an UPDATE of many rows by a condition), to send with others; its
+    SQL names no other write's rows (they share one snapshot on PostgreSQL)."""
+    return RowWrite(objs=(), sql=sql, params=list(params), kind="statement", using=using)
+
+
+class _Deferred(threading.local):
+    queues: list | None = None
+
+
+_deferred = _Deferred()
+
+
+@contextmanager
+def rows_deferred(using: str = "default") -> Iterator[None]:
+    """Writes given to `rows_write` in this block wait, and go together (one statement on PostgreSQL) when
+    the block ends or just before any other statement runs: a read in the block sees them, as it would
+    have without the wait. Raised errors (a refused constraint) come at that point, in the caller's
+    transaction; a block left by an exception drops what waits."""
+    queue: list[RowWrite] = []
+
+    def flush_first(execute, sql, params, many, context):
+        if queue:
+            _flush(queue)
+        return execute(sql, params, many, context)
+
+    if _deferred.queues is None:
+        _deferred.queues = []
+    _deferred.queues.append(queue)
+    try:
+        with connections[using].execute_wrapper(flush_first):
+            yield
+            if queue:
+                _flush(queue)
+    finally:
+        _deferred.queues.pop()
+        queue.clear()
+
+
+def _flush(queue: list[RowWrite]) -> None:
+    writes = tuple(queue)
+    queue.clear()
+    _rows_send(writes)
+
+
+def rows_write(*writes: RowWrite) -> None:
+    """Send the writes in the caller's transaction (in a `rows_deferred` block: when it says); an inserted
+    object gets its key and counts as stored, as after `save()`; an UPDATE that finds no row raises
+    `DatabaseError`, as `save(force_update=True)` would. On PostgreSQL they go as one statement: each in a
+    WITH, which runs each exactly once, with one snapshot (none of them reads another's rows: a key a row
+    refers to is checked at commit, the constraints being deferred), the final SELECT answering for each.
+    Elsewhere, one statement each, in order."""
+    queues = _deferred.queues
+    if queues:
+        queues[-1].extend(writes)
+        return
+    _rows_send(writes)
+
+
+def _rows_send(writes: tuple[RowWrite, ...]) -> None:
+    using = writes[0].using
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(writes) > 1:
+            parts, answers, answered = [], [], []
+            for i, w in enumerate(writes):
+                if w.kind == "update":
+                    parts.append(f"w{i} AS ({w.sql} RETURNING 1)")
+                    answers.append(f"(SELECT count(*) FROM w{i})")  # noqa: S608 (a numbered name)
+                elif w.kind == "insert":  # keys are given in the order of the rows
+                    parts.append(f"w{i} AS ({w.sql})")
+                    answers.append(f"ARRAY(SELECT * FROM w{i} ORDER BY 1)")  # noqa: S608 (a numbered name)
+                else:
+                    parts.append(f"w{i} AS ({w.sql})")
+                    continue
+                answered.append(w)
+            cursor.execute(f"WITH {', '.join(parts)} SELECT {', '.join(answers) or '1'}",
+                           [p for w in writes for p in w.params])
+            for w, answer in zip(answered, cursor.fetchone() if answered else (), strict=True):
+                _written(w, answer)
+            return
+        for w in writes:
+            cursor.execute(w.sql, w.params)
+            if w.kind == "update":
+                _written(w, cursor.rowcount)
+            elif w.kind == "insert":
+                _written(w, sorted(row[0] for row in cursor.fetchall()))
+
+
+def _written(w: RowWrite, answer) -> None:
+    if w.kind == "update":
+        if answer != 1:
+            raise DatabaseError(f"{type(w.objs[0]).__name__} {w.objs[0].pk}: no row to update")
+        return
+    for obj, pk in zip(w.objs, answer, strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, w.using

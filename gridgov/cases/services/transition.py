@@ -48,7 +48,7 @@ from gridgov.cases.states import CaseState
 from gridgov.cases.transitions import PHOTO_INPUTS, TRANSITIONS, Audience, Clock, Need, Transition
 from gridgov.catalogue.selectors import matter_stages
 from gridgov.core import versioned
-from gridgov.core.statements import Compiled
+from gridgov.core.statements import Compiled, rows_deferred
 from gridgov.workdays.calendar import calendar_load
 
 # UNIQUE(case, seq) of CaseEvent as each vendor names it in the error: PostgreSQL by name, SQLite by columns
@@ -146,8 +146,11 @@ def _transition_locked(t: Transition, case_id: int, *, actor, action: str, note:
     with transaction.atomic():
         locked = _case_lock(case_id)
         try:
-            return _transition_apply(t, locked, actor=actor, action=action, note=note, reason=reason,
-                                     expected_version=expected_version, at=at, kw=kw, seq_from_lock=seq_from_lock)
+            # its writes (stages, the case's row, the event, the notices) go together at its end
+            with rows_deferred():
+                return _transition_apply(t, locked, actor=actor, action=action, note=note, reason=reason,
+                                         expected_version=expected_version, at=at, kw=kw,
+                                         seq_from_lock=seq_from_lock)
         finally:  # what the case was read with holds inside the transaction only
             assignee_facts_drop(locked)
             round_facts_drop(locked)
@@ -219,7 +222,6 @@ def _transition_apply(t: Transition, locked: Case, *, actor, action: str, note: 
     if t.clock != Clock.NONE:  # an action that leaves the clock alone leaves its summary as it is
         clock.case_clock_refresh(locked, now=now, stages=open_stages)
     locked.version += 1
-    locked.save()
     stored = []
     for purpose, items in photos.items():
         stored += attachments_add(case=locked, photos=items, purpose=purpose, actor=actor)
@@ -229,7 +231,8 @@ def _transition_apply(t: Transition, locked: Case, *, actor, action: str, note: 
     new.update(extra_new)
     event = event_write(case=locked, kind=action, actor=actor, actor_role=as_role, from_state=from_state,
                         to_state=locked.state, note="\n".join(x for x in (reason, note) if x), old=old, new=new,
-                        attachments=stored, at=now, seq=(locked.last_seq or 0) + 1 if seq_from_lock else None)
+                        attachments=stored, at=now, seq=(locked.last_seq or 0) + 1 if seq_from_lock else None,
+                        with_case=True)  # the case's row goes with its event
     round_facts_after(locked, event)
     notices_after(locked, t, event=event, policy=policy)
     return locked
@@ -250,10 +253,11 @@ def _clock_apply(case: Case, rule: Clock, *, now: dt.datetime, policy,
         if not clock.stages_complete(case, now=now, only_first=True, stages=stages):
             raise ValidationError({"action": _("no stage of this case is open")})
         return {}, stages[1:]
-    if rule == Clock.STOP:
-        if (not clock.stages_stop(case, now=now) and case.state == CaseState.REPORTED_BACK
-                and not CaseStage.objects.filter(case=case).exists()):  # handled on the spot: no stages yet
-            clock.stages_complete(case, now=now, stages=clock.stages_plan(case, start=case.reported_at, policy=policy))
+    if rule == Clock.STOP:  # the lock said whether the case has stages
+        if case._has_stages:
+            clock.stages_stop(case, now=now)
+        elif case.state == CaseState.REPORTED_BACK:  # handled on the spot: its stages planned, all completed
+            clock.stages_plan(case, start=case.reported_at, policy=policy, completed_at=now)
         return {}, []
     if rule == Clock.PAUSE:
         case.parked_at = now

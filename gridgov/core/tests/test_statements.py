@@ -1,5 +1,6 @@
 """`core.statements.Compiled` gives what its queryset gives: the same instances (every field), the same
-`select_related` objects and the same annotations, for each call's values, with one compilation per key."""
+`select_related` objects and the same annotations, for each call's values, with one compilation per key.
+`row_update` / `row_insert` / `rows_write` store what `save()` stores, in one statement on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from django.db import connection, transaction
 from django.db.models import Count, F
 from django.test.utils import CaptureQueriesContext
 
-from gridgov.cases.models import Case, Channel
+from gridgov.cases.models import Case, CaseEvent, Channel
 from gridgov.cases.services import case_report, case_transition
 from gridgov.cases.services.transition import _case_lock_queryset
 from gridgov.cases.tests.factories import make_loop, point_in
-from gridgov.core.statements import Compiled
+from gridgov.core.statements import Compiled, row_insert, row_update, rows_deferred, rows_write
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +99,116 @@ def test_a_compiled_token_check_gives_what_its_queryset_gives(scheme, tree):
         _same(got, want, related=("user",), annotations=())
         _same(got.user, want.user, related=("person",), annotations=())
     assert compiled.rows("no-such-key") == []
+
+
+def _stored(model, pk) -> dict:
+    return _fields(model.objects.get(pk=pk))
+
+
+def test_row_writes_store_what_save_stores(scheme, tree):
+    # given two identical cases, each read back from the database
+    loop = make_loop(scheme, tree)
+    lon, lat = point_in(tree["g1"])
+    a, b = (Case.objects.get(pk=case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=scheme,
+                                            matter="02001", lon=lon, lat=lat, description="占道经营").case.pk)
+            for _i in range(2))
+    # when both get the same changes (texts, a related object, a time, a decimal place, a null), one saved
+    # by save() and the other by a row write together with a new event
+    when = a.reported_at
+    for case in (a, b):
+        case.state, case.version, case.assignee_team = "DISPATCHED", case.version + 1, loop.water_team
+        case.reported_at, case.due_at, case.lon, case.parked_at, case.place = when, when, 116.5, None, "东门 <b>"
+    a.save()
+    event = CaseEvent(case=b, seq=2, kind="dispatch", at=b.reported_at, actor=loop.office, actor_role="OFFICE",
+                      node_id=b.node_id, old_values={"state": "REGISTERED"}, new_values={"state": "DISPATCHED"},
+                      attachments=[])
+    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        rows_write(row_update(b), row_insert(event))
+    # then the two rows are the same but for their keys and numbers, the event is stored and counts as stored
+    row_a, row_b = _stored(Case, a.pk), _stored(Case, b.pk)
+    differ = {"id", "tracking_code", "created_at"}
+    assert {k: v for k, v in row_a.items() if k not in differ} == {k: v for k, v in row_b.items() if k not in differ}
+    assert event.pk is not None and not event._state.adding
+    assert _stored(CaseEvent, event.pk) == _fields(CaseEvent.objects.get(case=b, seq=2))
+    assert CaseEvent.objects.get(pk=event.pk).new_values == {"state": "DISPATCHED"}
+    # and on PostgreSQL it was one statement; elsewhere one per row
+    assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 2)
+
+
+def test_a_row_update_that_finds_no_row_changes_nothing_and_says_so(scheme, tree):
+    from django.db import DatabaseError
+
+    loop = make_loop(scheme, tree)
+    lon, lat = point_in(tree["g1"])
+    case = case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=scheme, matter="02001", lon=lon, lat=lat,
+                       description="占道经营").case
+    ghost = Case.objects.get(pk=case.pk)
+    ghost.pk = case.pk + 1000
+    event = CaseEvent(case=case, seq=2, kind="note", at=case.reported_at, node_id=case.node_id)
+    with pytest.raises(DatabaseError, match="no row"), transaction.atomic():
+        rows_write(row_update(ghost), row_insert(event))
+    assert not CaseEvent.objects.filter(case=case, seq=2).exists()
+
+
+def test_an_expression_is_refused_by_a_row_write(scheme, tree):
+    loop = make_loop(scheme, tree)
+    lon, lat = point_in(tree["g1"])
+    case = case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=scheme, matter="02001", lon=lon, lat=lat,
+                       description="占道经营").case
+    case.version = F("version") + 1
+    with pytest.raises(TypeError, match="expression"):
+        row_update(case)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="psycopg's conversion cache: PostgreSQL only")
+def test_the_drivers_conversion_of_a_long_compiled_statement_is_kept(scheme, tree):
+    # given the transition's lock, longer than psycopg keeps by default
+    from psycopg import _queries
+
+    loop = make_loop(scheme, tree)
+    lon, lat = point_in(tree["g1"])
+    case = case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=scheme, matter="02001", lon=lon, lat=lat,
+                       description="占道经营").case
+    compiled = Compiled(_case_lock_queryset)
+    with transaction.atomic():
+        compiled.rows(case.pk, key="today")
+        assert len(compiled._statements["today"].sql) > 4096
+        # when it runs again
+        hits = _queries._query2pg.cache_info().hits
+        compiled.rows(case.pk, key="today")
+    # then psycopg converted it from its cache
+    assert _queries._query2pg.cache_info().hits == hits + 1
+
+
+def test_deferred_writes_wait_for_the_end_of_the_block_or_a_read_which_sees_them(scheme, tree):
+    # given a case
+    loop = make_loop(scheme, tree)
+    lon, lat = point_in(tree["g1"])
+    case = Case.objects.get(pk=case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=scheme,
+                                           matter="02001", lon=lon, lat=lat, description="占道经营").case.pk)
+
+    def note(seq: int) -> CaseEvent:
+        return CaseEvent(case=case, seq=seq, kind="note", at=case.reported_at, node_id=case.node_id)
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        with rows_deferred():
+            # when an event is written in a deferred block, nothing is sent yet
+            first = note(2)
+            rows_write(row_insert(first))
+            assert ctx.captured_queries == [] and first.pk is None
+            # then a read sends it first, and sees it
+            assert CaseEvent.objects.filter(case=case, seq=2).exists()
+            assert first.pk is not None
+            sent = len(ctx.captured_queries)
+            # and what is written after waits for the end of the block: then goes, together on PostgreSQL
+            case.place = "北门"
+            rows_write(row_update(case), row_insert(note(3)))
+            assert len(ctx.captured_queries) == sent
+        assert len(ctx.captured_queries) == sent + (1 if connection.vendor == "postgresql" else 2)
+    assert Case.objects.get(pk=case.pk).place == "北门"
+    assert CaseEvent.objects.filter(case=case, seq=3).exists()
+    # and a block left by an exception sends nothing of what waited
+    with pytest.raises(RuntimeError), transaction.atomic(), rows_deferred():
+        rows_write(row_insert(note(4)))
+        raise RuntimeError("stop")
+    assert not CaseEvent.objects.filter(case=case, seq=4).exists()
