@@ -91,7 +91,9 @@ class Compiled:
                           annotations=tuple(compiler.annotation_col_map.items()),
                           converters=compiler.get_converters([c[0] for c in select[:compiler.col_count]]))
 
-    def rows(self, *values, key: Hashable = ()) -> list[Model]:
+    def rows(self, *values, key: Hashable = (), loaded: bool = False) -> list[Model]:
+        """The rows for `values`; with `loaded`, each instance keeps its columns' values as read
+        (`obj._loaded`, for `row_update(..., loaded=…)`: the caller drops it when done)."""
         statement = self._statements.get(key)
         if statement is None:
             statement = self._compile()
@@ -113,7 +115,10 @@ class Compiled:
             fetched = compiler.apply_converters(fetched, statement.converters)
         out = []
         for row in fetched:
-            obj = statement.model.from_db(statement.db, statement.init_list, row[statement.start:statement.end])
+            own = row[statement.start:statement.end]
+            obj = statement.model.from_db(statement.db, statement.init_list, own)
+            if loaded:
+                obj._loaded = dict(zip(statement.init_list, own, strict=True))
             for populator in statement.populators:
                 populator.populate(row, obj)
             for name, at in statement.annotations:
@@ -192,13 +197,49 @@ class RowWrite:
     using: str
 
 
-def row_update(obj: Model, *, using: str = "default") -> RowWrite:
-    """The UPDATE of every column of `obj`'s stored row, by its key, as `obj.save()` would send it."""
+def row_update(obj: Model, *, loaded: dict | None = None, using: str = "default") -> RowWrite:
+    """The UPDATE of `obj`'s stored row, by its key, as `obj.save()` would send it: every column; or, given
+    the values the row was read with under a lock still held (`loaded`: column → value), only the columns
+    whose value differs from them, those of a mutable value (JSON) and those set on save (auto_now). The
+    row ends the same either way: a column left out holds the value read."""
     connection = connections[using]
     statement = _row_statement("update", type(obj), connection)
-    params = _row_values(obj, statement.fields, connection, add=False)
+    fields = statement.fields
+    if loaded is not None:
+        changed = tuple(f for f in fields if _written_always(f)
+                        or f.attname not in loaded or getattr(obj, f.attname) != loaded[f.attname])
+        if changed and len(changed) < len(fields):
+            fields = changed
+            statement = _update_statement(type(obj), fields, connection)
+    params = _row_values(obj, fields, connection, add=False)
     params.append(obj.pk)
     return RowWrite(objs=(obj,), sql=statement.sql, params=params, kind="update", using=using)
+
+
+def _written_always(f: Field) -> bool:
+    # a value that can change in place (a dict, a list) compares equal to itself: always written
+    return f.get_internal_type() == "JSONField" or getattr(f, "auto_now", False)
+
+
+_update_sql: dict[tuple, _RowSql] = {}
+
+
+def _update_statement(model: type[Model], fields: tuple[Field, ...], connection) -> _RowSql:
+    key = (model, connection.alias, tuple(f.attname for f in fields))
+    found = _update_sql.get(key)
+    if found is None:
+        quote = connection.ops.quote_name
+        table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+        sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+        with _lock_sql:
+            if len(_update_sql) >= 1024:  # column sets are few per model; bound them anyway
+                _update_sql.clear()
+            found = _update_sql[key] = _RowSql(
+                sql=f"UPDATE {table} SET {sets} WHERE {table}.{pk} = %s", row="", fields=fields)  # noqa: S608 (names and placeholders)
+    return found
+
+
+_lock_sql = threading.Lock()
 
 
 def row_insert(*objs: Model, ignore_conflicts: bool = False, using: str = "default") -> RowWrite:

@@ -48,7 +48,8 @@ def event_write(*, case: Case, kind: str, actor=None, actor_role: str = "", from
         new_values=new or {}, attachments=[{"id": a.pk, "purpose": a.purpose, "sha256": a.sha256} for a in
                                            (attachments or [])])
     if with_case:
-        rows_write(row_update(case), row_insert(event))
+        # a case read under its lock with its values (the transition's) writes the columns it changed
+        rows_write(row_update(case, loaded=getattr(case, "_loaded", None)), row_insert(event))
     else:
         rows_write(row_insert(event))
     return event

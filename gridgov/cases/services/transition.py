@@ -154,6 +154,7 @@ def _transition_locked(t: Transition, case_id: int, *, actor, action: str, note:
         finally:  # what the case was read with holds inside the transaction only
             assignee_facts_drop(locked)
             round_facts_drop(locked)
+            locked.__dict__.pop("_loaded", None)
 
 
 def _case_lock_queryset(case_id: int):
@@ -172,7 +173,7 @@ _CASE_LOCK = Compiled(_case_lock_queryset)
 
 
 def _case_lock(case_id: int) -> Case:
-    rows = _CASE_LOCK.rows(case_id, key=timezone.localdate())
+    rows = _CASE_LOCK.rows(case_id, key=timezone.localdate(), loaded=True)
     if not rows:
         raise Case.DoesNotExist(f"case {case_id}")
     locked = rows[0]

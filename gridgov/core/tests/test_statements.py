@@ -106,33 +106,43 @@ def _stored(model, pk) -> dict:
 
 
 def test_row_writes_store_what_save_stores(scheme, tree):
-    # given two identical cases, each read back from the database
+    # given three identical cases, each read back from the database
     loop = make_loop(scheme, tree)
     lon, lat = point_in(tree["g1"])
-    a, b = (Case.objects.get(pk=case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=scheme,
-                                            matter="02001", lon=lon, lat=lat, description="占道经营").case.pk)
-            for _i in range(2))
-    # when both get the same changes (texts, a related object, a time, a decimal place, a null), one saved
-    # by save() and the other by a row write together with a new event
+    a, b, c = (Case.objects.get(pk=case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=scheme,
+                                               matter="02001", lon=lon, lat=lat, description="占道经营").case.pk)
+               for _i in range(3))
+    read = _fields(c)
+    # when all get the same changes (texts, a related object, a time, a decimal place, a null, a JSON value
+    # changed in place), one saved by save(), one by a full row write with a new event, one by a write of
+    # the columns changed since it was read
     when = a.reported_at
-    for case in (a, b):
+    for case in (a, b, c):
         case.state, case.version, case.assignee_team = "DISPATCHED", case.version + 1, loop.water_team
         case.reported_at, case.due_at, case.lon, case.parked_at, case.place = when, when, 116.5, None, "东门 <b>"
+        case.attributes["floor"] = 3
     a.save()
     event = CaseEvent(case=b, seq=2, kind="dispatch", at=b.reported_at, actor=loop.office, actor_role="OFFICE",
                       node_id=b.node_id, old_values={"state": "REGISTERED"}, new_values={"state": "DISPATCHED"},
                       attachments=[])
     with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
         rows_write(row_update(b), row_insert(event))
-    # then the two rows are the same but for their keys and numbers, the event is stored and counts as stored
-    row_a, row_b = _stored(Case, a.pk), _stored(Case, b.pk)
+    changed = row_update(c, loaded=read)
+    rows_write(changed)
+    # then the three rows are the same but for their keys and numbers; the event is stored and counts as stored
     differ = {"id", "tracking_code", "created_at"}
-    assert {k: v for k, v in row_a.items() if k not in differ} == {k: v for k, v in row_b.items() if k not in differ}
+    rows = [{k: v for k, v in _stored(Case, x.pk).items() if k not in differ} for x in (a, b, c)]
+    assert rows[0] == rows[1] == rows[2]
+    assert rows[0]["attributes"] == {"floor": 3}
     assert event.pk is not None and not event._state.adding
     assert _stored(CaseEvent, event.pk) == _fields(CaseEvent.objects.get(case=b, seq=2))
     assert CaseEvent.objects.get(pk=event.pk).new_values == {"state": "DISPATCHED"}
     # and on PostgreSQL it was one statement; elsewhere one per row
     assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 2)
+    # and the write of what changed named those columns only (and the JSON one, which may change in place)
+    names = {"state", "version", "assignee_team_id", "reported_at", "due_at", "lon", "place", "attributes"}
+    assert len(changed.params) == len(names) + 1
+    assert all(f'"{n}" = %s' in changed.sql for n in names) and '"node_id" = %s' not in changed.sql
 
 
 def test_a_row_update_that_finds_no_row_changes_nothing_and_says_so(scheme, tree):
