@@ -7,7 +7,9 @@ on PostgreSQL, each kind with its own share:
   must answer with the same case;
 - staff actions: the next step of a case reported earlier in the run (register, dispatch, accept, report
   back, verify: the office, the department's handler, the office), through `POST /api/cases/<id>/actions/`
-  with the version read (If-Match), each case moved by one client at a time;
+  with the version read (If-Match), each case moved by one client at a time; an action waits for a case
+  ready to move (up to ACTION_WAIT seconds, else an error), never sending a report instead, so the mix
+  keeps its shares (each kind's note gives its share of the requests; a report's retry counts as a report);
 - centre queue reads: `GET /centre/cases.geojson` (the live queue of the command centre's map);
 - dashboard reads: `GET /dashboard/`.
 
@@ -39,6 +41,7 @@ from benchmarks.harness import Report, run_here_then_on_postgres
 POSTGRES = "postgres://postgres@127.0.0.1:5432/gridgov_bench_load"
 KINDS = (("report", 40), ("action", 35), ("queue", 15), ("dashboard", 10))
 RETRY_EVERY = 20
+ACTION_WAIT = 5  # seconds an action waits for a case ready to move (counted as an error if none comes)
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -150,10 +153,12 @@ class _Run:
                     self.retried[key] = json.loads(raw)["id"]
 
     def action(self, http_: _Http) -> None:
-        try:
-            case_id, step, version = self.moving.get_nowait()
+        try:  # an action moves a case reported before; never a report instead, so the mix keeps its shares
+            case_id, step, version = self.moving.get(timeout=ACTION_WAIT)
         except queue.Empty:
-            return self.report(http_)
+            with self.lock:
+                self.errors["action"].append(f"no case ready to move for {ACTION_WAIT} s")
+            return None
         action, who, extra = STEPS[step]
         body = {"action": action, **extra}
         if action == "report_back":
@@ -187,7 +192,8 @@ class _Run:
                 self.read(kind, http_)
 
     def warm(self) -> None:
-        """Every worker process loads its territory index, catalogue and pages once before the clock runs."""
+        """Every worker process loads its territory index, catalogue and pages once before the clock runs;
+        the cases reported then are the first ones the actions move."""
         def one(_i: int) -> None:
             http_ = _Http(self.port)
             self.report(http_)
@@ -195,7 +201,7 @@ class _Run:
             self.read("dashboard", http_)
 
         with ThreadPoolExecutor(self.clients) as pool:
-            list(pool.map(one, range(2 * self.clients)))
+            list(pool.map(one, range(4 * self.clients)))
         self.latencies.clear()
 
     def go(self) -> float:
@@ -293,11 +299,12 @@ def measure(emit) -> str:
           "value": total / spent, "unit": "req/s", "baseline_name": "the same mix as raw SQL",
           "baseline_value": sum(raw.values()) / spent,
           "note": f"{errors} errors; lost cases {lost}, duplicated cases {duplicated}"})
-    for kind, _weight in KINDS:
+    for kind, weight in KINDS:
         lat = [x * 1000 for x in run.latencies[kind]]
         emit({"name": f"load test, {kind}", "value": len(lat) / spent, "unit": "req/s",
               "baseline_name": f"raw SQL {kind}", "baseline_value": raw.get(kind, 0) / spent,
-              "note": (f"p50 {_percentile(lat, 0.5):.0f} ms, p95 {_percentile(lat, 0.95):.0f} ms, "
+              "note": (f"{len(lat) / max(total, 1):.0%} of requests (set: {weight}%); "
+                       f"p50 {_percentile(lat, 0.5):.0f} ms, p95 {_percentile(lat, 0.95):.0f} ms, "
                        f"p99 {_percentile(lat, 0.99):.0f} ms, {len(run.errors[kind])} errors")})
     for kind, messages in run.errors.items():
         for message in messages[:3]:
