@@ -124,6 +124,10 @@ class Import:
         return True
 
     # ------------------------------------------------------------------ chunks
+    # True for a kind whose rows `clean(row)` on their own and `seal(item)`, and whose chunks then
+    # `run_cleaned(...)`: then a worker process does that for chunk N+1 while chunk N is written (`workers`)
+    cleans_apart = False
+
     def run_chunk(self, rows: list[Row]) -> None:
         raise NotImplementedError
 

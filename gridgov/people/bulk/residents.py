@@ -16,6 +16,7 @@ from gridgov.people.bulk.base import Import, special_groups_by_name
 from gridgov.people.bulk.clean import LIST_SPLIT, RELATIONS, RESIDENT_STATES, Row
 from gridgov.people.bulk.kinds import CACHE_LIMIT
 from gridgov.people.bulk.sql import Table, allocate_ids, marks
+from gridgov.people.bulk.workers import AGAIN
 from gridgov.people.models import (
     GroupMembership,
     HistoryAction,
@@ -30,6 +31,8 @@ from gridgov.privacy import crypto
 from gridgov.privacy.access import seal_field
 from gridgov.privacy.identifiers import id_number_clean, phone_clean
 from gridgov.privacy.masking import mask_id_number
+
+PHONE_COLUMNS = ("phone_sealed", "phone_digest", "phone_masked")
 
 
 @dataclass(slots=True)
@@ -52,6 +55,9 @@ class ResidentItem:
     state: str | None
     groups: list[int]
     given_cell: bool
+    # the stored columns of the ID number and the phone when sealed ahead (by a worker process); None: sealed
+    # when written, only if written
+    sealed: dict[str, str] | None = None
 
     @property
     def heads(self) -> bool:
@@ -78,7 +84,11 @@ class ResidentImport(Import):
         self.new_household_cells: dict[str, int] = {}
 
     # ------------------------------------------------------------------ cleaning
-    def prepare(self, row: Row) -> ResidentItem | None:
+    cleans_apart = True
+
+    def clean(self, row: Row) -> ResidentItem | None:
+        """The row's values, cleaned and checked on their own (no database read: a cell that needs one raises
+        `cells.Unresolved` in a worker process); None when its ID number is missing or invalid."""
         self.required(row)
         info = row.cleaned("id_number", id_number_clean) if row.given("id_number") else None
         values: dict[str, Any] = {}
@@ -132,19 +142,35 @@ class ResidentImport(Import):
         if info is None:  # the ID number is missing or invalid: the row has failed already
             return None
         digest = crypto.digest(info.number, field=self.id_label)
-        key = int(digest[:24], 16)
-        self.once(row, key, "id_number")
-        return ResidentItem(row=row, number=info.number, gender=info.gender, birth_date=info.birth_date, key=key,
+        return ResidentItem(row=row, number=info.number, gender=info.gender, birth_date=info.birth_date,
+                            key=int(digest[:24], 16),
                              digest=digest, values=values, phone=phone, household=household,
                              household_address=row.text("household_address", 300),
                              house_code=row.text("house_code", 60), relation=relation, node_id=node_id, lon=lon,
                              lat=lat, state=state, groups=groups, given_cell=node_id is not None)
 
+    def seal(self, item: ResidentItem) -> None:
+        """Seal, digest and mask the item's ID number and phone now (a worker does it ahead of the write)."""
+        item.sealed = {"id_sealed": crypto.seal(item.number, field=self.id_label),
+                       "id_masked": mask_id_number(item.number), **self.phone_values(item)}
+
+    def phone_values(self, item: ResidentItem) -> dict[str, str]:
+        if item.sealed is not None:
+            return {name: item.sealed[name] for name in PHONE_COLUMNS}
+        return phone_columns("resident", item.phone) if item.phone else dict.fromkeys(PHONE_COLUMNS, "")
+
     # ------------------------------------------------------------------ chunks
     def run_chunk(self, rows: list[Row]) -> None:
+        self.run_cleaned([(row, self.clean(row)) for row in rows])
+
+    def run_cleaned(self, cleaned: list[tuple[Row, ResidentItem | str | None]]) -> None:
+        """A chunk of rows as `clean` left them (or `workers.AGAIN`: clean it here), in the file's order."""
         items = []
-        for row in rows:
-            item = self.prepare(row)
+        for row, item in cleaned:
+            if item == AGAIN:
+                item = self.clean(row)
+            if item is not None:
+                self.once(row, item.key, "id_number")
             if item is not None and not row.errors:
                 items.append(item)
             else:
@@ -322,9 +348,10 @@ class ResidentImport(Import):
                 fresh.append((item, values))
                 continue
             diff = self.changes(old, values)
-            if item.phone is not None and crypto.digest(item.phone, field=self.phone_label) != old["phone_digest"]:
-                values.update(phone_columns("resident", item.phone))
-                diff += ["phone_sealed", "phone_digest", "phone_masked"]
+            if item.phone is not None and (item.sealed["phone_digest"] if item.sealed is not None else crypto.digest(
+                    item.phone, field=self.phone_label)) != old["phone_digest"]:
+                values.update(self.phone_values(item))
+                diff += list(PHONE_COLUMNS)
             new_groups = [g for g in item.groups if (old["id"], g) not in open_groups]
             memberships += [(old["id"], g) for g in new_groups]
             if not diff:
@@ -337,12 +364,11 @@ class ResidentImport(Import):
             outcomes["updated"] += 1
         records = []
         for (item, values), pk in zip(fresh, allocate_ids(Resident, len(fresh)), strict=True):
-            phone = phone_columns("resident", item.phone) if item.phone else {
-                "phone_sealed": "", "phone_digest": "", "phone_masked": ""}
+            if item.sealed is None:
+                self.seal(item)
             record = self.new_record({
-                "id": pk, "name": "", "id_sealed": crypto.seal(item.number, field=self.id_label),
-                "id_digest": item.digest, "id_masked": mask_id_number(item.number), "gender": item.gender,
-                "birth_date": item.birth_date, **phone, "household_id": None, "relation": "", "house_id": None,
+                "id": pk, "name": "", **item.sealed, "id_digest": item.digest, "gender": item.gender,
+                "birth_date": item.birth_date, "household_id": None, "relation": "", "house_id": None,
                 "registered_here": True, "living_here": True, "registered_address": "", "actual_address": "",
                 "moved_in_date": None, "moved_out_date": None, **values}, now)
             records.append(record)
