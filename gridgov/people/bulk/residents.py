@@ -15,7 +15,7 @@ from gridgov.core.names import name_clean
 from gridgov.people.bulk.base import Import, special_groups_by_name
 from gridgov.people.bulk.clean import LIST_SPLIT, RELATIONS, RESIDENT_STATES, Row
 from gridgov.people.bulk.kinds import CACHE_LIMIT
-from gridgov.people.bulk.sql import Table, allocate_ids, marks
+from gridgov.people.bulk.sql import Table, allocate_ids, among
 from gridgov.people.bulk.workers import AGAIN
 from gridgov.people.models import (
     GroupMembership,
@@ -33,6 +33,7 @@ from gridgov.privacy.identifiers import id_number_clean, phone_clean
 from gridgov.privacy.masking import mask_id_number
 
 PHONE_COLUMNS = ("phone_sealed", "phone_digest", "phone_masked")
+HEAD, ACTIVE = Relation.HEAD.value, RecordState.ACTIVE.value  # (an enum member's .value costs a call)
 
 
 @dataclass(slots=True)
@@ -62,7 +63,7 @@ class ResidentItem:
     @property
     def heads(self) -> bool:
         """This row makes its person the active head of its household."""
-        return self.relation == Relation.HEAD.value and (self.state or RecordState.ACTIVE.value) == "ACTIVE"
+        return self.relation == HEAD and (self.state or ACTIVE) == ACTIVE
 
 
 class ResidentImport(Import):
@@ -180,11 +181,11 @@ class ResidentImport(Import):
     def process(self, items: list[ResidentItem], *, final: bool) -> None:
         digests = [item.digest for item in items]
         stored = {r["id_digest"]: r for r in self.table.select(
-            f"scheme_id = %s AND id_digest IN ({marks(digests)})", [self.scheme.pk, *digests])} if digests else {}
+            *self.in_scheme("id_digest", digests))} if digests else {}
         houses = self.house_lookup([item.house_code for item in items if item.house_code])
         numbers = sorted({item.household for item in items if item.household})
         households = {r["number"]: r for r in self.households.select(
-            f"scheme_id = %s AND number IN ({marks(numbers)})", [self.scheme.pk, *numbers])} if numbers else {}
+            *self.in_scheme("number", numbers))} if numbers else {}
         heads = self.stored_heads([h["id"] for h in households.values()])
         names_by_id = {h["id"]: h["number"] for h in households.values()}
         other_ids = {r["household_id"] for r in stored.values() if r["household_id"] is not None
@@ -292,11 +293,11 @@ class ResidentImport(Import):
         """household id → ID digest of its active head."""
         if not household_ids:
             return {}
+        where, params = among("household_id", household_ids)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT household_id, id_digest FROM {self.table.table} "  # noqa: S608 (names from the model)
-                f"WHERE household_id IN ({marks(household_ids)}) AND relation = %s AND state = %s",
-                [*household_ids, Relation.HEAD.value, RecordState.ACTIVE.value])
+                f"WHERE {where} AND relation = %s AND state = %s", [*params, HEAD, ACTIVE])
             return dict(cursor.fetchall())
 
     def house_lookup(self, codes: list[str]) -> dict[str, tuple[int, int, str]]:

@@ -13,9 +13,11 @@ import collections
 import dataclasses
 import functools
 import gc
+import logging
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from django.db import connections
@@ -28,6 +30,8 @@ AHEAD = 2  # chunks handed to the worker before the first is written
 
 Chunk = list[tuple[int, dict[str, Any]]]  # (row number, values by canonical field)
 
+logger = logging.getLogger(__name__)
+
 _NONE: dict[str, Any] = {}
 _importer: Any = None  # the worker's copy of the importer
 _inherited: list[Any] = []  # the forked database connections, kept open and unused in the worker
@@ -35,25 +39,39 @@ _inherited: list[Any] = []  # the forked database connections, kept open and unu
 
 def chunks_cleaned(importer, chunks: Iterator[Chunk], *, workers: bool = True) -> Iterator[list[tuple[Row, Any]]]:
     """Each chunk as [(row, what `importer.clean(row)` gave or AGAIN)], in the file's order: cleaned and sealed
-    in a worker when `workers` and the rows fill more than one chunk, else cleaned here."""
+    in a worker when `workers` and the rows fill more than one chunk, else (or once the worker is lost: its
+    process killed, say) cleaned here."""
     first = next(chunks, None)
     second = next(chunks, None) if first is not None else None
     pool = _pool(importer) if workers and second is not None else None
-    if pool is None:
-        for chunk in (c for c in (first, second) if c is not None):
-            yield _here(importer, chunk)
-        for chunk in chunks:
-            yield _here(importer, chunk)
-        return
+    pending: collections.deque[tuple[Chunk, Future | None]] = collections.deque(
+        (chunk, None) for chunk in (first, second) if chunk is not None)
     try:
-        pending: collections.deque[Future] = collections.deque([pool.submit(_clean, first), pool.submit(_clean, second)])
+        if pool is not None:
+            pending = collections.deque((chunk, _submit(pool, chunk)) for chunk, _none in pending)
         while pending:
-            done = _unpack(pending.popleft().result())
-            while len(pending) < AHEAD and (chunk := next(chunks, None)) is not None:
-                pending.append(pool.submit(_clean, chunk))
-            yield done
+            chunk, future = pending.popleft()
+            done = None
+            if future is not None:
+                try:
+                    done = _unpack(future.result())
+                except BrokenProcessPool:
+                    logger.warning("people import: the worker process was lost; the rows are cleaned here")
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool, pending = None, collections.deque((c, None) for c, _f in pending)
+            while len(pending) < AHEAD and (more := next(chunks, None)) is not None:
+                pending.append((more, _submit(pool, more) if pool is not None else None))
+            yield done if done is not None else _here(importer, chunk)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _submit(pool: ProcessPoolExecutor, chunk: Chunk) -> Future | None:
+    try:
+        return pool.submit(_clean, chunk)
+    except (BrokenProcessPool, RuntimeError):  # the worker is gone (or could not be started)
+        return None
 
 
 def _here(importer, chunk: Chunk) -> list[tuple[Row, Any]]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import multiprocessing
+import os
+import signal
 
 import pytest
 from django.db import connection, transaction
@@ -213,14 +215,22 @@ def test_dry_run_reports_what_a_real_run_does_and_writes_nothing(scheme, tree, b
     assert real.created == 3 and [m.objects.count() for m in tables] != before
 
 
-def _import_and_read(scheme, rows, *, workers: bool) -> tuple:
+def _import_and_read(scheme, rows, *, workers: bool, kill: bool = False) -> tuple:
     """What an import in chunks of 3 reports and stores (then undone), and the worker processes seen
-    after each chunk."""
+    after each chunk (`kill`: killed after the first)."""
     children: list[int] = []
+
+    def progress(_n: int) -> None:
+        alive = multiprocessing.active_children()
+        children.append(len(alive))
+        if kill:
+            for child in alive:
+                os.kill(child.pid, signal.SIGKILL)
+                child.join()
+
     with transaction.atomic():
         report = people_bulk_upsert(scheme=scheme, kind="residents", rows=rows, chunk_size=3, workers=workers,
-                                    columns={"id_number": "身份证号"},
-                                    progress=lambda _n: children.append(len(multiprocessing.active_children())))
+                                    columns={"id_number": "身份证号"}, progress=progress)
         residents = sorted(Resident.objects.filter(scheme=scheme).values_list(
             "id_digest", "id_masked", "gender", "birth_date", "name", "phone_digest", "phone_masked",
             "household__number", "relation", "node_id", "version"))
@@ -245,6 +255,17 @@ def test_rows_cleaned_and_sealed_in_a_worker_process_give_what_cleaning_here_giv
     assert [(e["row"], e["column"], e["reason"]) for e in apart[0]["errors"]] == expected
     assert apart[0]["created"] == 3 + 4 + 3
     assert set(apart[5]) == {1} and set(here[5]) == {0}
+
+
+def test_an_import_whose_worker_process_is_lost_cleans_the_rest_of_its_rows_itself(scheme, tree, bad_rows):
+    # given
+    rows, _expected = bad_rows
+    rows = rows + _family("0400", tree["g1"].code, members=3) + _family("0401", tree["g1"].code)
+    # when the worker is killed after the first chunk
+    killed = _import_and_read(scheme, rows, workers=True, kill=True)
+    # then the import ends as one without a worker does
+    assert killed[:5] == _import_and_read(scheme, rows, workers=False)[:5]
+    assert killed[5][0] == 1 and killed[5][-1] == 0
 
 
 def test_groups_column_tags_residents_once(scheme, tree):
