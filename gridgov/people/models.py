@@ -49,9 +49,12 @@ STATES_BY_MODEL = {
 class BaseRecord(models.Model):
     """What every base-data row has: its deployment, its cell, its life-cycle state and who wrote it."""
 
+    # no single-column indexes on scheme and node: every kind's unique (scheme, natural key) and its
+    # (node, state) index lead with them and serve their look-ups; two more indexes per row cost imports
     scheme = models.ForeignKey("territory.LevelScheme", on_delete=models.PROTECT, related_name="+",
-                               verbose_name=_("level scheme"))
-    node = models.ForeignKey("territory.Node", on_delete=models.PROTECT, related_name="+", verbose_name=_("cell"))
+                               verbose_name=_("level scheme"), db_index=False)
+    node = models.ForeignKey("territory.Node", on_delete=models.PROTECT, related_name="+", verbose_name=_("cell"),
+                             db_index=False)
     lon = models.FloatField(_("longitude"), null=True, blank=True)
     lat = models.FloatField(_("latitude"), null=True, blank=True)
     state = models.CharField(_("state"), max_length=12, choices=RecordState.choices, default=RecordState.ACTIVE)

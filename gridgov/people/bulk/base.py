@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import operator
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -19,9 +20,9 @@ from django.utils.translation import gettext as _
 
 from gridgov.people.bulk.cells import Cells, cells_locate, scope_paths
 from gridgov.people.bulk.clean import Row
-from gridgov.people.bulk.kinds import ANALYZE_FIRST, REQUIRED
+from gridgov.people.bulk.kinds import ANALYZE_FIRST, ANALYZE_LAST, REQUIRED
 from gridgov.people.bulk.report import BulkReport, RowError
-from gridgov.people.bulk.sql import Table, marks
+from gridgov.people.bulk.sql import Table, among
 from gridgov.people.history import SKIP as HISTORY_SKIP
 from gridgov.people.models import (
     RecordHistory,
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 # RecordHistory's columns as the bulk path writes them
 HISTORY_COLUMNS = ("record_type", "record_id", "version", "action", "at", "actor_id", "source", "changed",
                    "snapshot")
+ACTIVE = RecordState.ACTIVE.value
 JSON = json.JSONEncoder()  # one encoder (C-accelerated) for every snapshot: json.dumps checks its options per call
 
 class Import:
@@ -124,6 +126,10 @@ class Import:
         return True
 
     # ------------------------------------------------------------------ chunks
+    # True for a kind whose rows `clean(row)` on their own and `seal(item)`, and whose chunks then
+    # `run_cleaned(...)`: then a worker process does that for chunk N+1 while chunk N is written (`workers`)
+    cleans_apart = False
+
     def run_chunk(self, rows: list[Row]) -> None:
         raise NotImplementedError
 
@@ -157,9 +163,11 @@ class Import:
         self.committed()
 
     def analyze(self) -> None:
-        """Refresh PostgreSQL's statistics each time the rows created here double: planned from an empty
-        table, the lookups by natural key would read whole tables once they hold a million rows."""
-        self.analyze_at = 2 * self.created_rows
+        """Refresh PostgreSQL's statistics each time the rows created here double, up to ANALYZE_LAST:
+        planned from an empty table, the lookups by natural key would read whole tables once they hold a
+        million rows. Past that the planner scales what it read by the table's current size (the keys stay
+        unique, the plans the same), and each ANALYZE of a large table costs about as much as a chunk."""
+        self.analyze_at = 2 * self.created_rows if self.created_rows < ANALYZE_LAST else math.inf
         if connection.vendor != "postgresql" or not self.analyzed:
             return
         tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in self.analyzed)
@@ -200,8 +208,13 @@ class Import:
                             encode(dict(zip(columns, values, strict=True)))))
         self.history_table.insert_values(entries)
 
+    def in_scheme(self, column: str, values: list[Any]) -> tuple[str, list[Any]]:
+        """(WHERE, parameters) of the records of the scheme whose `column` is one of `values`."""
+        where, params = among(column, values)
+        return f"scheme_id = %s AND {where}", [self.scheme.pk, *params]
+
     def new_record(self, values: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
-        return {"scheme_id": self.scheme.pk, "lon": None, "lat": None, "state": RecordState.ACTIVE.value,
+        return {"scheme_id": self.scheme.pk, "lon": None, "lat": None, "state": ACTIVE,
                 "state_date": None, "state_reason": "", "attributes": {}, "version": 1, "created_at": now,
                 "updated_at": now, "created_by_id": self.actor_id, "updated_by_id": self.actor_id, **values}
 
@@ -237,7 +250,7 @@ class KeyedImport(Import):
         items = [self.prepare(row) for row in rows]
         codes = [item.code for item in items if item.code and not item.row.errors]
         stored = {r[self.key_column]: r for r in self.table.select(
-            f"scheme_id = %s AND {self.key_column} IN ({marks(codes)})", [self.scheme.pk, *codes])} if codes else {}
+            *self.in_scheme(self.key_column, codes))} if codes else {}
         for item in items:
             self.outside(stored.get(item.code), item.row, self.key_field)
         self.place([i for i in items if not i.row.errors], missing_ok=lambda item: item.code in stored)

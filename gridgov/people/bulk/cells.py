@@ -12,8 +12,14 @@ from gridgov.territory.locate import locate_many
 from gridgov.territory.models import LevelScheme, Node
 
 
+class Unresolved(Exception):
+    """Raised by offline `Cells` (in a worker process) where the answer needs a database read."""
+
+
 class Cells:
     """The active nodes of a scheme, found by code, by a name unique among them, or by "parent/name"."""
+
+    offline = False  # True in a worker process: it never reads the database (see `workers`)
 
     def __init__(self, scheme: LevelScheme, *, scope_paths: list[str] | None = None):
         self.scheme = scheme
@@ -57,6 +63,8 @@ class Cells:
                 return found[0], ""
             if found:
                 return None, _("grid name %(v)s matches %(n)d cells, give its code") % {"v": value, "n": len(found)}
+        if self.offline:
+            raise Unresolved(value)
         other = Node.objects.filter(code=value).exclude(code="").values_list("scheme_id", "valid_to").first()
         if other is not None and other[0] != self.scheme.pk:
             return None, _("grid %(v)s belongs to another level scheme") % {"v": value}

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from gridgov.people.bulk.base import KeyedImport
 from gridgov.people.bulk.clean import OCCUPANCIES, Row
-from gridgov.people.bulk.sql import Table, allocate_ids, marks
+from gridgov.people.bulk.sql import Table, allocate_ids
 from gridgov.people.models import (
     Building,
     HistoryAction,
@@ -115,7 +115,7 @@ class HouseImport(KeyedImport):
             return {}
         codes = list(wanted)
         found = {r["code"]: r["id"] for r in self.buildings.select(
-            f"scheme_id = %s AND code IN ({marks(codes)})", [self.scheme.pk, *codes])}
+            *self.in_scheme("code", codes))}
         missing = [code for code in codes if code not in found]
         records = []
         for code, pk in zip(missing, allocate_ids(Building, len(missing)), strict=True):

@@ -14,6 +14,7 @@ ROW_KEY = "__row__"
 # Above this many entries a per-import cache is dropped and read again from the database.
 CACHE_LIMIT = 200_000
 ANALYZE_FIRST = 10_000  # rows created before the first refresh of PostgreSQL's statistics
+ANALYZE_LAST = 150_000  # rows created after which the statistics are left to autovacuum
 SUMMARY_ERRORS = 200
 
 # canonical fields of each kind; required ones first, marked in REQUIRED

@@ -15,7 +15,8 @@ from gridgov.core.names import name_clean
 from gridgov.people.bulk.base import Import, special_groups_by_name
 from gridgov.people.bulk.clean import LIST_SPLIT, RELATIONS, RESIDENT_STATES, Row
 from gridgov.people.bulk.kinds import CACHE_LIMIT
-from gridgov.people.bulk.sql import Table, allocate_ids, marks
+from gridgov.people.bulk.sql import Table, allocate_ids, among
+from gridgov.people.bulk.workers import AGAIN
 from gridgov.people.models import (
     GroupMembership,
     HistoryAction,
@@ -30,6 +31,9 @@ from gridgov.privacy import crypto
 from gridgov.privacy.access import seal_field
 from gridgov.privacy.identifiers import id_number_clean, phone_clean
 from gridgov.privacy.masking import mask_id_number
+
+PHONE_COLUMNS = ("phone_sealed", "phone_digest", "phone_masked")
+HEAD, ACTIVE = Relation.HEAD.value, RecordState.ACTIVE.value  # (an enum member's .value costs a call)
 
 
 @dataclass(slots=True)
@@ -52,11 +56,14 @@ class ResidentItem:
     state: str | None
     groups: list[int]
     given_cell: bool
+    # the stored columns of the ID number and the phone when sealed ahead (by a worker process); None: sealed
+    # when written, only if written
+    sealed: dict[str, str] | None = None
 
     @property
     def heads(self) -> bool:
         """This row makes its person the active head of its household."""
-        return self.relation == Relation.HEAD.value and (self.state or RecordState.ACTIVE.value) == "ACTIVE"
+        return self.relation == HEAD and (self.state or ACTIVE) == ACTIVE
 
 
 class ResidentImport(Import):
@@ -78,7 +85,11 @@ class ResidentImport(Import):
         self.new_household_cells: dict[str, int] = {}
 
     # ------------------------------------------------------------------ cleaning
-    def prepare(self, row: Row) -> ResidentItem | None:
+    cleans_apart = True
+
+    def clean(self, row: Row) -> ResidentItem | None:
+        """The row's values, cleaned and checked on their own (no database read: a cell that needs one raises
+        `cells.Unresolved` in a worker process); None when its ID number is missing or invalid."""
         self.required(row)
         info = row.cleaned("id_number", id_number_clean) if row.given("id_number") else None
         values: dict[str, Any] = {}
@@ -132,19 +143,35 @@ class ResidentImport(Import):
         if info is None:  # the ID number is missing or invalid: the row has failed already
             return None
         digest = crypto.digest(info.number, field=self.id_label)
-        key = int(digest[:24], 16)
-        self.once(row, key, "id_number")
-        return ResidentItem(row=row, number=info.number, gender=info.gender, birth_date=info.birth_date, key=key,
+        return ResidentItem(row=row, number=info.number, gender=info.gender, birth_date=info.birth_date,
+                            key=int(digest[:24], 16),
                              digest=digest, values=values, phone=phone, household=household,
                              household_address=row.text("household_address", 300),
                              house_code=row.text("house_code", 60), relation=relation, node_id=node_id, lon=lon,
                              lat=lat, state=state, groups=groups, given_cell=node_id is not None)
 
+    def seal(self, item: ResidentItem) -> None:
+        """Seal, digest and mask the item's ID number and phone now (a worker does it ahead of the write)."""
+        item.sealed = {"id_sealed": crypto.seal(item.number, field=self.id_label),
+                       "id_masked": mask_id_number(item.number), **self.phone_values(item)}
+
+    def phone_values(self, item: ResidentItem) -> dict[str, str]:
+        if item.sealed is not None:
+            return {name: item.sealed[name] for name in PHONE_COLUMNS}
+        return phone_columns("resident", item.phone) if item.phone else dict.fromkeys(PHONE_COLUMNS, "")
+
     # ------------------------------------------------------------------ chunks
     def run_chunk(self, rows: list[Row]) -> None:
+        self.run_cleaned([(row, self.clean(row)) for row in rows])
+
+    def run_cleaned(self, cleaned: list[tuple[Row, ResidentItem | str | None]]) -> None:
+        """A chunk of rows as `clean` left them (or `workers.AGAIN`: clean it here), in the file's order."""
         items = []
-        for row in rows:
-            item = self.prepare(row)
+        for row, item in cleaned:
+            if item == AGAIN:
+                item = self.clean(row)
+            if item is not None:
+                self.once(row, item.key, "id_number")
             if item is not None and not row.errors:
                 items.append(item)
             else:
@@ -154,11 +181,11 @@ class ResidentImport(Import):
     def process(self, items: list[ResidentItem], *, final: bool) -> None:
         digests = [item.digest for item in items]
         stored = {r["id_digest"]: r for r in self.table.select(
-            f"scheme_id = %s AND id_digest IN ({marks(digests)})", [self.scheme.pk, *digests])} if digests else {}
+            *self.in_scheme("id_digest", digests))} if digests else {}
         houses = self.house_lookup([item.house_code for item in items if item.house_code])
         numbers = sorted({item.household for item in items if item.household})
         households = {r["number"]: r for r in self.households.select(
-            f"scheme_id = %s AND number IN ({marks(numbers)})", [self.scheme.pk, *numbers])} if numbers else {}
+            *self.in_scheme("number", numbers))} if numbers else {}
         heads = self.stored_heads([h["id"] for h in households.values()])
         names_by_id = {h["id"]: h["number"] for h in households.values()}
         other_ids = {r["household_id"] for r in stored.values() if r["household_id"] is not None
@@ -266,11 +293,11 @@ class ResidentImport(Import):
         """household id → ID digest of its active head."""
         if not household_ids:
             return {}
+        where, params = among("household_id", household_ids)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT household_id, id_digest FROM {self.table.table} "  # noqa: S608 (names from the model)
-                f"WHERE household_id IN ({marks(household_ids)}) AND relation = %s AND state = %s",
-                [*household_ids, Relation.HEAD.value, RecordState.ACTIVE.value])
+                f"WHERE {where} AND relation = %s AND state = %s", [*params, HEAD, ACTIVE])
             return dict(cursor.fetchall())
 
     def house_lookup(self, codes: list[str]) -> dict[str, tuple[int, int, str]]:
@@ -322,9 +349,10 @@ class ResidentImport(Import):
                 fresh.append((item, values))
                 continue
             diff = self.changes(old, values)
-            if item.phone is not None and crypto.digest(item.phone, field=self.phone_label) != old["phone_digest"]:
-                values.update(phone_columns("resident", item.phone))
-                diff += ["phone_sealed", "phone_digest", "phone_masked"]
+            if item.phone is not None and (item.sealed["phone_digest"] if item.sealed is not None else crypto.digest(
+                    item.phone, field=self.phone_label)) != old["phone_digest"]:
+                values.update(self.phone_values(item))
+                diff += list(PHONE_COLUMNS)
             new_groups = [g for g in item.groups if (old["id"], g) not in open_groups]
             memberships += [(old["id"], g) for g in new_groups]
             if not diff:
@@ -337,12 +365,11 @@ class ResidentImport(Import):
             outcomes["updated"] += 1
         records = []
         for (item, values), pk in zip(fresh, allocate_ids(Resident, len(fresh)), strict=True):
-            phone = phone_columns("resident", item.phone) if item.phone else {
-                "phone_sealed": "", "phone_digest": "", "phone_masked": ""}
+            if item.sealed is None:
+                self.seal(item)
             record = self.new_record({
-                "id": pk, "name": "", "id_sealed": crypto.seal(item.number, field=self.id_label),
-                "id_digest": item.digest, "id_masked": mask_id_number(item.number), "gender": item.gender,
-                "birth_date": item.birth_date, **phone, "household_id": None, "relation": "", "house_id": None,
+                "id": pk, "name": "", **item.sealed, "id_digest": item.digest, "gender": item.gender,
+                "birth_date": item.birth_date, "household_id": None, "relation": "", "house_id": None,
                 "registered_here": True, "living_here": True, "registered_address": "", "actual_address": "",
                 "moved_in_date": None, "moved_out_date": None, **values}, now)
             records.append(record)

@@ -143,3 +143,12 @@ class Table:
 
 def marks(values: Sequence[Any]) -> str:
     return ", ".join(["%s"] * len(values))
+
+
+def among(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """`column` equal to one of `values`: (SQL, parameters). On PostgreSQL one array parameter, so that a
+    chunk's look-up is the same statement whatever its size (prepared once; psycopg no longer parses a
+    placeholder per value: 18 ms for 2,000 of them); elsewhere an IN list."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({marks(values)})", list(values)

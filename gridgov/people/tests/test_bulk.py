@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
+import os
+import signal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from gridgov.people.bulk import ROW_KEY, people_bulk_upsert
 from gridgov.people.history import record_history, snapshot
@@ -25,6 +28,7 @@ from gridgov.people.models import (
 )
 from gridgov.people.selectors import resident_by_id_number
 from gridgov.people.tests.factories import credit_code, id_number, make_household, make_resident
+from gridgov.privacy.access import clear_value
 from gridgov.territory import services as territory_services
 from gridgov.territory.tests.factories import level, make_scheme, make_tree
 
@@ -209,6 +213,59 @@ def test_dry_run_reports_what_a_real_run_does_and_writes_nothing(scheme, tree, b
     real = people_bulk_upsert(scheme=scheme, kind="residents", rows=rows, chunk_size=4)
     assert dry.as_dict() == real.as_dict()
     assert real.created == 3 and [m.objects.count() for m in tables] != before
+
+
+def _import_and_read(scheme, rows, *, workers: bool, kill: bool = False) -> tuple:
+    """What an import in chunks of 3 reports and stores (then undone), and the worker processes seen
+    after each chunk (`kill`: killed after the first)."""
+    children: list[int] = []
+
+    def progress(_n: int) -> None:
+        alive = multiprocessing.active_children()
+        children.append(len(alive))
+        if kill:
+            for child in alive:
+                os.kill(child.pid, signal.SIGKILL)
+                child.join()
+
+    with transaction.atomic():
+        report = people_bulk_upsert(scheme=scheme, kind="residents", rows=rows, chunk_size=3, workers=workers,
+                                    columns={"id_number": "身份证号"}, progress=progress)
+        residents = sorted(Resident.objects.filter(scheme=scheme).values_list(
+            "id_digest", "id_masked", "gender", "birth_date", "name", "phone_digest", "phone_masked",
+            "household__number", "relation", "node_id", "version"))
+        households = sorted(Household.objects.filter(scheme=scheme).values_list("number", "node_id", "address"))
+        history = sorted(RecordHistory.objects.values_list("record_type", "version", "action", "changed"))
+        clear = sorted(clear_value(r, "id_number") + "/" + clear_value(r, "phone")
+                       for r in Resident.objects.filter(scheme=scheme))
+        transaction.set_rollback(True)
+    return report.as_dict(), residents, households, history, clear, children
+
+
+def test_rows_cleaned_and_sealed_in_a_worker_process_give_what_cleaning_here_gives(scheme, tree, bad_rows):
+    # given every bad row (two of them need a database read to say why their cell is wrong), good
+    # families and a stored resident, in chunks of 3
+    rows, expected = bad_rows
+    rows = rows + _family("0400", tree["g1"].code, members=3) + _family("0401", tree["g1"].code)
+    # when imported with a worker process and without
+    apart = _import_and_read(scheme, rows, workers=True)
+    here = _import_and_read(scheme, rows, workers=False)
+    # then the reports, records, history and sealed values are the same; only the first had a worker
+    assert apart[:5] == here[:5]
+    assert [(e["row"], e["column"], e["reason"]) for e in apart[0]["errors"]] == expected
+    assert apart[0]["created"] == 3 + 4 + 3
+    assert set(apart[5]) == {1} and set(here[5]) == {0}
+
+
+def test_an_import_whose_worker_process_is_lost_cleans_the_rest_of_its_rows_itself(scheme, tree, bad_rows):
+    # given
+    rows, _expected = bad_rows
+    rows = rows + _family("0400", tree["g1"].code, members=3) + _family("0401", tree["g1"].code)
+    # when the worker is killed after the first chunk
+    killed = _import_and_read(scheme, rows, workers=True, kill=True)
+    # then the import ends as one without a worker does
+    assert killed[:5] == _import_and_read(scheme, rows, workers=False)[:5]
+    assert killed[5][0] == 1 and killed[5][-1] == 0
 
 
 def test_groups_column_tags_residents_once(scheme, tree):
