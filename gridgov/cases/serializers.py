@@ -42,7 +42,7 @@ from gridgov.cases.states import CaseState
 from gridgov.cases.transitions import TRANSITIONS, Duty, event_label
 from gridgov.catalogue.models import Category, HandlingMode, Matter, ReportLevel
 from gridgov.catalogue.selectors import scheme_catalogue
-from gridgov.core.api import BuiltFieldsOnce
+from gridgov.core.api import BuiltFieldsOnce, InputFieldsOnce
 from gridgov.territory.models import Level, Node
 from gridgov.workdays.calendar import LimitUnit
 
@@ -438,7 +438,7 @@ WorkflowSerializer = inline_serializer("Workflow", {
 
 
 # ---------------------------------------------------------------------------------------- input bodies
-class CaseReportSerializer(serializers.Serializer):
+class CaseReportSerializer(InputFieldsOnce, serializers.Serializer):
     """A report (intake). Give where it is as a point (lon, lat), a cell (code or id) or a known
     building's address in `place`."""
 
