@@ -7,6 +7,9 @@ and annotations included; `core/tests/test_statements.py` compares the two).
 The values of a call stand in the compiled parameters where the sentinels passed to `build` stood; anything
 else the SQL depends on (today's date in a "current assignment" condition) is the call's `key`, one
 compilation per key.
+
+`row_create` is `objects.create` for the hot INSERTs (a case, its key, an event): the ORM compiled their SQL
+anew for every row.
 """
 
 from __future__ import annotations
@@ -95,3 +98,77 @@ class Compiled:
     def clear(self) -> None:
         with self._lock:
             self._statements.clear()
+
+
+# ------------------------------------------------------------------------------------------ inserts
+@dataclass(frozen=True)
+class _Insert:
+    sql: str
+    fields: tuple
+    returning: tuple
+    returning_params: tuple
+    compiler: Any
+    converters: dict
+
+
+_inserts: dict[tuple[type[Model], str], _Insert | None] = {}
+
+
+def _insert_compile(obj: Model, using: str) -> _Insert | None:
+    """The INSERT `obj.save(force_insert=True)` sends for a new row of its model, or None where a value's SQL
+    could differ from one row to the next (a field with its own placeholder, a database default, a
+    generated column, a parent table) or the database cannot return the new key with the INSERT."""
+    from django.db.models import sql
+
+    meta, connection = obj._meta, connections[using]
+    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
+    if (meta.parents or meta.order_with_respect_to or not connection.features.can_return_columns_from_insert
+            or meta.auto_field is None or list(meta.db_returning_fields) != [meta.auto_field]
+            or any(f.generated or f.has_db_default() or hasattr(f, "get_placeholder") for f in fields)):
+        return None
+    query = sql.InsertQuery(type(obj))
+    query.insert_values(fields, [obj])
+    compiler = query.get_compiler(using=using)
+    compiler.returning_fields = list(meta.db_returning_fields)
+    [(text, _params)] = compiler.as_sql()
+    cols = [f.get_col(meta.db_table) for f in compiler.returning_fields]
+    return _Insert(sql=text, fields=tuple(fields), returning=tuple(compiler.returning_fields),
+                   returning_params=tuple(compiler.returning_params), compiler=compiler,
+                   converters=compiler.get_converters(cols))
+
+
+def row_create(model: type[Model], *, using: str = "default", **values) -> Model:
+    """`model.objects.create(**values)` with the INSERT's SQL compiled once per process: the same row (each
+    field's `pre_save` and database value, as the ORM computes them), the same key returned, the instance
+    marked saved, the same rollback mark on an error inside a transaction. A model with `save()` overridden
+    or receivers of its save signals, a value that is an expression, or a row the compiled INSERT cannot
+    write (`_insert_compile`) go through the ORM's `save()`."""
+    from django.db import transaction
+    from django.db.models import signals
+
+    obj = model(**values)
+    if (obj.pk is not None or model.save is not Model.save or model.save_base is not Model.save_base
+            or signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model)
+            or any(hasattr(getattr(obj, f.attname), "resolve_expression") for f in model._meta.concrete_fields)):
+        obj.save(force_insert=True, using=using)
+        return obj
+    obj._prepare_related_fields_for_save(operation_name="save")
+    key = (model, using)
+    if key not in _inserts:
+        _inserts[key] = _insert_compile(obj, using)
+    statement = _inserts[key]
+    if statement is None:
+        obj.save(force_insert=True, using=using)
+        return obj
+    connection = connections[using]
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in statement.fields]
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        rows = [connection.ops.fetch_returned_insert_columns(cursor, statement.returning_params)]
+    if statement.converters:
+        rows = list(statement.compiler.apply_converters(rows, statement.converters))
+    for value, field in zip(rows[0], statement.returning, strict=True):
+        setattr(obj, field.attname, value)
+    obj._state.adding = False
+    obj._state.db = using
+    return obj

@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from gridgov.cases.models import Attachment, Case, CaseEvent
+from gridgov.core.statements import row_create
 
 TRACKED = ("state", "matter_id", "report_level", "handling_mode", "owner_id", "assignee_kind", "assignee_user_id",
            "assignee_node_id", "assignee_team_id", "routing_rule_id", "due_at", "escalation_depth", "merged_into_id",
@@ -39,8 +40,8 @@ def event_write(*, case: Case, kind: str, actor=None, actor_role: str = "", from
     if seq is None:
         seq = (CaseEvent.objects.filter(case=case).aggregate(m=Max("seq"))["m"] or 0) + 1
     user = actor if getattr(actor, "is_authenticated", False) else None
-    return CaseEvent.objects.create(
-        case=case, seq=seq, kind=kind, at=at or timezone.now(), actor=user, actor_role=actor_role[:60],
+    return row_create(
+        CaseEvent, case=case, seq=seq, kind=kind, at=at or timezone.now(), actor=user, actor_role=actor_role[:60],
         node_id=case.node_id, from_state=from_state, to_state=to_state, note=note, old_values=old or {},
         new_values=new or {}, attachments=[{"id": a.pk, "purpose": a.purpose, "sha256": a.sha256} for a in
                                            (attachments or [])])
