@@ -32,6 +32,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from gridgov.accounts.selectors import user_is_district_wide, user_territory_schemes
+from gridgov.cases.answers import case_answer
 from gridgov.cases.attachments import attachment_response
 from gridgov.cases.filters import CaseFilter, NotificationFilter
 from gridgov.cases.grants import sees_reporter, sees_tracking_code
@@ -152,12 +153,14 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             raise Http404 from None
         return get_object_or_404(case_scope(_detail_queryset(), self.request.user), pk=pk)
 
-    def _detail(self, case: Case, *, serializer=CaseDetailSerializer, code=status.HTTP_200_OK, reload=True,
-                **context) -> Response:
+    def _detail(self, case: Case, *, code=status.HTTP_200_OK, reload=True, duplicates: list[dict] | None = None
+                ) -> Response:
+        """The case as `CaseDetailSerializer` answers it (with `duplicates`: `CaseIntakeSerializer`), built by
+        `answers.case_answer`."""
         fresh = _detail_queryset().get(pk=case.pk) if reload else case
         user = self.request.user
-        data = serializer(fresh, context={"request": self.request, "sees_reporter": sees_reporter(user, fresh),
-                                          "sees_tracking_code": sees_tracking_code(user, fresh), **context}).data
+        data = case_answer(fresh, user=user, sees_reporter=sees_reporter(user, fresh),
+                           sees_tracking_code=sees_tracking_code(user, fresh), duplicates=duplicates)
         return Response(data, status=code, headers={"ETag": f'"{fresh.version}"'})
 
     def _visible_duplicates(self, rows) -> list[dict]:
@@ -183,8 +186,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                              client=f"user:{request.user.pk}", **body.validated_data)
         if result.written is not None:
             _as_written(result.case, result.written)
-        response = self._detail(result.case, serializer=CaseIntakeSerializer,
-                                code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        response = self._detail(result.case, code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
                                 reload=result.written is None,
                                 duplicates=self._visible_duplicates(result.duplicates))
         response["Location"] = f"{request.path.rstrip('/')}/{result.case.pk}/"

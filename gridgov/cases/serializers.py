@@ -42,7 +42,7 @@ from gridgov.cases.states import CaseState
 from gridgov.cases.transitions import TRANSITIONS, Duty, event_label
 from gridgov.catalogue.models import Category, HandlingMode, Matter, ReportLevel
 from gridgov.catalogue.selectors import scheme_catalogue
-from gridgov.core.api import BuiltFieldsOnce
+from gridgov.core.api import BuiltFieldsOnce, InputFieldsOnce
 from gridgov.territory.models import Level, Node
 from gridgov.workdays.calendar import LimitUnit
 
@@ -160,8 +160,23 @@ class AssigneeSerializer(serializers.Serializer):
     team = TeamBriefSerializer(read_only=True, allow_null=True)
 
 
-def _user(user) -> dict | None:
+def user_data(user) -> dict | None:
     return {"id": user.pk, "username": user.get_username(), "name": user_label(user)} if user is not None else None
+
+
+def assignee_data(case) -> dict | None:
+    if not case.assignee_kind:
+        return None
+    team = case.assignee_team
+    return {
+        "kind": case.assignee_kind,
+        "user": user_data(case.assignee_user),
+        "node": {"id": case.assignee_node.pk, "code": case.assignee_node.code,
+                 "name": case.assignee_node.name} if case.assignee_node_id else None,
+        "team": {"id": team.pk, "name": team.name,
+                 "department": {"id": team.department.pk, "key": team.department.key,
+                                "name": team.department.name}} if team is not None else None,
+    }
 
 
 def attachment_url(case_id: int, attachment_id: int) -> str:
@@ -251,18 +266,7 @@ class CaseListSerializer(BuiltFieldsOnce, serializers.ModelSerializer):
 
     @extend_schema_field(AssigneeSerializer(allow_null=True))
     def get_assignee(self, case) -> dict | None:
-        if not case.assignee_kind:
-            return None
-        team = case.assignee_team
-        return {
-            "kind": case.assignee_kind,
-            "user": _user(case.assignee_user),
-            "node": {"id": case.assignee_node.pk, "code": case.assignee_node.code,
-                     "name": case.assignee_node.name} if case.assignee_node_id else None,
-            "team": {"id": team.pk, "name": team.name,
-                     "department": {"id": team.department.pk, "key": team.department.key,
-                                    "name": team.department.name}} if team is not None else None,
-        }
+        return assignee_data(case)
 
 
 class CaseDetailSerializer(CaseListSerializer):
@@ -300,7 +304,7 @@ class CaseDetailSerializer(CaseListSerializer):
 
     @extend_schema_field(UserBriefSerializer(allow_null=True))
     def get_owner(self, case) -> dict | None:
-        return _user(case.owner) if owner_shown(case, sees=bool(self.context.get("sees_reporter"))) else None
+        return user_data(case.owner) if owner_shown(case, sees=bool(self.context.get("sees_reporter"))) else None
 
     @extend_schema_field(inline_serializer("MergedInto", {"id": serializers.IntegerField(),
                                                           "number": serializers.CharField()}, allow_null=True))
@@ -434,7 +438,7 @@ WorkflowSerializer = inline_serializer("Workflow", {
 
 
 # ---------------------------------------------------------------------------------------- input bodies
-class CaseReportSerializer(serializers.Serializer):
+class CaseReportSerializer(InputFieldsOnce, serializers.Serializer):
     """A report (intake). Give where it is as a point (lon, lat), a cell (code or id) or a known
     building's address in `place`."""
 

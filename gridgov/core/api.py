@@ -97,3 +97,31 @@ class BuiltFieldsOnce:
         if template is None:
             template = BuiltFieldsOnce._built_fields[cls] = super().get_fields()
         return copy.deepcopy(template)
+
+
+class InputFieldsOnce:
+    """For an input serializer whose fields depend on its class alone, used without context and never
+    partial (a request body): its fields are built and bound once per class and language, to a template
+    instance, and every instance validates with them. Validating reads the fields and never changes them,
+    so threads share them safely; errors (names, messages) and validated values are those of fields built
+    for each instance, which DRF would copy from the declared ones on every request. Per language, because
+    a field's length and range messages keep the language they were first shown in. An instance given a
+    context, or partial, builds its own."""
+
+    _templates: dict = {}
+
+    @property
+    def fields(self):
+        from django.utils.translation import get_language
+        from rest_framework.serializers import Serializer
+
+        if self._context or self.partial:
+            own = self.__dict__.get("_own_fields")
+            if own is None:
+                own = self.__dict__["_own_fields"] = Serializer.fields.func(self)
+            return own
+        key = (type(self), get_language())
+        fields = InputFieldsOnce._templates.get(key)
+        if fields is None:
+            fields = InputFieldsOnce._templates[key] = Serializer.fields.func(type(self)())
+        return fields

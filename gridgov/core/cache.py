@@ -1,9 +1,12 @@
 """Django's Redis cache, keeping one client per connection pool: Django builds a new `redis.Redis` for every
 cache operation (its response callbacks and all), which cost more CPU than the round trip on the hot paths
 (two rate-limit counters per API write). A `redis.Redis` over a pool is safe to share between threads.
-It also counts a rate limit's window in one atomic round trip (`window_hit`)."""
+It also counts a rate limit's window in one atomic round trip (`window_hit`), naming its script by digest
+(EVALSHA) rather than sending it with every call."""
 
 from __future__ import annotations
+
+import hashlib
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
@@ -30,6 +33,7 @@ local left = redis.call('PTTL', KEYS[1])
 if left < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); left = tonumber(ARGV[1]) end
 return {count, left}
 """
+_WINDOW_HIT_SHA = hashlib.sha1(_WINDOW_HIT.encode(), usedforsecurity=False).hexdigest()  # how Redis names it
 
 
 class RedisCache(DjangoRedisCache):
@@ -40,6 +44,13 @@ class RedisCache(DjangoRedisCache):
     def window_hit(self, key: str, seconds: int) -> tuple[int, float]:
         """Count one event under `key` in its window of `seconds` (started by its first event), atomically
         and in one round trip: (events in the window, seconds until it ends). `get(key)` reads the count."""
+        from redis.exceptions import NoScriptError
+
         name = self.make_and_validate_key(key)
-        count, left = self._cache.get_client(name, write=True).eval(_WINDOW_HIT, 1, name, int(seconds * 1000))
+        client = self._cache.get_client(name, write=True)
+        try:
+            count, left = client.evalsha(_WINDOW_HIT_SHA, 1, name, int(seconds * 1000))
+        except NoScriptError:  # a server that has not seen the script yet (restarted, flushed): load it once
+            client.script_load(_WINDOW_HIT)
+            count, left = client.evalsha(_WINDOW_HIT_SHA, 1, name, int(seconds * 1000))
         return int(count), int(left) / 1000

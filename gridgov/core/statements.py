@@ -4,9 +4,11 @@ transition's lock of its case) costs several times more to compile than the data
 with each call's values, giving the same model instances the queryset would (its `select_related` objects
 and annotations included; `core/tests/test_statements.py` compares the two).
 
-`row_update` and `row_insert` are a model row's full UPDATE and its INSERT with the SQL built once per
-model and the values prepared as `Model.save` prepares them; `rows_write` sends several such writes as one
-statement on PostgreSQL (a data-modifying WITH): one round trip where `save()` calls would take one each.
+`row_update` and `row_insert` are a model row's UPDATE and its INSERT with the SQL built once per model and
+the values prepared as `Model.save` prepares them; `rows_write` sends several such writes as one statement
+on PostgreSQL (a data-modifying WITH): one round trip where `save()` calls would take one each.
+`row_create` is `objects.create` for the hot INSERTs (a case, its idempotency key): the ORM compiled their
+SQL anew for every row.
 
 The values of a call stand in the compiled parameters where the sentinels passed to `build` stood; anything
 else the SQL depends on (today's date in a "current assignment" condition) is the call's `key`, one
@@ -21,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Field, Model, QuerySet
 from django.db.models.constants import OnConflict
 from django.db.models.query import get_related_populators
@@ -142,15 +144,34 @@ class _RowSql:
 _row_sql: dict[tuple[str, type[Model], str], _RowSql] = {}
 
 
-def _row_fields(model: type[Model], *, insert: bool) -> tuple[Field, ...]:
-    # the columns `Model.save` writes: every local concrete column but generated ones; an insert leaves an
-    # automatic key to the database, an update names the key in its WHERE only
-    fields = tuple(f for f in model._meta.local_concrete_fields if not f.generated
-                   and not (f.primary_key and (not insert or f.db_returning)))
-    for f in fields:
-        if hasattr(f, "get_placeholder"):
-            raise TypeError(f"{model.__name__}.{f.name}: a column with its own placeholder is not supported")
-    return fields
+def orm_only(model: type[Model], using: str = "default") -> str:
+    """Why `model`'s rows are left to `save()` (empty: they are not): what `save()` does beyond its one
+    statement (an override, receivers of its signals, a parent table), or a column whose SQL can differ from
+    one row to the next (its own placeholder, a database default, a generated value)."""
+    from django.db.models import signals
+
+    meta = model._meta
+    if model.save is not Model.save or model.save_base is not Model.save_base:
+        return "its save() is its own"
+    if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
+        return "its save signals have receivers"
+    if meta.parents or meta.order_with_respect_to:
+        return "it has a parent table or an order"
+    if not connections[using].features.can_return_columns_from_insert:
+        return "the database cannot return a new row's key"
+    for f in meta.local_concrete_fields:
+        if f.generated or f.has_db_default() or hasattr(f, "get_placeholder"):
+            return f"{f.name}: its SQL can differ from row to row"
+    return ""
+
+
+def _row_fields(model: type[Model], connection, *, insert: bool) -> tuple[Field, ...]:
+    # the columns `Model.save` writes: every local concrete column; an insert leaves an automatic key to the
+    # database, an update names the key in its WHERE only
+    refused = orm_only(model, connection.alias)
+    if refused:
+        raise TypeError(f"{model.__name__}: not written by a compiled row write ({refused})")
+    return tuple(f for f in model._meta.local_concrete_fields if not (f.primary_key and (not insert or f.db_returning)))
 
 
 def _row_statement(kind: str, model: type[Model], connection) -> _RowSql:
@@ -160,7 +181,7 @@ def _row_statement(kind: str, model: type[Model], connection) -> _RowSql:
         return found
     quote, meta = connection.ops.quote_name, model._meta
     table, pk = quote(meta.db_table), quote(meta.pk.column)
-    fields = _row_fields(model, insert=kind != "update")
+    fields = _row_fields(model, connection, insert=kind != "update")
     if kind == "update":
         sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
         sql, row = f"UPDATE {table} SET {sets} WHERE {table}.{pk} = %s", ""  # noqa: S608 (names and placeholders)
@@ -323,7 +344,8 @@ def rows_write(*writes: RowWrite) -> None:
 def _rows_send(writes: tuple[RowWrite, ...]) -> None:
     using = writes[0].using
     connection = connections[using]
-    with connection.cursor() as cursor:
+    # as save(): an error inside a transaction leaves it to be rolled back
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(writes) > 1:
             parts, answers, answered = [], [], []
             for i, w in enumerate(writes):
@@ -358,3 +380,17 @@ def _written(w: RowWrite, answer) -> None:
     for obj, pk in zip(w.objs, answer, strict=True):
         obj.pk = pk
         obj._state.adding, obj._state.db = False, w.using
+
+
+def row_create(model: type[Model], *, using: str = "default", **values) -> Model:
+    """`model.objects.create(**values)` with the INSERT's SQL built once per process (`row_insert`): the
+    same row, the key returned, the instance marked saved, the transaction marked for rollback on an error.
+    Sent at once, in a `rows_deferred` block too (after what waits there): the caller uses the key. A model
+    `orm_only` refuses, a key given, or a value that is an expression go through the ORM's `save()`."""
+    obj = model(**values)
+    if (obj.pk is not None or orm_only(model, using)
+            or any(hasattr(getattr(obj, f.attname), "resolve_expression") for f in model._meta.concrete_fields)):
+        obj.save(force_insert=True, using=using)
+        return obj
+    _rows_send((row_insert(obj, using=using),))
+    return obj

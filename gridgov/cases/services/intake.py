@@ -30,6 +30,7 @@ from gridgov.cases.services.transition import case_transition
 from gridgov.cases.states import CaseState
 from gridgov.catalogue.models import HandlingMode, Matter, ReportLevel
 from gridgov.core.names import name_clean
+from gridgov.core.statements import row_create
 from gridgov.privacy import crypto
 from gridgov.privacy.identifiers import phone_clean
 from gridgov.privacy.masking import mask_phone
@@ -153,8 +154,8 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
         # one transaction: a self-handled report whose handling fails leaves no case and no key behind, so
         # the retry (same key) creates it instead of returning a half-done case
         with transaction.atomic():
-            case = Case.objects.create(
-                scheme=scheme_obj, node=cell, lon=lon_f, lat=lat_f, place=place, matter=matter_obj,
+            case = row_create(
+                Case, scheme=scheme_obj, node=cell, lon=lon_f, lat=lat_f, place=place, matter=matter_obj,
                 channel=channel, external_ref=external_ref[:64], description=description,
                 report_level=report_level or (matter_obj.report_level if matter_obj else ReportLevel.ROUTINE),
                 handling_mode=(HandlingMode.SELF if self_handled else handling_mode
@@ -165,7 +166,7 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
                 reporter_phone_masked=mask_phone(phone) if phone else "", anonymous=anonymous,
                 owner=user if channel in STAFF_CHANNELS else None, attributes=attributes)
             if key:  # right after the case: a retry stops here, before any photo is stored
-                IntakeKey.objects.create(client=client_id, key=key, fingerprint=fingerprint, case=case)
+                row_create(IntakeKey, client=client_id, key=key, fingerprint=fingerprint, case=case)
             stored = attachments_add(case=case, photos=report_photos, purpose=Attachment.Purpose.REPORT, actor=user)
             # the channel is the report's data, not a role: the report event has no acting role
             event = event_write(case=case, kind="report", actor=user, to_state=CaseState.REPORTED, note=note,

@@ -48,3 +48,23 @@ def test_a_rate_limit_window_on_redis_counts_every_event_once_across_processes(r
     assert ratelimit_count(scope="t", key="203.0.113.9", cache=other) == 40
     ratelimit_clear(scope="t", key="203.0.113.9", cache=redis_cache)
     assert ratelimit_count(scope="t", key="203.0.113.9", cache=redis_cache) == 0
+
+
+def test_a_rate_limit_window_names_its_script_by_digest_and_loads_it_on_a_server_without_it(redis_cache):
+    import redis
+
+    from gridgov.core.ratelimit import ratelimit_clear, ratelimit_hit
+
+    client = redis_cache._cache.get_client(write=True)
+    watcher = redis.Redis.from_url(URL)
+    ratelimit_clear(scope="sha", key="203.0.113.10", cache=redis_cache)
+    # given a server that does not know the script (as after a restart)
+    watcher.script_flush()
+    connection_id = client.client_id()
+    # when two events are counted
+    first = ratelimit_hit(scope="sha", key="203.0.113.10", limit=30, seconds=60, cache=redis_cache)
+    second = ratelimit_hit(scope="sha", key="203.0.113.10", limit=30, seconds=60, cache=redis_cache)
+    # then both are counted, and the last went by its digest, not its text
+    assert (first.count, second.count) == (1, 2)
+    assert watcher.client_list(client_id=[connection_id])[0]["cmd"] == "evalsha"
+    ratelimit_clear(scope="sha", key="203.0.113.10", cache=redis_cache)

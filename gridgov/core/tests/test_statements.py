@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F
 from django.test.utils import CaptureQueriesContext
 
@@ -222,3 +222,52 @@ def test_deferred_writes_wait_for_the_end_of_the_block_or_a_read_which_sees_them
         rows_write(row_insert(note(4)))
         raise RuntimeError("stop")
     assert not CaseEvent.objects.filter(case=case, seq=4).exists()
+
+
+def _created_both_ways(model, values: dict, *, unique: dict) -> tuple[list[str], dict, dict]:
+    """The SQL and the stored row of `model.objects.create(**values)` (rolled back) and of `row_create`."""
+    from gridgov.core.statements import row_create
+
+    out = []
+    for create in (lambda: model.objects.create(**values, **unique), lambda: row_create(model, **values, **unique)):
+        with transaction.atomic():
+            with CaptureQueriesContext(connection) as ctx:
+                obj = create()
+            stored = _fields(model.objects.get(pk=obj.pk))
+            out.append(([q["sql"] for q in ctx.captured_queries], _fields(obj), stored, obj._state.adding,
+                         obj._state.db))
+            transaction.set_rollback(True)
+    (orm_sql, orm_obj, orm_row, *orm_state), (sql, obj, row, *state) = out
+    for fields in (orm_obj, orm_row, obj, row):
+        fields.pop("id")
+    assert obj == orm_obj and row == orm_row and state == orm_state == [False, "default"]
+    assert len(sql) == len(orm_sql) == 1 and sql[0].startswith("INSERT INTO")
+    return sql, obj, row
+
+
+def test_a_row_created_through_the_compiled_insert_is_the_orms(scheme, tree):
+    from gridgov.cases.models import CaseEvent, IntakeKey
+    from gridgov.core.statements import _row_sql, row_create
+
+    # given a case reported, as intake writes it (its related objects, a JSON value, sealed columns)
+    loop = make_loop(scheme, tree)
+    lon, lat = point_in(tree["g1"])
+    case = case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=scheme, matter="02001", lon=lon, lat=lat,
+                       description="占道经营", reporter_phone="13800138000", attributes={}).case
+    columns = {f.name: getattr(case, f.name) for f in Case._meta.concrete_fields if f.name not in ("id",
+                                                                                                   "tracking_code")}
+    # when the same rows are created by the ORM and through the compiled INSERT
+    _created_both_ways(Case, columns, unique={"tracking_code": "SAMEROW001"})
+    _created_both_ways(CaseEvent, {"case": case, "kind": "note", "at": case.reported_at, "actor": loop.office,
+                                   "node_id": case.node_id, "new_values": {"k": [1, "二"]}, "attachments": []},
+                       unique={"seq": 99})
+    # then each statement and each row is the same (asserted in `_created_both_ways`); and a refused row
+    # (a used key) raises the same error and leaves the transaction to be rolled back, as the ORM's does
+    row_create(IntakeKey, client="c", key="k", fingerprint="f", case=case)
+    for create in (IntakeKey.objects.create, lambda **kw: row_create(IntakeKey, **kw)):
+        with transaction.atomic():
+            with pytest.raises(IntegrityError):
+                create(client="c", key="k", fingerprint="f", case=case)
+            assert connection.needs_rollback
+    # and each of the three went through a compiled INSERT, not the ORM's save
+    assert all(("insert", model, "default") in _row_sql for model in (Case, CaseEvent, IntakeKey))
