@@ -79,6 +79,17 @@ def _fresh_config_caches():
 
 
 @pytest.fixture(autouse=True)
+def _language_of_the_settings():
+    """Each test starts in the settings' language: a request answered in another one (the locale middleware
+    activates the request's language for the thread and leaves it so) would otherwise set the language of
+    the next test on the same worker."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _own_demo_logins_file(settings, tmp_path):
     """The demo logins' passwords live in a file, not in the database, so no rollback clears them: each test
     gets its own file, and a profile loaded by an earlier test on the same worker leaves nothing behind."""
