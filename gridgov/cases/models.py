@@ -197,16 +197,18 @@ class RoutingRule(models.Model):
 class Case(models.Model):
     """One problem found in a cell, from its report to its evaluation."""
 
+    # scheme, node, matter and assignee_user are looked up by the composite indexes of Meta, which begin
+    # with them: an index of their own would be one more to write on every change of a case
     scheme = models.ForeignKey("territory.LevelScheme", on_delete=models.PROTECT, related_name="cases",
-                               verbose_name=_("scheme"))
+                               verbose_name=_("scheme"), db_index=False)
     node = models.ForeignKey("territory.Node", on_delete=models.PROTECT, related_name="cases",
-                             verbose_name=_("cell"))
+                             verbose_name=_("cell"), db_index=False)
     lon = models.FloatField(_("longitude"), null=True, blank=True)
     lat = models.FloatField(_("latitude"), null=True, blank=True)
     place = models.CharField(_("place"), max_length=300, blank=True,
                              help_text=_("Where, in words (a street, a building), never a person"))
     matter = models.ForeignKey("catalogue.Matter", on_delete=models.PROTECT, null=True, blank=True,
-                               related_name="cases", verbose_name=_("matter"))
+                               related_name="cases", verbose_name=_("matter"), db_index=False)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     external_ref = models.CharField(_("reference in the sending system"), max_length=64, blank=True)
     description = models.TextField(_("description"))
@@ -230,7 +232,7 @@ class Case(models.Model):
     # who handles it now
     assignee_kind = models.CharField(_("assignee kind"), max_length=12, choices=AssigneeKind.choices, blank=True)
     assignee_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                      related_name="+", verbose_name=_("assigned person"))
+                                      related_name="+", verbose_name=_("assigned person"), db_index=False)
     assignee_node = models.ForeignKey("territory.Node", on_delete=models.PROTECT, null=True, blank=True,
                                       related_name="+", verbose_name=_("assigned community"))
     assignee_team = models.ForeignKey("accounts.Team", on_delete=models.PROTECT, null=True, blank=True,
@@ -343,7 +345,9 @@ class CaseEvent(models.Model):
     """Append-only record of one thing done to a case (database triggers refuse UPDATE and DELETE).
     `seq` numbers a case's events 1..n; the timeline, KPIs and audits are read from these rows."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events", verbose_name=_("case"))
+    # looked up by event_unique_seq (case, seq), which begins with it
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events", verbose_name=_("case"),
+                             db_index=False)
     seq = models.PositiveIntegerField(_("number"))
     kind = models.CharField(_("kind"), max_length=30, choices=EventKind.choices)
     at = models.DateTimeField(_("at"), db_index=True)
