@@ -27,9 +27,12 @@ Scale: candidates come from two partial indexes, open green stages by yellow mar
 by limit, read in keyset pages so each page starts where the last ended, joined to their running case:
 only stages whose colour is behind on a case whose clock runs are read, never every open stage, never a
 red one, never a parked case's (its clock stands: its stages wait for the action that restarts it). A
-page is set-based: its cases locked in one statement, their open stages read in one, then one UPDATE of
-the stages, one of the cases' summaries, one COPY of the events (an INSERT on SQLite) and one INSERT of
-the notices (the assignees of the whole page read in at most three), whatever the page's size.
+page is set-based: its cases locked in one statement, their open stages and last event numbers read in
+one, the assignees of the whole page in at most three, then on PostgreSQL one COPY of the events, one of
+the notices into a table of the transaction and one statement writing the stages, the cases' summaries
+and the notices (on SQLite: an INSERT of the events, an UPDATE of the stages, one of the cases and an
+INSERT of the notices), whatever the page's size. On PostgreSQL these statements are plain SQL taking
+arrays and the rows travel in the binary format: no model instance, ORM compile or text per row.
 Only a whistle (where the policy escalates a red) goes case by case through `case_transition`.
 `cases/tests/test_watch_sets.py` holds the case-at-a-time loop this replaced and checks that both
 write the same rows.
