@@ -14,6 +14,8 @@ Invariants:
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -294,9 +296,15 @@ class Case(models.Model):
         """The public case number: the local report date + id (e.g. 20261123-0000042)."""
         if not (self.pk and self.reported_at):
             return "(new)"
+        return Case.number_of(self.pk, self.reported_at)
+
+    @staticmethod
+    def number_of(pk: int, reported_at: dt.datetime, zone: dt.tzinfo | None = None) -> str:
+        """The number of case `pk` reported at `reported_at`, its date in `zone` (by default the current time
+        zone): for callers that number many cases from plain values."""
         from django.utils import timezone
 
-        return f"{timezone.localtime(self.reported_at):%Y%m%d}-{self.pk:07d}"
+        return f"{timezone.localtime(reported_at, zone):%Y%m%d}-{pk:07d}"
 
     @staticmethod
     def pk_from_number(number: str) -> int | None:

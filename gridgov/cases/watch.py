@@ -27,9 +27,12 @@ Scale: candidates come from two partial indexes, open green stages by yellow mar
 by limit, read in keyset pages so each page starts where the last ended, joined to their running case:
 only stages whose colour is behind on a case whose clock runs are read, never every open stage, never a
 red one, never a parked case's (its clock stands: its stages wait for the action that restarts it). A
-page is set-based: its cases locked in one statement, their open stages read in one, then one UPDATE of
-the stages, one of the cases' summaries, one COPY of the events (an INSERT on SQLite) and one INSERT of
-the notices (the assignees of the whole page read in at most three), whatever the page's size.
+page is set-based: its cases locked in one statement, their open stages and last event numbers read in
+one, the assignees of the whole page in at most three, then on PostgreSQL one COPY of the events, one of
+the notices into a table of the transaction and one statement writing the stages, the cases' summaries
+and the notices (on SQLite: an INSERT of the events, an UPDATE of the stages, one of the cases and an
+INSERT of the notices), whatever the page's size. On PostgreSQL these statements are plain SQL taking
+arrays and the rows travel in the binary format: no model instance, ORM compile or text per row.
 Only a whistle (where the policy escalates a red) goes case by case through `case_transition`.
 `cases/tests/test_watch_sets.py` holds the case-at-a-time loop this replaced and checks that both
 write the same rows.
@@ -38,15 +41,17 @@ write the same rows.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -99,7 +104,8 @@ def _watch(now: dt.datetime, batch: int) -> WatchReport:
     for case_ids, read in _stage_pages(now, batch):
         report.checked += read
         if case_ids:
-            warning, overdue, whistled = _page_watch(case_ids, now=now, policies=policies)
+            with _collector_paused():
+                warning, overdue, whistled = _page_watch(case_ids, now=now, policies=policies)
             report.warning += warning
             report.overdue += overdue
             report.escalated += whistled
@@ -107,6 +113,21 @@ def _watch(now: dt.datetime, batch: int) -> WatchReport:
         for row_id, case_id in rows:
             report.report_in_overdue += _report_in_watch(row_id, case_id, now=now)
     return report
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a page runs: a page allocates tens of thousands of short-lived
+    values (rows, tuples, texts), and each collection they set off walked the process's long-lived objects
+    too (a fifth of the watch's CPU). Reference counting frees what a page allocates; anything cyclic waits
+    for a collection between pages."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --------------------------------------------------------------------------- stages
@@ -165,33 +186,93 @@ class _Stage:
     def __init__(self, pk, case_id, order, name_zh, due_at, warn_at, status):
         self.pk, self.case_id, self.order, self.name_zh = pk, case_id, order, name_zh
         self.due_at, self.warn_at, self.status = due_at, warn_at, status
+
+
+# what a page reads of its locked cases: the events' and the notices' values, the assignees' facts
 _CASE_COLUMNS = ("id", "scheme_id", "node_id", "state", "reported_at", "owner_id", "assignee_kind", "assignee_user_id",
                  "assignee_team_id", "assignee_node_id")
 
 
-def _page_lock(case_ids: list[int]) -> list[Case]:
+class _Case:
+    """A locked case as a page reads it: plain values, no model instance per row. Answers
+    `notify.assignee_user_ids` as a `Case` does."""
+
+    __slots__ = ("assignee_kind", "assignee_node_id", "assignee_team_id", "assignee_user_id", "node_id", "owner_id",
+                 "pk", "reported_at", "scheme_id", "state")
+
+    def __init__(self, pk, scheme_id, node_id, state, reported_at, owner_id, assignee_kind, assignee_user_id,
+                 assignee_team_id, assignee_node_id):
+        self.pk, self.scheme_id, self.node_id, self.state = pk, scheme_id, node_id, state
+        self.reported_at, self.owner_id, self.assignee_kind = reported_at, owner_id, assignee_kind
+        self.assignee_user_id, self.assignee_team_id, self.assignee_node_id = \
+            assignee_user_id, assignee_team_id, assignee_node_id
+
+
+def _columns(model, names: tuple[str, ...], alias: str) -> str:
+    return ", ".join(f"{alias}.{connection.ops.quote_name(model._meta.get_field(name).column)}" for name in names)
+
+
+def _page_lock(case_ids: list[int]) -> list[_Case]:
     """The page's cases still running, locked (the lock `services.case_transition` takes). On PostgreSQL
     a case a user's action holds is skipped (SKIP LOCKED), never waited for: it stays behind the clock and
-    the next run takes it. SQLite has one writer at a time and no row locks."""
-    qs = Case.objects.filter(pk__in=case_ids, state__in=CLOCK_STATES).only(*_CASE_COLUMNS).order_by("pk")
-    if connection.features.has_select_for_update_skip_locked:
-        qs = qs.select_for_update(skip_locked=True, of=("self",))
-    return list(qs)
+    the next run takes it; the statement is plain SQL with the ids as one array (the ORM's list of ids
+    cost more to build than the lock to take). SQLite has one writer at a time and no row locks."""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Case._meta.db_table)
+        return [_Case(*row) for row in _rows_fetch(
+            f"SELECT {_columns(Case, _CASE_COLUMNS, 'c')} FROM {table} AS c "  # noqa: S608 (names only)
+            "WHERE c.id = ANY(%s::bigint[]) AND c.state = ANY(%s::varchar[]) ORDER BY c.id FOR UPDATE OF c SKIP LOCKED",
+            [case_ids, list(CLOCK_STATES)])]
+    qs = Case.objects.filter(pk__in=case_ids, state__in=CLOCK_STATES).order_by("pk")
+    return [_Case(*row) for row in qs.values_list(*_CASE_COLUMNS)]
+
+
+def _page_stages(case_ids) -> list[tuple]:
+    """The open stages of the locked cases, by case and order, each with its case's last event number.
+    Read after the locks are taken (its own statement: a lock's statement sees the rows as they were when
+    it began), and the locks keep the numbers: every event of a case is written under its lock."""
+    if connection.vendor == "postgresql":
+        stages = connection.ops.quote_name(CaseStage._meta.db_table)
+        events = connection.ops.quote_name(CaseEvent._meta.db_table)
+        return _rows_fetch(f"SELECT {_columns(CaseStage, _STAGE_COLUMNS, 's')}, "  # noqa: S608 (names only)
+                           f"(SELECT max(e.seq) FROM {events} AS e WHERE e.case_id = s.case_id) "
+                           f"FROM {stages} AS s WHERE s.case_id = ANY(%s::bigint[]) AND s.completed_at IS NULL "
+                           'ORDER BY s.case_id, s."order"', [list(case_ids)])
+    last = CaseEvent.objects.filter(case_id=OuterRef("case_id")).order_by("-seq").values("seq")[:1]
+    return list(CaseStage.objects.filter(case_id__in=case_ids, completed_at__isnull=True)
+                .annotate(last_seq=Subquery(last)).order_by("case_id", "order")
+                .values_list(*_STAGE_COLUMNS, "last_seq"))
+
+
+def _rows_fetch(sql: str, params: list) -> list[tuple]:
+    """The rows of a SELECT in the binary format (PostgreSQL): its datetimes are decoded in C, where the
+    text format goes through a loader written in Python (most of a page's reading was spent there); the
+    connection's time zone is UTC, so they come back as the ORM gives them. It goes around Django's cursor,
+    so its errors are wrapped here and the statement is logged as `execute` logs one."""
+    start = time.monotonic()
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.cursor.execute(sql, params, binary=True)
+        rows = cursor.cursor.fetchall()
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
+    return rows
 
 
 def _page_watch(case_ids: list[int], *, now: dt.datetime, policies: dict[int, CasePolicy]) -> tuple[int, int, int]:
     """One page of cases in one transaction under their row locks, set-based: the changes are decided again
-    inside the locks, then written as one UPDATE of the stages, one of the cases' summaries, one INSERT of
-    the events and one of the notices — the same rows a case at a time would write (see the module's
-    docstring). Returns (stages turned close to the limit, turned overdue, cases whistled)."""
+    inside the locks, then written as one COPY of the events (an INSERT on SQLite) and, on PostgreSQL, one
+    COPY of the notices and one statement writing the stages, the cases' summaries and the notices (on
+    SQLite, one statement each) — the same rows a case at a time would write (see the module's docstring).
+    Returns (stages turned close to the limit, turned overdue, cases whistled)."""
     with transaction.atomic():
         cases = {case.pk: case for case in _page_lock(case_ids)}
         if not cases:
             return 0, 0, 0
         stages: dict[int, list[_Stage]] = {}
-        for row in (CaseStage.objects.filter(case_id__in=cases, completed_at__isnull=True)
-                    .order_by("case_id", "order").values_list(*_STAGE_COLUMNS)):
-            stages.setdefault(row[1], []).append(_Stage(*row))
+        last: dict[int, int] = {}
+        for row in _page_stages(cases):
+            stages.setdefault(row[1], []).append(_Stage(*row[:-1]))
+            last[row[1]] = row[-1] or 0
         changes: dict[int, list[tuple[_Stage, str, str]]] = {}
         for case_id, open_ in stages.items():
             for stage in open_:
@@ -201,10 +282,8 @@ def _page_watch(case_ids: list[int], *, now: dt.datetime, policies: dict[int, Ca
                     stage.status = status
         if not changes:
             return 0, 0, 0
-        _stages_write(changes)
-        _cases_write({case_id: stages[case_id] for case_id in changes})
-        _events_write(cases, changes, now=now)
-        _notices_write(cases, changes)
+        _events_write(cases, changes, last, now=now)
+        _page_write(changes, {case_id: stages[case_id] for case_id in changes}, _notices(cases, changes))
         overdue = {case_id for case_id, rows in changes.items() if any(st == SlaStatus.OVERDUE for _s, _o, st in rows)}
         # whistles one case at a time, in the page's order (rare: only where the policy escalates a red)
         whistled = sum(1 for case_id in case_ids if case_id in overdue
@@ -215,80 +294,101 @@ def _page_watch(case_ids: list[int], *, now: dt.datetime, policies: dict[int, Ca
     return total - overdue_count, overdue_count, whistled
 
 
-def _stages_write(changes: dict[int, list[tuple[_Stage, str, str]]]) -> None:
-    """The changed stages' colours in one statement of plain SQL (building the ORM's CASE over a page of
-    ids cost more than running it)."""
-    rows = [(stage.pk, status) for stage_rows in changes.values() for stage, _old, status in stage_rows]
-    table = connection.ops.quote_name(CaseStage._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            ids, statuses = (list(column) for column in zip(*rows, strict=True))
-            cursor.execute(
-                f"UPDATE {table} AS s SET status = v.s "  # noqa: S608 (a table name)
-                "FROM unnest(%s::bigint[], %s::varchar[]) AS v(id, s) WHERE s.id = v.id", [ids, statuses])
-        else:  # SQLite names a VALUES list's columns column1, column2 ...
-            marks = ", ".join(["(%s, %s)"] * len(rows))
-            cursor.execute(
-                f"UPDATE {table} SET status = v.column2 "  # noqa: S608 (a table name and placeholders)
-                f"FROM (VALUES {marks}) AS v WHERE {table}.id = v.column1", [v for row in rows for v in row])
-
-
-def _cases_write(open_stages: dict[int, list[_Stage]]) -> None:
-    """Each changed case's summary (`clock.case_clock_refresh`: the first open stage's limit and the worst
-    colour of its open stages) and its version, in one statement: a tracked column changes (see the module's
-    docstring)."""
+def _summaries(open_stages: dict[int, list[_Stage]]) -> list[tuple[int, str, dt.datetime]]:
+    """Each changed case's summary (`clock.case_clock_refresh`: the worst colour of its open stages and the
+    first one's limit)."""
     order = list(_RANK)
-    rows = [(case_id, max((s.status for s in open_), key=order.index), open_[0].due_at)
+    return [(case_id, max((s.status for s in open_), key=order.index), open_[0].due_at)
             for case_id, open_ in open_stages.items()]
-    table = connection.ops.quote_name(Case._meta.db_table)
+
+
+# the notices a PostgreSQL page writes are copied into this table of the transaction, then moved into the
+# notices' table by the page's one statement, leaving out those the (recipient, key) constraint holds
+_NOTICES_TABLE = "watch_notices"
+
+
+def _page_write(changes: dict[int, list[tuple[_Stage, str, str]]], open_stages: dict[int, list[_Stage]],
+                notices: list[tuple]) -> None:
+    """The changed stages' colours, each changed case's summary and its version (a tracked column changes:
+    see the module's docstring), and the notices, keyed so that a re-run tells no one twice. PostgreSQL:
+    the notices copied in (no arrays to build), then one statement of plain SQL, the values as arrays (the
+    plan stays an index join at any page size); SQLite: one statement each."""
+    stage_rows = [(stage.pk, status) for rows in changes.values() for stage, _old, status in rows]
+    case_rows = _summaries(open_stages)
+    stage_table, case_table = (connection.ops.quote_name(m._meta.db_table) for m in (CaseStage, Case))
+    if connection.vendor != "postgresql":
+        _sqlite_write(stage_table, case_table, stage_rows, case_rows)
+        _rows_insert(Notification, _NOTICE_COLUMNS, notices, skip_conflicts=True)
+        return
+    told = ""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # arrays keep the plan an index join at any page size
-            ids, statuses, dues = (list(column) for column in zip(*rows, strict=True))
-            cursor.execute(
-                f"UPDATE {table} AS c SET sla_status = v.s, due_at = v.d, version = c.version + 1 "  # noqa: S608 (a table name)
-                "FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[]) AS v(id, s, d) "
-                "WHERE c.id = v.id AND c.id = ANY(%s::bigint[])", [ids, statuses, dues, ids])
-        else:  # SQLite names a VALUES list's columns column1, column2 ...
-            marks = ", ".join(["(%s, %s, %s)"] * len(rows))
-            params = [v for case_id, status, due in rows
-                      for v in (case_id, status, connection.ops.adapt_datetimefield_value(due))]
-            cursor.execute(
-                f"UPDATE {table} SET sla_status = v.column2, due_at = v.column3, version = {table}.version + 1 "  # noqa: S608 (a table name and placeholders)
-                f"FROM (VALUES {marks}) AS v WHERE {table}.id = v.column1", params)
+        if notices:
+            fields = [Notification._meta.get_field(name) for name in _NOTICE_COLUMNS]
+            names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_NOTICES_TABLE} "
+                           f"({', '.join(f'{connection.ops.quote_name(f.column)} {f.db_type(connection)}' for f in fields)}) "
+                           "ON COMMIT DROP")
+            _rows_copy(cursor, _NOTICES_TABLE, fields, notices)
+            told = (f", moved AS (DELETE FROM {_NOTICES_TABLE} RETURNING {names}), "  # noqa: S608 (names only)
+                    f"told AS (INSERT INTO {connection.ops.quote_name(Notification._meta.db_table)} ({names}) "
+                    f"SELECT {names} FROM moved ON CONFLICT DO NOTHING)")
+        stage_ids, stage_statuses = (list(column) for column in zip(*stage_rows, strict=True))
+        case_ids, case_statuses, dues = (list(column) for column in zip(*case_rows, strict=True))
+        sql = (f"WITH stages AS (UPDATE {stage_table} AS s SET status = v.s "  # noqa: S608 (names only)
+               f"FROM unnest(%s::bigint[], %s::varchar[]) AS v(id, s) WHERE s.id = v.id){told} "
+               f"UPDATE {case_table} AS c SET sla_status = v.s, due_at = v.d, version = c.version + 1 "
+               "FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[]) AS v(id, s, d) "
+               "WHERE c.id = v.id AND c.id = ANY(%s::bigint[])")
+        cursor.execute(sql, [stage_ids, stage_statuses, case_ids, case_statuses, dues, case_ids])
+
+
+def _sqlite_write(stage_table: str, case_table: str, stage_rows: list[tuple], case_rows: list[tuple]) -> None:
+    # SQLite names a VALUES list's columns column1, column2 ...
+    with connection.cursor() as cursor:
+        marks = ", ".join(["(%s, %s)"] * len(stage_rows))
+        cursor.execute(
+            f"UPDATE {stage_table} SET status = v.column2 "  # noqa: S608 (a table name and placeholders)
+            f"FROM (VALUES {marks}) AS v WHERE {stage_table}.id = v.column1", [v for row in stage_rows for v in row])
+        marks = ", ".join(["(%s, %s, %s)"] * len(case_rows))
+        params = [v for case_id, status, due in case_rows
+                  for v in (case_id, status, connection.ops.adapt_datetimefield_value(due))]
+        cursor.execute(
+            f"UPDATE {case_table} SET sla_status = v.column2, due_at = v.column3, "  # noqa: S608 (a table name and placeholders)
+            f"version = {case_table}.version + 1 FROM (VALUES {marks}) AS v WHERE {case_table}.id = v.column1",
+            params)
 
 
 def _rows_insert(model, columns: tuple[str, ...], rows: list[tuple], *, skip_conflicts: bool = False) -> None:
-    """Insert plain tuples into `model`'s table in one statement (PostgreSQL: COPY, or arrays unnested when
-    conflicts are skipped; SQLite: one prepared INSERT run for every row), without building a model instance per row. JSON columns take
-    their text; `skip_conflicts` leaves out rows a unique constraint already holds."""
+    """Insert plain tuples into `model`'s table in one statement (PostgreSQL: COPY; SQLite: one prepared
+    INSERT run for every row), without building a model instance per row. JSON columns take Python values;
+    `skip_conflicts` (SQLite only) leaves out rows a unique constraint already holds."""
     if not rows:
         return
     fields = [model._meta.get_field(name) for name in columns]
     table = connection.ops.quote_name(model._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and not skip_conflicts:
-            _rows_copy(cursor, f"COPY {table} ({names}) FROM STDIN", rows)
-        elif connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{f.db_type(connection).split('(')[0]}[]" for f in fields)
-            cursor.execute(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608 (names only)
-                           + (" ON CONFLICT DO NOTHING" if skip_conflicts else ""),
-                           [list(column) for column in zip(*rows, strict=True)])
-        else:
-            marks = ", ".join(["%s"] * len(fields))
-            adapt = [connection.ops.adapt_datetimefield_value if f.get_internal_type() == "DateTimeField" else None
-                     for f in fields]
-            cursor.executemany(f"INSERT {'OR IGNORE ' if skip_conflicts else ''}INTO {table} ({names}) "  # noqa: S608 (names only)
-                               f"VALUES ({marks})",
-                               [tuple(a(v) if a else v for a, v in zip(adapt, row, strict=True)) for row in rows])
+        if connection.vendor == "postgresql":
+            assert not skip_conflicts, "PostgreSQL skips conflicts through a copied table (_page_write)"
+            _rows_copy(cursor, table, fields, rows)
+            return
+        names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        adapt = [connection.ops.adapt_datetimefield_value if f.get_internal_type() == "DateTimeField"
+                 else json.dumps if f.get_internal_type() == "JSONField" else None for f in fields]
+        cursor.executemany(f"INSERT {'OR IGNORE ' if skip_conflicts else ''}INTO {table} ({names}) "  # noqa: S608 (names only)
+                           f"VALUES ({marks})",
+                           [tuple(a(v) if a else v for a, v in zip(adapt, row, strict=True)) for row in rows])
 
 
-def _rows_copy(cursor, sql: str, rows: list[tuple]) -> None:
-    """COPY the rows in (PostgreSQL: no arrays to build and unnest). It goes around Django's cursor, so its
-    errors are wrapped here and the statement is logged as `execute` logs one (the statement budgets
-    count it)."""
+def _rows_copy(cursor, table: str, fields: list, rows: list[tuple]) -> None:
+    """COPY the rows into `table` in the binary format, typed by `fields` (PostgreSQL: no arrays to build
+    and unnest, and no text to format per value). It goes around Django's cursor, so its errors are wrapped
+    here and the statement is logged as `execute` logs one (the statement budgets count it)."""
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)"
     start = time.monotonic()
     with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+        copy.set_types([f.db_type(connection).split("(")[0] for f in fields])
         for row in rows:
             copy.write_row(row)
     if connection.queries_logged:
@@ -300,26 +400,23 @@ _EVENT_COLUMNS = ("case", "seq", "kind", "at", "actor", "actor_role", "node", "f
 _NOTICE_COLUMNS = ("recipient", "case", "kind", "key", "text", "created_at")
 
 
-def _events_write(cases: dict[int, Case], changes: dict[int, list[tuple[_Stage, str, str]]], *,
-                  now: dt.datetime) -> None:
-    """One event per changed stage, numbered after each case's last event (read once for the page: the
-    locks keep the numbers; the (case, seq) constraint would refuse a clash)."""
-    last = dict(CaseEvent.objects.filter(case_id__in=changes).values("case_id").annotate(m=Max("seq"))
-                .values_list("case_id", "m"))
+def _events_write(cases: dict[int, _Case], changes: dict[int, list[tuple[_Stage, str, str]]], last: dict[int, int],
+                  *, now: dt.datetime) -> None:
+    """One event per changed stage, numbered after each case's last event (read with its stages: the locks
+    keep the numbers; the (case, seq) constraint would refuse a clash)."""
     rows = []
     for case_id, stage_rows in changes.items():
         case = cases[case_id]
-        seq = last.get(case_id) or 0
+        seq = last[case_id]
         for stage, old, status in stage_rows:
             seq += 1
             rows.append((case_id, seq, _EVENT_KIND[status], now, None, SYSTEM_ROLE, case.node_id, case.state,
-                         case.state, "", json.dumps({"stage": stage.order, "status": old}),
-                         json.dumps({"stage": stage.order, "status": status, "due_at": stage.due_at.isoformat()}),
-                         "[]"))
+                         case.state, "", {"stage": stage.order, "status": old},
+                         {"stage": stage.order, "status": status, "due_at": stage.due_at.isoformat()}, []))
     _rows_insert(CaseEvent, _EVENT_COLUMNS, rows)
 
 
-def _notices_write(cases: dict[int, Case], changes: dict[int, list[tuple[_Stage, str, str]]]) -> None:
+def _notices(cases: dict[int, _Case], changes: dict[int, list[tuple[_Stage, str, str]]]) -> list[tuple]:
     """Each changed stage told to the case's assignees and its owner, keyed by case, stage, colour and the
     stage's limit: the (recipient, key) constraint keeps a re-run from telling anyone twice."""
     assignees = assignee_user_ids({pk: cases[pk] for pk in changes})
@@ -333,14 +430,14 @@ def _notices_write(cases: dict[int, Case], changes: dict[int, list[tuple[_Stage,
         users = assignees.get(case_id, set()) | ({case.owner_id} if case.owner_id else set())
         if not users:
             continue
-        number, users = case.number, sorted(users)
+        number, users = Case.number_of(case_id, case.reported_at, zone), sorted(users)
         for stage, _old, status in stage_rows:
             due = stage.due_at
             values = {"number": number, "stage": stage.name_zh, "due": due.astimezone(zone).strftime("%m-%d %H:%M")}
             text = ((over if status == SlaStatus.OVERDUE else close) % values)[:300]
             key = f"case{case_id}:stage{stage.order}:{status}:{int(due.timestamp())}"[:120]
             rows.extend((user_id, case_id, _EVENT_KIND[status], key, text, created) for user_id in users)
-    _rows_insert(Notification, _NOTICE_COLUMNS, rows, skip_conflicts=True)
+    return rows
 
 
 def _whistle(case: Case, *, now: dt.datetime) -> bool:
