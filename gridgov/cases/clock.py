@@ -96,10 +96,11 @@ def stages_stop(case: Case, *, now: dt.datetime) -> None:
     """Complete every open stage of the case at `now`, each coloured as `status_at` colours a completed
     stage, in one statement (sent with the transition's other writes: `core.statements.rows_deferred`)."""
     table = connection.ops.quote_name(CaseStage._meta.db_table)
+    at = CaseStage._meta.get_field("completed_at").get_db_prep_save(now, connection)  # as the ORM binds a time
     rows_write(sql_write(
         f"UPDATE {table} SET completed_at = %s, status = CASE WHEN due_at < %s THEN %s ELSE %s END "  # noqa: S608 (a table name)
         "WHERE case_id = %s AND completed_at IS NULL",
-        [now, now, SlaStatus.OVERDUE.value, SlaStatus.ON_TIME.value, case.pk]))
+        [at, at, SlaStatus.OVERDUE.value, SlaStatus.ON_TIME.value, case.pk]))
 
 
 def stages_resume(case: Case, *, since: dt.datetime, now: dt.datetime) -> None:
