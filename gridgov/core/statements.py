@@ -17,6 +17,7 @@ compilation per key.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -139,6 +140,18 @@ class _RowSql:
     sql: str  # an UPDATE by key; or an INSERT's head, up to VALUES
     row: str  # an INSERT's "(%s, …)" per row
     fields: tuple[Field, ...]
+    always: tuple[bool, ...] = ()  # an UPDATE's: whether each column is written whatever its value
+
+
+def _update_sql(model: type[Model], fields: tuple[Field, ...], connection) -> _RowSql:
+    quote = connection.ops.quote_name
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    # a value that can change in place (a dict, a list) compares equal to itself: always written, as is
+    # one set on save (auto_now)
+    always = tuple(f.get_internal_type() == "JSONField" or getattr(f, "auto_now", False) for f in fields)
+    return _RowSql(sql=f"UPDATE {table} SET {sets} WHERE {table}.{pk} = %s", row="", fields=fields,  # noqa: S608 (names and placeholders)
+                   always=always)
 
 
 _row_sql: dict[tuple[str, type[Model], str], _RowSql] = {}
@@ -150,14 +163,20 @@ def orm_only(model: type[Model], using: str = "default") -> str:
     one row to the next (its own placeholder, a database default, a generated value)."""
     from django.db.models import signals
 
+    if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
+        return "its save signals have receivers"
+    return _orm_only_by_shape(model, connections[using].features.can_return_columns_from_insert)
+
+
+@functools.cache
+def _orm_only_by_shape(model: type[Model], returns_keys: bool) -> str:
+    # what the model's class and columns say, which does not change while the process runs
     meta = model._meta
     if model.save is not Model.save or model.save_base is not Model.save_base:
         return "its save() is its own"
-    if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
-        return "its save signals have receivers"
     if meta.parents or meta.order_with_respect_to:
         return "it has a parent table or an order"
-    if not connections[using].features.can_return_columns_from_insert:
+    if not returns_keys:
         return "the database cannot return a new row's key"
     for f in meta.local_concrete_fields:
         if f.generated or f.has_db_default() or hasattr(f, "get_placeholder"):
@@ -179,18 +198,15 @@ def _row_statement(kind: str, model: type[Model], connection) -> _RowSql:
     found = _row_sql.get(key)
     if found is not None:
         return found
-    quote, meta = connection.ops.quote_name, model._meta
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
     fields = _row_fields(model, connection, insert=kind != "update")
     if kind == "update":
-        sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-        sql, row = f"UPDATE {table} SET {sets} WHERE {table}.{pk} = %s", ""  # noqa: S608 (names and placeholders)
-    else:
-        on_conflict = OnConflict.IGNORE if kind == "insert_ignore" else None
-        head = connection.ops.insert_statement(on_conflict=on_conflict)
-        sql = f"{head} {table} ({', '.join(quote(f.column) for f in fields)}) VALUES "
-        row = f"({', '.join('%s' for _f in fields)})"
-    found = _row_sql[key] = _RowSql(sql=sql, row=row, fields=fields)
+        found = _row_sql[key] = _update_sql(model, fields, connection)
+        return found
+    quote = connection.ops.quote_name
+    head = connection.ops.insert_statement(on_conflict=OnConflict.IGNORE if kind == "insert_ignore" else None)
+    found = _row_sql[key] = _RowSql(
+        sql=f"{head} {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) VALUES ",
+        row=f"({', '.join('%s' for _f in fields)})", fields=fields)
     return found
 
 
@@ -227,40 +243,29 @@ def row_update(obj: Model, *, loaded: dict | None = None, using: str = "default"
     statement = _row_statement("update", type(obj), connection)
     fields = statement.fields
     if loaded is not None:
-        changed = tuple(f for f in fields if _written_always(f)
+        changed = tuple(f for f, always in zip(fields, statement.always, strict=True) if always
                         or f.attname not in loaded or getattr(obj, f.attname) != loaded[f.attname])
         if changed and len(changed) < len(fields):
             fields = changed
-            statement = _update_statement(type(obj), fields, connection)
+            statement = _changed_statement(type(obj), fields, connection)
     params = _row_values(obj, fields, connection, add=False)
     params.append(obj.pk)
     return RowWrite(objs=(obj,), sql=statement.sql, params=params, kind="update", using=using)
 
 
-def _written_always(f: Field) -> bool:
-    # a value that can change in place (a dict, a list) compares equal to itself: always written
-    return f.get_internal_type() == "JSONField" or getattr(f, "auto_now", False)
+_changed_sql: dict[tuple, _RowSql] = {}
+_changed_lock = threading.Lock()
 
 
-_update_sql: dict[tuple, _RowSql] = {}
-
-
-def _update_statement(model: type[Model], fields: tuple[Field, ...], connection) -> _RowSql:
+def _changed_statement(model: type[Model], fields: tuple[Field, ...], connection) -> _RowSql:
     key = (model, connection.alias, tuple(f.attname for f in fields))
-    found = _update_sql.get(key)
+    found = _changed_sql.get(key)
     if found is None:
-        quote = connection.ops.quote_name
-        table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
-        sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-        with _lock_sql:
-            if len(_update_sql) >= 1024:  # column sets are few per model; bound them anyway
-                _update_sql.clear()
-            found = _update_sql[key] = _RowSql(
-                sql=f"UPDATE {table} SET {sets} WHERE {table}.{pk} = %s", row="", fields=fields)  # noqa: S608 (names and placeholders)
+        with _changed_lock:
+            if len(_changed_sql) >= 1024:  # column sets are few per model; bound them anyway
+                _changed_sql.clear()
+            found = _changed_sql[key] = _update_sql(model, fields, connection)
     return found
-
-
-_lock_sql = threading.Lock()
 
 
 def row_insert(*objs: Model, ignore_conflicts: bool = False, using: str = "default") -> RowWrite:
