@@ -74,11 +74,25 @@ Period = tuple[dt.time, dt.time]
 
 # ------------------------------------------------------------------------------------------- days
 
+@functools.cache
 def package_years() -> range:
-    """The years the bundled `chinese-calendar` data covers."""
+    """The years the bundled `chinese-calendar` data covers (the package's data: found once per process)."""
     from chinese_calendar import constants
 
     return range(min(constants.holidays).year, max(constants.holidays).year + 1)
+
+
+@functools.lru_cache(maxsize=8192)
+def _statutory(day: dt.date) -> tuple[bool, str, str]:
+    """`day_status` by the bundled data alone (a pure function of the date: kept per process, since a
+    deadline asks about the same days again and again)."""
+    on_holiday, name = chinese_calendar.get_holiday_detail(day)
+    workday = chinese_calendar.is_workday(day)
+    if not workday and not on_holiday:
+        name = ""  # an ordinary weekend
+    elif workday and day.weekday() >= 5:
+        name = name or "调休上班"
+    return workday, name or "", "statutory"
 
 
 def _override_days() -> dict[dt.date, tuple[bool, str]]:
@@ -93,13 +107,7 @@ def day_status(day: dt.date, *, overrides: dict | None = None) -> tuple[bool, st
         workday, name = table[day]
         return workday, name, "table"
     if day.year in package_years():
-        on_holiday, name = chinese_calendar.get_holiday_detail(day)
-        workday = chinese_calendar.is_workday(day)
-        if not workday and not on_holiday:
-            name = ""  # an ordinary weekend
-        elif workday and day.weekday() >= 5:
-            name = name or "调休上班"
-        return workday, name or "", "statutory"
+        return _statutory(day)
     return day.weekday() < 5, "", "weekday rule"
 
 
@@ -169,8 +177,9 @@ def calendar_load(scheme=None) -> None:
 
 # --------------------------------------------------------------------------------------- deadlines
 
-def _aware(day: dt.date, at: dt.time) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, at))
+def _aware(day: dt.date, at: dt.time, tz=None) -> dt.datetime:
+    """The instant `at` on `day` in `tz` (the current time zone when None), as `timezone.make_aware` gives it."""
+    return dt.datetime.combine(day, at, tzinfo=tz or timezone.get_current_timezone())
 
 
 def add_working_hours(start: dt.datetime, hours: float, *, periods: tuple[Period, ...]) -> dt.datetime:
@@ -180,12 +189,12 @@ def add_working_hours(start: dt.datetime, hours: float, *, periods: tuple[Period
     if remaining < dt.timedelta(0):
         raise ValueError("hours must not be negative")
     local = timezone.localtime(start)
-    table = _override_days()
+    table, tz = _override_days(), timezone.get_current_timezone()
     day = local.date()
     for _attempt in range(MAX_SEARCH_DAYS):
         if day_status(day, overrides=table)[0]:
             for begin, end in periods:
-                p_start, p_end = _aware(day, begin), _aware(day, end)
+                p_start, p_end = _aware(day, begin, tz), _aware(day, end, tz)
                 if p_end <= local:
                     continue
                 available_from = max(p_start, local)
@@ -237,14 +246,14 @@ def working_seconds_between(start: dt.datetime, end: dt.datetime, *, scheme=None
     if end <= start:
         return 0.0
     periods = schedule_periods(scheme)
-    table = _override_days()
+    table, tz = _override_days(), timezone.get_current_timezone()
     total = 0.0
     day = timezone.localtime(start).date()
     last = timezone.localtime(end).date()
     while day <= last:
         if day_status(day, overrides=table)[0]:
             for begin, finish in periods:
-                lo, hi = max(_aware(day, begin), start), min(_aware(day, finish), end)
+                lo, hi = max(_aware(day, begin, tz), start), min(_aware(day, finish, tz), end)
                 if hi > lo:
                     total += (hi - lo).total_seconds()
         day += dt.timedelta(days=1)

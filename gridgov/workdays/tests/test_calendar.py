@@ -53,6 +53,45 @@ def test_the_table_overrides_the_package_and_covers_new_years():
 
 
 @pytest.mark.django_db
+def test_a_day_asked_about_before_its_table_row_was_entered_reads_the_row_after():
+    # given a day whose statutory status the process has already worked out (and kept)
+    day = dt.date(2026, 11, 24)
+    assert day_status(day) == (True, "", "statutory")
+    # when the table names it a day off, then the table wins at once
+    services.calendar_day_set(date=day, is_workday=False, name="local flood day")
+    assert day_status(day) == (False, "local flood day", "table")
+    assert deadline(at(2026, 11, 23, 17, 0), 1, LimitUnit.WORKING_DAYS) == at(2026, 11, 25, 17, 30)
+
+
+@pytest.mark.django_db
+def test_the_kept_statutory_status_is_the_packages_for_every_covered_day():
+    import chinese_calendar
+
+    from gridgov.workdays.calendar import package_years
+
+    day, last = dt.date(package_years()[0], 1, 1), dt.date(package_years()[-1], 12, 31)
+    while day <= last:
+        on_holiday, name = chinese_calendar.get_holiday_detail(day)
+        workday = chinese_calendar.is_workday(day)
+        expected_name = "" if not workday and not on_holiday else (
+            (name or "调休上班") if workday and day.weekday() >= 5 else (name or ""))
+        assert day_status(day) == day_status(day) == (workday, expected_name, "statutory"), day
+        day += dt.timedelta(days=1)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/Berlin", "America/New_York"])
+def test_a_working_periods_instant_is_the_one_make_aware_gives(zone):
+    from gridgov.workdays.calendar import _aware
+
+    with timezone.override(zone):
+        for day in (dt.date(2026, 3, 8), dt.date(2026, 3, 29), dt.date(2026, 10, 25), dt.date(2026, 11, 1)):
+            for moment in (dt.time(0, 0), dt.time(2, 30), dt.time(8, 30), dt.time(17, 30)):
+                assert _aware(day, moment) == timezone.make_aware(dt.datetime.combine(day, moment)), (day, moment)
+                assert _aware(day, moment).utcoffset() == timezone.make_aware(
+                    dt.datetime.combine(day, moment)).utcoffset()
+
+
+@pytest.mark.django_db
 def test_system_check_warns_when_next_year_is_missing(settings):
     years = {timezone.localdate().year + 1}
     warnings = [w for w in calendar_next_year(None) if w.id == "workdays.W001"]
