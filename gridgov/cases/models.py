@@ -196,6 +196,15 @@ class RoutingRule(models.Model):
         return f"#{self.order} {self.name}"
 
 
+# A case's references that most cases leave empty (a hotline call has no reporting login; a case is with
+# one assignee of three kinds, a person, a community or a team; few are routed by a rule, merged or
+# published by hand): each is indexed only where it is set. A change of a
+# case that touches an indexed column (its state, its colour) rewrites an entry in every index that holds
+# the row; an index of the set references only holds the cases that have one. A look-up by a reference
+# (`reporter=u`, `merged_into__in=…`, the checks of PROTECT) names a value, which the index covers.
+PARTIAL_REFERENCES = ("reporter", "assignee_node", "assignee_team", "routing_rule", "merged_into", "publication_by")
+
+
 class Case(models.Model):
     """One problem found in a cell, from its report to its evaluation."""
 
@@ -224,7 +233,7 @@ class Case(models.Model):
     reported_at = models.DateTimeField(_("reported at"), db_index=True)
     # who reported: a login (grid worker, operator) and/or a protected contact (resident, hotline caller)
     reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="+", verbose_name=_("reported by"))
+                                 related_name="+", verbose_name=_("reported by"), db_index=False)
     reporter_name_sealed = models.TextField(_("reporter's name (sealed)"), blank=True)
     reporter_phone_sealed = models.TextField(_("reporter's phone (sealed)"), blank=True)
     reporter_phone_masked = models.CharField(_("reporter's phone"), max_length=20, blank=True)
@@ -236,11 +245,11 @@ class Case(models.Model):
     assignee_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                       related_name="+", verbose_name=_("assigned person"), db_index=False)
     assignee_node = models.ForeignKey("territory.Node", on_delete=models.PROTECT, null=True, blank=True,
-                                      related_name="+", verbose_name=_("assigned community"))
+                                      related_name="+", verbose_name=_("assigned community"), db_index=False)
     assignee_team = models.ForeignKey("accounts.Team", on_delete=models.PROTECT, null=True, blank=True,
-                                      related_name="cases", verbose_name=_("assigned team"))
+                                      related_name="cases", verbose_name=_("assigned team"), db_index=False)
     routing_rule = models.ForeignKey(RoutingRule, on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="+", verbose_name=_("routing rule applied"))
+                                     related_name="+", verbose_name=_("routing rule applied"), db_index=False)
     predicted_at = models.DateTimeField(_("predicted completion"), null=True, blank=True)
     # the clock: the earliest open stage's limit, its colour, and parking
     due_at = models.DateTimeField(_("due at"), null=True, blank=True, db_index=True)
@@ -249,7 +258,7 @@ class Case(models.Model):
     parked_at = models.DateTimeField(_("parked at"), null=True, blank=True)
     escalation_depth = models.PositiveSmallIntegerField(_("escalated to level depth"), null=True, blank=True)
     merged_into = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="merged", verbose_name=_("merged into"))
+                                    related_name="merged", verbose_name=_("merged into"), db_index=False)
     rework_count = models.PositiveSmallIntegerField(_("rework count"), default=0)
     satisfaction = models.PositiveSmallIntegerField(_("satisfaction (1–5)"), null=True, blank=True)
     registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
@@ -262,7 +271,7 @@ class Case(models.Model):
                                    default=Publication.PENDING)
     publication_at = models.DateTimeField(_("published or hidden at"), null=True, blank=True)
     publication_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                       related_name="+", verbose_name=_("published or hidden by"))
+                                       related_name="+", verbose_name=_("published or hidden by"), db_index=False)
     public_description = models.TextField(_("description as published"), blank=True)
 
     class Meta:
@@ -286,6 +295,9 @@ class Case(models.Model):
             models.Index(fields=["matter", "state"], name="case_matter_state_idx"),
             models.Index(fields=["assignee_user", "state"], name="case_assignee_idx"),
             models.Index(fields=["scheme", "publication", "reported_at"], name="case_publication_idx"),
+            # a reference most cases leave empty is indexed where it is set (`PARTIAL_REFERENCES`)
+            *(models.Index(fields=[name], name=f"case_{name}_idx", condition=Q(**{f"{name}__isnull": False}))
+              for name in PARTIAL_REFERENCES),
         ]
 
     def __str__(self) -> str:
@@ -317,7 +329,9 @@ class CaseStage(models.Model):
     level: its running clock, its colour, when it was done. Extensions move `due_at`; the stage keeps
     its original limit in `amount`/`unit`."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="stages", verbose_name=_("case"))
+    # looked up through case_stage_unique_order, which begins with the case
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="stages", verbose_name=_("case"),
+                             db_index=False)
     order = models.PositiveSmallIntegerField(_("order"))
     name_zh = models.CharField(_("name (Chinese)"), max_length=60)
     name_en = models.CharField(_("name (English)"), max_length=60, blank=True)
