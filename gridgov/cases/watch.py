@@ -40,17 +40,22 @@ write the same rows.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import gc
+import itertools
 import json
 import logging
+import queue
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -101,11 +106,10 @@ def sla_watch(*, now: dt.datetime | None = None, batch: int = 1000) -> WatchRepo
 def _watch(now: dt.datetime, batch: int) -> WatchReport:
     report = WatchReport()
     policies: dict[int, CasePolicy] = {}
-    for case_ids, read in _stage_pages(now, batch):
-        report.checked += read
-        if case_ids:
-            with _collector_paused():
-                warning, overdue, whistled = _page_watch(case_ids, now=now, policies=policies)
+    for behind in _BEHIND:  # the yellow stages past their limit, then the green ones: one pass after the other
+        for read, (warning, overdue, whistled) in _pages_run(_stage_pages(now, batch, passes=(behind,)), now=now,
+                                                              policies=policies):
+            report.checked += read
             report.warning += warning
             report.overdue += overdue
             report.escalated += whistled
@@ -113,6 +117,88 @@ def _watch(now: dt.datetime, batch: int) -> WatchReport:
         for row_id, case_id in rows:
             report.report_in_overdue += _report_in_watch(row_id, case_id, now=now)
     return report
+
+
+# On PostgreSQL, outside a transaction, a run of more than one page takes PAGES_AT_ONCE pages at a time, each in
+# a thread of its own with its own connection and transaction: while one page waits for the database's answer
+# (its statement, its commit) the next one builds its rows. Pages are disjoint sets of cases, each locked with
+# SKIP LOCKED: a case two pages of one pass both name (two of its stages behind the clock, on either side of a
+# page's end) is changed by the page that locks it first, whose read takes all of its open stages, and the
+# other page finds nothing left to change, as it would one after the other.
+PAGES_AT_ONCE = 2
+_NOTHING = (0, 0, 0)
+
+
+def _pages_run(pages: Iterator[tuple[list[int], int]], *, now: dt.datetime, policies: dict[int, CasePolicy]
+               ) -> Iterator[tuple[int, tuple[int, int, int]]]:
+    """(stage rows read, what `_page_watch` did) for each page, in the pages' order."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block or PAGES_AT_ONCE < 2:
+        for case_ids, read in pages:  # each page read once the one before is written
+            yield read, _page_paused(case_ids, now=now, policies=policies)
+        return
+    first = next(pages, None)
+    second = next(pages, None) if first is not None else None
+    if second is None:  # one page (or none): no thread to start
+        if first is not None:
+            yield first[1], _page_paused(first[0], now=now, policies=policies)
+        return
+    yield from _pages_at_once(itertools.chain((first, second), pages), now=now, policies=policies)
+
+
+def _page_paused(case_ids: list[int], *, now: dt.datetime, policies: dict[int, CasePolicy]) -> tuple[int, int, int]:
+    if not case_ids:
+        return _NOTHING
+    with _collector_paused():
+        return _page_watch(case_ids, now=now, policies=policies)
+
+
+def _pages_at_once(pages: Iterator[tuple[list[int], int]], *, now: dt.datetime, policies: dict[int, CasePolicy]
+                   ) -> Iterator[tuple[int, tuple[int, int, int]]]:
+    """The pages run by PAGES_AT_ONCE threads (the candidates still read here, page after page), each thread
+    closing its connection when the run ends. A page that fails stops the run: the pages not yet begun are
+    dropped, those under way end, and the error is raised here."""
+    tasks: queue.SimpleQueue = queue.SimpleQueue()
+
+    def work() -> None:
+        try:
+            with versioned.versions_pinned():  # the settings' counters read once per thread
+                while (task := tasks.get()) is not None:
+                    case_ids, future = task
+                    if not future.set_running_or_notify_cancel():
+                        continue
+                    try:
+                        future.set_result(_page_watch(case_ids, now=now, policies=policies) if case_ids else _NOTHING)
+                    except BaseException as exc:  # raised in the reading thread
+                        future.set_exception(exc)
+        finally:
+            connections.close_all()  # this thread's own
+
+    threads = [threading.Thread(target=work, name=f"sla-watch-{i}", daemon=True) for i in range(PAGES_AT_ONCE)]
+    enabled = gc.isenabled()
+    gc.disable()  # for the whole run: `_collector_paused` per page would enable it again under another page
+    for thread in threads:
+        thread.start()
+    running: collections.deque[tuple[int, Future]] = collections.deque()
+    try:
+        for case_ids, read in pages:
+            future: Future = Future()
+            tasks.put((case_ids, future))
+            running.append((read, future))
+            if len(running) >= PAGES_AT_ONCE:
+                read, done = running.popleft()
+                yield read, done.result()
+        while running:
+            read, done = running.popleft()
+            yield read, done.result()
+    finally:
+        for _read, left in running:
+            left.cancel()  # not begun: dropped (a page under way ends)
+        for _thread in threads:
+            tasks.put(None)
+        for thread in threads:
+            thread.join()
+        if enabled:
+            gc.enable()
 
 
 @contextmanager
@@ -144,13 +230,13 @@ def stages_behind(now: dt.datetime):
 _BEHIND = ((SlaStatus.WARNING, "due_at"), (SlaStatus.ON_TIME, "warn_at"))
 
 
-def _stage_pages(now: dt.datetime, size: int) -> Iterator[tuple[list[int], int]]:
+def _stage_pages(now: dt.datetime, size: int, *, passes=_BEHIND) -> Iterator[tuple[list[int], int]]:
     """Pages of ids of running cases with a stage behind the clock, and how many stage rows each page read:
     first the yellow stages past their limit (by limit), then the green ones past their yellow mark (by
     mark), each a keyset on (mark, id) over its partial index, so each page starts where the last one
     ended. The case's state is part of the read (a join by primary key): the stages of parked or returned
     cases keep their colour and are never returned, so a run does not carry them page by page."""
-    for status, mark in _BEHIND:
+    for status, mark in passes:
         after: tuple[dt.datetime, int] | None = None
         while True:
             qs = CaseStage.objects.filter(completed_at__isnull=True, status=status, **{f"{mark}__lte": now},

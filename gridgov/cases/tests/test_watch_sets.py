@@ -335,3 +335,88 @@ def test_each_page_moves_the_notices_it_copied_and_no_others(scheme, tree):
     assert report.overdue >= 5
     told = list(Notification.objects.filter(kind="sla_overdue").values_list("recipient_id", "key"))
     assert len(told) == len(set(told)) >= 5
+
+
+def _grants_present() -> None:
+    """The platform's grants (a transaction=True test starts from tables its migrations' data left empty)."""
+    import importlib
+
+    from django.apps import apps
+
+    from gridgov.cases.models import ActionGrant
+
+    if not ActionGrant.objects.filter(scheme__isnull=True).exists():
+        importlib.import_module("gridgov.cases.migrations.0002_guards_and_grants").grants(apps, None)
+
+
+def _watch_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("sla-watch")]
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'",
+                    reason="pages at once, each on its own connection: PostgreSQL only (SQLite serialises writers)")
+@pytest.mark.django_db(transaction=True)
+def test_pages_taken_at_once_write_what_pages_one_after_the_other_write(scheme, tree, monkeypatch):
+    from gridgov.cases import watch
+
+    _grants_present()
+    # given the fixture in two schemes, committed (each page of a run outside a transaction runs in a thread)
+    loop = make_loop(scheme, tree)
+    other_scheme = make_scheme()
+    other = make_loop(other_scheme, make_tree(other_scheme, origin=(117.0, 40.0)))
+    _fixture(loop, other)
+    threads_used = set()
+    real_page = watch._page_watch
+
+    def page(case_ids, **kw):
+        threads_used.add(threading.current_thread().name)
+        return real_page(case_ids, **kw)
+
+    monkeypatch.setattr(watch, "_page_watch", page)
+    changed = 0
+    for now in [at(m) for m in (47, 50, 61, 66, 12 * 60, 26 * 60, 26 * 60)]:
+        # when pages of 3 run one after the other (inside a transaction, rolled back) and then at once
+        with transaction.atomic():
+            expected_report, expected = sla_watch(now=now, batch=3), _state()
+            transaction.set_rollback(True)
+        report = sla_watch(now=now, batch=3)
+        # then both wrote the same rows and count the same changes
+        assert _state() == expected, now
+        assert _report_tuple(report) == _report_tuple(expected_report), now
+        changed += report.warning + report.overdue
+    assert changed >= 20
+    # and the pages did run in the watch's threads, which ended with the run (their connections closed)
+    assert any(name.startswith("sla-watch") for name in threads_used), threads_used
+    assert not _watch_threads()
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'",
+                    reason="pages at once, each on its own connection: PostgreSQL only (SQLite serialises writers)")
+@pytest.mark.django_db(transaction=True)
+def test_a_page_that_fails_stops_the_run_and_its_error_reaches_the_caller(scheme, tree, monkeypatch):
+    from gridgov.cases import watch
+
+    _grants_present()
+    # given six cases past their first limit, and a page that fails on its second call
+    loop = make_loop(scheme, tree)
+    for i in range(6):
+        _dispatched(loop, assignee=WATER, start=at(i))
+    real_page, calls = watch._page_watch, []
+
+    def page(case_ids, **kw):
+        calls.append(case_ids)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return real_page(case_ids, **kw)
+
+    monkeypatch.setattr(watch, "_page_watch", page)
+    # when the watch runs in pages of 2, then the error reaches the caller, and no thread of the run is left
+    with pytest.raises(RuntimeError, match="went away"):
+        sla_watch(now=at(24 * 60), batch=2)
+    assert not _watch_threads()
+    # and what the failed page held is written by the next run; nothing is written twice
+    monkeypatch.setattr(watch, "_page_watch", real_page)
+    sla_watch(now=at(24 * 60), batch=2)
+    assert Case.objects.filter(sla_status=SlaStatus.OVERDUE).count() == 6
+    told = [(e.case_id, e.new_values["stage"]) for e in CaseEvent.objects.filter(kind="sla_overdue")]
+    assert len(told) == len(set(told)) == CaseStage.objects.filter(status=SlaStatus.OVERDUE).count() >= 6
