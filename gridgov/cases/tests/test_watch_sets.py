@@ -60,6 +60,26 @@ def at(minutes: float) -> dt.datetime:
     return START + dt.timedelta(minutes=minutes)
 
 
+def on_postgres_committed(test):
+    """A test of real parallel connections and row locks, its rows committed: PostgreSQL only (SQLite
+    serialises writers)."""
+    return pytest.mark.skipif("connection.vendor != 'postgresql'", reason="parallel connections and row locks: "
+                              "PostgreSQL only (SQLite serialises writers)")(
+        pytest.mark.django_db(transaction=True)(test))
+
+
+def _grants_present() -> None:
+    """The platform's grants (a transaction=True test starts from tables its migrations' data left empty)."""
+    import importlib
+
+    from django.apps import apps
+
+    from gridgov.cases.models import ActionGrant
+
+    if not ActionGrant.objects.filter(scheme__isnull=True).exists():
+        importlib.import_module("gridgov.cases.migrations.0002_guards_and_grants").grants(apps, None)
+
+
 # --------------------------------------------------------------------------- the loop it replaced
 def _reference_watch(*, now: dt.datetime, batch: int) -> WatchReport:
     """The time-limit watch as it was before it went set-based (a case at a time, each in its own
@@ -216,18 +236,9 @@ def _dispatched_case(loop) -> Case:
     return _dispatched(loop, assignee=WATER, start=START)
 
 
-@pytest.mark.skipif("connection.vendor != 'postgresql'",
-                    reason="real parallel connections and row locks: PostgreSQL only (SQLite serialises writers)")
-@pytest.mark.django_db(transaction=True)
+@on_postgres_committed
 def test_a_page_skips_a_case_a_user_holds_and_a_later_run_changes_it(scheme, tree):
-    import importlib
-
-    from django.apps import apps
-
-    from gridgov.cases.models import ActionGrant
-
-    if not ActionGrant.objects.filter(scheme__isnull=True).exists():
-        importlib.import_module("gridgov.cases.migrations.0002_guards_and_grants").grants(apps, None)
+    _grants_present()
     # given three cases past their first limit, one of them locked by a user's action in progress
     loop = make_loop(scheme, tree)
     held, *free = [_dispatched_case(loop) for _ in range(3)]
@@ -337,25 +348,11 @@ def test_each_page_moves_the_notices_it_copied_and_no_others(scheme, tree):
     assert len(told) == len(set(told)) >= 5
 
 
-def _grants_present() -> None:
-    """The platform's grants (a transaction=True test starts from tables its migrations' data left empty)."""
-    import importlib
-
-    from django.apps import apps
-
-    from gridgov.cases.models import ActionGrant
-
-    if not ActionGrant.objects.filter(scheme__isnull=True).exists():
-        importlib.import_module("gridgov.cases.migrations.0002_guards_and_grants").grants(apps, None)
-
-
 def _watch_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("sla-watch")]
 
 
-@pytest.mark.skipif("connection.vendor != 'postgresql'",
-                    reason="pages at once, each on its own connection: PostgreSQL only (SQLite serialises writers)")
-@pytest.mark.django_db(transaction=True)
+@on_postgres_committed
 def test_pages_taken_at_once_write_what_pages_one_after_the_other_write(scheme, tree, monkeypatch):
     from gridgov.cases import watch
 
@@ -390,9 +387,7 @@ def test_pages_taken_at_once_write_what_pages_one_after_the_other_write(scheme, 
     assert not _watch_threads()
 
 
-@pytest.mark.skipif("connection.vendor != 'postgresql'",
-                    reason="pages at once, each on its own connection: PostgreSQL only (SQLite serialises writers)")
-@pytest.mark.django_db(transaction=True)
+@on_postgres_committed
 def test_a_page_that_fails_stops_the_run_and_its_error_reaches_the_caller(scheme, tree, monkeypatch):
     from gridgov.cases import watch
 
