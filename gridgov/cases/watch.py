@@ -33,7 +33,9 @@ the notices into a table of the transaction and one statement writing the stages
 and the notices (on SQLite: an INSERT of the events, an UPDATE of the stages, one of the cases and an
 INSERT of the notices), whatever the page's size. On PostgreSQL these statements are plain SQL taking
 arrays and the rows travel in the binary format: no model instance, ORM compile or text per row.
-Only a whistle (where the policy escalates a red) goes case by case through `case_transition`.
+Only a whistle (where the policy escalates a red) goes case by case through `case_transition`. On
+PostgreSQL, outside a transaction, two pages run at a time, each in a thread with its own connection
+(`PAGES_AT_ONCE`): one builds its rows while the other waits for the database.
 `cases/tests/test_watch_sets.py` holds the case-at-a-time loop this replaced and checks that both
 write the same rows.
 """
