@@ -42,6 +42,7 @@ from gridgov.cases.selectors import (
     case_inbox,
     case_list_for_user,
     case_scope,
+    case_scope_ids,
     case_timeline,
     routing_rule_scope,
 )
@@ -166,8 +167,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def _visible_duplicates(self, rows) -> list[dict]:
         if not rows:
             return []
-        ids = {c.pk for c, _d in rows}
-        visible = set(case_scope(Case.objects.filter(pk__in=ids), self.request.user).values_list("pk", flat=True))
+        visible = case_scope_ids([c for c, _d in rows], self.request.user)
         return duplicates_data([(c, d) for c, d in rows if c.pk in visible])
 
     def retrieve(self, request, *args, **kwargs):
