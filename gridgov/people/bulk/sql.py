@@ -22,8 +22,10 @@ def allocate_ids(model: type[models.Model], count: int) -> list[int]:
     table = model._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                           [table, count])
+            # the sequence is found once (an InitPlan): as the argument of nextval it was looked up per id,
+            # through the catalogue's dependencies, which cost ten times the ids themselves
+            cursor.execute("SELECT nextval((SELECT pg_get_serial_sequence(%s, 'id')::regclass)) "
+                           "FROM generate_series(1, %s)", [table, count])
             return [row[0] for row in cursor.fetchall()]
         if connection.vendor == "sqlite":
             quoted = connection.ops.quote_name(table)
@@ -145,10 +147,26 @@ def marks(values: Sequence[Any]) -> str:
     return ", ".join(["%s"] * len(values))
 
 
+def array_literal(values: Sequence[Any]) -> tuple[str, str] | None:
+    """PostgreSQL's text form of an array of `values` and its type, when they are all text or all whole
+    numbers (else None). psycopg dumps a list parameter value by value in Python (12 ms of CPU for 2,000
+    digests); this is one string, which it passes as it is (1 ms)."""
+    if all(type(v) is str for v in values):
+        quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+        return "{" + ",".join(f'"{v}"' for v in quoted) + "}", "text[]"
+    if all(type(v) is int for v in values):
+        return "{" + ",".join(map(str, values)) + "}", "bigint[]"
+    return None
+
+
 def among(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
     """`column` equal to one of `values`: (SQL, parameters). On PostgreSQL one array parameter, so that a
     chunk's look-up is the same statement whatever its size (prepared once; psycopg no longer parses a
-    placeholder per value: 18 ms for 2,000 of them); elsewhere an IN list."""
+    placeholder per value: 18 ms for 2,000 of them), given as text (`array_literal`) when it can be;
+    elsewhere an IN list."""
     if connection.vendor == "postgresql":
+        literal = array_literal(values)
+        if literal is not None:
+            return f"{column} = ANY(%s::{literal[1]})", [literal[0]]
         return f"{column} = ANY(%s)", [list(values)]
     return f"{column} IN ({marks(values)})", list(values)
