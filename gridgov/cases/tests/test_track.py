@@ -47,8 +47,11 @@ def test_a_reporter_follows_the_case_without_seeing_anyone(loop):
     assert response.status_code == 200
     page = response.content.decode()
     assert case.number in page and "Neighbour dispute" in page
+    # (the page's own numbers, the case's and its code and the CSP nonce, may hold "138" by chance: the
+    # phone's prefix is looked for in the rest)
+    rest = re.sub(r'nonce="[^"]*"', "", page.replace(case.number, "").replace(case.tracking_code, ""))
     for secret in ("李四", "138", "张三", "王经理", loop.office.username, "楼上漏水"):
-        assert secret not in page
+        assert secret not in rest
     assert _steps(page) == [("done", "Reported"), ("done", "Registered"), ("done", "Dispatched"),
                             ("current", "Handled"), ("todo", "Closed")]
     assert page.count("<time ") == 3 and response["Cache-Control"] == "no-store"
