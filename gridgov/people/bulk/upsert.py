@@ -51,17 +51,19 @@ from gridgov.territory.models import LevelScheme
 def people_bulk_upsert(*, scheme: LevelScheme, kind: str, rows: Iterable[dict[str, Any]], actor=None,
                        source: str = "", dry_run: bool = False, progress: Callable[[int], None] | None = None,
                        columns: dict[str, str] | None = None, chunk_size: int = CHUNK_SIZE,
-                       workers: bool = True) -> BulkReport:
+                       workers: bool = True, history_in_sql: bool | None = None) -> BulkReport:
     """Create the records of `rows` that are not stored in `scheme` and update the ones that changed.
 
     `rows` are dicts keyed by the canonical fields of `kind` (see `KINDS`; values as text read from a
     file or already typed), optionally with ROW_KEY giving the row's number in the file. `columns` maps
     canonical fields to the file's headers, for the error messages. `progress(n)` is called after each
     chunk with the number of rows it held. `workers=False` cleans every row in this process (see `workers`:
-    the result is the same). Never raises for bad rows: they are in the report."""
+    the result is the same). `history_in_sql=False` builds the history rows in this process on PostgreSQL
+too, as on SQLite (the rows are the same). Never raises for bad rows: they are in the report."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
-    upsert = IMPORTERS[kind](scheme=scheme, kind=kind, actor=actor, source=source, columns=columns or {})
+    upsert = IMPORTERS[kind](scheme=scheme, kind=kind, actor=actor, source=source, columns=columns or {},
+                             history_in_sql=history_in_sql)
     numbered = ((int(row.get(ROW_KEY) or index + 2), row) for index, row in enumerate(rows))
     chunks = iter(lambda: list(itertools.islice(numbered, chunk_size)), [])
 

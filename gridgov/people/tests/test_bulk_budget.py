@@ -43,9 +43,11 @@ def _statements(scheme, rows, *, chunk_size: int = 2000) -> int:
 
 
 # statements of an import (the cells and the special groups, read once) and of each chunk of new residents
-# with new households (ids, SELECTs of the stored rows, inserts of residents, households and their history)
+# with new households (ids, SELECTs of the stored rows, inserts of residents, households and their history).
+# On PostgreSQL the COPYs of residents and households go around the captured cursor and are not counted; the
+# history of both is one INSERT … SELECT (it was two uncounted COPYs: one statement fewer in fact, one more here)
 PER_IMPORT = 2
-PER_CHUNK = {"sqlite": 12, "postgresql": 6}
+PER_CHUNK = {"sqlite": 12, "postgresql": 7}
 
 
 def test_the_statements_of_an_import_do_not_grow_with_its_rows(scheme, tree):
