@@ -8,7 +8,8 @@ token-authenticated, is at most six SQL statements — and exactly these:
 4. INSERT the idempotency key (a retry stops here: the key's unique constraint);
 5. INSERT the report event (seq 1: the case is new);
 6. SELECT the ids and points of open cases of the same matter in a box around the point (duplicates; the
-   cases themselves are loaded only when one lies within the radius).
+   cases themselves are loaded only when one lies within the radius, and the caller's territory is read
+   once per process until an assignment changes).
 
 The answer is built from what was written (no reload). A retry with the same key answers the first case
 in twelve: the insert of the key fails, the key's case is read, then the duplicates and the case with its
@@ -127,3 +128,11 @@ def test_a_report_with_a_duplicate_nearby_reads_the_callers_scope_for_it(office_
     assert response.status_code == 201
     assert [d["id"] for d in response.json()["duplicates"]] == [first.json()["id"]]
     assert len(work) == 8, "\n".join(work)
+    assert "accounts_assignment" in work[7]
+    # and a third one from there costs one statement more than a plain report: the caller's scope is kept
+    # by the process (`accounts.selectors.user_scope_paths`) since the last one read it
+    third, work, _control = post(client, body(loop, 116.01, 40.05005), "call-3")
+    assert third.status_code == 201
+    assert sorted(d["id"] for d in third.json()["duplicates"]) == sorted([first.json()["id"], response.json()["id"]])
+    assert len(work) == 7, "\n".join(work)
+    assert not any("accounts_assignment" in s for s in work)
