@@ -72,7 +72,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with the policy's text built once per process (gridgov.core.csp)
+    "gridgov.core.csp.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

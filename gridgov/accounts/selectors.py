@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from gridgov.accounts.models import Assignment, Person, RoleCategory, Team
+from gridgov.core.versioned import ASSIGNMENTS, NODES, versioned_get, versions_at_hand
 from gridgov.territory.models import LevelScheme, Node
 
 # Role categories who patrol a cell and report from it.
@@ -65,7 +67,12 @@ def user_is_district_wide(user, scheme=None) -> bool:
 
 def user_scope_paths(user, *, on: dt.date | None = None) -> list[str] | None:
     """The node paths whose subtrees the user may see; None means every scheme (platform-wide only),
-    [] nothing. A district-wide user gets the root paths of their own scheme."""
+    [] nothing. A district-wide user gets the root paths of their own scheme.
+
+    Kept per process (`core.versioned`) for the user's login, the fields of it the rule reads and the day,
+    until an assignment, role, person, login or node changes (their counters): a report offering duplicates
+    asks it on every request. Inside a transaction whose counters were not read yet it is read as before,
+    so it never costs a statement more than the read it saves."""
     if not _active(user):
         return []
     if user_is_platform_wide(user):
@@ -74,13 +81,28 @@ def user_scope_paths(user, *, on: dt.date | None = None) -> list[str] | None:
     cached = getattr(user, "_gridgov_scope_cache", {})
     if cache_key in cached:
         return cached[cache_key]
+    day = on or timezone.localdate()
+    if versions_at_hand():
+        key = (user.pk, getattr(user, "scheme_id", None), bool(getattr(user, "sees_everything", False)), day)
+        paths = list(versioned_get((ASSIGNMENTS, NODES), key, lambda: tuple(_scope_paths_read(user, day)),
+                                   limit=SCOPE_PATHS_KEPT))
+    else:
+        paths = _scope_paths_read(user, day)
+    cached[cache_key] = paths
+    user._gridgov_scope_cache = cached
+    return paths
+
+
+# the users whose territory a process keeps (all are dropped when reached: a few hundred bytes each)
+SCOPE_PATHS_KEPT = 20_000
+
+
+def _scope_paths_read(user, day: dt.date) -> list[str]:
     if user_is_district_wide(user):
-        cached[cache_key] = sorted(Node.objects.filter(scheme_id=user_scheme_id(user), parent__isnull=True)
-                                   .values_list("path", flat=True))
-        user._gridgov_scope_cache = cached
-        return cached[cache_key]
+        return sorted(Node.objects.filter(scheme_id=user_scheme_id(user), parent__isnull=True)
+                      .values_list("path", flat=True))
     paths = sorted(set(
-        Assignment.objects.current(on).filter(person__user=user, role__grants_scope=True, node__valid_to__isnull=True)
+        Assignment.objects.current(day).filter(person__user=user, role__grants_scope=True, node__valid_to__isnull=True)
         .values_list("node__path", flat=True)
     ))
     # drop paths inside another path: the outer one already covers them
@@ -88,8 +110,6 @@ def user_scope_paths(user, *, on: dt.date | None = None) -> list[str] | None:
     for p in paths:
         if not any(p.startswith(q) for q in reduced):
             reduced.append(p)
-    cached[cache_key] = reduced
-    user._gridgov_scope_cache = cached
     return reduced
 
 

@@ -8,7 +8,8 @@ and annotations included; `core/tests/test_statements.py` compares the two).
 the values prepared as `Model.save` prepares them; `rows_write` sends several such writes as one statement
 on PostgreSQL (a data-modifying WITH): one round trip where `save()` calls would take one each.
 `row_create` is `objects.create` for the hot INSERTs (a case, its idempotency key): the ORM compiled their
-SQL anew for every row.
+SQL anew for every row; `rows_create` writes a new row and new rows referring to it in one statement (a
+case, its key and its first event).
 
 The values of a call stand in the compiled parameters where the sentinels passed to `build` stood; anything
 else the SQL depends on (today's date in a "current assignment" condition) is the call's `key`, one
@@ -385,6 +386,57 @@ def _written(w: RowWrite, answer) -> None:
     for obj, pk in zip(w.objs, answer, strict=True):
         obj.pk = pk
         obj._state.adding, obj._state.db = False, w.using
+
+
+def _orm_saves(obj: Model, using: str) -> bool:
+    # what row_create leaves to save(): a key given, a model orm_only refuses, a value that is an expression
+    return (obj.pk is not None or bool(orm_only(type(obj), using))
+            or any(hasattr(getattr(obj, f.attname), "resolve_expression") for f in obj._meta.concrete_fields))
+
+
+def rows_create(first: Model, *linked: Model, link: str, using: str = "default") -> None:
+    """INSERT the new object `first` and the new objects `linked` (of any models), each of which refers to
+    `first` by its foreign key `link` (set to the unsaved `first`), as `save()` would one after the other:
+    the same rows, every key returned, every instance marked saved and referring to the stored `first`, the
+    transaction marked for rollback on an error. On PostgreSQL one statement: the rows in the order given,
+    each in a WITH, a linked row taking `first`'s new key from its INSERT; a refused row (a unique
+    constraint) fails the statement, so nothing of it is written. Elsewhere, or where `row_create` would
+    use `save()`, one INSERT each, in order."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or any(_orm_saves(o, using) for o in (first, *linked)):
+        for obj in (first, *linked):
+            if obj is not first:
+                setattr(obj, link, first)  # its key, now that it has one
+            if _orm_saves(obj, using):
+                obj.save(force_insert=True, using=using)
+            else:
+                _rows_send((row_insert(obj, using=using),))
+        return
+    quote = connection.ops.quote_name
+    head = row_insert(first, using=using)
+    parts, params = [f"w0 AS ({head.sql})"], list(head.params)
+    new_key = f"(SELECT {quote(first._meta.pk.column)} FROM w0)"  # noqa: S608 (a quoted column)
+    for i, obj in enumerate(linked, 1):
+        field = obj._meta.get_field(link)
+        field.delete_cached_value(obj)  # unsaved: its key comes from w0, not from the object
+        setattr(obj, field.attname, None)
+        model = type(obj)
+        statement = _row_statement("insert", model, connection)
+        values = _row_values(obj, statement.fields, connection, add=True)
+        at = statement.fields.index(field)
+        row = ", ".join(new_key if j == at else "%s" for j in range(len(statement.fields)))
+        parts.append(f"w{i} AS ({statement.sql}({row}) RETURNING "
+                     f"{quote(model._meta.db_table)}.{quote(model._meta.pk.column)})")
+        params.extend(v for j, v in enumerate(values) if j != at)
+    answers = ", ".join(f"(SELECT * FROM w{i})" for i in range(len(linked) + 1))  # noqa: S608 (numbered names)
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(parts)} SELECT {answers}", params)
+        keys = cursor.fetchone()
+    for obj, pk in zip((first, *linked), keys, strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, using
+    for obj in linked:
+        setattr(obj, link, first)
 
 
 def row_create(model: type[Model], *, using: str = "default", **values) -> Model:

@@ -168,6 +168,13 @@ def versions() -> dict[str, int]:
     return versions_read()
 
 
+def versions_at_hand() -> bool:
+    """Whether `versions()` costs no statement more than a read it would save: the counters are pinned and
+    read already, or no transaction is open (a value found then is kept for the next call). Inside a
+    transaction that has not read them, a caller whose value would not be kept reads its rows directly."""
+    return _state.snapshot is not None or not connection.in_atomic_block
+
+
 def version(kind: str) -> int:
     return versions().get(kind, 0)
 

@@ -30,6 +30,19 @@ def case_snapshot(case: Case) -> dict[str, Any]:
     return {name: jsonable(getattr(case, name)) for name in TRACKED}
 
 
+def event_build(*, case: Case, kind: str, seq: int, actor=None, actor_role: str = "", from_state: str = "",
+                to_state: str = "", note: str = "", old: dict | None = None, new: dict | None = None,
+                attachments: list[Attachment] | None = None, at: dt.datetime | None = None) -> CaseEvent:
+    """The event `event_write` writes, numbered `seq`, not written yet: for a writer that sends it with
+    other rows (intake: a new case, its key and its report event in one statement)."""
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    return CaseEvent(
+        case=case, seq=seq, kind=kind, at=at or timezone.now(), actor=user, actor_role=actor_role[:60],
+        node_id=case.node_id, from_state=from_state, to_state=to_state, note=note, old_values=old or {},
+        new_values=new or {}, attachments=[{"id": a.pk, "purpose": a.purpose, "sha256": a.sha256} for a in
+                                           (attachments or [])])
+
+
 def event_write(*, case: Case, kind: str, actor=None, actor_role: str = "", from_state: str = "", to_state: str = "",
                 note: str = "", old: dict | None = None, new: dict | None = None,
                 attachments: list[Attachment] | None = None, at: dt.datetime | None = None,
@@ -41,12 +54,8 @@ def event_write(*, case: Case, kind: str, actor=None, actor_role: str = "", from
     (`core.statements.rows_write`): a transition's change and its record in one round trip."""
     if seq is None:
         seq = (CaseEvent.objects.filter(case=case).aggregate(m=Max("seq"))["m"] or 0) + 1
-    user = actor if getattr(actor, "is_authenticated", False) else None
-    event = CaseEvent(
-        case=case, seq=seq, kind=kind, at=at or timezone.now(), actor=user, actor_role=actor_role[:60],
-        node_id=case.node_id, from_state=from_state, to_state=to_state, note=note, old_values=old or {},
-        new_values=new or {}, attachments=[{"id": a.pk, "purpose": a.purpose, "sha256": a.sha256} for a in
-                                           (attachments or [])])
+    event = event_build(case=case, kind=kind, actor=actor, actor_role=actor_role, from_state=from_state,
+                        to_state=to_state, note=note, old=old, new=new, attachments=attachments, at=at, seq=seq)
     if with_case:
         # a case read under its lock with its values (the transition's) writes the columns it changed
         rows_write(row_update(case, loaded=getattr(case, "_loaded", None)), row_insert(event))

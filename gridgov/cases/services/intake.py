@@ -23,14 +23,14 @@ from gridgov.cases.attachments import PHOTOS_MAX, attachments_add, photos_check
 from gridgov.cases.models import Attachment, Case, CaseEvent, Channel, IntakeKey
 from gridgov.cases.policy import policy_for
 from gridgov.cases.selectors import case_duplicates
-from gridgov.cases.services.events import case_snapshot, event_write
+from gridgov.cases.services.events import case_snapshot, event_build, event_write
 from gridgov.cases.services.notifications import level_notify
 from gridgov.cases.services.resolve import matter_resolve, node_resolve, scheme_resolve
 from gridgov.cases.services.transition import case_transition
 from gridgov.cases.states import CaseState
 from gridgov.catalogue.models import HandlingMode, Matter, ReportLevel
 from gridgov.core.names import name_clean
-from gridgov.core.statements import row_create
+from gridgov.core.statements import rows_create
 from gridgov.privacy import crypto
 from gridgov.privacy.identifiers import phone_clean
 from gridgov.privacy.masking import mask_phone
@@ -154,8 +154,8 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
         # one transaction: a self-handled report whose handling fails leaves no case and no key behind, so
         # the retry (same key) creates it instead of returning a half-done case
         with transaction.atomic():
-            case = row_create(
-                Case, scheme=scheme_obj, node=cell, lon=lon_f, lat=lat_f, place=place, matter=matter_obj,
+            case = Case(
+                scheme=scheme_obj, node=cell, lon=lon_f, lat=lat_f, place=place, matter=matter_obj,
                 channel=channel, external_ref=external_ref[:64], description=description,
                 report_level=report_level or (matter_obj.report_level if matter_obj else ReportLevel.ROUTINE),
                 handling_mode=(HandlingMode.SELF if self_handled else handling_mode
@@ -165,12 +165,19 @@ def case_report(*, actor, channel: str, description: str, scheme: LevelScheme | 
                 reporter_phone_sealed=crypto.seal(phone, field="cases.case.reporter_phone"),
                 reporter_phone_masked=mask_phone(phone) if phone else "", anonymous=anonymous,
                 owner=user if channel in STAFF_CHANNELS else None, attributes=attributes)
-            if key:  # right after the case: a retry stops here, before any photo is stored
-                row_create(IntakeKey, client=client_id, key=key, fingerprint=fingerprint, case=case)
-            stored = attachments_add(case=case, photos=report_photos, purpose=Attachment.Purpose.REPORT, actor=user)
+            # the key right with the case: a retry stops there, before any photo is stored
+            linked = [IntakeKey(client=client_id, key=key, fingerprint=fingerprint, case=case)] if key else []
             # the channel is the report's data, not a role: the report event has no acting role
-            event = event_write(case=case, kind="report", actor=user, to_state=CaseState.REPORTED, note=note,
-                                new={"channel": channel, **case_snapshot(case)}, attachments=stored, at=now, seq=1)
+            report = {"case": case, "kind": "report", "actor": user, "to_state": CaseState.REPORTED, "note": note,
+                      "new": {"channel": channel, **case_snapshot(case)}, "at": now, "seq": 1}
+            if report_photos:  # the photos' rows need the case's key, and the event names them
+                rows_create(case, *linked, link="case")
+                stored = attachments_add(case=case, photos=report_photos, purpose=Attachment.Purpose.REPORT,
+                                         actor=user)
+                event = event_write(**report, attachments=stored)
+            else:  # the case, its key and its report event: one statement on PostgreSQL
+                stored, event = [], event_build(**report)
+                rows_create(case, *linked, event, link="case")
             level_notify(case, policy=policy)
             if self_handled:
                 case = case_transition(case=case, actor=actor, action="self_handle",

@@ -271,3 +271,59 @@ def test_a_row_created_through_the_compiled_insert_is_the_orms(scheme, tree):
             assert connection.needs_rollback
     # and each of the three went through a compiled INSERT, not the ORM's save
     assert all(("insert", model, "default") in _row_sql for model in (Case, CaseEvent, IntakeKey))
+
+
+def test_a_row_and_rows_referring_to_it_created_together_are_the_orms(scheme, tree):
+    from gridgov.cases.models import CaseEvent, IntakeKey
+    from gridgov.core.statements import rows_create
+
+    # given a case reported, whose columns (related objects, a JSON value, sealed columns) are copied
+    loop = make_loop(scheme, tree)
+    lon, lat = point_in(tree["g1"])
+    case = case_report(actor=loop.office, channel=Channel.HOTLINE, scheme=scheme, matter="02001", lon=lon, lat=lat,
+                       description="占道经营", reporter_phone="13800138000", attributes={}).case
+    columns = {f.attname: getattr(case, f.attname) for f in Case._meta.concrete_fields
+               if f.name not in ("id", "tracking_code")}
+
+    def build(code: str):
+        new = Case(**columns, tracking_code=code)
+        key = IntakeKey(client="c", key=code, fingerprint="f", case=new)
+        event = CaseEvent(case=new, seq=1, kind="report", at=case.reported_at, actor=loop.office,
+                          node_id=case.node_id, new_values={"k": [1, "二"]}, attachments=[])
+        return new, key, event
+
+    def stored(objs):
+        return [{k: v for k, v in _fields(type(o).objects.get(pk=o.pk)).items() if k not in ("id", "case_id")}
+                for o in objs]
+
+    # when one set of rows is saved one by one by the ORM and another created together
+    orm = build("ORMROW0001")
+    for obj in orm:
+        if obj is not orm[0]:
+            obj.case = orm[0]
+        obj.save(force_insert=True)
+    together = build("TOGETHER01")
+    with CaptureQueriesContext(connection) as ctx:
+        rows_create(*together, link="case")
+    # then the rows are the same but for their keys and codes, each object is saved and refers to its case
+    rows, orm_rows = stored(together), stored(orm)
+    for r in (rows[0], orm_rows[0]):
+        r.pop("tracking_code")
+    for r in (rows[1], orm_rows[1]):
+        r.pop("key"), r.pop("created_at")
+    assert rows == orm_rows
+    new, key, event = together
+    assert all(o.pk is not None and o._state.adding is False and o._state.db == "default" for o in together)
+    assert key.case is new and event.case is new and key.case_id == event.case_id == new.pk
+    assert IntakeKey.objects.get(pk=key.pk).case_id == CaseEvent.objects.get(pk=event.pk).case_id == new.pk
+    # in one statement on PostgreSQL, one each elsewhere
+    assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 3)
+    # and a refused linked row (a used key) refuses them all, and leaves the transaction to be rolled back
+    again = build("REFUSED001")
+    again[1].key = "TOGETHER01"
+    cases = Case.objects.count()
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):
+            rows_create(*again, link="case")
+        assert connection.needs_rollback
+    assert Case.objects.count() == cases and not Case.objects.filter(tracking_code="REFUSED001").exists()
