@@ -403,11 +403,12 @@ def rows_create(first: Model, *linked: Model, link: str, using: str = "default")
     constraint) fails the statement, so nothing of it is written. Elsewhere, or where `row_create` would
     use `save()`, one INSERT each, in order."""
     connection = connections[using]
-    if connection.vendor != "postgresql" or any(_orm_saves(o, using) for o in (first, *linked)):
-        for obj in (first, *linked):
+    saves = [_orm_saves(o, using) for o in (first, *linked)]
+    if connection.vendor != "postgresql" or any(saves):
+        for obj, orm in zip((first, *linked), saves, strict=True):
             if obj is not first:
                 setattr(obj, link, first)  # its key, now that it has one
-            if _orm_saves(obj, using):
+            if orm:
                 obj.save(force_insert=True, using=using)
             else:
                 _rows_send((row_insert(obj, using=using),))

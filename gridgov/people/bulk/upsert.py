@@ -59,7 +59,7 @@ def people_bulk_upsert(*, scheme: LevelScheme, kind: str, rows: Iterable[dict[st
     canonical fields to the file's headers, for the error messages. `progress(n)` is called after each
     chunk with the number of rows it held. `workers=False` cleans every row in this process (see `workers`:
     the result is the same). `history_in_sql=False` builds the history rows in this process on PostgreSQL
-too, as on SQLite (the rows are the same). Never raises for bad rows: they are in the report."""
+    too, as on SQLite (the rows are the same). Never raises for bad rows: they are in the report."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
     upsert = IMPORTERS[kind](scheme=scheme, kind=kind, actor=actor, source=source, columns=columns or {},
